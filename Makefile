@@ -1,0 +1,48 @@
+# The platform's commands. `make run` and `make test` bootstrap everything they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := services/kit services/roles services/budget services/evaluation gateway
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: run test lint format bench migrate seed validate-deploy clean lock
+
+$(STAMP): requirements.txt $(PYPROJECTS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
+	@touch $(STAMP)
+
+## run: migrate and seed every database, then serve the gateway (:8000) and the services (:8001-8003)
+run: $(STAMP)
+	$(BIN)/python -m tools.run
+
+## migrate: bring every service's database to head (seeding the catalogue)
+migrate: $(STAMP)
+	$(BIN)/python -m tools.run --migrate-only
+
+## test: lint, type-check and run the whole suite (PostgreSQL tests are mandatory when CI=true)
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: the benchmarks in bench/ (results go to bench/RESULTS.md)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+lock: $(STAMP)
+	{ echo "# Every dependency of the platform and its tests, pinned. Regenerate with: make lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,28 @@
+"""Settings of the gateway (env prefix ``GATEWAY_``; platform values from ``ARRS_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from arrs_kit.settings import PlatformSettings
+
+
+class GatewaySettings(PlatformSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    roles_url: str = Field("http://127.0.0.1:8001", description="Base URL of the roles service.")
+    budget_url: str = Field("http://127.0.0.1:8002", description="Base URL of the budget service.")
+    evaluation_url: str = Field("http://127.0.0.1:8003", description="Base URL of the evaluation service.")
+    upstream_timeout_s: float = Field(10.0, gt=0, description="Longest wait for an upstream's answer: then 504.")
+    upstream_connect_timeout_s: float = Field(2.0, gt=0, description="Longest wait to connect: then 503.")
+    upstream_max_connections: int = Field(100, ge=1, description="Pooled connections per upstream.")
+    openapi_cache_s: float = Field(30.0, ge=0, description="How long the merged OpenAPI document is reused.")
+    max_buffered_body_bytes: int = Field(
+        1_048_576, ge=0, description="Bodies up to this size are read whole before forwarding; larger ones stream."
+    )
+
+    def upstream_urls(self) -> dict[str, str]:
+        return {"roles": self.roles_url, "budget": self.budget_url, "evaluation": self.evaluation_url}

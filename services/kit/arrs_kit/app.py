@@ -1,0 +1,79 @@
+"""The one way an ARRS service app is assembled: problem handlers, request context, health, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from arrs_kit.db import Database
+from arrs_kit.logs import configure_logging
+from arrs_kit.middleware import RequestContextMiddleware
+from arrs_kit.openapi import install_openapi
+from arrs_kit.problems import install_problem_handlers, problem_response
+from arrs_kit.settings import ServiceSettings
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    version: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    tags: list[dict[str, Any]] | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build a service: its database is opened lazily and disposed when the app stops."""
+    if configure_logs:
+        configure_logging(settings.log_level)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_tags=tags,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.service_name = name
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=name)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        try:
+            db.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return problem_response(
+                status=503, code="service-unavailable", detail=f"database unreachable: {type(exc).__name__}"
+            )
+        return JSONResponse({"status": "ready", "service": name})
+
+    for router in routers:
+        app.include_router(router)
+    install_openapi(app)
+    return app

@@ -1,0 +1,106 @@
+"""Database engines and sessions.
+
+Sync SQLAlchemy sessions run in FastAPI's thread pool: at this platform's traffic that is simpler
+than async and fast enough. Services own their transactions and commit explicitly; the session
+dependency only opens and closes.
+
+SQLite is the embedded default. Its write transactions begin ``IMMEDIATE`` (the write lock is taken
+at ``BEGIN``), so check-then-write logic cannot lose a race to another writer; reads stay deferred
+and never block writers (WAL mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from arrs_kit.settings import normalise_database_url
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """Create an engine for a SQLAlchemy URL; nothing connects until first use."""
+    url = normalise_database_url(url)
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _prepare_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+class Database:
+    """An engine plus two session factories: ``reader`` and ``writer``.
+
+    On PostgreSQL both behave the same (row locks are taken explicitly with ``FOR UPDATE``); on
+    SQLite the writer begins ``IMMEDIATE``.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+        self.url = normalise_database_url(url)
+        self.engine = make_engine(self.url, pool_size=pool_size, max_overflow=max_overflow)
+        self.is_sqlite = is_sqlite(self.url)
+        write_engine = self.engine.execution_options(sqlite_begin="immediate") if self.is_sqlite else self.engine
+        self.reader = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.writer = sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    with _database(request).reader() as session:
+        yield session
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    with _database(request).writer() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]

@@ -1,0 +1,39 @@
+"""Alembic, driven from code: every service keeps its environment in ``<package>/migrations``."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from arrs_kit.settings import normalise_database_url
+
+
+def alembic_config(package: str, url: str) -> Config:
+    """An Alembic config for ``package``'s migrations against ``url``."""
+    location = resources.files(package) / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    # ConfigParser interpolation: a literal % in a URL (an encoded password) must be doubled.
+    config.set_main_option("sqlalchemy.url", normalise_database_url(url).replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def upgrade(package: str, url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(package, url), revision)
+
+
+def downgrade(package: str, url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(package, url), revision)
+
+
+def check(package: str, url: str) -> None:
+    """Raise when the models and the migrated database disagree (``alembic check``)."""
+    command.check(alembic_config(package, url))
+
+
+def heads(package: str) -> list[str]:
+    return list(ScriptDirectory.from_config(alembic_config(package, "sqlite://")).get_heads())

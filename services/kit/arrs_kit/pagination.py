@@ -1,0 +1,140 @@
+"""Cursor pagination and CSV output for every list endpoint.
+
+A list answers ``{"data": [...], "next_cursor": "…"|null}``. The cursor is an opaque, URL-safe token
+holding the sort key of the last row served, so pages stay stable while rows are added. Any list
+can be asked for as flat CSV (``?format=csv`` or ``Accept: text/csv``); the next cursor then travels
+in the ``X-Next-Cursor`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from fastapi import Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from arrs_kit.problems import ProblemError
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).")
+]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=512, description="The `next_cursor` of the previous page; omit for the first page."),
+]
+FormatQuery = Annotated[
+    Literal["json", "csv"],
+    Query(description="`csv` answers the page as flat CSV (so does `Accept: text/csv`)."),
+]
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; subclass it per item type so the OpenAPI schema has a readable name."""
+
+    data: list[T]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to read the next page; null on the last page.")
+
+
+class InvalidCursor(ProblemError):
+    status, code, title = 422, "invalid-cursor", "The cursor is not one this list issued"
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    raw = json.dumps(list(key), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("The cursor could not be read; start again without one.") from exc
+    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, str | int) for k in key):
+        raise InvalidCursor("The cursor does not belong to this list; start again without one.")
+    return key
+
+
+def next_cursor_for(rows: Sequence[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:
+    """Given up to ``limit + 1`` rows, answer the page rows and the cursor of the next page."""
+    if len(rows) > limit:
+        page = list(rows[:limit])
+        return page, encode_cursor(key(page[-1]))
+    return list(rows), None
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt == "csv":
+        return True
+    if fmt == "json":
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            _flatten(f"{prefix}_{key}" if prefix else str(key), inner, out)
+    elif isinstance(value, list):
+        out[prefix] = ";".join(_cell(v) for v in value)
+    else:
+        out[prefix] = _cell(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def csv_response(items: Iterable[BaseModel | Mapping[str, Any]], *, next_cursor: str | None, filename: str) -> Response:
+    rows: list[dict[str, Any]] = []
+    columns: list[str] = []
+    for item in items:
+        data = item.model_dump(mode="json") if isinstance(item, BaseModel) else dict(item)
+        flat: dict[str, Any] = {}
+        _flatten("", data, flat)
+        for column in flat:
+            if column not in columns:
+                columns.append(column)
+        rows.append(flat)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    headers = {"Content-Disposition": f'inline; filename="{filename}.csv"'}
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+CSV_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "The page as JSON, or as flat CSV when asked for.",
+    }
+}

@@ -1,0 +1,247 @@
+"""RFC 9457 problem details, the only error body any ARRS app answers with.
+
+``type`` is ``/problems/<code>``; the code is stable and machine-readable. Domain code raises
+:class:`ProblemError` (or a subclass) and the handlers installed by :func:`install_problem_handlers`
+render it, FastAPI's validation errors and Starlette's HTTP errors alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from arrs_kit.context import current_request_id
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_PREFIX = "/problems/"
+
+log = logging.getLogger("arrs.problems")
+
+
+class ProblemFieldError(BaseModel):
+    loc: list[str | int] = Field(
+        description="Where the error is: `body`, `query`, `path` or `header`, then the field path."
+    )
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: the body of every error response."""
+
+    type: str = Field(
+        description="`/problems/<code>`; the code is stable and machine-readable.", examples=["/problems/not-found"]
+    )
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = Field(None, description="The request path.")
+    request_id: str | None = Field(None, description="The request's `X-Request-ID`.")
+    errors: list[ProblemFieldError] | None = Field(None, description="Validation problems, one per field.")
+
+
+class ProblemError(Exception):
+    """An error that knows its HTTP status and problem code."""
+
+    status: int = 400
+    code: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title or self.title)
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        if title is not None:
+            self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class NotFound(ProblemError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Unprocessable(ProblemError):
+    status, code, title = 422, "validation-error", "The request is not valid"
+
+
+class Unauthenticated(ProblemError):
+    status, code, title = 401, "unauthenticated", "Authentication required"
+
+
+class Forbidden(ProblemError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class PreconditionRequired(ProblemError):
+    status, code, title = 428, "precondition-required", "If-Match is required"
+
+
+class PreconditionFailed(ProblemError):
+    status, code, title = 412, "precondition-failed", "The resource has changed"
+
+
+_CODE_BY_STATUS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    411: "length-required",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    428: "precondition-required",
+    429: "too-many-requests",
+    500: "internal-error",
+    502: "bad-gateway",
+    503: "service-unavailable",
+    504: "gateway-timeout",
+}
+
+
+def code_for_status(status: int) -> str:
+    return _CODE_BY_STATUS.get(status, "error")
+
+
+def problem_body(
+    *,
+    status: int,
+    code: str,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_PREFIX + code,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "request_id": current_request_id(),
+    }
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status=status, code=code, title=title, detail=detail, instance=instance, extra=extra),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _loc(loc: Any) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in loc]
+
+
+def validation_errors(errors: Any) -> list[dict[str, Any]]:
+    out = []
+    for err in errors:
+        msg = str(err.get("msg", "invalid"))
+        out.append({"loc": _loc(err.get("loc", ())), "msg": msg})
+    return out
+
+
+async def _problem_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc.errors())
+    first = errors[0] if errors else None
+    detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if first else "Invalid request"
+    return problem_response(
+        status=422,
+        code="validation-error",
+        title="The request is not valid",
+        detail=detail,
+        instance=request.url.path,
+        extra={"errors": errors},
+    )
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    detail: str | None = exc.detail if isinstance(exc.detail, str) else None
+    if detail == HTTPStatus(exc.status_code).phrase:
+        detail = None
+    return problem_response(
+        status=exc.status_code,
+        code=code_for_status(exc.status_code),
+        detail=detail,
+        instance=request.url.path,
+        headers=headers,
+    )
+
+
+async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        status=500,
+        code="internal-error",
+        title="Internal error",
+        detail="The server failed to answer this request; it has been logged with the request id.",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _problem_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Declare a route's error responses; the OpenAPI builder renders them as problem+json."""
+    return {status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses}

@@ -1,0 +1,83 @@
+"""Settings base shared by every app.
+
+Each app subclasses :class:`ServiceSettings` with its own env prefix (``ROLES_``, ``BUDGET_``…).
+Platform-wide values (environment, admin key, gateway secret) are read from ``ARRS_*`` variables
+whatever the prefix, so one setting configures every process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ADMIN_API_KEY = "dev-admin-key"
+DEV_GATEWAY_SECRET = "dev-gateway-secret-change-me"  # noqa: S105 - refused in production
+
+
+def normalise_database_url(url: str) -> str:
+    """Map a plain ``postgresql://`` (or ``postgres://``) URL to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("postgresql+psycopg2://"):
+        return "postgresql+psycopg://" + url[len("postgresql+psycopg2://") :]
+    return url
+
+
+def default_sqlite_url(name: str) -> str:
+    var_dir = Path("var")
+    return f"sqlite:///{var_dir / (name + '.db')}"
+
+
+class PlatformSettings(BaseSettings):
+    """Values every process shares."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=AliasChoices("ARRS_ENV", "env")
+    )
+    admin_api_key: SecretStr = Field(
+        SecretStr(DEV_ADMIN_API_KEY),
+        validation_alias=AliasChoices("ARRS_ADMIN_API_KEY", "admin_api_key"),
+        description="Bootstrap admin API key accepted by the gateway.",
+    )
+    gateway_secret: SecretStr = Field(
+        SecretStr(DEV_GATEWAY_SECRET),
+        validation_alias=AliasChoices("ARRS_GATEWAY_SECRET", "gateway_secret"),
+        description="Shared secret the gateway signs forwarded principals with; services trust nothing else.",
+    )
+    log_level: str = Field("INFO", validation_alias=AliasChoices("ARRS_LOG_LEVEL", "log_level"))
+
+    @model_validator(mode="after")
+    def _refuse_defaults_in_production(self) -> PlatformSettings:
+        if self.env == "production":
+            if self.admin_api_key.get_secret_value() == DEV_ADMIN_API_KEY:
+                raise ValueError(
+                    "ARRS_ADMIN_API_KEY is left at its development default; refusing to start in production"
+                )
+            if self.gateway_secret.get_secret_value() == DEV_GATEWAY_SECRET:
+                raise ValueError(
+                    "ARRS_GATEWAY_SECRET is left at its development default; refusing to start in production"
+                )
+            if len(self.gateway_secret.get_secret_value()) < 32:
+                raise ValueError("ARRS_GATEWAY_SECRET must be at least 32 characters in production")
+        return self
+
+
+class ServiceSettings(PlatformSettings):
+    """Base of a service's settings: adds its database URL (``<PREFIX>DATABASE_URL``)."""
+
+    database_url: str = "sqlite:///var/service.db"
+    host: str = "127.0.0.1"
+    port: int = 8001
+    database_pool_size: int = 10
+    database_max_overflow: int = 20
+
+    @model_validator(mode="after")
+    def _normalise_url(self) -> ServiceSettings:
+        self.database_url = normalise_database_url(self.database_url)
+        return self

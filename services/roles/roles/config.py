@@ -1,0 +1,14 @@
+"""Settings of the roles service (env prefix ``ROLES_``; platform values from ``ARRS_*``)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from arrs_kit.settings import ServiceSettings, default_sqlite_url
+
+
+class RolesSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ROLES_", extra="ignore", populate_by_name=True)
+
+    database_url: str = default_sqlite_url("roles")
+    port: int = 8001

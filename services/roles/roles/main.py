@@ -1,0 +1,36 @@
+"""The roles service app: ``create_app(settings)``; ``app()`` is the uvicorn factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from arrs_kit.app import create_service_app
+from roles.config import RolesSettings
+from roles.routers import router
+
+TAGS = [
+    {
+        "name": "roles",
+        "description": "The ARRS role catalogue: roles, funding shares, caps, supervision, job-plan templates.",
+    },
+    {"name": "rates", "description": "Effective-dated maximum reimbursement rates per WTE per year."},
+]
+
+
+def create_app(settings: RolesSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    return create_service_app(
+        name="roles",
+        title="ARRS roles service",
+        description="The role catalogue: roles, effective-dated maximum reimbursement rates, funding shares, caps, "
+        "supervision rules and job-plan templates.",
+        version="1.0.0",
+        settings=settings or RolesSettings(),
+        routers=[router],
+        tags=TAGS,
+        configure_logs=configure_logs,
+    )
+
+
+def app() -> FastAPI:
+    """Factory for ``uvicorn --factory roles.main:app``."""
+    return create_app()

@@ -1,0 +1,71 @@
+"""Every query of the roles service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from roles.models import FundingShare, JobPlanTemplate, RatePeriod, Role, RoleCap, SupervisionRequirement
+
+
+def get_role(session: Session, code: str, *, for_update: bool = False) -> Role | None:
+    stmt = select(Role).where(Role.code == code)  # type: ignore[arg-type]
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_roles(session: Session, *, claimable_on: date | None, after_code: str | None, limit: int) -> Sequence[Role]:
+    stmt = select(Role).order_by(Role.code)
+    if claimable_on is not None:
+        stmt = stmt.where(col(Role.added_on) <= claimable_on).where(
+            col(Role.retired_on).is_(None) | (col(Role.retired_on) >= claimable_on)
+        )
+    if after_code is not None:
+        stmt = stmt.where(col(Role.code) > after_code)
+    return session.scalars(stmt.limit(limit)).all()
+
+
+def role_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Role.code, Role.name)).tuples().all())  # type: ignore[call-overload]
+
+
+def list_periods(session: Session, role_code: str | None = None) -> Sequence[RatePeriod]:
+    stmt = select(RatePeriod).order_by(RatePeriod.role_code, RatePeriod.effective_from, RatePeriod.id)  # type: ignore[arg-type]
+    if role_code is not None:
+        stmt = stmt.where(RatePeriod.role_code == role_code)  # type: ignore[arg-type]
+    return session.scalars(stmt).all()
+
+
+def get_period(session: Session, period_id: int) -> RatePeriod | None:
+    return session.get(RatePeriod, period_id)
+
+
+def list_shares(session: Session, role_code: str) -> Sequence[FundingShare]:
+    stmt = select(FundingShare).where(FundingShare.role_code == role_code).order_by(FundingShare.effective_from)  # type: ignore[arg-type]
+    return session.scalars(stmt).all()
+
+
+def get_share(session: Session, role_code: str, effective_from: date) -> FundingShare | None:
+    return session.get(FundingShare, (role_code, effective_from))
+
+
+def list_caps(session: Session, role_code: str) -> Sequence[RoleCap]:
+    stmt = select(RoleCap).where(RoleCap.role_code == role_code).order_by(RoleCap.fy)  # type: ignore[arg-type]
+    return session.scalars(stmt).all()
+
+
+def get_cap(session: Session, role_code: str, fy: str) -> RoleCap | None:
+    return session.get(RoleCap, (role_code, fy))
+
+
+def get_supervision(session: Session, role_code: str) -> SupervisionRequirement | None:
+    return session.get(SupervisionRequirement, role_code)
+
+
+def get_template(session: Session, role_code: str) -> JobPlanTemplate | None:
+    return session.get(JobPlanTemplate, role_code)

@@ -1,0 +1,245 @@
+"""HTTP endpoints of the role catalogue: ``/v1/roles`` and ``/v1/rates``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.pagination import (
+    CSV_RESPONSE_DOC,
+    DEFAULT_LIMIT,
+    CursorQuery,
+    FormatQuery,
+    LimitQuery,
+    csv_response,
+    wants_csv,
+)
+from arrs_kit.principal import AdminDep, PrincipalDep
+from arrs_kit.problems import problem_responses
+from arrs_kit.types import BoundedDate
+from roles import service
+from roles.schemas import (
+    CapPublic,
+    CapUpsert,
+    FundingShareCreate,
+    FundingSharePublic,
+    Geography,
+    JobPlanTemplatePublic,
+    JobPlanTemplateUpsert,
+    RatePage,
+    RatePeriodCreate,
+    RatePeriodPublic,
+    RoleCreate,
+    RoleDetail,
+    RolePage,
+    RoleUpdate,
+    SupervisionPublic,
+    SupervisionUpsert,
+)
+
+router = APIRouter(prefix="/v1")
+
+RoleCodePath = Annotated[
+    str, Path(min_length=1, max_length=64, description="Role code, e.g. `clinical_pharmacist` (any case).")
+]
+FyPath = Annotated[str, Path(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])]
+IfMatch = Annotated[str | None, Header(description="The ETag you last read (required).")]
+
+
+@router.get(
+    "/roles",
+    tags=["roles"],
+    operation_id="list_roles",
+    response_model=RolePage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(422)},
+)
+def list_roles(
+    request: Request,
+    session: ReadSessionDep,
+    _principal: PrincipalDep,
+    claimable_on: Annotated[BoundedDate | None, Query(description="Only roles claimable on this day.")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = "json",
+) -> RolePage | Response:
+    """The role catalogue, ordered by code. Any authenticated client may read it."""
+    items, next_cursor = service.list_roles(session=session, claimable_on=claimable_on, cursor=cursor, limit=limit)
+    if wants_csv(request, format):
+        return csv_response(items, next_cursor=next_cursor, filename="roles")
+    return RolePage(data=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/roles",
+    tags=["roles"],
+    operation_id="create_role",
+    status_code=201,
+    response_model=RoleDetail,
+    responses=problem_responses(403, 409, 422),
+)
+def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep, response: Response) -> RoleDetail:
+    """Admin: add a role to the catalogue (e.g. one a new DES year makes claimable)."""
+    detail, etag = service.create_role(session=session, principal=principal, data=data)
+    response.headers["ETag"] = etag
+    response.headers["Location"] = f"/v1/roles/{detail.code}"
+    return detail
+
+
+@router.get(
+    "/roles/{role_code}",
+    tags=["roles"],
+    operation_id="get_role",
+    response_model=RoleDetail,
+    responses=problem_responses(404),
+)
+def get_role(
+    role_code: RoleCodePath, session: ReadSessionDep, _principal: PrincipalDep, response: Response
+) -> RoleDetail:
+    """One role with every rate period (current and superseded), funding shares, caps and supervision."""
+    detail, etag = service.get_role(session=session, code=role_code)
+    response.headers["ETag"] = etag
+    return detail
+
+
+@router.patch(
+    "/roles/{role_code}",
+    tags=["roles"],
+    operation_id="update_role",
+    response_model=RoleDetail,
+    responses=problem_responses(403, 404, 412, 422, 428),
+)
+def update_role(
+    role_code: RoleCodePath,
+    data: RoleUpdate,
+    session: WriteSessionDep,
+    principal: AdminDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> RoleDetail:
+    """Admin: change a role's descriptive fields or retire it. Needs `If-Match` with the role's ETag."""
+    detail, etag = service.update_role(
+        session=session, principal=principal, code=role_code, data=data, if_match=if_match
+    )
+    response.headers["ETag"] = etag
+    return detail
+
+
+@router.post(
+    "/roles/{role_code}/rates",
+    tags=["rates"],
+    operation_id="add_rate_period",
+    status_code=201,
+    response_model=RatePeriodPublic,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def add_rate_period(
+    role_code: RoleCodePath, data: RatePeriodCreate, session: WriteSessionDep, principal: AdminDep, response: Response
+) -> RatePeriodPublic:
+    """Admin: add a rate period. Periods are never edited: to correct one, add a period with
+    `supersedes_id`; the old one stays readable with status `superseded`."""
+    period = service.add_rate_period(session=session, principal=principal, code=role_code, data=data)
+    response.headers["Location"] = f"/v1/roles/{period.role_code}"
+    return period
+
+
+@router.post(
+    "/roles/{role_code}/funding-shares",
+    tags=["roles"],
+    operation_id="add_funding_share",
+    status_code=201,
+    response_model=list[FundingSharePublic],
+    responses=problem_responses(403, 404, 409, 422),
+)
+def add_funding_share(
+    role_code: RoleCodePath, data: FundingShareCreate, session: WriteSessionDep, principal: AdminDep
+) -> list[FundingSharePublic]:
+    """Admin: add a funding share from a date; answers the role's shares."""
+    return service.add_funding_share(session=session, principal=principal, code=role_code, data=data)
+
+
+@router.put(
+    "/roles/{role_code}/caps/{fy}",
+    tags=["roles"],
+    operation_id="put_role_cap",
+    response_model=CapPublic,
+    responses={201: {"model": CapPublic, "description": "Created"}, **problem_responses(403, 404, 422)},
+)
+def put_role_cap(
+    role_code: RoleCodePath, fy: FyPath, data: CapUpsert, session: WriteSessionDep, principal: AdminDep
+) -> JSONResponse:
+    """Admin: set the most posts (or WTE) of a role a PCN may claim in a financial year."""
+    cap, created = service.put_cap(session=session, principal=principal, code=role_code, fy=fy, data=data)
+    return JSONResponse(cap.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.put(
+    "/roles/{role_code}/supervision",
+    tags=["roles"],
+    operation_id="put_supervision_requirement",
+    response_model=SupervisionPublic,
+    responses=problem_responses(403, 404, 422),
+)
+def put_supervision(
+    role_code: RoleCodePath, data: SupervisionUpsert, session: WriteSessionDep, principal: AdminDep
+) -> SupervisionPublic:
+    """Admin: set who supervises the role and how often."""
+    return service.put_supervision(session=session, principal=principal, code=role_code, data=data)
+
+
+@router.get(
+    "/roles/{role_code}/job-plan-template",
+    tags=["roles"],
+    operation_id="get_job_plan_template",
+    response_model=JobPlanTemplatePublic,
+    responses=problem_responses(404),
+)
+def get_job_plan_template(
+    role_code: RoleCodePath, session: ReadSessionDep, _principal: PrincipalDep
+) -> JobPlanTemplatePublic:
+    """Suggested purpose, responsibilities, outcome KPIs and supervision for a post in this role.
+    A PCN copies it into a post's job plan and adapts it; it is a suggestion, not a rule."""
+    return service.get_template(session=session, code=role_code)
+
+
+@router.put(
+    "/roles/{role_code}/job-plan-template",
+    tags=["roles"],
+    operation_id="put_job_plan_template",
+    response_model=JobPlanTemplatePublic,
+    responses=problem_responses(403, 404, 422),
+)
+def put_job_plan_template(
+    role_code: RoleCodePath, data: JobPlanTemplateUpsert, session: WriteSessionDep, principal: AdminDep
+) -> JobPlanTemplatePublic:
+    """Admin: replace a role's job-plan template."""
+    return service.put_template(session=session, principal=principal, code=role_code, data=data)
+
+
+@router.get(
+    "/rates",
+    tags=["rates"],
+    operation_id="list_rates_in_force",
+    response_model=RatePage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(422)},
+)
+def list_rates(
+    request: Request,
+    session: ReadSessionDep,
+    _principal: PrincipalDep,
+    on: Annotated[BoundedDate | None, Query(description="The day; default today (UTC).")] = None,
+    geography: Annotated[Geography | None, Query(description="One geography; default all four.")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = "json",
+) -> RatePage | Response:
+    """The maximum reimbursement rate in force on a day for every role that has one, by geography.
+    A claim month uses the rate in force on its first day."""
+    day: date = on or datetime.now(UTC).date()
+    items, next_cursor = service.rates_on(session=session, on=day, geography=geography, cursor=cursor, limit=limit)
+    if wants_csv(request, format):
+        return csv_response(items, next_cursor=next_cursor, filename=f"rates-{day.isoformat()}")
+    return RatePage(data=items, next_cursor=next_cursor)

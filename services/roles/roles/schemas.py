@@ -1,0 +1,239 @@
+"""Request and response bodies of the roles service (``XCreate``/``XUpdate``/``XPublic``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from arrs_kit.pagination import Page
+from arrs_kit.types import BoundedDate
+from roles import rules
+
+Geography = Literal["national", "outer_london", "inner_london", "london"]
+Provenance = Literal["published", "estimated"]
+StaffGroup = Literal["clinical", "clinical_support", "personalised_care", "non_clinical"]
+SupervisionFrequency = Literal["weekly", "monthly", "quarterly", "as_agreed"]
+CapUnit = Literal["posts", "wte"]
+KpiDirection = Literal["higher_is_better", "lower_is_better"]
+KpiFrequency = Literal["weekly", "monthly"]
+KpiUnit = Literal["count", "percent", "days", "minutes", "ratio"]
+
+RoleCodeStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$", description="snake_case role code")]
+ShareStr = Annotated[
+    str,
+    Field(
+        pattern=r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$",
+        description="A fraction as a decimal string, more than 0 and at most 1, e.g. `0.7`.",
+        examples=["0.5"],
+    ),
+]
+FyStr = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="Financial year `YYYY-YY`.", examples=["2024-25"])
+]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+MAX_ANNUAL_PENCE = 100_000_000  # £1m per WTE per year: far above any ARRS maximum
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RoleBase(BaseModel):
+    name: str
+    afc_band: str | None = Field(
+        None, description="Agenda for Change band as text, e.g. `7-8a`; null where none applies."
+    )
+    staff_group: StaffGroup
+    registration: str | None = Field(None, description="Registration body (GPhC, HCPC, NMC, GMC) or null.")
+    added_on: date = Field(description="First day the role was claimable.")
+    retired_on: date | None = Field(None, description="Last day the role was claimable; null while claimable.")
+    description: str
+    supplier_fee_monthly_max_pence: int | None = Field(
+        None,
+        description="Most a supplier fee may add per WTE per month (SPLW bought from a supplier); null otherwise.",
+    )
+
+
+class RoleSummary(RoleBase):
+    code: str
+
+
+class RoleCreate(Strict):
+    code: RoleCodeStr
+    name: ShortText
+    afc_band: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    staff_group: StaffGroup
+    registration: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    added_on: BoundedDate
+    retired_on: BoundedDate | None = None
+    description: Text
+    supplier_fee_monthly_max_pence: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class RoleUpdate(Strict):
+    """Fields to change; absent fields stay as they are. ``retired_on: null`` un-retires."""
+
+    name: ShortText | None = None
+    afc_band: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    staff_group: StaffGroup | None = None
+    registration: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    retired_on: BoundedDate | None = None
+    description: Text | None = None
+    supplier_fee_monthly_max_pence: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
+
+
+class RatePeriodCreate(Strict):
+    geography: Geography
+    effective_from: BoundedDate = Field(description="First day the maximum applies (uplifts start on the 1st).")
+    annual_max_pence: Annotated[StrictInt, Field(ge=1, le=MAX_ANNUAL_PENCE)] = Field(
+        description="Maximum reimbursable per WTE per year, salary plus employer on-costs, in pence."
+    )
+    provenance: Provenance
+    source: Annotated[str, Field(min_length=3, max_length=4000)] = Field(
+        description="Where the figure comes from: a document title or URL."
+    )
+    basis: Annotated[str, Field(max_length=4000)] | None = Field(
+        None, description="For an estimated figure, how it was derived."
+    )
+    note: Annotated[str, Field(max_length=4000)] | None = None
+    supersedes_id: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        None,
+        description="The period this one corrects (same role and geography). The old period stays readable as history.",
+    )
+
+
+class RatePeriodPublic(BaseModel):
+    id: int
+    role_code: str
+    geography: Geography
+    effective_from: date
+    effective_to: date | None = Field(
+        description="Last day in force (the day before the next current period), null if open or superseded."
+    )
+    annual_max_pence: int
+    provenance: Provenance
+    source: str
+    basis: str | None
+    note: str | None
+    status: Literal["current", "superseded"]
+    supersedes_id: int | None
+    superseded_by_id: int | None
+    created_at: datetime
+    created_by: str
+
+
+class RateInForce(BaseModel):
+    role_code: str
+    role_name: str
+    geography: Geography
+    effective_from: date
+    annual_max_pence: int
+    provenance: Provenance
+    rate_period_id: int
+
+
+class FundingShareCreate(Strict):
+    effective_from: BoundedDate
+    share: ShareStr
+    max_share: ShareStr | None = Field(
+        None, description="Highest share a post may be marked with (MHPs with a written agreement)."
+    )
+    rule: Text
+    source: Annotated[str, Field(min_length=3, max_length=4000)]
+
+    @field_validator("share", "max_share")
+    @classmethod
+    def _exact(cls, value: str | None) -> str | None:
+        if value is not None:
+            rules.share_to_bp(value)
+        return value
+
+
+class FundingSharePublic(BaseModel):
+    effective_from: date
+    share: str = Field(description="Decimal string, e.g. `0.7`.")
+    max_share: str | None
+    rule: str
+    source: str
+
+
+class CapUpsert(Strict):
+    unit: CapUnit = Field(description="`posts`: headcount of posts active in the month; `wte`: whole-time equivalents.")
+    max_below_threshold: Annotated[StrictInt, Field(ge=0, le=10_000)]
+    max_at_or_above_threshold: Annotated[StrictInt, Field(ge=0, le=10_000)]
+    list_size_threshold: Annotated[StrictInt, Field(ge=1, le=10_000_000)] = 100_000
+    source: Annotated[str, Field(min_length=3, max_length=4000)]
+
+
+class CapPublic(BaseModel):
+    fy: str
+    unit: CapUnit
+    max_below_threshold: int
+    max_at_or_above_threshold: int
+    list_size_threshold: int
+    source: str
+
+
+class SupervisionUpsert(Strict):
+    supervisor_roles: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
+    frequency: SupervisionFrequency
+    requirement: Text
+    source: Annotated[str, Field(min_length=3, max_length=4000)]
+
+
+class SupervisionPublic(BaseModel):
+    supervisor_roles: list[str]
+    frequency: SupervisionFrequency
+    requirement: str
+    source: str
+
+
+class KpiSuggestion(Strict):
+    name: ShortText
+    unit: KpiUnit
+    direction: KpiDirection
+    frequency: KpiFrequency
+    suggested_target: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+        None, description="A local starting point, not a national target; null where none is defensible."
+    )
+    measure: Text
+
+
+class JobPlanTemplateUpsert(Strict):
+    purpose: Text
+    responsibilities: Annotated[list[Text], Field(min_length=1, max_length=30)]
+    sessions_per_week_hint: Annotated[StrictInt, Field(ge=1, le=12)] | None = None
+    suggested_kpis: Annotated[list[KpiSuggestion], Field(min_length=1, max_length=20)]
+
+
+class JobPlanTemplatePublic(BaseModel):
+    role_code: str
+    purpose: str
+    responsibilities: list[str]
+    sessions_per_week_hint: int | None
+    suggested_kpis: list[KpiSuggestion]
+    supervision: SupervisionPublic | None
+
+
+class RoleDetail(RoleSummary):
+    rate_periods: list[RatePeriodPublic] = Field(description="Every period, current and superseded, oldest first.")
+    funding_shares: list[FundingSharePublic]
+    caps: list[CapPublic]
+    supervision: SupervisionPublic | None
+
+
+class RolePage(Page[RoleSummary]):
+    """A page of roles."""
+
+
+class RatePage(Page[RateInForce]):
+    """A page of rates in force."""

@@ -1,0 +1,354 @@
+"""Rules and transactions of the role catalogue. Routers call these; these call the repository."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy.orm import Session
+
+from arrs_kit.etag import make_etag, require_if_match
+from arrs_kit.pagination import decode_cursor, next_cursor_for
+from arrs_kit.principal import Principal
+from arrs_kit.problems import Unprocessable
+from roles import repository as repo
+from roles import rules
+from roles.errors import (
+    FundingShareConflict,
+    InvalidFinancialYear,
+    InvalidRoleDates,
+    InvalidSupersession,
+    RatePeriodAlreadySuperseded,
+    RatePeriodConflict,
+    RoleExists,
+    RoleNotFound,
+    TemplateNotFound,
+)
+from roles.models import FundingShare, JobPlanTemplate, RatePeriod, Role, RoleCap, SupervisionRequirement
+from roles.schemas import (
+    CapPublic,
+    CapUpsert,
+    FundingShareCreate,
+    FundingSharePublic,
+    JobPlanTemplatePublic,
+    JobPlanTemplateUpsert,
+    KpiSuggestion,
+    RateInForce,
+    RatePeriodCreate,
+    RatePeriodPublic,
+    RoleCreate,
+    RoleDetail,
+    RoleSummary,
+    RoleUpdate,
+    SupervisionPublic,
+    SupervisionUpsert,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().lower()
+
+
+def role_etag(role: Role) -> str:
+    return make_etag("role", role.code, role.version)
+
+
+def _require_role(session: Session, code: str, *, for_update: bool = False) -> Role:
+    role = repo.get_role(session, normalise_code(code), for_update=for_update)
+    if role is None:
+        raise RoleNotFound(f"The catalogue has no role {code!r}.")
+    return role
+
+
+def _summary(role: Role) -> RoleSummary:
+    return RoleSummary.model_validate(role, from_attributes=True)
+
+
+def list_roles(
+    *, session: Session, claimable_on: date | None, cursor: str | None, limit: int
+) -> tuple[list[RoleSummary], str | None]:
+    """Roles ordered by code, optionally only those claimable on a day."""
+    after = decode_cursor(cursor, 1)
+    rows = repo.list_roles(
+        session, claimable_on=claimable_on, after_code=str(after[0]) if after else None, limit=limit + 1
+    )
+    page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))
+    return [_summary(r) for r in page], next_cursor
+
+
+def _period_public(period: RatePeriod, ends: dict[int, date | None], superseded_by: dict[int, int]) -> RatePeriodPublic:
+    assert period.id is not None
+    status = "superseded" if period.id in superseded_by else "current"
+    return RatePeriodPublic(
+        id=period.id,
+        role_code=period.role_code,
+        geography=period.geography,
+        effective_from=period.effective_from,
+        effective_to=ends.get(period.id),
+        annual_max_pence=period.annual_max_pence,
+        provenance=period.provenance,
+        source=period.source,
+        basis=period.basis,
+        note=period.note,
+        status=status,
+        supersedes_id=period.supersedes_id,
+        superseded_by_id=superseded_by.get(period.id),
+        created_at=period.created_at,
+        created_by=period.created_by,
+    )
+
+
+def _periods_public(periods: Sequence[RatePeriod]) -> list[RatePeriodPublic]:
+    ends = rules.effective_to(periods)
+    superseded_by = {p.supersedes_id: p.id for p in periods if p.supersedes_id is not None and p.id is not None}
+    return [_period_public(p, ends, superseded_by) for p in periods]
+
+
+def _share_public(share: FundingShare) -> FundingSharePublic:
+    return FundingSharePublic(
+        effective_from=share.effective_from,
+        share=rules.bp_to_share(share.share_bp),
+        max_share=rules.bp_to_share(share.max_share_bp) if share.max_share_bp is not None else None,
+        rule=share.rule,
+        source=share.source,
+    )
+
+
+def _supervision_public(row: SupervisionRequirement | None) -> SupervisionPublic | None:
+    return SupervisionPublic.model_validate(row, from_attributes=True) if row is not None else None
+
+
+def get_role(*, session: Session, code: str) -> tuple[RoleDetail, str]:
+    """One role with its rate periods (current and superseded), shares, caps and supervision."""
+    role = _require_role(session, code)
+    detail = RoleDetail(
+        **_summary(role).model_dump(),
+        rate_periods=_periods_public(repo.list_periods(session, role.code)),
+        funding_shares=[_share_public(s) for s in repo.list_shares(session, role.code)],
+        caps=[CapPublic.model_validate(c, from_attributes=True) for c in repo.list_caps(session, role.code)],
+        supervision=_supervision_public(repo.get_supervision(session, role.code)),
+    )
+    return detail, role_etag(role)
+
+
+def create_role(*, session: Session, principal: Principal, data: RoleCreate) -> tuple[RoleDetail, str]:
+    if data.retired_on is not None and data.retired_on < data.added_on:
+        raise InvalidRoleDates()
+    if repo.get_role(session, data.code) is not None:
+        raise RoleExists(f"Role {data.code!r} exists; change it with PATCH /v1/roles/{data.code}.")
+    now = _now()
+    session.add(Role(**data.model_dump(), version=1, created_at=now, updated_at=now))
+    session.commit()
+    return get_role(session=session, code=data.code)
+
+
+def update_role(
+    *, session: Session, principal: Principal, code: str, data: RoleUpdate, if_match: str | None
+) -> tuple[RoleDetail, str]:
+    role = _require_role(session, code, for_update=True)
+    require_if_match(if_match, role_etag(role))
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("name", "staff_group", "description"):
+        if field in changes and changes[field] is None:
+            raise Unprocessable(f"{field} cannot be null.")
+    retired_on = changes.get("retired_on", role.retired_on)
+    if retired_on is not None and retired_on < role.added_on:
+        raise InvalidRoleDates()
+    for field, value in changes.items():
+        setattr(role, field, value)
+    if changes:
+        role.version += 1
+        role.updated_at = _now()
+    session.commit()
+    return get_role(session=session, code=role.code)
+
+
+def add_rate_period(*, session: Session, principal: Principal, code: str, data: RatePeriodCreate) -> RatePeriodPublic:
+    """Append a rate period; with ``supersedes_id`` it corrects an existing one, which stays as history.
+
+    The role row is locked first, so two admins adding the same period cannot both succeed.
+    """
+    role = _require_role(session, code, for_update=True)
+    periods = repo.list_periods(session, role.code)
+    current = rules.current_periods(periods)
+    replaced: RatePeriod | None = None
+    if data.supersedes_id is not None:
+        replaced = next((p for p in periods if p.id == data.supersedes_id), None)
+        if replaced is None or replaced.geography != data.geography:
+            raise InvalidSupersession(f"Period {data.supersedes_id} is not a {data.geography} period of {role.code}.")
+        if replaced not in current:
+            raise RatePeriodAlreadySuperseded(
+                f"Period {replaced.id} has been corrected already; supersede the current correction instead."
+            )
+    clash = next(
+        (
+            p
+            for p in current
+            if p is not replaced and p.geography == data.geography and p.effective_from == data.effective_from
+        ),
+        None,
+    )
+    if clash is not None:
+        raise RatePeriodConflict(
+            f"Period {clash.id} ({clash.geography}, from {clash.effective_from}) is in the way; "
+            f"to correct it, send supersedes_id={clash.id}.",
+            extra={"conflicting_period_id": clash.id},
+        )
+    period = RatePeriod(
+        role_code=role.code,
+        geography=data.geography,
+        effective_from=data.effective_from,
+        annual_max_pence=data.annual_max_pence,
+        provenance=data.provenance,
+        source=data.source,
+        basis=data.basis,
+        note=data.note,
+        supersedes_id=data.supersedes_id,
+        created_at=_now(),
+        created_by=principal.client_id,
+    )
+    session.add(period)
+    session.flush()
+    all_periods = [*periods, period]
+    public = _periods_public(all_periods)
+    session.commit()
+    return next(p for p in public if p.id == period.id)
+
+
+def rates_on(
+    *, session: Session, on: date, geography: str | None, cursor: str | None, limit: int
+) -> tuple[list[RateInForce], str | None]:
+    """The rate in force on ``on`` for every role (and geography) that has one."""
+    names = repo.role_names(session)
+    by_role: dict[str, list[RatePeriod]] = {}
+    for period in repo.list_periods(session):
+        by_role.setdefault(period.role_code, []).append(period)
+    geographies = [geography] if geography else ["national", "outer_london", "inner_london", "london"]
+    rows: list[RateInForce] = []
+    for role_code in sorted(by_role):
+        for geo in geographies:
+            in_force = rules.rate_in_force(by_role[role_code], geo, on)
+            if in_force is None or in_force.id is None:
+                continue
+            rows.append(
+                RateInForce(
+                    role_code=role_code,
+                    role_name=names[role_code],
+                    geography=geo,
+                    effective_from=in_force.effective_from,
+                    annual_max_pence=in_force.annual_max_pence,
+                    provenance=in_force.provenance,
+                    rate_period_id=in_force.id,
+                )
+            )
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        rows = [r for r in rows if (r.role_code, r.geography) > (str(after[0]), str(after[1]))]
+    return list(next_cursor_for(rows, limit, lambda r: (r.role_code, r.geography)))  # type: ignore[return-value]
+
+
+def add_funding_share(
+    *, session: Session, principal: Principal, code: str, data: FundingShareCreate
+) -> list[FundingSharePublic]:
+    role = _require_role(session, code, for_update=True)
+    if repo.get_share(session, role.code, data.effective_from) is not None:
+        raise FundingShareConflict(f"{role.code} already has a funding share from {data.effective_from}.")
+    share_bp = rules.share_to_bp(data.share)
+    max_bp = rules.share_to_bp(data.max_share) if data.max_share is not None else None
+    if max_bp is not None and max_bp < share_bp:
+        raise Unprocessable("max_share must be at least share.", code="invalid-funding-share")
+    session.add(
+        FundingShare(
+            role_code=role.code,
+            effective_from=data.effective_from,
+            share_bp=share_bp,
+            max_share_bp=max_bp,
+            rule=data.rule,
+            source=data.source,
+            created_at=_now(),
+            created_by=principal.client_id,
+        )
+    )
+    session.commit()
+    return [_share_public(s) for s in repo.list_shares(session, role.code)]
+
+
+def put_cap(*, session: Session, principal: Principal, code: str, fy: str, data: CapUpsert) -> tuple[CapPublic, bool]:
+    """Set a role's cap for a financial year; answers the cap and whether it was new."""
+    try:
+        rules.parse_fy(fy)
+    except ValueError as exc:
+        raise InvalidFinancialYear(str(exc)) from exc
+    role = _require_role(session, code, for_update=True)
+    cap = repo.get_cap(session, role.code, fy)
+    created = cap is None
+    if cap is None:
+        cap = RoleCap(
+            role_code=role.code, fy=fy, updated_at=_now(), updated_by=principal.client_id, **data.model_dump()
+        )
+        session.add(cap)
+    else:
+        for field, value in data.model_dump().items():
+            setattr(cap, field, value)
+        cap.updated_at = _now()
+        cap.updated_by = principal.client_id
+    session.commit()
+    return CapPublic.model_validate(cap, from_attributes=True), created
+
+
+def put_supervision(*, session: Session, principal: Principal, code: str, data: SupervisionUpsert) -> SupervisionPublic:
+    role = _require_role(session, code, for_update=True)
+    row = repo.get_supervision(session, role.code)
+    if row is None:
+        row = SupervisionRequirement(
+            role_code=role.code, updated_at=_now(), updated_by=principal.client_id, **data.model_dump()
+        )
+        session.add(row)
+    else:
+        for field, value in data.model_dump().items():
+            setattr(row, field, value)
+        row.updated_at = _now()
+        row.updated_by = principal.client_id
+    session.commit()
+    return SupervisionPublic.model_validate(row, from_attributes=True)
+
+
+def get_template(*, session: Session, code: str) -> JobPlanTemplatePublic:
+    role = _require_role(session, code)
+    row = repo.get_template(session, role.code)
+    if row is None:
+        raise TemplateNotFound(f"{role.code} has no job-plan template yet.")
+    return _template_public(row, repo.get_supervision(session, role.code))
+
+
+def _template_public(row: JobPlanTemplate, supervision: SupervisionRequirement | None) -> JobPlanTemplatePublic:
+    return JobPlanTemplatePublic(
+        role_code=row.role_code,
+        purpose=row.purpose,
+        responsibilities=list(row.responsibilities),
+        sessions_per_week_hint=row.sessions_per_week_hint,
+        suggested_kpis=[KpiSuggestion.model_validate(k) for k in row.suggested_kpis],
+        supervision=_supervision_public(supervision),
+    )
+
+
+def put_template(
+    *, session: Session, principal: Principal, code: str, data: JobPlanTemplateUpsert
+) -> JobPlanTemplatePublic:
+    role = _require_role(session, code, for_update=True)
+    row = repo.get_template(session, role.code)
+    values = data.model_dump(mode="json")
+    if row is None:
+        row = JobPlanTemplate(role_code=role.code, updated_at=_now(), updated_by=principal.client_id, **values)
+        session.add(row)
+    else:
+        for field, value in values.items():
+            setattr(row, field, value)
+        row.updated_at = _now()
+        row.updated_by = principal.client_id
+    session.commit()
+    return _template_public(row, repo.get_supervision(session, role.code))
