@@ -36,8 +36,8 @@ CursorQuery = Annotated[
     Query(max_length=512, description="The `next_cursor` of the previous page; omit for the first page."),
 ]
 FormatQuery = Annotated[
-    Literal["json", "csv"],
-    Query(description="`csv` answers the page as flat CSV (so does `Accept: text/csv`)."),
+    Literal["json", "csv"] | None,
+    Query(description="`csv` answers the page as flat CSV; without it, `Accept: text/csv` does the same."),
 ]
 
 

@@ -31,7 +31,8 @@ def list_roles(session: Session, *, claimable_on: date | None, after_code: str |
 
 
 def role_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Role.code, Role.name)).tuples().all())  # type: ignore[call-overload]
+    rows = session.execute(select(Role.code, Role.name)).all()  # type: ignore[call-overload]
+    return {code: name for code, name in rows}  # noqa: C416 - rows are Row objects
 
 
 def list_periods(session: Session, role_code: str | None = None) -> Sequence[RatePeriod]:

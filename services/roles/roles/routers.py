@@ -64,7 +64,7 @@ def list_roles(
     claimable_on: Annotated[BoundedDate | None, Query(description="Only roles claimable on this day.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    format: FormatQuery = "json",
+    format: FormatQuery = None,
 ) -> RolePage | Response:
     """The role catalogue, ordered by code. Any authenticated client may read it."""
     items, next_cursor = service.list_roles(session=session, claimable_on=claimable_on, cursor=cursor, limit=limit)
@@ -234,7 +234,7 @@ def list_rates(
     geography: Annotated[Geography | None, Query(description="One geography; default all four.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    format: FormatQuery = "json",
+    format: FormatQuery = None,
 ) -> RatePage | Response:
     """The maximum reimbursement rate in force on a day for every role that has one, by geography.
     A claim month uses the rate in force on its first day."""

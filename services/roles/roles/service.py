@@ -245,6 +245,7 @@ def rates_on(
                     rate_period_id=in_force.id,
                 )
             )
+    rows.sort(key=lambda r: (r.role_code, r.geography))
     after = decode_cursor(cursor, 2)
     if after is not None:
         rows = [r for r in rows if (r.role_code, r.geography) > (str(after[0]), str(after[1]))]
