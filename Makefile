@@ -31,6 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# Each app's tests/ is checked on its own: they share the module name `tests`.
+	for dir in $(wildcard services/*/tests gateway/tests); do $(BIN)/mypy $$dir || exit 1; done
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -29,7 +29,7 @@ Every response carries `X-Request-ID`.
 
 
 def _gateway_paths() -> dict[str, Any]:
-    def op(operation_id: str, summary: str) -> dict[str, Any]:
+    def op(operation_id: str, summary: str, schema: str) -> dict[str, Any]:
         return {
             "get": {
                 "tags": ["platform"],
@@ -37,7 +37,10 @@ def _gateway_paths() -> dict[str, Any]:
                 "summary": summary,
                 "security": [],
                 "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+                    },
                     "503": {
                         "description": "Not ready",
                         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
@@ -47,9 +50,30 @@ def _gateway_paths() -> dict[str, Any]:
         }
 
     return {
-        "/healthz": op("gateway_liveness", "The gateway process is alive."),
-        "/readyz": op("gateway_readiness", "Every upstream service is ready (503 names the ones that are not)."),
+        "/healthz": op("gateway_liveness", "The gateway process is alive.", "Health"),
+        "/readyz": op(
+            "gateway_readiness", "Every upstream service is ready (503 names the ones that are not).", "Readiness"
+        ),
     }
+
+
+GATEWAY_SCHEMAS: dict[str, Any] = {
+    "Health": {
+        "type": "object",
+        "title": "Health",
+        "properties": {"status": {"type": "string", "const": "ok"}, "service": {"type": "string"}},
+        "required": ["status", "service"],
+    },
+    "Readiness": {
+        "type": "object",
+        "title": "Readiness",
+        "properties": {
+            "status": {"type": "string", "const": "ready"},
+            "upstreams": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "required": ["status", "upstreams"],
+    },
+}
 
 
 def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str) -> dict[str, Any]:
@@ -59,11 +83,11 @@ def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str) ->
         "info": {"title": "ARRS platform API", "version": version, "description": GATEWAY_DESCRIPTION},
         "servers": [{"url": "/"}],
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
+        "components": {"schemas": copy.deepcopy(GATEWAY_SCHEMAS), "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
         "tags": [{"name": "platform", "description": "The gateway's own endpoints."}],
     }
     path_owner: dict[str, str] = {}
-    schema_owner: dict[str, str] = {}
+    schema_owner: dict[str, str] = dict.fromkeys(GATEWAY_SCHEMAS, "gateway")
     tag_names = {"platform"}
     for path, item in _gateway_paths().items():
         merged["paths"][path] = item

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from arrs_kit.context import current_request_id
 
@@ -209,9 +210,32 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method any route of this path accepts (Starlette names only the first route's)."""
+    methods: set[str] = set()
+
+    def visit(routes: Any) -> None:
+        for route in routes:
+            # FastAPI keeps included routers as wrappers around the original router.
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                visit(inner.routes)
+            elif isinstance(route, Route) and route.methods:
+                match, _ = route.matches(request.scope)
+                if match != Match.NONE:
+                    methods.update(route.methods)
+
+    visit(getattr(getattr(request.app, "router", None), "routes", []))
+    return ", ".join(sorted(methods)) if methods else None
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        allow = _allowed_methods(request)
+        if allow:
+            headers = {**(headers or {}), "Allow": allow}
     detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     if detail == HTTPStatus(exc.status_code).phrase:
         detail = None

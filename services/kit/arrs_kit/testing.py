@@ -87,6 +87,7 @@ class DatabaseFactory:
         if key not in self.templates:
             if backend == "sqlite":
                 path = self.tmp_dir / f"template_{name}.db"
+                path.touch()  # an empty file is an empty SQLite database
                 url = f"sqlite:///{path}"
                 prepare(url)
                 self.templates[key] = str(path)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from arrs_kit import migrate
+from arrs_kit.testing import DatabaseFactory
+from budget.config import BudgetSettings
+from budget.main import create_app as create_budget
+from evaluation.config import EvaluationSettings
+from evaluation.main import create_app as create_evaluation
+from gateway.config import GatewaySettings
+from gateway.main import Gateway, create_app
+from roles.config import RolesSettings
+from roles.main import create_app as create_roles
+
+ADMIN_KEY = {"X-API-Key": "dev-admin-key"}
+
+
+async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """An upstream that answers with what it received: method, path, query, headers, body digest."""
+    assert scope["type"] == "http"
+    size = 0
+    digest = hashlib.sha256()
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        digest.update(chunk)
+        if not message.get("more_body", False):
+            break
+    body = json.dumps(
+        {
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode(),
+            "headers": [[k.decode(), v.decode()] for k, v in scope["headers"]],
+            "body_bytes": size,
+            "body_sha256": digest.hexdigest(),
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"), (b"x-upstream", b"echo")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+def service_urls(database_factory: DatabaseFactory) -> object:
+    urls = {
+        "roles": database_factory.create("roles", "sqlite", lambda u: migrate.upgrade("roles", u)),
+        "budget": database_factory.create("budget", "sqlite", lambda u: migrate.upgrade("budget", u)),
+        "evaluation": database_factory.create("evaluation", "sqlite", lambda u: migrate.upgrade("evaluation", u)),
+    }
+    yield urls
+    for url in urls.values():
+        database_factory.drop(url)
+
+
+@pytest.fixture
+def gateway_app(service_urls: dict[str, str]) -> Gateway:
+    """The gateway with the three real services in-process."""
+    transports = {
+        "roles": httpx.ASGITransport(
+            app=create_roles(RolesSettings(database_url=service_urls["roles"]), configure_logs=False)
+        ),
+        "budget": httpx.ASGITransport(
+            app=create_budget(BudgetSettings(database_url=service_urls["budget"]), configure_logs=False)
+        ),
+        "evaluation": httpx.ASGITransport(
+            app=create_evaluation(EvaluationSettings(database_url=service_urls["evaluation"]), configure_logs=False)
+        ),
+    }
+    return create_app(GatewaySettings(), transports=transports, configure_logs=False)
+
+
+@pytest.fixture
+async def gateway(gateway_app: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=gateway_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        yield client
+    await gateway_app.aclose()
+
+
+@pytest.fixture
+async def echo_gateway() -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with the echo app standing in for the budget service."""
+    app = create_app(GatewaySettings(), transports={"budget": httpx.ASGITransport(app=echo_app)}, configure_logs=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        yield client
+    await app.aclose()

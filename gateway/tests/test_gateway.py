@@ -1,0 +1,173 @@
+"""The gateway in-process in front of the real services (and of stand-ins for failure cases)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from arrs_kit.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, sign
+from arrs_kit.settings import DEV_GATEWAY_SECRET
+from gateway.config import GatewaySettings
+from gateway.main import create_app
+
+ADMIN_KEY = {"X-API-Key": "dev-admin-key"}
+PROBLEM = "application/problem+json"
+
+
+def echoed_headers(response: httpx.Response) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in response.json()["headers"]:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+async def test_routes_to_the_roles_service_with_the_admin_key(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/v1/roles", params={"limit": 500}, headers=ADMIN_KEY)
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 26
+    nhs_header = await gateway.get("/v1/rates", params={"on": "2024-10-01"}, headers={"apikey": "dev-admin-key"})
+    assert nhs_header.status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer nope"}, {"X-API-Key": ""}])
+async def test_no_or_bad_credentials_are_401(gateway: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    response = await gateway.get("/v1/roles", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["www-authenticate"].startswith("ApiKey")
+    assert response.json()["type"] == "/problems/unauthenticated"
+
+
+async def test_forged_principal_headers_are_replaced(echo_gateway: httpx.AsyncClient) -> None:
+    forged_value = "admin;mallory;"
+    forged = {PRINCIPAL_HEADER: forged_value, SIGNATURE_HEADER: sign(forged_value, "guess")}
+    assert (await echo_gateway.get("/v1/posts", headers=forged)).status_code == 401
+    response = await echo_gateway.get("/v1/posts", headers={**ADMIN_KEY, **forged})
+    seen = echoed_headers(response)
+    assert seen[PRINCIPAL_HEADER] == ["admin;bootstrap-admin;"]
+    assert seen[SIGNATURE_HEADER] == [sign("admin;bootstrap-admin;", DEV_GATEWAY_SECRET)]
+    assert "x-api-key" not in seen  # credentials stop at the gateway
+
+
+async def test_forwards_method_path_query_body_and_request_id(echo_gateway: httpx.AsyncClient) -> None:
+    body = b'{"hours_per_week":37.5}'
+    response = await echo_gateway.patch(
+        "/v1/posts/7",
+        params={"a": "1", "b": "x y"},
+        content=body,
+        headers={**ADMIN_KEY, "X-Request-ID": "req-42", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    echo = response.json()
+    assert (echo["method"], echo["path"], echo["query"]) == ("PATCH", "/v1/posts/7", "a=1&b=x+y")
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+    seen = echoed_headers(response)
+    assert seen["x-request-id"] == ["req-42"]
+    assert response.headers["x-request-id"] == "req-42"
+    assert response.headers["x-upstream"] == "echo"  # upstream headers pass through
+    assert "connection" not in response.headers  # hop-by-hop headers stop at the gateway
+
+
+async def test_large_bodies_arrive_whole(echo_gateway: httpx.AsyncClient) -> None:
+    body = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB, above the buffering threshold: streamed
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), 65536):
+            yield body[i : i + 65536]
+
+    streamed = await echo_gateway.post("/v1/posts", content=chunks(), headers=ADMIN_KEY)
+    assert streamed.json()["body_bytes"] == len(body)
+    assert streamed.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+    sized = await echo_gateway.post("/v1/posts", content=body, headers=ADMIN_KEY)
+    assert sized.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+async def test_unknown_resources_are_404_problems(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/v1/nope", headers=ADMIN_KEY)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["instance"] == "/v1/nope"
+
+
+async def test_upstream_problems_and_405_pass_through(gateway: httpx.AsyncClient) -> None:
+    missing = await gateway.get("/v1/roles/astronaut", headers={**ADMIN_KEY, "X-Request-ID": "r-1"})
+    assert missing.status_code == 404
+    assert missing.json() == {**missing.json(), "type": "/problems/role-not-found", "request_id": "r-1"}
+    not_allowed = await gateway.delete("/v1/roles", headers=ADMIN_KEY)
+    assert not_allowed.status_code == 405 and "GET" in not_allowed.headers["allow"]
+    options = await gateway.options("/v1/roles", headers=ADMIN_KEY)
+    assert options.status_code == 405
+    head = await gateway.head("/v1/roles", headers=ADMIN_KEY)
+    assert head.status_code in (200, 405)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+async def test_an_upstream_that_is_down_is_503() -> None:
+    settings = GatewaySettings(roles_url=f"http://127.0.0.1:{closed_port()}", upstream_connect_timeout_s=1.0)
+    app = create_app(settings, configure_logs=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        response = await client.get("/v1/roles", headers=ADMIN_KEY)
+        ready = await client.get("/readyz")
+    await app.aclose()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "/problems/upstream-unavailable"
+    assert response.headers["retry-after"]
+    assert ready.status_code == 503 and "roles" in ready.json()["detail"]
+
+
+async def test_a_slow_upstream_is_504_within_the_timeout() -> None:
+    accepted = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()
+        await reader.read()  # hold the connection until the gateway gives up and closes it
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = GatewaySettings(roles_url=f"http://127.0.0.1:{port}", upstream_timeout_s=0.3)
+    app = create_app(settings, configure_logs=False)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+            response = await client.get("/v1/roles", headers=ADMIN_KEY)
+    finally:
+        await app.aclose()
+        server.close()
+    assert accepted.is_set()
+    assert response.status_code == 504
+    assert response.json()["type"] == "/problems/upstream-timeout"
+
+
+async def test_health_readiness_and_merged_openapi(gateway: httpx.AsyncClient) -> None:
+    assert (await gateway.get("/healthz")).json()["status"] == "ok"
+    ready = await gateway.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["upstreams"] == {"roles": "ready", "budget": "ready", "evaluation": "ready"}
+    document = (await gateway.get("/openapi.json")).json()
+    assert "/v1/roles" in document["paths"] and "/v1/rates" in document["paths"]
+    assert document["components"]["securitySchemes"]["ApiKeyAuth"]["name"] == "X-API-Key"
+    docs = await gateway.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+async def test_production_refuses_development_secrets() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="ARRS_ADMIN_API_KEY"):
+        GatewaySettings(env="production")
+    with pytest.raises(ValidationError, match="ARRS_GATEWAY_SECRET"):
+        GatewaySettings(env="production", admin_api_key="k" * 40)
+    ok = GatewaySettings(env="production", admin_api_key="k" * 40, gateway_secret="s" * 40)
+    assert ok.env == "production"

@@ -1,0 +1,87 @@
+"""The platform as ``make run`` starts it: real processes, real sockets, then a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the platform exited early with code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)  # polling an external process's readiness, bounded by the deadline
+    pytest.fail(f"{url} was not ready within {timeout_s} s")
+
+
+def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("GATEWAY", "ROLES", "BUDGET", "EVALUATION")}
+    env = {
+        **os.environ,
+        **{f"{name}_PORT": str(port) for name, port in ports.items()},
+        **{
+            f"{name}_DATABASE_URL": f"sqlite:///{tmp_path / name.lower()}.db"
+            for name in ("ROLES", "BUDGET", "EVALUATION")
+        },
+    }
+    for key in ("GATEWAY_ROLES_URL", "GATEWAY_BUDGET_URL", "GATEWAY_EVALUATION_URL"):
+        env.pop(key, None)
+    log = (tmp_path / "run.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{ports['GATEWAY']}"
+    try:
+        wait_ready(f"{base}/readyz", process)
+        response = httpx.get(
+            f"{base}/v1/roles",
+            params={"limit": 500},
+            headers={"X-API-Key": "dev-admin-key", "X-Request-ID": "proc-1"},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert len(response.json()["data"]) == 26
+        assert response.headers["x-request-id"] == "proc-1"
+        assert httpx.get(f"{base}/v1/roles", timeout=10).status_code == 401
+        document = httpx.get(f"{base}/openapi.json", timeout=10).json()
+        assert "/v1/rates" in document["paths"]
+        assert (tmp_path / "roles.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("the platform did not stop within 30 s of SIGINT")
+        log.close()
+    assert code == 0, (tmp_path / "run.log").read_text()[-3000:]
+    assert not any(port_open(port) for port in ports.values()), "a child process outlived the platform"
