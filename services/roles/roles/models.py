@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, Fore
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from arrs_kit.idempotency import idempotency_table
+
 GEOGRAPHIES = ("national", "outer_london", "inner_london", "london")
 PROVENANCES = ("published", "estimated")
 STAFF_GROUPS = ("clinical", "clinical_support", "personalised_care", "non_clinical")
@@ -25,6 +27,7 @@ class RolesBase(SQLModel, registry=registry()):
 
 
 metadata = RolesBase.metadata
+idempotency_keys = idempotency_table(metadata)
 
 
 def _ts() -> Any:

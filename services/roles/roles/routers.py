@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -137,13 +138,32 @@ def update_role(
     responses=problem_responses(403, 404, 409, 422),
 )
 def add_rate_period(
-    role_code: RoleCodePath, data: RatePeriodCreate, session: WriteSessionDep, principal: AdminDep, response: Response
-) -> RatePeriodPublic:
+    role_code: RoleCodePath,
+    data: RatePeriodCreate,
+    request: Request,
+    session: WriteSessionDep,
+    principal: AdminDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> RatePeriodPublic | JSONResponse:
     """Admin: add a rate period. Periods are never edited: to correct one, add a period with
-    `supersedes_id`; the old one stays readable with status `superseded`."""
-    period = service.add_rate_period(session=session, principal=principal, code=role_code, data=data)
-    response.headers["Location"] = f"/v1/roles/{period.role_code}"
-    return period
+    `supersedes_id`; the old one stays readable with status `superseded`. With an `Idempotency-Key`,
+    a retry replays the first answer instead of adding the period twice."""
+    response.headers["Location"] = f"/v1/roles/{service.normalise_code(role_code)}"
+    return run_idempotent(
+        store=service.IDEMPOTENCY,
+        db=request.app.state.db,
+        session=session,
+        principal_id=principal.client_id,
+        operation=f"add_rate_period:{service.normalise_code(role_code)}",
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=data.model_dump(mode="json"),
+        work=lambda claim: service.add_rate_period(
+            session=session, principal=principal, code=role_code, data=data, claim=claim
+        ),
+    )
 
 
 @router.post(

@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session
 
 from arrs_kit.etag import make_etag, require_if_match
+from arrs_kit.idempotency import Claim, IdempotencyStore
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Unprocessable
+from roles import models, rules
 from roles import repository as repo
-from roles import rules
 from roles.errors import (
     FundingShareConflict,
     InvalidFinancialYear,
@@ -43,6 +44,8 @@ from roles.schemas import (
     SupervisionPublic,
     SupervisionUpsert,
 )
+
+IDEMPOTENCY = IdempotencyStore(models.idempotency_keys)
 
 
 def _now() -> datetime:
@@ -167,7 +170,9 @@ def update_role(
     return get_role(session=session, code=role.code)
 
 
-def add_rate_period(*, session: Session, principal: Principal, code: str, data: RatePeriodCreate) -> RatePeriodPublic:
+def add_rate_period(
+    *, session: Session, principal: Principal, code: str, data: RatePeriodCreate, claim: Claim | None = None
+) -> RatePeriodPublic:
     """Append a rate period; with ``supersedes_id`` it corrects an existing one, which stays as history.
 
     The role row is locked first, so two admins adding the same period cannot both succeed.
@@ -213,10 +218,11 @@ def add_rate_period(*, session: Session, principal: Principal, code: str, data: 
     )
     session.add(period)
     session.flush()
-    all_periods = [*periods, period]
-    public = _periods_public(all_periods)
+    public = next(p for p in _periods_public([*periods, period]) if p.id == period.id)
+    if claim is not None:
+        claim.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/roles/{role.code}")
     session.commit()
-    return next(p for p in public if p.id == period.id)
+    return public
 
 
 def rates_on(

@@ -399,3 +399,49 @@ async def test_unknown_paths_and_methods_are_problems(pcn: httpx.AsyncClient) ->
     response = await pcn.delete("/v1/roles")
     assert_problem(response, 405, "method-not-allowed")
     assert "GET" in response.headers["allow"]
+
+
+async def test_idempotency_key_replays_instead_of_adding_twice(admin: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "add-cp-2026"}
+    first = await admin.post("/v1/roles/clinical_pharmacist/rates", json=NEW_PERIOD, headers=headers)
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    again = await admin.post("/v1/roles/clinical_pharmacist/rates", json=NEW_PERIOD, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    other = await admin.post(
+        "/v1/roles/clinical_pharmacist/rates", json={**NEW_PERIOD, "annual_max_pence": 1}, headers=headers
+    )
+    assert_problem(other, 422, "idempotency-key-reused")
+    detail = (await admin.get("/v1/roles/clinical_pharmacist")).json()
+    assert sum(1 for p in detail["rate_periods"] if p["effective_from"] == "2026-04-01") == 1
+
+
+async def test_a_failed_request_releases_its_key(admin: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "retry-me"}
+    missing = await admin.post("/v1/roles/astronaut/rates", json=NEW_PERIOD, headers=headers)
+    assert_problem(missing, 404, "role-not-found")
+    # Same key, same body, same failure: nothing was recorded, the request simply runs again.
+    assert_problem(
+        await admin.post("/v1/roles/astronaut/rates", json=NEW_PERIOD, headers=headers), 404, "role-not-found"
+    )
+
+
+async def test_concurrent_retries_with_one_key_add_one_period(admin: httpx.AsyncClient) -> None:
+    import asyncio
+
+    headers = {"Idempotency-Key": "burst"}
+    responses = await asyncio.gather(
+        *(admin.post("/v1/roles/clinical_pharmacist/rates", json=NEW_PERIOD, headers=headers) for _ in range(8))
+    )
+    assert {r.status_code for r in responses} <= {201, 409}
+    created = [r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers]
+    assert len(created) == 1
+    for r in responses:
+        if r.status_code == 409:
+            assert r.json()["type"] == "/problems/idempotency-key-in-progress"
+        elif r is not created[0]:
+            assert r.json() == created[0].json()
+    detail = (await admin.get("/v1/roles/clinical_pharmacist")).json()
+    assert sum(1 for p in detail["rate_periods"] if p["effective_from"] == "2026-04-01") == 1
