@@ -149,8 +149,7 @@ def add_rate_period(
     """Admin: add a rate period. Periods are never edited: to correct one, add a period with
     `supersedes_id`; the old one stays readable with status `superseded`. With an `Idempotency-Key`,
     a retry replays the first answer instead of adding the period twice."""
-    response.headers["Location"] = f"/v1/roles/{service.normalise_code(role_code)}"
-    return run_idempotent(
+    result = run_idempotent(
         store=service.IDEMPOTENCY,
         db=request.app.state.db,
         session=session,
@@ -164,6 +163,9 @@ def add_rate_period(
             session=session, principal=principal, code=role_code, data=data, claim=claim
         ),
     )
+    if isinstance(result, RatePeriodPublic):
+        response.headers["Location"] = f"/v1/roles/{result.role_code}"
+    return result
 
 
 @router.post(
