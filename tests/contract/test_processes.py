@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from arrs_kit.testing import DatabaseFactory
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,15 +45,21 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90
     pytest.fail(f"{url} was not ready within {timeout_s} s")
 
 
-def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(
+    tmp_path: Path, backend: str, database_factory: DatabaseFactory
+) -> None:
     ports = {name: free_port() for name in ("GATEWAY", "ROLES", "BUDGET", "EVALUATION")}
+    services = ("ROLES", "BUDGET", "EVALUATION")
+    if backend == "sqlite":
+        urls = {name: f"sqlite:///{tmp_path / name.lower()}.db" for name in services}
+    else:
+        # Empty PostgreSQL databases, as an operator would create them: `make run` migrates them.
+        made = {name: database_factory.create(f"run_{name.lower()}", backend, lambda _url: None) for name in services}
+        urls = {name: url.replace("postgresql+psycopg://", "postgresql://") for name, url in made.items()}
     env = {
         **os.environ,
         **{f"{name}_PORT": str(port) for name, port in ports.items()},
-        **{
-            f"{name}_DATABASE_URL": f"sqlite:///{tmp_path / name.lower()}.db"
-            for name in ("ROLES", "BUDGET", "EVALUATION")
-        },
+        **{f"{name}_DATABASE_URL": url for name, url in urls.items()},
     }
     for key in ("GATEWAY_ROLES_URL", "GATEWAY_BUDGET_URL", "GATEWAY_EVALUATION_URL"):
         env.pop(key, None)
@@ -74,7 +82,8 @@ def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(tmp_path: Path) -> No
         assert httpx.get(f"{base}/v1/roles", timeout=10).status_code == 401
         document = httpx.get(f"{base}/openapi.json", timeout=10).json()
         assert "/v1/rates" in document["paths"]
-        assert (tmp_path / "roles.db").exists()
+        if backend == "sqlite":
+            assert (tmp_path / "roles.db").exists()
     finally:
         process.send_signal(signal.SIGINT)
         try:
