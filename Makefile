@@ -38,6 +38,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## validate-deploy: check docker-compose.yml, the Dockerfile and deploy/k8s offline
+validate-deploy: $(STAMP)
+	$(BIN)/python -m pytest tests/contract/test_deploy.py -q
+
 ## bench: the benchmarks in bench/ (results go to bench/RESULTS.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from arrs_kit.settings import PlatformSettings
+from arrs_kit.settings import DEV_ADMIN_API_KEY, PlatformSettings
 
 
 class GatewaySettings(PlatformSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
+    admin_api_key: SecretStr = Field(
+        SecretStr(DEV_ADMIN_API_KEY),
+        validation_alias="ARRS_ADMIN_API_KEY",
+        description="Bootstrap admin API key; refused at its development default in production.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     roles_url: str = Field("http://127.0.0.1:8001", description="Base URL of the roles service.")
@@ -23,6 +28,12 @@ class GatewaySettings(PlatformSettings):
     max_buffered_body_bytes: int = Field(
         1_048_576, ge=0, description="Bodies up to this size are read whole before forwarding; larger ones stream."
     )
+
+    @model_validator(mode="after")
+    def _refuse_default_admin_key_in_production(self) -> GatewaySettings:
+        if self.env == "production" and self.admin_api_key.get_secret_value() == DEV_ADMIN_API_KEY:
+            raise ValueError("ARRS_ADMIN_API_KEY is left at its development default; refusing to start in production")
+        return self
 
     def upstream_urls(self) -> dict[str, str]:
         return {"roles": self.roles_url, "budget": self.budget_url, "evaluation": self.evaluation_url}

@@ -166,8 +166,8 @@ async def test_production_refuses_development_secrets() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="ARRS_ADMIN_API_KEY"):
-        GatewaySettings(env="production")
+        GatewaySettings(ARRS_ENV="production", ARRS_GATEWAY_SECRET="s" * 40)
     with pytest.raises(ValidationError, match="ARRS_GATEWAY_SECRET"):
-        GatewaySettings(env="production", admin_api_key="k" * 40)
-    ok = GatewaySettings(env="production", admin_api_key="k" * 40, gateway_secret="s" * 40)
+        GatewaySettings(ARRS_ENV="production", ARRS_ADMIN_API_KEY="k" * 40)
+    ok = GatewaySettings(ARRS_ENV="production", ARRS_ADMIN_API_KEY="k" * 40, ARRS_GATEWAY_SECRET="s" * 40)
     assert ok.env == "production"

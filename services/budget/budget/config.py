@@ -8,7 +8,7 @@ from arrs_kit.settings import ServiceSettings, default_sqlite_url
 
 
 class BudgetSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="BUDGET_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="BUDGET_", extra="ignore")
 
     database_url: str = default_sqlite_url("budget")
     port: int = 8002

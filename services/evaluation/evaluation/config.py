@@ -8,7 +8,7 @@ from arrs_kit.settings import ServiceSettings, default_sqlite_url
 
 
 class EvaluationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="EVALUATION_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="EVALUATION_", extra="ignore")
 
     database_url: str = default_sqlite_url("evaluation")
     port: int = 8003

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ADMIN_API_KEY = "dev-admin-key"
@@ -35,30 +35,20 @@ def default_sqlite_url(name: str) -> str:
 class PlatformSettings(BaseSettings):
     """Values every process shares."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore")
 
-    env: Literal["development", "test", "production"] = Field(
-        "development", validation_alias=AliasChoices("ARRS_ENV", "env")
-    )
-    admin_api_key: SecretStr = Field(
-        SecretStr(DEV_ADMIN_API_KEY),
-        validation_alias=AliasChoices("ARRS_ADMIN_API_KEY", "admin_api_key"),
-        description="Bootstrap admin API key accepted by the gateway.",
-    )
+    # Only the ARRS_* names are read from the environment; the field names work in code.
+    env: Literal["development", "test", "production"] = Field("development", validation_alias="ARRS_ENV")
     gateway_secret: SecretStr = Field(
         SecretStr(DEV_GATEWAY_SECRET),
-        validation_alias=AliasChoices("ARRS_GATEWAY_SECRET", "gateway_secret"),
+        validation_alias="ARRS_GATEWAY_SECRET",
         description="Shared secret the gateway signs forwarded principals with; services trust nothing else.",
     )
-    log_level: str = Field("INFO", validation_alias=AliasChoices("ARRS_LOG_LEVEL", "log_level"))
+    log_level: str = Field("INFO", validation_alias="ARRS_LOG_LEVEL")
 
     @model_validator(mode="after")
     def _refuse_defaults_in_production(self) -> PlatformSettings:
         if self.env == "production":
-            if self.admin_api_key.get_secret_value() == DEV_ADMIN_API_KEY:
-                raise ValueError(
-                    "ARRS_ADMIN_API_KEY is left at its development default; refusing to start in production"
-                )
             if self.gateway_secret.get_secret_value() == DEV_GATEWAY_SECRET:
                 raise ValueError(
                     "ARRS_GATEWAY_SECRET is left at its development default; refusing to start in production"

@@ -37,18 +37,21 @@ def test_plain_postgres_urls_map_to_the_driver(given: str, expected: str) -> Non
 
 
 def test_production_refuses_the_development_defaults() -> None:
-    with pytest.raises(ValidationError, match="ARRS_ADMIN_API_KEY"):
-        ServiceSettings(env="production")
+    with pytest.raises(ValidationError, match="ARRS_GATEWAY_SECRET"):
+        ServiceSettings(ARRS_ENV="production")
     with pytest.raises(ValidationError, match="at least 32"):
-        ServiceSettings(env="production", admin_api_key="a" * 40, gateway_secret="short")
+        ServiceSettings(ARRS_ENV="production", ARRS_GATEWAY_SECRET="short")
+    assert ServiceSettings(ARRS_ENV="production", ARRS_GATEWAY_SECRET="s" * 40).env == "production"
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARRS_ENV", "test")
-    monkeypatch.setenv("ARRS_ADMIN_API_KEY", "k-123")
+    monkeypatch.setenv("ARRS_GATEWAY_SECRET", "k-123")
+    monkeypatch.setenv("ENV", "staging")  # only the ARRS_ names count
+    monkeypatch.setenv("GATEWAY_SECRET", "not-this")
     settings = ServiceSettings()
     assert settings.env == "test"
-    assert settings.admin_api_key.get_secret_value() == "k-123"
+    assert settings.gateway_secret.get_secret_value() == "k-123"
     assert "k-123" not in repr(settings)
 
 

@@ -8,7 +8,7 @@ from arrs_kit.settings import ServiceSettings, default_sqlite_url
 
 
 class RolesSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="ROLES_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="ROLES_", extra="ignore")
 
     database_url: str = default_sqlite_url("roles")
     port: int = 8001
