@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := services/kit services/roles services/budget services/evaluation gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: run test lint format bench migrate seed validate-deploy clean lock
+.PHONY: run test lint format bench migrate validate-deploy clean lock
 
 $(STAMP): requirements.txt $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from types import FrameType
 
 from budget.config import BudgetSettings
@@ -38,9 +39,11 @@ def migrate_all() -> None:
         subprocess.run([sys.executable, "-m", package, command], check=True)
 
 
-def _wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout_s: float = 60.0) -> bool:
+def _wait_ready(
+    url: str, processes: list[subprocess.Popen[bytes]], stopping: Callable[[], bool], timeout_s: float = 60.0
+) -> bool:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping():
         if any(p.poll() is not None for p in processes):
             return False
         try:
@@ -99,7 +102,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     base = f"http://{gateway.host}:{gateway.port}"
-    if _wait_ready(f"{base}/readyz", processes):
+    if _wait_ready(f"{base}/readyz", processes, lambda: stopping):
         print(
             f"[run] ARRS platform ready: {base}  (docs {base}/docs; "
             f"try: curl -H 'X-API-Key: dev-admin-key' {base}/v1/roles)",

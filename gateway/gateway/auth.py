@@ -19,7 +19,6 @@ class Authenticator:
     def __init__(self, *, admin_api_key: str, gateway_secret: str) -> None:
         self._admin_key = admin_api_key.encode()
         self._secret = gateway_secret
-        self._signed: dict[Principal, list[tuple[bytes, bytes]]] = {}
 
     def authenticate(self, api_key: str | None) -> Principal | None:
         if not api_key:
@@ -28,10 +27,7 @@ class Authenticator:
             return BOOTSTRAP_ADMIN
         return None
 
-    def forwarded_headers(self, principal: Principal) -> list[tuple[bytes, bytes]]:
-        """The signed principal headers for upstreams, computed once per principal."""
-        headers = self._signed.get(principal)
-        if headers is None:
-            headers = [(k.encode(), v.encode()) for k, v in principal_headers(principal, self._secret).items()]
-            self._signed[principal] = headers
-        return headers
+    def forwarded_headers(self, principal: Principal, method: str, path: str) -> list[tuple[bytes, bytes]]:
+        """The signed principal headers for one upstream request."""
+        signed = principal_headers(principal, self._secret, method=method, path=path)
+        return [(k.encode(), v.encode()) for k, v in signed.items()]

@@ -96,7 +96,7 @@ class Gateway:
             send,
             client=self.clients[owner],
             upstream=owner,
-            extra_headers=self.auth.forwarded_headers(principal),
+            extra_headers=self.auth.forwarded_headers(principal, scope["method"], scope["path"]),
             request_id=state["request_id"],
             max_buffered_body_bytes=self.settings.max_buffered_body_bytes,
         )

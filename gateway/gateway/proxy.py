@@ -30,12 +30,15 @@ _DROP_REQUEST = {
     b"apikey",
     b"authorization",
     b"x-arrs-principal",
+    b"x-arrs-principal-issued",
     b"x-arrs-principal-signature",
     b"x-request-id",
     b"x-correlation-id",
     b"x-forwarded-for",
     b"x-forwarded-proto",
     b"x-forwarded-host",
+    b"forwarded",
+    b"x-real-ip",
 }
 _DROP_RESPONSE = {
     b"connection",

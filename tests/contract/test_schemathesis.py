@@ -6,6 +6,7 @@ directly (SQLite and PostgreSQL) and through the gateway.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import schemathesis
@@ -18,7 +19,6 @@ from arrs_kit.testing import ADMIN, DatabaseFactory, signed_headers
 from gateway.main import Gateway
 from tests.contract.conftest import make_service
 
-ADMIN_HEADERS = signed_headers(ADMIN)
 GATEWAY_HEADERS = {"X-API-Key": "dev-admin-key"}
 SETTINGS = settings(
     max_examples=40,
@@ -50,7 +50,8 @@ gateway_schema = schemathesis.pytest.from_fixture("through_gateway")
 def test_roles_service_direct(case: Any) -> None:
     # A service trusts only the gateway's signed principal, not the public API-key schemes its
     # document declares for the platform; those are exercised through the gateway below.
-    case.call_and_validate(headers=ADMIN_HEADERS, excluded_checks=[ignored_auth])
+    headers = signed_headers(ADMIN, method=case.method, path=unquote(case.formatted_path))
+    case.call_and_validate(headers=headers, excluded_checks=[ignored_auth])
 
 
 @gateway_schema.parametrize()

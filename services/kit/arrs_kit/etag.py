@@ -16,8 +16,8 @@ def require_if_match(if_match: str | None, current: str) -> None:
     candidates = [tag.strip() for tag in if_match.split(",")]
     if "*" in candidates:
         return
-    normalised = {tag.removeprefix("W/") for tag in candidates}
-    if current not in normalised:
+    # If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
+    if current not in candidates:
         raise PreconditionFailed(
             f"The resource has changed since you read it (current ETag {current}); read it again and retry.",
             headers={"ETag": current},

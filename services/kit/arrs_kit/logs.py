@@ -22,7 +22,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         rid = current_request_id()
-        if rid:
+        if rid and "request_id" not in record.__dict__:
             payload["request_id"] = rid
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):

@@ -54,6 +54,7 @@ class RequestContextMiddleware:
         finally:
             if self.log_requests:
                 extra: dict[str, Any] = {
+                    "request_id": rid,
                     "service": self.service,
                     "method": scope["method"],
                     "path": scope["path"],

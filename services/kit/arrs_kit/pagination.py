@@ -12,6 +12,7 @@ import base64
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
@@ -24,6 +25,8 @@ from pydantic import BaseModel, Field
 from arrs_kit.problems import ProblemError
 
 T = TypeVar("T")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -65,7 +68,12 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor("The cursor could not be read; start again without one.") from exc
-    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, str | int) for k in key):
+    if (
+        not isinstance(key, list)
+        or len(key) != arity
+        or not all(isinstance(k, str | int) and not isinstance(k, bool) for k in key)
+        or any(isinstance(k, str) and _CONTROL.search(k) for k in key)
+    ):
         raise InvalidCursor("The cursor does not belong to this list; start again without one.")
     return key
 
@@ -98,6 +106,22 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def _cell(value: Any) -> str:
+    text = _plain(value)
+    # A cell a spreadsheet would run as a formula is quoted (OWASP CSV injection advice).
+    if text.startswith(_FORMULA_START) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):

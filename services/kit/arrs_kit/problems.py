@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
@@ -248,6 +249,19 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot store (validation should have refused it first): still the
+    # caller's input, so a 422, and the transaction it was in has been rolled back.
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem_response(
+        status=422,
+        code="validation-error",
+        title="The request is not valid",
+        detail="A value in the request cannot be stored.",
+        instance=request.url.path,
+    )
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -263,6 +277,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(DataError, _data_error_handler)
     app.add_exception_handler(Exception, _unhandled_handler)
 
 

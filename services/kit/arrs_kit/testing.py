@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
@@ -167,15 +167,32 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"postgresql: {reason} ({mode})"
 
 
-def signed_headers(principal: Principal = ADMIN, secret: str = DEV_GATEWAY_SECRET) -> dict[str, str]:
-    """The headers the gateway would add for ``principal``."""
-    return principal_headers(principal, secret)
+def signed_headers(
+    principal: Principal = ADMIN, *, method: str, path: str, secret: str = DEV_GATEWAY_SECRET
+) -> dict[str, str]:
+    """The headers the gateway would add for ``principal`` on one request."""
+    return principal_headers(principal, secret, method=method, path=path)
+
+
+class GatewaySigner(httpx.Auth):
+    """Signs every request as the gateway would, for calling a service directly in tests."""
+
+    def __init__(self, principal: Principal = ADMIN, secret: str = DEV_GATEWAY_SECRET) -> None:
+        self.principal = principal
+        self.secret = secret
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(
+            signed_headers(self.principal, method=request.method, path=request.url.path, secret=self.secret)
+        )
+        yield request
 
 
 @asynccontextmanager
-async def asgi_client(app: FastAPI, *, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process client that runs the app's lifespan around the requests."""
+async def asgi_client(app: FastAPI, *, principal: Principal | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client that runs the app's lifespan around the requests, signed as ``principal``."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as client:
+        auth = GatewaySigner(principal) if principal is not None else None
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", auth=auth) as client:
             yield client

@@ -96,13 +96,14 @@ def test_csv_flattens_nested_fields() -> None:
 def test_if_match() -> None:
     etag = make_etag("role", "x", 3)
     require_if_match(etag, etag)
-    require_if_match(f"W/{etag}", etag)
     require_if_match(f'"other", {etag}', etag)
     require_if_match("*", etag)
     with pytest.raises(PreconditionRequired):
         require_if_match(None, etag)
     with pytest.raises(PreconditionFailed):
         require_if_match(make_etag("role", "x", 2), etag)
+    with pytest.raises(PreconditionFailed):
+        require_if_match(f"W/{etag}", etag)  # strong comparison
 
 
 def test_request_ids_are_kept_only_when_safe() -> None:
@@ -112,16 +113,36 @@ def test_request_ids_are_kept_only_when_safe() -> None:
         assert made != unsafe and len(made) == 32
 
 
-def test_principal_signature() -> None:
+def test_principal_signature_binds_method_path_and_time() -> None:
     principal = Principal(kind="pcn", client_id="c1", org_codes=("U12345",))
-    headers = principal_headers(principal, "secret")
-    value, signature = headers["x-arrs-principal"], headers["x-arrs-principal-signature"]
-    assert verify_principal(value, signature, "secret") == principal
-    assert verify_principal(value, signature, "other-secret") is None
-    assert verify_principal("admin;c1;U12345", signature, "secret") is None  # value changed
-    assert verify_principal(value, None, "secret") is None
-    bad_kind = principal_headers(Principal(kind="root", client_id="c1"), "secret")
-    assert verify_principal(bad_kind["x-arrs-principal"], bad_kind["x-arrs-principal-signature"], "secret") is None
+    headers = principal_headers(principal, "secret", method="GET", path="/v1/roles", now=1_000_000)
+    value, issued, signature = (
+        headers["x-arrs-principal"],
+        headers["x-arrs-principal-issued"],
+        headers["x-arrs-principal-signature"],
+    )
+
+    def verify(**change: object) -> Principal | None:
+        args: dict[str, object] = {"method": "GET", "path": "/v1/roles", "secret": "secret", "now": 1_000_030}
+        args.update(change)
+        return verify_principal(
+            str(args.pop("value", value)),
+            str(args.pop("issued", issued)),
+            str(args.pop("signature", signature)),
+            **args,  # type: ignore[arg-type]
+        )
+
+    assert verify() == principal
+    assert verify(secret="other-secret") is None
+    assert verify(value="admin;c1;U12345") is None  # the principal changed
+    assert verify(method="POST") is None  # replayed on another method
+    assert verify(path="/v1/roles/clinical_pharmacist/rates") is None  # or another path
+    assert verify(now=1_000_061) is None  # too old
+    assert verify(now=999_900) is None  # from the future
+    assert verify(issued="abc") is None
+    assert verify_principal(value, issued, None, method="GET", path="/v1/roles", secret="secret") is None
+    bad_kind = principal_headers(Principal(kind="root", client_id="c1"), "secret", method="GET", path="/", now=5)
+    assert verify_principal(*bad_kind.values(), method="GET", path="/", secret="secret", now=5) is None
 
 
 def test_dates_are_iso_strings_only() -> None:
@@ -141,6 +162,7 @@ def test_sqlite_writers_take_the_lock_at_begin(tmp_path: Path) -> None:
         conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
         conn.execute(text("INSERT INTO counter VALUES (0)"))
     a_has_read = threading.Event()
+    b_starting = threading.Event()
     b_has_read = threading.Event()
     errors: list[BaseException] = []
     b_saw_before_a_committed: list[bool] = []
@@ -150,15 +172,18 @@ def test_sqlite_writers_take_the_lock_at_begin(tmp_path: Path) -> None:
             with db.writer() as session:
                 n = session.execute(text("SELECT n FROM counter")).scalar_one()
                 a_has_read.set()
-                # With deferred transactions B would read the old value now; with BEGIN IMMEDIATE it
-                # is still blocked at BEGIN, so this wait runs out.
-                b_saw_before_a_committed.append(b_has_read.wait(timeout=1))
+                # B is on its way into its transaction. With deferred BEGIN it would read the old
+                # value straight away; with BEGIN IMMEDIATE it is held at BEGIN until A commits, so
+                # this bounded wait runs out (it is the negative case, not synchronisation).
+                assert b_starting.wait(timeout=10)
+                b_saw_before_a_committed.append(b_has_read.wait(timeout=2))
                 session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
                 session.commit()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     def writer_b() -> None:
+        b_starting.set()
         try:
             with db.writer() as session:
                 n = session.execute(text("SELECT n FROM counter")).scalar_one()

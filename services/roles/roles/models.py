@@ -10,8 +10,8 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from arrs_kit.idempotency import idempotency_table
+from roles.rules import GEOGRAPHIES
 
-GEOGRAPHIES = ("national", "outer_london", "inner_london", "london")
 PROVENANCES = ("published", "estimated")
 STAFF_GROUPS = ("clinical", "clinical_support", "personalised_care", "non_clinical")
 SUPERVISION_FREQUENCIES = ("weekly", "monthly", "quarterly", "as_agreed")

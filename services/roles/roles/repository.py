@@ -42,10 +42,6 @@ def list_periods(session: Session, role_code: str | None = None) -> Sequence[Rat
     return session.scalars(stmt).all()
 
 
-def get_period(session: Session, period_id: int) -> RatePeriod | None:
-    return session.get(RatePeriod, period_id)
-
-
 def list_shares(session: Session, role_code: str) -> Sequence[FundingShare]:
     stmt = select(FundingShare).where(FundingShare.role_code == role_code).order_by(FundingShare.effective_from)  # type: ignore[arg-type]
     return session.scalars(stmt).all()

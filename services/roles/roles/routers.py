@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -45,7 +44,8 @@ from roles.schemas import (
 router = APIRouter(prefix="/v1")
 
 RoleCodePath = Annotated[
-    str, Path(min_length=1, max_length=64, description="Role code, e.g. `clinical_pharmacist` (any case).")
+    str,
+    Path(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,63}$", description="Role code, e.g. `clinical_pharmacist` (any case)."),
 ]
 FyPath = Annotated[str, Path(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])]
 IfMatch = Annotated[str | None, Header(description="The ETag you last read (required).")]
@@ -252,15 +252,23 @@ def list_rates(
     request: Request,
     session: ReadSessionDep,
     _principal: PrincipalDep,
-    on: Annotated[BoundedDate | None, Query(description="The day; default today (UTC).")] = None,
+    on: Annotated[BoundedDate | None, Query(description="The day; default today in England.")] = None,
+    month: Annotated[
+        str | None,
+        Query(
+            pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+            description="A claim month `YYYY-MM`: the rates in force on its first day (instead of `on`).",
+        ),
+    ] = None,
     geography: Annotated[Geography | None, Query(description="One geography; default all four.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     format: FormatQuery = None,
 ) -> RatePage | Response:
     """The maximum reimbursement rate in force on a day for every role that has one, by geography.
-    A claim month uses the rate in force on its first day."""
-    day: date = on or datetime.now(UTC).date()
+    A claim month uses the rate in force on its first day (uplifts take effect on the 1st): ask
+    with `month=YYYY-MM`."""
+    day = service.rate_day(on=on, month=month)
     items, next_cursor = service.rates_on(session=session, on=day, geography=geography, cursor=cursor, limit=limit)
     if wants_csv(request, format):
         return csv_response(items, next_cursor=next_cursor, filename=f"rates-{day.isoformat()}")

@@ -1,4 +1,4 @@
-"""Pure catalogue rules, no I/O: the rate in force, funding shares, caps, financial years.
+"""Pure catalogue rules, no I/O: the rate in force, financial years, exact shares.
 
 A rate period runs from its ``effective_from`` until the next *current* period of the same role and
 geography; a period that a correction supersedes is history, never in force. The rate for a claim
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar, get_args
+
+Geography = Literal["national", "outer_london", "inner_london", "london"]
+GEOGRAPHIES: tuple[str, ...] = get_args(Geography)
+"""The rate columns: the ARRS GP has one London rate, other roles inner and outer London."""
 
 FY_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -52,9 +55,9 @@ def rate_in_force(periods: Sequence[P], geography: str, on: date) -> P | None:
     return best
 
 
-def rate_for_claim_month(periods: Sequence[P], geography: str, year: int, month: int) -> P | None:
+def claim_month_day(year: int, month: int) -> date:
     """Claims use the rate in force on the 1st of the claim month (uplifts start on the 1st)."""
-    return rate_in_force(periods, geography, date(year, month, 1))
+    return date(year, month, 1)
 
 
 def effective_to(periods: Sequence[P]) -> dict[int, date | None]:
@@ -71,16 +74,6 @@ def effective_to(periods: Sequence[P]) -> dict[int, date | None]:
     return out
 
 
-def is_claimable(added_on: date, retired_on: date | None, on: date) -> bool:
-    """Claimable from ``added_on`` up to and including ``retired_on`` (its last claimable day)."""
-    return added_on <= on and (retired_on is None or on <= retired_on)
-
-
-def fy_of(day: date) -> str:
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
 def parse_fy(fy: str) -> tuple[date, date]:
     """First and last day of a financial year written ``YYYY-YY``; ValueError otherwise."""
     match = FY_PATTERN.match(fy)
@@ -92,37 +85,6 @@ def parse_fy(fy: str) -> tuple[date, date]:
     if not 2000 <= start <= 2098:
         raise ValueError("financial years run from 2000-01 to 2098-99")
     return date(start, 4, 1), date(start + 1, 3, 31)
-
-
-def fy_start(fy: str) -> date:
-    return parse_fy(fy)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class CapRule:
-    unit: str
-    max_below_threshold: int
-    max_at_or_above_threshold: int
-    list_size_threshold: int
-
-    def limit_for(self, list_size: int) -> int:
-        return self.max_at_or_above_threshold if list_size >= self.list_size_threshold else self.max_below_threshold
-
-
-class ShareLike(Protocol):
-    @property
-    def effective_from(self) -> date: ...
-
-
-S = TypeVar("S", bound=ShareLike)
-
-
-def share_in_force(shares: Sequence[S], on: date) -> S | None:
-    best: S | None = None
-    for share in shares:
-        if share.effective_from <= on and (best is None or share.effective_from > best.effective_from):
-            best = share
-    return best
 
 
 BASIS_POINTS = 10_000

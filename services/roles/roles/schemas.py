@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 from arrs_kit.pagination import Page
-from arrs_kit.types import BoundedDate
+from arrs_kit.types import BoundedDate, NoControlCharacters
 from roles import rules
+from roles.rules import Geography as Geography
 
-Geography = Literal["national", "outer_london", "inner_london", "london"]
 Provenance = Literal["published", "estimated"]
 StaffGroup = Literal["clinical", "clinical_support", "personalised_care", "non_clinical"]
 SupervisionFrequency = Literal["weekly", "monthly", "quarterly", "as_agreed"]
@@ -32,8 +32,11 @@ ShareStr = Annotated[
 FyStr = Annotated[
     str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="Financial year `YYYY-YY`.", examples=["2024-25"])
 ]
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=4000), NoControlCharacters]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), NoControlCharacters]
+Band = Annotated[str, Field(min_length=1, max_length=120), NoControlCharacters]
+Source = Annotated[str, Field(min_length=3, max_length=4000), NoControlCharacters]
+OptionalText = Annotated[str, Field(max_length=4000), NoControlCharacters]
 
 MAX_ANNUAL_PENCE = 100_000_000  # £1m per WTE per year: far above any ARRS maximum
 
@@ -65,9 +68,9 @@ class RoleSummary(RoleBase):
 class RoleCreate(Strict):
     code: RoleCodeStr
     name: ShortText
-    afc_band: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    afc_band: Band | None = None
     staff_group: StaffGroup
-    registration: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    registration: Band | None = None
     added_on: BoundedDate
     retired_on: BoundedDate | None = None
     description: Text
@@ -83,9 +86,9 @@ class RoleUpdate(Strict):
     """Fields to change; absent fields stay as they are. ``retired_on: null`` un-retires."""
 
     name: ShortText | None = None
-    afc_band: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    afc_band: Band | None = None
     staff_group: StaffGroup | None = None
-    registration: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    registration: Band | None = None
     retired_on: BoundedDate | None = None
     description: Text | None = None
     supplier_fee_monthly_max_pence: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
@@ -98,13 +101,9 @@ class RatePeriodCreate(Strict):
         description="Maximum reimbursable per WTE per year, salary plus employer on-costs, in pence."
     )
     provenance: Provenance
-    source: Annotated[str, Field(min_length=3, max_length=4000)] = Field(
-        description="Where the figure comes from: a document title or URL."
-    )
-    basis: Annotated[str, Field(max_length=4000)] | None = Field(
-        None, description="For an estimated figure, how it was derived."
-    )
-    note: Annotated[str, Field(max_length=4000)] | None = None
+    source: Source = Field(description="Where the figure comes from: a document title or URL.")
+    basis: OptionalText | None = Field(None, description="For an estimated figure, how it was derived.")
+    note: OptionalText | None = None
     supersedes_id: Annotated[StrictInt, Field(ge=1)] | None = Field(
         None,
         description="The period this one corrects (same role and geography). The old period stays readable as history.",
@@ -148,7 +147,7 @@ class FundingShareCreate(Strict):
         None, description="Highest share a post may be marked with (MHPs with a written agreement)."
     )
     rule: Text
-    source: Annotated[str, Field(min_length=3, max_length=4000)]
+    source: Source
 
     @field_validator("share", "max_share")
     @classmethod
@@ -171,7 +170,7 @@ class CapUpsert(Strict):
     max_below_threshold: Annotated[StrictInt, Field(ge=0, le=10_000)]
     max_at_or_above_threshold: Annotated[StrictInt, Field(ge=0, le=10_000)]
     list_size_threshold: Annotated[StrictInt, Field(ge=1, le=10_000_000)] = 100_000
-    source: Annotated[str, Field(min_length=3, max_length=4000)]
+    source: Source
 
 
 class CapPublic(BaseModel):
@@ -187,7 +186,7 @@ class SupervisionUpsert(Strict):
     supervisor_roles: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
     frequency: SupervisionFrequency
     requirement: Text
-    source: Annotated[str, Field(min_length=3, max_length=4000)]
+    source: Source
 
 
 class SupervisionPublic(BaseModel):
@@ -202,7 +201,7 @@ class KpiSuggestion(Strict):
     unit: KpiUnit
     direction: KpiDirection
     frequency: KpiFrequency
-    suggested_target: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+    suggested_target: Annotated[StrictFloat, Field(ge=0, le=1_000_000)] | None = Field(
         None, description="A local starting point, not a national target; null where none is defensible."
     )
     measure: Text

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arrs_kit.etag import make_etag, require_if_match
@@ -85,23 +88,13 @@ def list_roles(
 
 def _period_public(period: RatePeriod, ends: dict[int, date | None], superseded_by: dict[int, int]) -> RatePeriodPublic:
     assert period.id is not None
-    status = "superseded" if period.id in superseded_by else "current"
-    return RatePeriodPublic(
-        id=period.id,
-        role_code=period.role_code,
-        geography=period.geography,
-        effective_from=period.effective_from,
-        effective_to=ends.get(period.id),
-        annual_max_pence=period.annual_max_pence,
-        provenance=period.provenance,
-        source=period.source,
-        basis=period.basis,
-        note=period.note,
-        status=status,
-        supersedes_id=period.supersedes_id,
-        superseded_by_id=superseded_by.get(period.id),
-        created_at=period.created_at,
-        created_by=period.created_by,
+    return RatePeriodPublic.model_validate(
+        {
+            **period.model_dump(),
+            "effective_to": ends.get(period.id),
+            "status": "superseded" if period.id in superseded_by else "current",
+            "superseded_by_id": superseded_by.get(period.id),
+        }
     )
 
 
@@ -145,7 +138,11 @@ def create_role(*, session: Session, principal: Principal, data: RoleCreate) -> 
         raise RoleExists(f"Role {data.code!r} exists; change it with PATCH /v1/roles/{data.code}.")
     now = _now()
     session.add(Role(**data.model_dump(), version=1, created_at=now, updated_at=now))
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError as exc:  # another admin created it between our check and our insert
+        session.rollback()
+        raise RoleExists(f"Role {data.code!r} exists; change it with PATCH /v1/roles/{data.code}.") from exc
     return get_role(session=session, code=data.code)
 
 
@@ -225,6 +222,20 @@ def add_rate_period(
     return public
 
 
+ENGLAND = ZoneInfo("Europe/London")
+
+
+def rate_day(*, on: date | None, month: str | None) -> date:
+    """The day whose rates are asked for: ``on``, the 1st of ``month``, or today in England."""
+    if on is not None and month is not None:
+        raise Unprocessable("Give either on (a day) or month (a claim month), not both.")
+    if month is not None:
+        year, number = (int(part) for part in month.split("-"))
+        return rules.claim_month_day(year, number)
+    # Uplifts start at midnight in England, not UTC (1 July and 1 October are in summer time).
+    return on or datetime.now(ENGLAND).date()
+
+
 def rates_on(
     *, session: Session, on: date, geography: str | None, cursor: str | None, limit: int
 ) -> tuple[list[RateInForce], str | None]:
@@ -233,7 +244,7 @@ def rates_on(
     by_role: dict[str, list[RatePeriod]] = {}
     for period in repo.list_periods(session):
         by_role.setdefault(period.role_code, []).append(period)
-    geographies = [geography] if geography else ["national", "outer_london", "inner_london", "london"]
+    geographies = [geography] if geography else list(rules.GEOGRAPHIES)
     rows: list[RateInForce] = []
     for role_code in sorted(by_role):
         for geo in geographies:
@@ -284,6 +295,28 @@ def add_funding_share(
     return [_share_public(s) for s in repo.list_shares(session, role.code)]
 
 
+M = TypeVar("M", RoleCap, SupervisionRequirement, JobPlanTemplate)
+
+
+def _upsert(
+    session: Session,
+    model: type[M],
+    existing: M | None,
+    principal: Principal,
+    keys: dict[str, Any],
+    values: dict[str, Any],
+) -> tuple[M, bool]:
+    """Create the row or overwrite its values, stamping who and when; answers it and whether it is new."""
+    stamp = {"updated_at": _now(), "updated_by": principal.client_id}
+    if existing is None:
+        row = model.model_validate({**keys, **values, **stamp})
+        session.add(row)
+        return row, True
+    for field, value in {**values, **stamp}.items():
+        setattr(existing, field, value)
+    return existing, False
+
+
 def put_cap(*, session: Session, principal: Principal, code: str, fy: str, data: CapUpsert) -> tuple[CapPublic, bool]:
     """Set a role's cap for a financial year; answers the cap and whether it was new."""
     try:
@@ -291,35 +324,28 @@ def put_cap(*, session: Session, principal: Principal, code: str, fy: str, data:
     except ValueError as exc:
         raise InvalidFinancialYear(str(exc)) from exc
     role = _require_role(session, code, for_update=True)
-    cap = repo.get_cap(session, role.code, fy)
-    created = cap is None
-    if cap is None:
-        cap = RoleCap(
-            role_code=role.code, fy=fy, updated_at=_now(), updated_by=principal.client_id, **data.model_dump()
-        )
-        session.add(cap)
-    else:
-        for field, value in data.model_dump().items():
-            setattr(cap, field, value)
-        cap.updated_at = _now()
-        cap.updated_by = principal.client_id
+    cap, created = _upsert(
+        session,
+        RoleCap,
+        repo.get_cap(session, role.code, fy),
+        principal,
+        {"role_code": role.code, "fy": fy},
+        data.model_dump(),
+    )
     session.commit()
     return CapPublic.model_validate(cap, from_attributes=True), created
 
 
 def put_supervision(*, session: Session, principal: Principal, code: str, data: SupervisionUpsert) -> SupervisionPublic:
     role = _require_role(session, code, for_update=True)
-    row = repo.get_supervision(session, role.code)
-    if row is None:
-        row = SupervisionRequirement(
-            role_code=role.code, updated_at=_now(), updated_by=principal.client_id, **data.model_dump()
-        )
-        session.add(row)
-    else:
-        for field, value in data.model_dump().items():
-            setattr(row, field, value)
-        row.updated_at = _now()
-        row.updated_by = principal.client_id
+    row, _ = _upsert(
+        session,
+        SupervisionRequirement,
+        repo.get_supervision(session, role.code),
+        principal,
+        {"role_code": role.code},
+        data.model_dump(),
+    )
     session.commit()
     return SupervisionPublic.model_validate(row, from_attributes=True)
 
@@ -347,15 +373,13 @@ def put_template(
     *, session: Session, principal: Principal, code: str, data: JobPlanTemplateUpsert
 ) -> JobPlanTemplatePublic:
     role = _require_role(session, code, for_update=True)
-    row = repo.get_template(session, role.code)
-    values = data.model_dump(mode="json")
-    if row is None:
-        row = JobPlanTemplate(role_code=role.code, updated_at=_now(), updated_by=principal.client_id, **values)
-        session.add(row)
-    else:
-        for field, value in values.items():
-            setattr(row, field, value)
-        row.updated_at = _now()
-        row.updated_by = principal.client_id
+    row, _ = _upsert(
+        session,
+        JobPlanTemplate,
+        repo.get_template(session, role.code),
+        principal,
+        {"role_code": role.code},
+        data.model_dump(mode="json"),
+    )
     session.commit()
     return _template_public(row, repo.get_supervision(session, role.code))

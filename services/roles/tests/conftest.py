@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from arrs_kit import migrate
 from arrs_kit.principal import Principal
-from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, asgi_client, signed_headers
+from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, asgi_client
 from roles.config import RolesSettings
 from roles.main import create_app
 
@@ -33,13 +33,13 @@ def roles_app(roles_db_url: str) -> FastAPI:
 
 @pytest.fixture
 async def admin(roles_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(roles_app, headers=signed_headers(ADMIN)) as client:
+    async with asgi_client(roles_app, principal=ADMIN) as client:
         yield client
 
 
 @pytest.fixture
 async def pcn(roles_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(roles_app, headers=signed_headers(PCN)) as client:
+    async with asgi_client(roles_app, principal=PCN) as client:
         yield client
 
 

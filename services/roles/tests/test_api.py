@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from typing import Any
 
 import httpx
 import pytest
 
-from arrs_kit.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER
+from arrs_kit.principal import ISSUED_HEADER, PRINCIPAL_HEADER, SIGNATURE_HEADER
+from arrs_kit.testing import ADMIN, signed_headers
 
 PROBLEM = "application/problem+json"
 
@@ -237,8 +239,8 @@ async def test_malformed_json_is_a_problem(admin: httpx.AsyncClient) -> None:
     response = await admin.post(
         "/v1/roles/clinical_pharmacist/rates", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert response.status_code in (400, 422)
-    assert response.headers["content-type"] == PROBLEM
+    body = assert_problem(response, 422, "validation-error")
+    assert body["errors"][0]["loc"][0] == "body"
 
 
 async def test_period_for_unknown_role_is_404(admin: httpx.AsyncClient) -> None:
@@ -255,8 +257,18 @@ async def test_requests_without_the_gateway_are_refused(anonymous: httpx.AsyncCl
     response = await anonymous.get("/v1/roles")
     assert_problem(response, 401, "unauthenticated")
     assert "www-authenticate" in response.headers
-    forged = {PRINCIPAL_HEADER: "admin;mallory;", SIGNATURE_HEADER: "0" * 64}
+    forged = {PRINCIPAL_HEADER: "admin;mallory;", ISSUED_HEADER: str(int(time.time())), SIGNATURE_HEADER: "0" * 64}
     assert_problem(await anonymous.get("/v1/roles", headers=forged), 401, "unauthenticated")
+    # A genuine header set captured from one request does not open another method or path.
+    captured = signed_headers(ADMIN, method="GET", path="/v1/roles")
+    assert (await anonymous.get("/v1/roles", headers=captured)).status_code == 200
+    assert_problem(
+        await anonymous.post("/v1/roles/clinical_pharmacist/rates", json=NEW_PERIOD, headers=captured),
+        401,
+        "unauthenticated",
+    )
+    stale = signed_headers(ADMIN, method="GET", path="/v1/roles") | {ISSUED_HEADER: "1000"}
+    assert_problem(await anonymous.get("/v1/roles", headers=stale), 401, "unauthenticated")
     assert_problem(
         await anonymous.post("/v1/roles/clinical_pharmacist/rates", json=NEW_PERIOD, headers=forged),
         401,
@@ -445,3 +457,86 @@ async def test_concurrent_retries_with_one_key_add_one_period(admin: httpx.Async
             assert r.json() == created[0].json()
     detail = (await admin.get("/v1/roles/clinical_pharmacist")).json()
     assert sum(1 for p in detail["rate_periods"] if p["effective_from"] == "2026-04-01") == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/roles/a%00b", "/v1/roles/a%00b/job-plan-template", "/v1/roles/bad-code", "/v1/roles/" + "x" * 65],
+)
+async def test_malformed_role_codes_are_422(pcn: httpx.AsyncClient, path: str) -> None:
+    assert_problem(await pcn.get(path), 422, "validation-error")
+
+
+async def test_control_characters_are_refused_everywhere(admin: httpx.AsyncClient) -> None:
+    before = (await admin.get("/v1/roles/clinical_pharmacist")).json()
+    assert_problem(
+        await admin.post("/v1/roles/clinical_pharmacist/rates", json={**NEW_PERIOD, "source": "DES\u0000"}),
+        422,
+        "validation-error",
+    )
+    etag = (await admin.get("/v1/roles/clinical_pharmacist")).headers["etag"]
+    assert_problem(
+        await admin.patch(
+            "/v1/roles/clinical_pharmacist", json={"description": "a\u0007b"}, headers={"If-Match": etag}
+        ),
+        422,
+        "validation-error",
+    )
+    new = {"code": "x_role", "name": "X\u0000", "staff_group": "clinical", "added_on": "2026-04-01", "description": "d"}
+    assert_problem(await admin.post("/v1/roles", json=new), 422, "validation-error")
+    from arrs_kit.pagination import encode_cursor
+
+    assert_problem(await admin.get("/v1/roles", params={"cursor": encode_cursor(["a\u0000"])}), 422, "invalid-cursor")
+    assert (await admin.get("/v1/roles/clinical_pharmacist")).json() == before
+    # Tabs and newlines are text.
+    fine = await admin.patch(
+        "/v1/roles/clinical_pharmacist", json={"description": "Line one.\nLine two."}, headers={"If-Match": etag}
+    )
+    assert fine.status_code == 200
+
+
+async def test_rates_for_a_claim_month_use_its_first_day(pcn: httpx.AsyncClient) -> None:
+    october = (await pcn.get("/v1/rates", params={"month": "2024-10", "geography": "national", "limit": 500})).json()
+    september = (await pcn.get("/v1/rates", params={"month": "2024-09", "geography": "national", "limit": 500})).json()
+    cp = {
+        m: next(r for r in page["data"] if r["role_code"] == "clinical_pharmacist")
+        for m, page in (("10", october), ("09", september))
+    }
+    assert cp["10"]["annual_max_pence"] == 6_583_800
+    assert cp["09"]["annual_max_pence"] == 6_234_000
+    assert_problem(await pcn.get("/v1/rates", params={"month": "2024-13"}), 422, "validation-error")
+    assert_problem(await pcn.get("/v1/rates", params={"month": "2024-10", "on": "2024-10-05"}), 422, "validation-error")
+
+
+async def test_racing_creates_of_one_role_make_it_once(admin: httpx.AsyncClient) -> None:
+    import asyncio
+
+    new = {
+        "code": "pharmacy_assistant",
+        "name": "P",
+        "staff_group": "clinical",
+        "added_on": "2026-04-01",
+        "description": "d",
+    }
+    responses = await asyncio.gather(*(admin.post("/v1/roles", json=new) for _ in range(8)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 7, [r.text for r in responses]
+    assert all(r.json()["type"] == "/problems/role-exists" for r in responses if r.status_code == 409)
+
+
+async def test_access_log_has_request_id_and_principal_and_no_secrets(
+    pcn: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import logging
+
+    from arrs_kit.logs import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="arrs.access"):
+        await pcn.get("/v1/roles", params={"limit": 1}, headers={"X-Request-ID": "log-me-1"})
+    records = [r for r in caplog.records if r.name == "arrs.access"]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["request_id"] == "log-me-1"
+    assert line["principal"] == "test-pcn"
+    assert (line["method"], line["path"], line["status"], line["service"]) == ("GET", "/v1/roles", 200, "roles")
+    assert "signature" not in json.dumps(line).lower()

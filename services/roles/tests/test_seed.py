@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from arrs_kit.db import make_engine
 from roles.models import RatePeriod, Role
-from roles.seed import apply_seed, build_seed, load_reference
+from roles.seed import apply_seed, build_seed, load_extras, load_reference
 
 REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "arrs-roles.json"
 
@@ -82,21 +82,55 @@ def test_estimates_start_on_the_first_day_of_their_financial_year() -> None:
 
 
 def test_an_estimate_gives_way_to_a_published_period_of_its_year() -> None:
+    # First contact physiotherapist: published Oct 2022 and Jul 2023; estimates for 2024-25 and 2025-26.
+    assert periods_of("first_contact_physiotherapist") == [
+        (date(2022, 10, 1), 5_931_200, "published"),
+        (date(2023, 7, 1), 6_234_000, "published"),
+        (date(2024, 4, 1), 6_583_800, "estimated"),
+        (date(2025, 4, 1), 6_697_200, "estimated"),
+    ]
+    # Nursing associate: estimates only (2021-22 to 2023-24), each from 1 April.
+    assert periods_of("nursing_associate") == [
+        (date(2021, 4, 1), 2_972_600, "estimated"),
+        (date(2022, 4, 1), 3_174_600, "estimated"),
+        (date(2023, 4, 1), 3_339_600, "estimated"),
+    ]
+    # Pharmacy technician has no estimates: its published periods cover every year.
+    assert all(p[2] == "published" for p in periods_of("pharmacy_technician"))
+    # An estimate of a year in which a published period starts is dropped: none of the seeded
+    # estimates shares a financial year with a published national period of its role.
     seed = build_seed()
-    for role in load_reference():
-        published_starts = [
-            date.fromisoformat(p["effective_from"]) for p in role.get("rate_periods", []) if p.get("national")
+    for estimate in (p for p in seed.periods if p["provenance"] == "estimated"):
+        first = estimate["effective_from"]
+        published_in_year = [
+            p
+            for p in seed.periods
+            if p["role_code"] == estimate["role_code"]
+            and p["geography"] == "national"
+            and p["provenance"] == "published"
+            and first <= p["effective_from"] <= date(first.year + 1, 3, 31)
         ]
-        for label in role.get("estimated_max_reimbursement_gbp_by_year") or {}:
-            start = date(int(label[:4]), 4, 1)
-            end = date(int(label[:4]) + 1, 3, 31)
-            estimated = [
-                p
-                for p in seed.periods
-                if p["role_code"] == role["code"] and p["provenance"] == "estimated" and p["effective_from"] == start
-            ]
-            clash = any(start <= s <= end for s in published_starts)
-            assert len(estimated) == (0 if clash else 1), (role["code"], label)
+        assert published_in_year == [], estimate["role_code"]
+
+
+def test_a_published_period_within_the_year_drops_that_years_estimate() -> None:
+    reference = [r for r in load_reference() if r["code"] == "health_and_wellbeing_coach"]
+    role = {
+        **reference[0],
+        "rate_periods": [{"effective_from": "2024-10-01", "national": 45000, "inner_london": 50000, "source": "DES"}],
+    }
+    extras = {"health_and_wellbeing_coach": load_extras()["health_and_wellbeing_coach"]}
+    seed = build_seed([role], extras)
+    national = sorted((p["effective_from"], p["provenance"]) for p in seed.periods if p["geography"] == "national")
+    assert national == [
+        (date(2022, 4, 1), "estimated"),
+        (date(2023, 4, 1), "estimated"),
+        (date(2024, 10, 1), "published"),  # the 2024-25 estimate gave way
+        (date(2025, 4, 1), "estimated"),
+    ]
+    assert [(p["effective_from"], p["annual_max_pence"]) for p in seed.periods if p["geography"] == "inner_london"] == [
+        (date(2024, 10, 1), 5_000_000)
+    ]
 
 
 def test_caps_and_shares_are_structured() -> None:
@@ -130,5 +164,24 @@ def test_reseeding_changes_nothing(roles_db_url: str) -> None:
             }
             assert conn.execute(select(func.count()).select_from(RatePeriod)).scalar_one() == before
             assert conn.execute(select(func.count()).select_from(Role)).scalar_one() == 26
+    finally:
+        engine.dispose()
+
+
+def test_rate_periods_cannot_be_edited_or_deleted_by_any_code_path(roles_db_url: str) -> None:
+    import pytest
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DBAPIError
+
+    engine = make_engine(roles_db_url)
+    try:
+        for statement in (
+            update(RatePeriod).values(annual_max_pence=1),
+            delete(RatePeriod),
+        ):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(statement)
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(RatePeriod)).scalar_one() == len(build_seed().periods)
     finally:
         engine.dispose()

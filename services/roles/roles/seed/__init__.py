@@ -12,6 +12,7 @@ that role and geography starts within that FY. A reference period with no amount
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -23,7 +24,6 @@ from roles import rules
 from roles.models import FundingShare, JobPlanTemplate, RatePeriod, Role, RoleCap, SupervisionRequirement
 
 SEED_PRINCIPAL = "seed"
-GEOGRAPHY_COLUMNS = ("national", "outer_london", "inner_london", "london")
 ESTIMATE_SOURCE = "Estimate in the reference catalogue (arrs-roles.json), not a published figure"
 
 
@@ -76,10 +76,12 @@ class CatalogueSeed:
     templates: list[dict[str, Any]] = field(default_factory=list)
 
 
-def build_seed() -> CatalogueSeed:
-    """The rows the catalogue starts with; pure (reads only the packaged files)."""
-    reference = load_reference()
-    extras = load_extras()
+def build_seed(
+    reference: list[dict[str, Any]] | None = None, extras: dict[str, dict[str, Any]] | None = None
+) -> CatalogueSeed:
+    """The rows the catalogue starts with; pure (reads only the packaged files unless given data)."""
+    reference = load_reference() if reference is None else reference
+    extras = load_extras() if extras is None else extras
     missing = {r["code"] for r in reference} ^ set(extras)
     if missing:
         raise ValueError(f"catalogue_extras.json and arrs-roles.json disagree on roles: {sorted(missing)}")
@@ -104,7 +106,7 @@ def build_seed() -> CatalogueSeed:
         published_starts: dict[str, list[date]] = {}
         for period in ref.get("rate_periods", []):
             start = date.fromisoformat(period["effective_from"])
-            for geography in GEOGRAPHY_COLUMNS:
+            for geography in rules.GEOGRAPHIES:
                 amount = period.get(geography)
                 if amount is None:
                     continue  # a change known, its figure not: left out
@@ -169,13 +171,8 @@ def _insert_missing(
     return len(new)
 
 
-def apply_seed(conn: Connection) -> dict[str, int]:
-    """Insert what is missing of the seed; answers how many rows of each kind were added."""
-    seed = build_seed()
-    now = datetime.now(UTC)
-    created = {"created_at": now, "created_by": SEED_PRINCIPAL}
-    updated = {"updated_at": now, "updated_by": SEED_PRINCIPAL}
-    tables: dict[str, Table] = {
+def model_tables() -> dict[str, Table]:
+    return {
         "role": Role.__table__,  # type: ignore[attr-defined]
         "rate_period": RatePeriod.__table__,  # type: ignore[attr-defined]
         "funding_share": FundingShare.__table__,  # type: ignore[attr-defined]
@@ -183,6 +180,19 @@ def apply_seed(conn: Connection) -> dict[str, int]:
         "supervision": SupervisionRequirement.__table__,  # type: ignore[attr-defined]
         "template": JobPlanTemplate.__table__,  # type: ignore[attr-defined]
     }
+
+
+def apply_seed(conn: Connection, tables: Mapping[str, Table] | None = None) -> dict[str, int]:
+    """Insert what is missing of the seed; answers how many rows of each kind were added.
+
+    ``tables`` lets a migration write through the table shapes of its own revision, so later
+    model changes never break an old migration; by default the current models are used.
+    """
+    seed = build_seed()
+    now = datetime.now(UTC)
+    created = {"created_at": now, "created_by": SEED_PRINCIPAL}
+    updated = {"updated_at": now, "updated_by": SEED_PRINCIPAL}
+    tables = tables or model_tables()
     return {
         "roles": _insert_missing(
             conn, tables["role"], seed.roles, ("code",), {"version": 1, "created_at": now, "updated_at": now}
