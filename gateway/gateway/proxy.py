@@ -4,6 +4,7 @@ passed through as bytes, bodies streamed both ways without re-encoding.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -61,14 +62,19 @@ def make_client(
     max_connections: int,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         transport=transport,
         follow_redirects=False,
         trust_env=False,
+        # A shared client must not keep upstream cookies and replay them on other callers' requests.
+        cookies=http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
     )
+    # Forward what the caller sent, not httpx's defaults (Accept-Encoding, User-Agent, ...).
+    client.headers = httpx.Headers()
+    return client
 
 
 async def send_problem(
@@ -192,13 +198,19 @@ async def forward(
                     await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
                     started = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.TimeoutException:
-            if not started:
+        except httpx.TransportError as exc:
+            log.warning("upstream broke mid-response", extra={"upstream": upstream, "error": type(exc).__name__})
+            if started:
+                raise  # headers are out: the server can only cut the connection
+            if isinstance(exc, httpx.TimeoutException):
                 await send_problem(
                     send, 504, "upstream-timeout", f"The {upstream} service did not answer in time.", scope["path"]
                 )
-                return
-            raise
+            else:
+                await send_problem(
+                    send, 502, "bad-gateway", f"The {upstream} service broke the connection.", scope["path"]
+                )
+            return
         if not started:
             await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
         await send({"type": "http.response.body", "body": b"", "more_body": False})

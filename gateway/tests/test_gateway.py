@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from arrs_kit.principal import (
     ISSUED_HEADER,
@@ -191,3 +192,66 @@ async def test_production_refuses_development_secrets() -> None:
         GatewaySettings(ARRS_ENV="production", ARRS_ADMIN_API_KEY="k" * 40)
     ok = GatewaySettings(ARRS_ENV="production", ARRS_ADMIN_API_KEY="k" * 40, ARRS_GATEWAY_SECRET="s" * 40)
     assert ok.env == "production"
+
+
+async def broken_upstream(body: bytes) -> asyncio.Server:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+async def test_an_upstream_that_breaks_before_its_body_is_502() -> None:
+    server = await broken_upstream(b"")
+    port = server.sockets[0].getsockname()[1]
+    app = create_app(GatewaySettings(roles_url=f"http://127.0.0.1:{port}"), configure_logs=False)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+            response = await client.get("/v1/roles", headers=ADMIN_KEY)
+    finally:
+        await app.aclose()
+        server.close()
+    assert response.status_code == 502
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "/problems/bad-gateway"
+
+
+async def test_an_upstream_that_breaks_mid_body_cuts_the_response() -> None:
+    # Headers are already out: the only honest answer is to abort, never to end the body as if complete.
+    server = await broken_upstream(b'{"partial":')
+    port = server.sockets[0].getsockname()[1]
+    app = create_app(GatewaySettings(roles_url=f"http://127.0.0.1:{port}"), configure_logs=False)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get("/v1/roles", headers=ADMIN_KEY)
+    finally:
+        await app.aclose()
+        server.close()
+
+
+async def test_upstream_cookies_reach_the_caller_but_are_never_replayed() -> None:
+    async def cookie_app(scope: Scope, receive: Receive, send: Send) -> None:
+        cookie = dict(scope["headers"]).get(b"cookie", b"")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"set-cookie", b"session=upstream-secret; Path=/"), (b"content-type", b"text/plain")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"cookie=" + cookie})
+
+    app = create_app(
+        GatewaySettings(), transports={"budget": httpx.ASGITransport(app=cookie_app)}, configure_logs=False
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        first = await client.get("/v1/posts", headers=ADMIN_KEY)
+        client.cookies.clear()  # another caller, without the cookie
+        second = await client.get("/v1/posts", headers=ADMIN_KEY)
+    await app.aclose()
+    assert "session=upstream-secret" in first.headers["set-cookie"]
+    assert second.text == "cookie="

@@ -1,0 +1,350 @@
+"""What the benchmark writes: the machine it ran on, the console table, ``RESULTS.md`` and the JSON copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.wrk import WrkResult
+
+PATH_LABELS = {"direct": "direct (roles service)", "gateway": "gateway → roles", "nginx": "nginx → roles"}
+
+# The targets from the issue: what the gateway must keep of direct throughput, and may add to latency.
+TARGET_THROUGHPUT_CONCURRENCY = 32
+TARGET_RPS_RATIO_AT_32 = 0.35
+TARGET_LATENCY_CONCURRENCY = 1
+TARGET_ADDED_P50_MS_AT_1 = 2.0
+
+
+@dataclass
+class Measurement:
+    """One path at one concurrency: the reported wrk run (the median of the rounds by requests/s), the CPU
+    each server spent per request in it, and every round's requests/s."""
+
+    wrk: WrkResult
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+    rounds_rps: list[float] = field(default_factory=list)
+    foreign_cpu_share: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.wrk.as_dict(),
+            "cpu_ms_per_request": self.cpu_ms_per_request,
+            "rounds_rps": self.rounds_rps,
+            "foreign_cpu_share": self.foreign_cpu_share,
+        }
+
+
+def _first_line(command: list[str]) -> str:
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({type(exc).__name__})"
+    text = (completed.stdout or "") + (completed.stderr or "")
+    return text.strip().splitlines()[0] if text.strip() else "unknown"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError):
+        pass
+    return "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info(*, nginx: str, wrk: str) -> dict[str, str]:
+    nginx_version = _first_line([nginx, "-v"])
+    wrk_version = _first_line([wrk, "-v"])
+    match = re.search(r"nginx/(\S+)", nginx_version)
+    return {
+        "nproc": _first_line(["nproc"]),
+        "cpu": _cpu_model(),
+        "memory": _memory(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "uvicorn": _version("uvicorn"),
+        "uvloop": _version("uvloop"),
+        "httptools": _version("httptools"),
+        "httpx": _version("httpx"),
+        "httpcore": _version("httpcore"),
+        "fastapi": _version("fastapi"),
+        "starlette": _version("starlette"),
+        "nginx": match.group(1) if match else nginx_version,
+        "wrk": wrk_version.split(" [")[0].removeprefix("wrk ").strip(),
+        "load_average_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def _clean(results: dict[str, dict[int, Measurement]], concurrency: int) -> bool:
+    return results["gateway"][concurrency].wrk.errors == 0 and results["direct"][concurrency].wrk.errors == 0
+
+
+def comparisons(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> dict[str, Any]:
+    """The ratios and added latencies vs direct, and whether the issue's targets are met."""
+    out: dict[str, Any] = {"rps_ratio": {}, "added_p50_ms": {}, "targets": []}
+    for c in concurrencies:
+        direct_m = results["direct"].get(c)
+        for path in ("gateway", "nginx"):
+            other_m = results.get(path, {}).get(c)
+            if direct_m is None or other_m is None:
+                continue
+            direct, other = direct_m.wrk, other_m.wrk
+            out["rps_ratio"].setdefault(path, {})[c] = other.rps / direct.rps if direct.rps else None
+            out["added_p50_ms"].setdefault(path, {})[c] = other.p50_ms - direct.p50_ms
+            out.setdefault("added_p99_ms", {}).setdefault(path, {})[c] = other.p99_ms - direct.p99_ms
+    ratio = out["rps_ratio"].get("gateway", {}).get(TARGET_THROUGHPUT_CONCURRENCY)
+    target = (
+        f"at concurrency {TARGET_THROUGHPUT_CONCURRENCY} the gateway keeps at least "
+        f"{TARGET_RPS_RATIO_AT_32:.0%} of direct throughput"
+    )
+    if ratio is None:
+        out["targets"].append({"target": target, "value": "not measured", "met": False, "note": "not measured"})
+    else:
+        clean = _clean(results, TARGET_THROUGHPUT_CONCURRENCY)
+        out["targets"].append(
+            {
+                "target": target,
+                "value": f"{ratio:.1%}",
+                "met": bool(ratio >= TARGET_RPS_RATIO_AT_32 and clean),
+                "note": "" if clean else "runs had errors",
+            }
+        )
+    added = out["added_p50_ms"].get("gateway", {}).get(TARGET_LATENCY_CONCURRENCY)
+    target = (
+        f"at concurrency {TARGET_LATENCY_CONCURRENCY} the gateway adds at most {TARGET_ADDED_P50_MS_AT_1:g} ms at p50"
+    )
+    if added is None:
+        out["targets"].append({"target": target, "value": "not measured", "met": False, "note": "not measured"})
+    else:
+        clean = _clean(results, TARGET_LATENCY_CONCURRENCY)
+        out["targets"].append(
+            {
+                "target": target,
+                "value": f"{added:+.2f} ms",
+                "met": bool(added <= TARGET_ADDED_P50_MS_AT_1 and clean),
+                "note": "" if clean else "runs had errors",
+            }
+        )
+    return out
+
+
+_TEXT_COLUMNS = {"path", "errors", "requests/s of each round"}
+
+
+def table(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> list[list[str]]:
+    rounds = max((len(m.rounds_rps) for by_c in results.values() for m in by_c.values()), default=1)
+    header = ["path", "concurrency", "requests/s", "p50 (ms)", "p99 (ms)", "requests", "errors"]
+    header += ["roles CPU/req (ms)", "proxy CPU/req (ms)", "other load"]
+    if rounds > 1:
+        header.append("requests/s of each round")
+    rows = [header]
+    for c in concurrencies:
+        for path, by_c in results.items():
+            m = by_c.get(c)
+            if m is None:
+                continue
+            r = m.wrk
+            errors = r.error_text() if not r.errors else f"**{r.error_text()}**"
+            roles_cpu = m.cpu_ms_per_request.get("roles")
+            proxy_cpu = m.cpu_ms_per_request.get(path) if path != "direct" else None
+            row = [PATH_LABELS.get(path, path), str(c), f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
+                   f"{r.requests:,}", errors,
+                   "n/a" if roles_cpu is None else f"{roles_cpu:.2f}",
+                   "–" if path == "direct" else ("n/a" if proxy_cpu is None else f"{proxy_cpu:.2f}"),
+                   f"{m.foreign_cpu_share:.0%}"]  # fmt: skip
+            if rounds > 1:
+                row.append(", ".join(f"{x:,.0f}" for x in m.rounds_rps))
+            rows.append(row)
+    return rows
+
+
+def console_table(rows: list[list[str]]) -> str:
+    plain = [[cell.replace("**", "") for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in plain) for i in range(len(plain[0]))]
+    text = [name in _TEXT_COLUMNS for name in plain[0]]
+    lines = []
+    for n, cells in enumerate(plain):
+        lines.append(
+            "  ".join(c.ljust(w) if t else c.rjust(w) for c, w, t in zip(cells, widths, text, strict=True)).rstrip()
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    align = ["---" if name in _TEXT_COLUMNS else "--:" for name in rows[0]]
+    lines = ["| " + " | ".join(rows[0]) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def markdown(
+    *,
+    command: str,
+    started: str,
+    finished: str,
+    machine: dict[str, str],
+    settings: dict[str, Any],
+    results: dict[str, dict[int, Measurement]],
+    concurrencies: list[int],
+    notes: list[str],
+) -> str:
+    cmp = comparisons(results, concurrencies)
+    low = min(concurrencies)
+    out = [
+        "# Benchmark: the gateway's cost on a real read",
+        "",
+        "Written by `make bench` (`python -m bench.run`); every run overwrites it. The figures are from one run",
+        "on the machine below, so compare ratios rather than absolute numbers across machines.",
+        "",
+        f"- Command: {command}",
+        f"- Source: {settings['revision']}",
+        f"- Date: {started} → {finished} (UTC)",
+        f"- Request: `GET {settings['request']}` (roles service, SQLite catalogue migrated and seeded afresh)",
+        f"- Load: wrk `--latency`, {settings['duration_s']:g} s per run after a {settings['warmup_s']:g} s warm-up "
+        f"run that is not reported, {settings['rounds']} round(s) (paths interleaved in each round); "
+        "loopback only (127.0.0.1); "
+        + ", ".join(f"concurrency {c} = `-t{t} -c{c}`" for c, t in settings["threads"].items()),
+        "- Servers: uvicorn, 1 worker each, `--loop uvloop --http httptools --no-access-log` (as `make run`);"
+        " the apps' own JSON access log at INFO goes to a file, as in development",
+        "- Paths: **direct** = wrk → roles service with the signed principal headers; **gateway** = wrk → gateway"
+        " (`X-API-Key`) → roles; **nginx** = wrk → nginx (1 worker, upstream keepalive, HTTP/1.1, access log off)"
+        " → roles, forwarding the signed headers: the reference for what any reverse proxy costs here",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+    ]
+    labels = {
+        "nproc": "nproc",
+        "cpu": "CPU",
+        "memory": "memory",
+        "kernel": "kernel",
+        "python": "Python",
+        "uvicorn": "uvicorn",
+        "uvloop": "uvloop",
+        "httptools": "httptools",
+        "httpx": "httpx",
+        "httpcore": "httpcore",
+        "fastapi": "FastAPI",
+        "starlette": "Starlette",
+        "nginx": "nginx",
+        "wrk": "wrk",
+        "load_average_before": "load average before the run",
+    }
+    out += [f"| {labels[k]} | {machine[k]} |" for k in labels if k in machine]
+    out += [
+        "",
+        "All processes (wrk, nginx, the gateway, the roles service) share these cores: with 2 cores the gateway",
+        "and the roles service each want one while wrk wants its own, so the gateway path is CPU-starved by",
+        "construction, as a single small host would be.",
+        "",
+        "## Results",
+        "",
+        markdown_table(table(results, concurrencies)),
+        "",
+        "Errors are non-2xx responses plus socket errors (connect, read, write, timeout) as wrk counts them;",
+        "a run with errors is shown in bold and fails any target it feeds. CPU/req is the user + system CPU time",
+        "the process (nginx: master and worker) used during the measured run, from /proc, divided by the requests",
+        "wrk completed: what one request costs that server, whatever the scheduling. Other load is the share of",
+        "the machine's CPU (all cores, /proc/stat, hypervisor steal included) that something other than the",
+        "benchmark used during the run: above a few percent, that run is disturbed. With several rounds, the",
+        "row is the round with the median requests/s.",
+        "",
+        "## Compared with direct",
+        "",
+        "| | " + " | ".join(f"concurrency {c}" for c in concurrencies) + " |",
+        "| --- | " + " | ".join("--:" for _ in concurrencies) + " |",
+    ]
+    for path in ("gateway", "nginx"):
+        ratios = cmp["rps_ratio"].get(path, {})
+        out.append(
+            f"| {path} rps / direct rps | "
+            + " | ".join(f"{ratios[c]:.1%}" if ratios.get(c) is not None else "n/a" for c in concurrencies)
+            + " |"
+        )
+    for path in ("gateway", "nginx"):
+        added = cmp["added_p50_ms"].get(path, {})
+        out.append(
+            f"| {path} added p50 (ms) | "
+            + " | ".join(f"{added[c]:+.2f}" if c in added else "n/a" for c in concurrencies)
+            + " |"
+        )
+    out += [
+        "",
+        f"Added p50 latency at concurrency {low}: gateway "
+        + (f"{cmp['added_p50_ms']['gateway'][low]:+.2f} ms" if low in cmp["added_p50_ms"].get("gateway", {}) else "n/a")
+        + ", nginx "
+        + (f"{cmp['added_p50_ms']['nginx'][low]:+.2f} ms" if low in cmp["added_p50_ms"].get("nginx", {}) else "n/a")
+        + ".",
+        "",
+        "## Targets (from the issue)",
+        "",
+        "| target | measured | met |",
+        "| --- | --: | --- |",
+    ]
+    for t in cmp["targets"]:
+        met = "yes" if t["met"] else ("not measured" if t["value"] == "not measured" else "**no**")
+        note = f" ({t['note']})" if t["note"] and t["value"] != "not measured" else ""
+        out.append(f"| {t['target']} | {t['value']} | {met}{note} |")
+    if notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    out.append("")
+    return "\n".join(out)
+
+
+def write_json(
+    path: Path,
+    *,
+    command: str,
+    started: str,
+    finished: str,
+    machine: dict[str, str],
+    settings: dict[str, Any],
+    results: dict[str, dict[int, Measurement]],
+    concurrencies: list[int],
+    rounds: dict[str, dict[int, list[dict[str, Any]]]],
+) -> None:
+    cmp = comparisons(results, concurrencies)
+    document = {
+        "command": command.replace("`", ""),
+        "started": started,
+        "finished": finished,
+        "machine": machine,
+        "settings": settings,
+        "results": {p: {str(c): r.as_dict() for c, r in by_c.items()} for p, by_c in results.items()},
+        "rps_ratio_vs_direct": {p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["rps_ratio"].items()},
+        "added_p50_ms_vs_direct": {p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["added_p50_ms"].items()},
+        "targets": cmp["targets"],
+        "rounds": {p: {str(c): runs for c, runs in by_c.items()} for p, by_c in rounds.items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")

@@ -1,0 +1,406 @@
+"""``make bench``: what the gateway costs on a real read, against the service direct and against nginx.
+
+``GET /v1/rates?on=2024-11-01&geography=national`` on a freshly seeded SQLite catalogue, three ways
+under the same wrk load: straight to the roles service (with the gateway's signed principal headers),
+through the gateway (``X-API-Key``), and through nginx as the reference reverse proxy. Prints a table,
+overwrites ``bench/RESULTS.md`` and writes a JSON copy under ``bench/out/``.
+
+Every process it starts is stopped on the way out, also on Ctrl-C or SIGTERM; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from arrs_kit import principal as principal_module
+from arrs_kit.principal import Principal, principal_headers
+from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
+from bench import report, wrk
+from bench.servers import (
+    HOST,
+    Processes,
+    cpu_seconds,
+    ensure_tool,
+    free_ports,
+    log,
+    machine_busy_seconds,
+    nginx_config,
+    uvicorn_command,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_DIR = REPO / "bench"
+REQUEST_PATH = "/v1/rates"
+REQUEST = REQUEST_PATH + "?on=2024-11-01&geography=national"
+BENCH_PRINCIPAL = Principal(kind="admin", client_id="bench")
+PATHS = ("direct", "gateway", "nginx")
+HEALTH_TIMEOUT_S = 60.0
+SEED_TIMEOUT_S = 300.0
+FOREIGN_LOAD_WARNING = 0.05
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _command_line(argv: list[str]) -> str:
+    python = os.path.relpath(sys.executable, REPO) if sys.executable.startswith(str(REPO)) else sys.executable
+    direct = shlex.join([python, "-m", "bench.run", *argv])
+    if os.environ.get("MAKELEVEL"):
+        make = "make bench" + (f" BENCH_ARGS={shlex.quote(shlex.join(argv))}" if argv else "")
+        return f"`{make}` (runs `{direct}`)"
+    return f"`{direct}`"
+
+
+def _source_revision() -> str:
+    """The commit measured, and whether the work tree differed from it (read-only git; no index refresh)."""
+    git = ["git", "--no-optional-locks", "-C", str(REPO)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run([*git, "diff", "--quiet", "HEAD", "--"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown (not a git work tree)"
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.returncode == 1 else "")
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of the unreported warm-up run (default 2)")
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[1, 32], help="wrk connections per run (default 1 32)"
+    )
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS), help="which paths to measure")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure every path this many times, interleaved; report the median"
+    )
+    parser.add_argument("--results", type=Path, default=BENCH_DIR / "RESULTS.md", help="the Markdown report")
+    parser.add_argument("--json-dir", type=Path, default=BENCH_DIR / "out", help="where the JSON copy goes")
+    parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (database, server logs)")
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.duration > 600:
+        parser.error("--duration must be between 1 and 600 seconds")
+    if args.warmup < 0 or args.warmup > 60:
+        parser.error("--warmup must be between 0 and 60 seconds")
+    longest = _max_run_s()
+    if longest is not None and max(args.duration, args.warmup) > longest:
+        parser.error(f"--duration must be at most {longest:g} s: the signed principal headers expire")
+    if args.rounds < 1 or args.rounds > 20:
+        parser.error("--rounds must be between 1 and 20")
+    if any(c < 1 or c > 1024 for c in args.concurrency):
+        parser.error("--concurrency values must be between 1 and 1024")
+    if "direct" not in args.paths:
+        parser.error("--paths must include direct (everything is compared with it)")
+    args.concurrency = sorted(set(args.concurrency))
+    args.paths = [p for p in PATHS if p in args.paths]
+    return args
+
+
+def _threads(concurrency: int) -> int:
+    return 1 if concurrency == 1 else 2
+
+
+Headers = Callable[[float], dict[str, str]]
+"""The headers of a path for a wrk run of so many seconds (signed headers may only be good for a while)."""
+
+
+def _signed_headers(run_s: float) -> dict[str, str]:
+    """The gateway's signed principal headers, as the service will check them on ``GET /v1/rates``.
+
+    They are bound to the method, the path and the time of issue, and good for ``MAX_SKEW_S`` either
+    side of it: the time of issue is put in the middle of the run so they stay good throughout.
+    """
+    return principal_headers(
+        BENCH_PRINCIPAL, DEV_GATEWAY_SECRET, method="GET", path=REQUEST_PATH, now=time.time() + run_s / 2
+    )
+
+
+def _gateway_headers(_run_s: float) -> dict[str, str]:
+    return {"X-API-Key": DEV_ADMIN_API_KEY}
+
+
+def _max_run_s() -> float | None:
+    """The longest wrk run the signed headers stay good for, if they expire."""
+    skew = getattr(principal_module, "MAX_SKEW_S", None)
+    return None if skew is None else 2 * float(skew) - 10
+
+
+def _fetch(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - our own loopback URL
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return int(response.status), bytes(response.read())
+
+
+def _check_same_answer(urls: dict[str, str], headers: dict[str, Headers]) -> int:
+    """Every path answers 200 with the same JSON before anything is measured; returns the body size."""
+    bodies: dict[str, Any] = {}
+    size = 0
+    for path, url in urls.items():
+        status, body = _fetch(url, headers[path](0))
+        if status != 200:
+            raise RuntimeError(f"{path}: GET {url} answered {status}: {body[:500]!r}")
+        bodies[path] = json.loads(body)
+        size = len(body)
+    if not bodies["direct"].get("data"):
+        raise RuntimeError(f"the seeded catalogue has no rates for {REQUEST}: {bodies['direct']}")
+    for path, body in bodies.items():
+        if body != bodies["direct"]:
+            raise RuntimeError(f"{path} answers differently from the service direct")
+    return size
+
+
+def _measure(
+    wrk_bin: str,
+    url: str,
+    headers: Headers,
+    concurrency: int,
+    args: argparse.Namespace,
+    processes: Processes,
+    involved: list[str],
+) -> dict[str, Any]:
+    """A warm-up run (not reported), then the measured run with the CPU each involved server spent on it."""
+    threads = _threads(concurrency)
+    if args.warmup > 0:
+        wrk.run(
+            wrk_bin, url, threads=threads, connections=concurrency, duration_s=args.warmup, headers=headers(args.warmup)
+        )
+    pids = processes.pids()
+    ours = list(pids)
+    before = {name: cpu_seconds(pids[name]) for name in ours}
+    children_before, self_before = _rusage_seconds()
+    busy_before, wall_before = machine_busy_seconds(), time.monotonic()
+    result, output = wrk.run(
+        wrk_bin, url, threads=threads, connections=concurrency, duration_s=args.duration, headers=headers(args.duration)
+    )
+    busy, wall = machine_busy_seconds() - busy_before, time.monotonic() - wall_before
+    children_after, self_after = _rusage_seconds()
+    after = {name: cpu_seconds(pids[name]) for name in ours}
+    spent = {name: after[name] - before[name] for name in ours}
+    cpu = {name: spent[name] * 1000 / max(1, result.requests) for name in involved}
+    # What the machine was busy with besides our servers, wrk and this script: other people's work.
+    accounted = sum(spent.values()) + (children_after - children_before) + (self_after - self_before)
+    cores = os.cpu_count() or 1
+    foreign = max(0.0, busy - accounted) / (wall * cores) if wall > 0 else 0.0
+    return {"wrk": result, "cpu_ms_per_request": cpu, "foreign_cpu_share": foreign, "wrk_output": output}
+
+
+def _rusage_seconds() -> tuple[float, float]:
+    """CPU time of this script's reaped children (the wrk runs) and of this script itself."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return children.ru_utime + children.ru_stime, own.ru_utime + own.ru_stime
+
+
+def _service_notes(results: dict[str, dict[int, report.Measurement]], concurrencies: list[int]) -> list[str]:
+    """What the figures say about the roles service itself, when it gets costlier under concurrency."""
+    low, high = min(concurrencies), max(concurrencies)
+    if low == high or low not in results["direct"] or high not in results["direct"]:
+        return []
+    at_low = results["direct"][low].cpu_ms_per_request.get("roles", 0.0)
+    at_high = results["direct"][high].cpu_ms_per_request.get("roles", 0.0)
+    if at_low <= 0 or at_high < 1.25 * at_low:
+        return []
+    return [
+        f"Direct, the roles service spent {at_high:.2f} ms of CPU per request at concurrency {high} against "
+        f"{at_low:.2f} ms at concurrency {low}: it gets costlier with many requests in flight, so its direct "
+        f"throughput at {high} is held down, and a proxy that keeps fewer requests in flight at the service (the "
+        "gateway, when it is itself the bottleneck) can come out ahead of direct. Those ratios say more about "
+        "the service than about the proxy; the roles and proxy CPU/req columns separate the two. Figures at "
+        f"concurrency {high} vary from run to run: `--rounds 3` reports medians."
+    ]
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parse_args(argv)
+    command = _command_line(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+
+    wrk_bin = ensure_tool("wrk", "wrk")
+    nginx_bin = ensure_tool("nginx", "nginx") if "nginx" in args.paths else "nginx"
+    started = _now()
+    machine = report.machine_info(nginx=nginx_bin, wrk=wrk_bin)
+    revision = _source_revision()
+
+    temp = Path(tempfile.mkdtemp(prefix="arrs-bench-"))
+    processes = Processes(temp)
+    results: dict[str, dict[int, report.Measurement]] = {p: {} for p in args.paths}
+    rounds: dict[str, dict[int, list[dict[str, Any]]]] = {p: {} for p in args.paths}
+    notes: list[str] = []
+    try:
+        roles_port, gateway_port, nginx_port = free_ports(3)
+        env = {
+            **os.environ,
+            "ARRS_ENV": "development",
+            "ARRS_ADMIN_API_KEY": DEV_ADMIN_API_KEY,
+            "ARRS_GATEWAY_SECRET": DEV_GATEWAY_SECRET,
+            "ROLES_DATABASE_URL": f"sqlite:///{temp / 'roles.db'}",
+            "GATEWAY_ROLES_URL": f"http://{HOST}:{roles_port}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        log(f"seeding a fresh catalogue in {temp / 'roles.db'}")
+        subprocess.run(
+            [sys.executable, "-m", "roles", "seed"], env=env, cwd=REPO, check=True, timeout=SEED_TIMEOUT_S,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        base = {"direct": f"http://{HOST}:{roles_port}"}
+        log(f"roles service on :{roles_port}")
+        processes.start("roles", uvicorn_command("roles.main:app", roles_port), env)
+        processes.wait_healthy("roles", f"{base['direct']}/healthz", HEALTH_TIMEOUT_S)
+        if "gateway" in args.paths:
+            base["gateway"] = f"http://{HOST}:{gateway_port}"
+            log(f"gateway on :{gateway_port}")
+            processes.start("gateway", uvicorn_command("gateway.main:app", gateway_port), env)
+            processes.wait_healthy("gateway", f"{base['gateway']}/healthz", HEALTH_TIMEOUT_S)
+        if "nginx" in args.paths:
+            base["nginx"] = f"http://{HOST}:{nginx_port}"
+            prefix = temp / "nginx"
+            (prefix / "temp").mkdir(parents=True)
+            prefix.chmod(0o755)
+            temp.chmod(0o755)  # nginx's workers run as an unprivileged user when started as root
+            conf = prefix / "nginx.conf"
+            conf.write_text(nginx_config(prefix=prefix, port=nginx_port, upstream_port=roles_port))
+            log(f"nginx on :{nginx_port}")
+            nginx_cmd = [nginx_bin, "-c", str(conf), "-p", str(prefix), "-e", str(prefix / "error.log")]
+            processes.start("nginx", [*nginx_cmd, "-g", "daemon off;"], env)
+            processes.wait_healthy("nginx", f"{base['nginx']}/healthz", HEALTH_TIMEOUT_S)
+
+        headers: dict[str, Headers] = {"direct": _signed_headers, "gateway": _gateway_headers, "nginx": _signed_headers}
+        urls = {p: base[p] + REQUEST for p in args.paths}
+        involved = {"direct": ["roles"], "gateway": ["roles", "gateway"], "nginx": ["roles", "nginx"]}
+        body_size = _check_same_answer(urls, headers)
+        log(f"every path answers 200 with the same {body_size}-byte body")
+
+        for round_no in range(1, args.rounds + 1):
+            for c in args.concurrency:
+                for path in args.paths:
+                    run = _measure(wrk_bin, urls[path], headers[path], c, args, processes, involved[path])
+                    rounds[path].setdefault(c, []).append({"round": round_no, **run})
+                    r: wrk.WrkResult = run["wrk"]
+                    log(
+                        f"round {round_no}/{args.rounds} {path:8} c={c:<3} {r.rps:>9,.0f} req/s  "
+                        f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  errors {r.error_text()}  CPU/req "
+                        + ", ".join(f"{k} {v:.2f} ms" for k, v in run["cpu_ms_per_request"].items())
+                        + f"  other load {run['foreign_cpu_share']:.0%}"
+                    )
+        for path, by_c in rounds.items():
+            for c, runs in by_c.items():
+                ranked = sorted(runs, key=lambda run: run["wrk"].rps)
+                median = ranked[(len(ranked) - 1) // 2]
+                results[path][c] = report.Measurement(
+                    wrk=median["wrk"],
+                    cpu_ms_per_request=median["cpu_ms_per_request"],
+                    foreign_cpu_share=median["foreign_cpu_share"],
+                    rounds_rps=[run["wrk"].rps for run in runs],
+                )
+        for name in ("roles", "gateway", "nginx"):
+            process_log = temp / f"{name}.log"
+            if process_log.exists():
+                text = process_log.read_text(errors="replace")
+                problems = [line for line in text.splitlines() if '"level": "error"' in line or "Traceback" in line]
+                if problems:
+                    notes.append(f"{name} logged {len(problems)} error line(s); first: `{problems[0][:200]}`")
+        busiest = max(run["foreign_cpu_share"] for by_c in rounds.values() for runs in by_c.values() for run in runs)
+        if busiest > FOREIGN_LOAD_WARNING:
+            notes.append(
+                f"Other work used up to {busiest:.0%} of the machine's CPU during a measured run (see the "
+                "'other load' column): those figures are disturbed; re-run on a quiet machine."
+            )
+        notes += _service_notes(results, args.concurrency)
+    finally:
+        log("stopping the servers")
+        processes.stop_all()
+        if args.keep_temp:
+            log(f"kept {temp}")
+        else:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    finished = _now()
+    settings = {
+        "request": REQUEST,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "concurrency": args.concurrency,
+        "threads": {c: _threads(c) for c in args.concurrency},
+        "rounds": args.rounds,
+        "revision": revision,
+        "response_bytes": body_size,
+    }
+    rows = report.table(results, args.concurrency)
+    print()
+    print(report.console_table(rows))
+    cmp = report.comparisons(results, args.concurrency)
+    print()
+    for path, ratios in cmp["rps_ratio"].items():
+        print(f"{path} rps / direct rps: " + ", ".join(f"c={c}: {v:.1%}" for c, v in ratios.items() if v is not None))
+    for path, added in cmp["added_p50_ms"].items():
+        print(f"{path} added p50 vs direct: " + ", ".join(f"c={c}: {v:+.2f} ms" for c, v in added.items()))
+    for target in cmp["targets"]:
+        if target["value"] == "not measured":
+            print(f"target: {target['target']}: not measured")
+            continue
+        verdict = "met" if target["met"] else "NOT met"
+        print(f"target: {target['target']}: {target['value']} -> {verdict} {target['note']}".rstrip())
+
+    args.results.write_text(
+        report.markdown(
+            command=command,
+            started=started,
+            finished=finished,
+            machine=machine,
+            settings=settings,
+            results=results,
+            concurrencies=args.concurrency,
+            notes=notes,
+        )
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for json_path in (args.json_dir / f"rates-{stamp}.json", args.json_dir / "latest.json"):
+        report.write_json(
+            json_path,
+            command=command,
+            started=started,
+            finished=finished,
+            machine=machine,
+            settings=settings,
+            results=results,
+            concurrencies=args.concurrency,
+            rounds={
+                p: {c: [{**run, "wrk": run["wrk"].as_dict()} for run in runs] for c, runs in by_c.items()}
+                for p, by_c in rounds.items()
+            },
+        )
+    log(f"wrote {os.path.relpath(args.results, REPO)} and {os.path.relpath(args.json_dir, REPO)}/latest.json")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        print("[bench] interrupted; every server was stopped", file=sys.stderr)
+        raise SystemExit(130) from None
