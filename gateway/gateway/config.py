@@ -5,7 +5,17 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from arrs_kit.settings import DEV_ADMIN_API_KEY, PlatformSettings
+from arrs_kit.settings import DEV_ADMIN_API_KEY, PlatformSettings, default_sqlite_url, normalise_database_url
+
+DEV_TOKEN_KEY = "dev-token-signing-key-change-me-0123456789"  # noqa: S105 - refused in production
+
+DEFAULT_RATE_LIMITS: dict[str, tuple[float, int]] = {
+    # kind: (requests per second, burst). Admin is not limited unless listed.
+    "icb": (20.0, 60),
+    "pcn": (10.0, 30),
+    "practice_system": (20.0, 60),
+    "dashboard": (10.0, 30),
+}
 
 
 class GatewaySettings(PlatformSettings):
@@ -16,6 +26,7 @@ class GatewaySettings(PlatformSettings):
         validation_alias="ARRS_ADMIN_API_KEY",
         description="Bootstrap admin API key; refused at its development default in production.",
     )
+    database_url: str = Field(default_sqlite_url("gateway"), description="API clients and the audit log.")
     host: str = "127.0.0.1"
     port: int = 8000
     roles_url: str = Field("http://127.0.0.1:8001", description="Base URL of the roles service.")
@@ -28,11 +39,42 @@ class GatewaySettings(PlatformSettings):
     max_buffered_body_bytes: int = Field(
         1_048_576, ge=0, description="Bodies up to this size are read whole before forwarding; larger ones stream."
     )
+    max_body_bytes: int = Field(1_048_576, ge=1, description="Largest request body (413 above it).")
+    max_bulk_body_bytes: int = Field(
+        52_428_800, ge=1, description="Largest body on the bulk endpoints (/v1/workload, /v1/list-sizes)."
+    )
+    token_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"dev-1": SecretStr(DEV_TOKEN_KEY)},
+        description="Token signing keys by key id (JSON). Every key verifies; rotate by adding a key, "
+        "switching token_signing_key_id to it, and removing the old key after token_ttl_s.",
+    )
+    token_signing_key_id: str = "dev-1"  # noqa: S105 - a key id, not a key
+    token_ttl_s: int = Field(3600, ge=60, le=86_400)
+    credential_cache_s: float = Field(
+        5.0, ge=0, description="How long a replica trusts a looked-up client before reading it again."
+    )
+    auth_failures_allowed: int = Field(10, ge=1, description="Failed authentications per client per minute before 429.")
+    rate_limits: dict[str, tuple[float, int]] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description="Per client kind: (requests per second, burst). Kinds not listed (admin) are not limited.",
+    )
+    rate_limit_redis_url: str | None = Field(
+        None, description="Share rate-limit buckets across replicas in Redis; without it each replica counts alone."
+    )
 
     @model_validator(mode="after")
-    def _refuse_default_admin_key_in_production(self) -> GatewaySettings:
-        if self.env == "production" and self.admin_api_key.get_secret_value() == DEV_ADMIN_API_KEY:
-            raise ValueError("ARRS_ADMIN_API_KEY is left at its development default; refusing to start in production")
+    def _check(self) -> GatewaySettings:
+        self.database_url = normalise_database_url(self.database_url)
+        if self.token_signing_key_id not in self.token_keys:
+            raise ValueError("GATEWAY_TOKEN_SIGNING_KEY_ID must name one of GATEWAY_TOKEN_KEYS")
+        if self.env == "production":
+            if self.admin_api_key.get_secret_value() == DEV_ADMIN_API_KEY:
+                raise ValueError(
+                    "ARRS_ADMIN_API_KEY is left at its development default; refusing to start in production"
+                )
+            for kid, key in self.token_keys.items():
+                if key.get_secret_value() == DEV_TOKEN_KEY or len(key.get_secret_value()) < 32:
+                    raise ValueError(f"token key {kid} is the development key or shorter than 32 characters")
         return self
 
     def upstream_urls(self) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The gateway app: routes ``/v1/<resource>`` to the owning service, authenticates, and serves the
-merged OpenAPI document, ``/docs``, ``/healthz`` and ``/readyz``.
+"""The gateway app: authenticates every ``/v1`` request, limits it, routes ``/v1/<resource>`` to the
+owning service, audits state changes, and serves its own endpoints (API clients, tokens, the audit
+log), the merged OpenAPI document, ``/docs``, ``/healthz`` and ``/readyz``.
 
 The proxy path is plain ASGI (no FastAPI routing, no request objects) because it runs on every call;
 the gateway's own endpoints are an ordinary FastAPI app behind it.
@@ -17,18 +18,46 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from arrs_kit.db import Database
 from arrs_kit.logs import configure_logging
 from arrs_kit.middleware import RequestContextMiddleware
+from arrs_kit.openapi import install_openapi
+from arrs_kit.principal import Principal
 from arrs_kit.problems import install_problem_handlers, problem_response
-from gateway.auth import WWW_AUTHENTICATE, Authenticator
+from gateway.api import router as own_router
+from gateway.audit import WRITE_METHODS, AuditLog
+from gateway.auth import WWW_AUTHENTICATE, Authenticator, AuthFailure
 from gateway.config import GatewaySettings
+from gateway.identity import ClientDirectory, FailureThrottle, TokenIssuer
 from gateway.openapi_merge import MergeConflict, merge_documents
 from gateway.proxy import forward, make_client, send_problem
-from gateway.routing import owner_of
+from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, retry_after_header
+from gateway.routing import BULK_PATHS, PUBLIC_PATHS, owner_of
+from gateway.schemas import Health, Readiness
 
 VERSION = "1.0.0"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _limited_receive(receive: Receive, limit: int) -> Receive:
+    """A receive that refuses to deliver more than ``limit`` body bytes (for bodies without a length)."""
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+        return message
+
+    return limited
 
 
 class Gateway:
@@ -44,9 +73,24 @@ class Gateway:
         if configure_logs:
             configure_logging(settings.log_level)
         self.settings = settings
+        self.db = Database(settings.database_url)
+        self.directory = ClientDirectory(self.db, cache_s=settings.credential_cache_s)
+        self.throttle = FailureThrottle(settings.auth_failures_allowed)
+        self.issuer = TokenIssuer(
+            {kid: key.get_secret_value() for kid, key in settings.token_keys.items()},
+            settings.token_signing_key_id,
+            settings.token_ttl_s,
+        )
         self.auth = Authenticator(
             admin_api_key=settings.admin_api_key.get_secret_value(),
             gateway_secret=settings.gateway_secret.get_secret_value(),
+            directory=self.directory,
+            issuer=self.issuer,
+            throttle=self.throttle,
+        )
+        self.audit = AuditLog(self.db)
+        self.buckets: Buckets = (
+            RedisBuckets(settings.rate_limit_redis_url) if settings.rate_limit_redis_url else MemoryBuckets()
         )
         transports = transports or {}
         self.clients: dict[str, httpx.AsyncClient] = {
@@ -68,38 +112,95 @@ class Gateway:
         await self._app(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            owner = owner_of(scope["path"])
-            if owner is not None:
-                await self._proxy(owner, scope, receive, send)
-                return
-        await self.api(scope, receive, send)
-
-    async def _proxy(self, owner: str, scope: Scope, receive: Receive, send: Send) -> None:
-        api_key = None
-        for key, value in scope["headers"]:
-            if key == b"x-api-key" or key == b"apikey":
-                api_key = value.decode("latin-1")
-                break
-        principal = self.auth.authenticate(api_key)
-        if principal is None:
-            detail = "Send a valid API key in X-API-Key." if api_key is None else "The API key is not valid."
-            await send_problem(
-                send, 401, "unauthenticated", detail, scope["path"], [(b"www-authenticate", WWW_AUTHENTICATE.encode())]
-            )
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v1/"):
+            await self.api(scope, receive, send)
             return
         state = scope["state"]
+        status: list[int] = [500]
+        started: list[bool] = [False]
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                started[0] = True
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracking_send)
+        except BodyTooLarge:
+            if started[0]:
+                raise
+            await self._too_large(tracking_send, path)
+        finally:
+            if scope["method"] in WRITE_METHODS:
+                await self.audit.record(
+                    request_id=state["request_id"],
+                    principal=state.get("principal"),
+                    method=scope["method"],
+                    path=path,
+                    status=status[0],
+                )
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        state = scope["state"]
+        limit = self.settings.max_bulk_body_bytes if path in BULK_PATHS else self.settings.max_body_bytes
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(send, path)
+            return
+        receive = _limited_receive(receive, limit)
+        if path in PUBLIC_PATHS:  # the token endpoint authenticates the client itself
+            await self.api(scope, receive, send)
+            return
+        result = await self.auth.authenticate(scope["headers"])
+        if isinstance(result, AuthFailure):
+            await self._refuse(send, result, path)
+            return
+        principal: Principal = result
+        state["principal"] = principal
         state["principal_id"] = principal.client_id
+        rule = self.settings.rate_limits.get(principal.kind)
+        if rule is not None:
+            wait = await self.buckets.take(principal.client_id, rule[0], rule[1])
+            if wait is not None:
+                await send_problem(
+                    send,
+                    429,
+                    "too-many-requests",
+                    f"This client may make {rule[0]:g} requests per second (bursts of {rule[1]}); slow down.",
+                    path,
+                    [(b"retry-after", retry_after_header(wait).encode())],
+                )
+                return
+        owner = owner_of(path)
+        if owner is None:
+            await self.api(scope, receive, send)
+            return
         await forward(
             scope,
             receive,
             send,
             client=self.clients[owner],
             upstream=owner,
-            extra_headers=self.auth.forwarded_headers(principal, scope["method"], scope["path"]),
+            extra_headers=self.auth.forwarded_headers(principal, scope["method"], path),
             request_id=state["request_id"],
             max_buffered_body_bytes=self.settings.max_buffered_body_bytes,
         )
+
+    async def _refuse(self, send: Send, failure: AuthFailure, path: str) -> None:
+        if failure.status == 429:
+            headers = [(b"retry-after", str(failure.retry_after or 60).encode())]
+            await send_problem(send, 429, "too-many-requests", failure.detail, path, headers)
+            return
+        await send_problem(
+            send, 401, "unauthenticated", failure.detail, path, [(b"www-authenticate", WWW_AUTHENTICATE.encode())]
+        )
+
+    async def _too_large(self, send: Send, path: str) -> None:
+        limit = self.settings.max_bulk_body_bytes if path in BULK_PATHS else self.settings.max_body_bytes
+        await send_problem(send, 413, "payload-too-large", f"The body is larger than {limit} bytes.", path)
 
     async def merged_openapi(self) -> dict[str, Any]:
         """The merged document, fetched from the services and reused for ``openapi_cache_s``."""
@@ -108,7 +209,7 @@ class Gateway:
             return self._openapi
         names = list(self.clients)
         responses = await asyncio.gather(*(self.clients[n].get("/openapi.json") for n in names))
-        documents = {}
+        documents = {"gateway": self.api.openapi()}
         for name, response in zip(names, responses, strict=True):
             response.raise_for_status()
             documents[name] = response.json()
@@ -131,6 +232,8 @@ class Gateway:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        await self.buckets.aclose()
+        self.db.dispose()
 
     def _build_api(self) -> FastAPI:
         gateway = self
@@ -143,16 +246,46 @@ class Gateway:
                 await gateway.aclose()
 
         api = FastAPI(
-            title="ARRS gateway", version=VERSION, lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+            title="ARRS gateway",
+            version=VERSION,
+            lifespan=lifespan,
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+            openapi_tags=[
+                {"name": "platform", "description": "The gateway's health and documents."},
+                {"name": "clients", "description": "API clients (admin)."},
+                {"name": "oauth", "description": "OAuth 2.0 client credentials."},
+                {"name": "audit", "description": "The audit log of state-changing requests (admin)."},
+            ],
         )
+        api.state.gateway = self
+        api.state.db = self.db
+        api.state.settings = self.settings
         install_problem_handlers(api)
+        api.include_router(own_router)
 
-        @api.get("/healthz")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok", "service": "gateway"}
+        @api.get(
+            "/healthz",
+            tags=["platform"],
+            operation_id="gateway_liveness",
+            response_model=Health,
+            openapi_extra={"security": []},
+        )
+        async def healthz() -> Health:
+            """The gateway process is alive."""
+            return Health(status="ok", service="gateway")
 
-        @api.get("/readyz")
+        @api.get(
+            "/readyz",
+            tags=["platform"],
+            operation_id="gateway_readiness",
+            response_model=Readiness,
+            openapi_extra={"security": []},
+            responses={503: {"description": "An upstream is not ready"}},
+        )
         async def readyz() -> JSONResponse:
+            """Every upstream service is ready (503 names the ones that are not)."""
             upstreams = await gateway.readiness()
             if all(state == "ready" for state in upstreams.values()):
                 return JSONResponse({"status": "ready", "upstreams": upstreams})
@@ -161,7 +294,7 @@ class Gateway:
                 status=503, code="not-ready", detail=f"Upstreams not ready: {down}", extra={"upstreams": upstreams}
             )
 
-        @api.get("/openapi.json")
+        @api.get("/openapi.json", include_in_schema=False)
         async def openapi() -> JSONResponse:
             try:
                 return JSONResponse(await gateway.merged_openapi())
@@ -178,10 +311,11 @@ class Gateway:
                     instance="/openapi.json",
                 )
 
-        @api.get("/docs")
+        @api.get("/docs", include_in_schema=False)
         async def docs() -> HTMLResponse:
             return get_swagger_ui_html(openapi_url="/openapi.json", title="ARRS platform API")
 
+        install_openapi(api)
         return api
 
 

@@ -22,58 +22,11 @@ GATEWAY_DESCRIPTION = """\
 The public API of the ARRS platform (NHS England's Additional Roles Reimbursement Scheme): the role
 catalogue, PCN budgets and claims, and the evaluation of whether roles work.
 
-Authenticate with `X-API-Key` (or `apikey`). Errors are RFC 9457 `application/problem+json`; lists
+Authenticate with `X-API-Key` (or `apikey`), or with a bearer token from `POST /v1/oauth/token`
+(OAuth 2.0 client credentials). Errors are RFC 9457 `application/problem+json`; lists
 answer `{"data": [...], "next_cursor": ...}` and are also available as CSV (`?format=csv`).
 Every response carries `X-Request-ID`.
 """
-
-
-def _gateway_paths() -> dict[str, Any]:
-    def op(operation_id: str, summary: str, schema: str) -> dict[str, Any]:
-        return {
-            "get": {
-                "tags": ["platform"],
-                "operationId": operation_id,
-                "summary": summary,
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "OK",
-                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-                    },
-                    "503": {
-                        "description": "Not ready",
-                        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-                    },
-                },
-            }
-        }
-
-    return {
-        "/healthz": op("gateway_liveness", "The gateway process is alive.", "Health"),
-        "/readyz": op(
-            "gateway_readiness", "Every upstream service is ready (503 names the ones that are not).", "Readiness"
-        ),
-    }
-
-
-GATEWAY_SCHEMAS: dict[str, Any] = {
-    "Health": {
-        "type": "object",
-        "title": "Health",
-        "properties": {"status": {"type": "string", "const": "ok"}, "service": {"type": "string"}},
-        "required": ["status", "service"],
-    },
-    "Readiness": {
-        "type": "object",
-        "title": "Readiness",
-        "properties": {
-            "status": {"type": "string", "const": "ready"},
-            "upstreams": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-        "required": ["status", "upstreams"],
-    },
-}
 
 
 def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str) -> dict[str, Any]:
@@ -83,15 +36,12 @@ def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str) ->
         "info": {"title": "ARRS platform API", "version": version, "description": GATEWAY_DESCRIPTION},
         "servers": [{"url": "/"}],
         "paths": {},
-        "components": {"schemas": copy.deepcopy(GATEWAY_SCHEMAS), "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
-        "tags": [{"name": "platform", "description": "The gateway's own endpoints."}],
+        "components": {"schemas": {}, "securitySchemes": copy.deepcopy(SECURITY_SCHEMES)},
+        "tags": [],
     }
     path_owner: dict[str, str] = {}
-    schema_owner: dict[str, str] = dict.fromkeys(GATEWAY_SCHEMAS, "gateway")
-    tag_names = {"platform"}
-    for path, item in _gateway_paths().items():
-        merged["paths"][path] = item
-        path_owner[path] = "gateway"
+    schema_owner: dict[str, str] = {}
+    tag_names: set[str] = set()
     for service, document in documents.items():
         for path, item in document.get("paths", {}).items():
             if path in path_owner:

@@ -16,7 +16,14 @@ ROUTES: dict[str, str] = {
     "list-sizes": "evaluation",
     "evaluations": "evaluation",
     "readiness": "evaluation",
+    "practices": "budget",
 }
+
+PUBLIC_PATHS = frozenset({"/v1/oauth/token"})
+"""Paths under /v1 that authenticate the caller themselves."""
+
+BULK_PATHS = frozenset({"/v1/workload", "/v1/list-sizes"})
+"""Paths whose bodies may be as large as ``max_bulk_body_bytes``."""
 
 
 def owner_of(path: str) -> str | None:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from arrs_kit import migrate
 from arrs_kit.testing import DatabaseFactory
@@ -55,6 +56,12 @@ async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 @pytest.fixture
+def echo_upstream() -> ASGIApp:
+    """An upstream that answers with what it received."""
+    return echo_app
+
+
+@pytest.fixture
 def service_urls(database_factory: DatabaseFactory) -> object:
     urls = {
         "roles": database_factory.create("roles", "sqlite", lambda u: migrate.upgrade("roles", u)),
@@ -67,7 +74,24 @@ def service_urls(database_factory: DatabaseFactory) -> object:
 
 
 @pytest.fixture
-def gateway_app(service_urls: dict[str, str]) -> Gateway:
+def gateway_db_url(database_factory: DatabaseFactory) -> object:
+    url = database_factory.create("gateway", "sqlite", lambda u: migrate.upgrade("gateway", u))
+    yield url
+    database_factory.drop(url)
+
+
+@pytest.fixture
+def gateway_settings(gateway_db_url: str) -> Callable[..., GatewaySettings]:
+    """Settings with a fresh, migrated gateway database; keyword arguments override fields."""
+
+    def make(**overrides: Any) -> GatewaySettings:
+        return GatewaySettings(database_url=gateway_db_url, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def gateway_app(service_urls: dict[str, str], gateway_settings: Callable[..., GatewaySettings]) -> Gateway:
     """The gateway with the three real services in-process."""
     transports = {
         "roles": httpx.ASGITransport(
@@ -80,7 +104,7 @@ def gateway_app(service_urls: dict[str, str]) -> Gateway:
             app=create_evaluation(EvaluationSettings(database_url=service_urls["evaluation"]), configure_logs=False)
         ),
     }
-    return create_app(GatewaySettings(), transports=transports, configure_logs=False)
+    return create_app(gateway_settings(), transports=transports, configure_logs=False)
 
 
 @pytest.fixture
@@ -92,9 +116,10 @@ async def gateway(gateway_app: Gateway) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def echo_gateway() -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway with the echo app standing in for the budget service."""
-    app = create_app(GatewaySettings(), transports={"budget": httpx.ASGITransport(app=echo_app)}, configure_logs=False)
+async def echo_gateway(gateway_settings: Callable[..., GatewaySettings]) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway with the echo app standing in for the budget and evaluation services."""
+    echo = httpx.ASGITransport(app=echo_app)
+    app = create_app(gateway_settings(), transports={"budget": echo, "evaluation": echo}, configure_logs=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         yield client
     await app.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -101,11 +101,27 @@ async def test_large_bodies_arrive_whole(echo_gateway: httpx.AsyncClient) -> Non
         for i in range(0, len(body), 65536):
             yield body[i : i + 65536]
 
-    streamed = await echo_gateway.post("/v1/posts", content=chunks(), headers=ADMIN_KEY)
+    # /v1/workload is a bulk endpoint: its bodies may be up to max_bulk_body_bytes.
+    streamed = await echo_gateway.post("/v1/workload", content=chunks(), headers=ADMIN_KEY)
     assert streamed.json()["body_bytes"] == len(body)
     assert streamed.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
-    sized = await echo_gateway.post("/v1/posts", content=body, headers=ADMIN_KEY)
+    sized = await echo_gateway.post("/v1/workload", content=body, headers=ADMIN_KEY)
     assert sized.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+async def test_bodies_over_the_limit_are_413(echo_gateway: httpx.AsyncClient) -> None:
+    big = b"x" * (1_048_576 + 1)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(big), 65536):
+            yield big[i : i + 65536]
+
+    for content in (big, chunks()):  # with Content-Length, and chunked without one
+        response = await echo_gateway.post("/v1/posts", content=content, headers=ADMIN_KEY)
+        assert response.status_code == 413
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["type"] == "/problems/payload-too-large"
+    assert (await echo_gateway.post("/v1/posts", content=b"x" * 1_048_576, headers=ADMIN_KEY)).status_code == 200
 
 
 async def test_unknown_resources_are_404_problems(gateway: httpx.AsyncClient) -> None:
@@ -134,8 +150,8 @@ def closed_port() -> int:
     return port
 
 
-async def test_an_upstream_that_is_down_is_503() -> None:
-    settings = GatewaySettings(roles_url=f"http://127.0.0.1:{closed_port()}", upstream_connect_timeout_s=1.0)
+async def test_an_upstream_that_is_down_is_503(gateway_settings: Callable[..., GatewaySettings]) -> None:
+    settings = gateway_settings(roles_url=f"http://127.0.0.1:{closed_port()}", upstream_connect_timeout_s=1.0)
     app = create_app(settings, configure_logs=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         response = await client.get("/v1/roles", headers=ADMIN_KEY)
@@ -148,7 +164,7 @@ async def test_an_upstream_that_is_down_is_503() -> None:
     assert ready.status_code == 503 and "roles" in ready.json()["detail"]
 
 
-async def test_a_slow_upstream_is_504() -> None:
+async def test_a_slow_upstream_is_504(gateway_settings: Callable[..., GatewaySettings]) -> None:
     accepted = asyncio.Event()
 
     async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -158,7 +174,7 @@ async def test_a_slow_upstream_is_504() -> None:
 
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    settings = GatewaySettings(roles_url=f"http://127.0.0.1:{port}", upstream_timeout_s=0.3)
+    settings = gateway_settings(roles_url=f"http://127.0.0.1:{port}", upstream_timeout_s=0.3)
     app = create_app(settings, configure_logs=False)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
@@ -190,7 +206,15 @@ async def test_production_refuses_development_secrets() -> None:
         GatewaySettings(ARRS_ENV="production", ARRS_GATEWAY_SECRET="s" * 40)
     with pytest.raises(ValidationError, match="ARRS_GATEWAY_SECRET"):
         GatewaySettings(ARRS_ENV="production", ARRS_ADMIN_API_KEY="k" * 40)
-    ok = GatewaySettings(ARRS_ENV="production", ARRS_ADMIN_API_KEY="k" * 40, ARRS_GATEWAY_SECRET="s" * 40)
+    with pytest.raises(ValidationError, match="token key dev-1"):
+        GatewaySettings(ARRS_ENV="production", ARRS_ADMIN_API_KEY="k" * 40, ARRS_GATEWAY_SECRET="s" * 40)
+    ok = GatewaySettings(
+        ARRS_ENV="production",
+        ARRS_ADMIN_API_KEY="k" * 40,
+        ARRS_GATEWAY_SECRET="s" * 40,
+        token_keys={"2026-11": "t" * 40},
+        token_signing_key_id="2026-11",
+    )
     assert ok.env == "production"
 
 
@@ -204,10 +228,10 @@ async def broken_upstream(body: bytes) -> asyncio.Server:
     return await asyncio.start_server(answer, "127.0.0.1", 0)
 
 
-async def test_an_upstream_that_breaks_before_its_body_is_502() -> None:
+async def test_an_upstream_that_breaks_before_its_body_is_502(gateway_settings: Callable[..., GatewaySettings]) -> None:
     server = await broken_upstream(b"")
     port = server.sockets[0].getsockname()[1]
-    app = create_app(GatewaySettings(roles_url=f"http://127.0.0.1:{port}"), configure_logs=False)
+    app = create_app(gateway_settings(roles_url=f"http://127.0.0.1:{port}"), configure_logs=False)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
             response = await client.get("/v1/roles", headers=ADMIN_KEY)
@@ -219,11 +243,13 @@ async def test_an_upstream_that_breaks_before_its_body_is_502() -> None:
     assert response.json()["type"] == "/problems/bad-gateway"
 
 
-async def test_an_upstream_that_breaks_mid_body_cuts_the_response() -> None:
+async def test_an_upstream_that_breaks_mid_body_cuts_the_response(
+    gateway_settings: Callable[..., GatewaySettings],
+) -> None:
     # Headers are already out: the only honest answer is to abort, never to end the body as if complete.
     server = await broken_upstream(b'{"partial":')
     port = server.sockets[0].getsockname()[1]
-    app = create_app(GatewaySettings(roles_url=f"http://127.0.0.1:{port}"), configure_logs=False)
+    app = create_app(gateway_settings(roles_url=f"http://127.0.0.1:{port}"), configure_logs=False)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
             with pytest.raises(httpx.RemoteProtocolError):
@@ -233,7 +259,9 @@ async def test_an_upstream_that_breaks_mid_body_cuts_the_response() -> None:
         server.close()
 
 
-async def test_upstream_cookies_reach_the_caller_but_are_never_replayed() -> None:
+async def test_upstream_cookies_reach_the_caller_but_are_never_replayed(
+    gateway_settings: Callable[..., GatewaySettings],
+) -> None:
     async def cookie_app(scope: Scope, receive: Receive, send: Send) -> None:
         cookie = dict(scope["headers"]).get(b"cookie", b"")
         await send(
@@ -246,7 +274,7 @@ async def test_upstream_cookies_reach_the_caller_but_are_never_replayed() -> Non
         await send({"type": "http.response.body", "body": b"cookie=" + cookie})
 
     app = create_app(
-        GatewaySettings(), transports={"budget": httpx.ASGITransport(app=cookie_app)}, configure_logs=False
+        gateway_settings(), transports={"budget": httpx.ASGITransport(app=cookie_app)}, configure_logs=False
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         first = await client.get("/v1/posts", headers=ADMIN_KEY)

@@ -48,6 +48,7 @@ def test_every_resource_of_the_contract_has_an_owner() -> None:
         "list-sizes": "evaluation",
         "evaluations": "evaluation",
         "readiness": "evaluation",
+        "practices": "budget",
     }
     assert contract == ROUTES
 
@@ -63,8 +64,8 @@ def test_merge_keeps_every_path_and_shared_identical_schemas() -> None:
     a = doc({"/v1/roles": {"get": {"operationId": "list_roles"}}}, {"Problem": PROBLEM, "Role": {"type": "object"}})
     b = doc({"/v1/pcns": {"get": {"operationId": "list_pcns"}}}, {"Problem": copy.deepcopy(PROBLEM)})
     merged = merge_documents({"roles": a, "budget": b}, version="1")
-    assert {"/v1/roles", "/v1/pcns", "/healthz", "/readyz"} <= set(merged["paths"])
-    assert set(merged["components"]["schemas"]) == {"Problem", "Role", "Health", "Readiness"}
+    assert set(merged["paths"]) == {"/v1/roles", "/v1/pcns"}
+    assert set(merged["components"]["schemas"]) == {"Problem", "Role"}
     assert "ApiKeyAuth" in merged["components"]["securitySchemes"]
 
 

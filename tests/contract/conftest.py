@@ -44,6 +44,9 @@ def service_apps(database_factory: DatabaseFactory) -> object:
 
 
 @pytest.fixture
-def gateway_app(service_apps: dict[str, FastAPI]) -> Gateway:
+def gateway_app(service_apps: dict[str, FastAPI], database_factory: DatabaseFactory) -> object:
+    """The gateway (on its own fresh database) in front of the three services, all in-process."""
+    url = database_factory.create("gateway", "sqlite", partial(migrate.upgrade, "gateway"))
     transports = {name: httpx.ASGITransport(app=app) for name, app in service_apps.items()}
-    return create_gateway(GatewaySettings(), transports=transports, configure_logs=False)
+    yield create_gateway(GatewaySettings(database_url=url), transports=transports, configure_logs=False)
+    database_factory.drop(url)

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, inspect
 from arrs_kit import migrate
 from arrs_kit.testing import DatabaseFactory
 
-SERVICES = ["roles", "budget", "evaluation"]
+SERVICES = ["roles", "budget", "evaluation", "gateway"]
 
 
 @pytest.mark.parametrize("service", SERVICES)

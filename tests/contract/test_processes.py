@@ -49,7 +49,7 @@ def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(
     tmp_path: Path, backend: str, database_factory: DatabaseFactory
 ) -> None:
     ports = {name: free_port() for name in ("GATEWAY", "ROLES", "BUDGET", "EVALUATION")}
-    services = ("ROLES", "BUDGET", "EVALUATION")
+    services = ("ROLES", "BUDGET", "EVALUATION", "GATEWAY")
     if backend == "sqlite":
         urls = {name: f"sqlite:///{tmp_path / name.lower()}.db" for name in services}
     else:

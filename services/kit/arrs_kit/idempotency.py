@@ -23,11 +23,11 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Header
 from fastapi.responses import JSONResponse
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from arrs_kit.db import Database
+from arrs_kit.db import Database, UtcDateTime
 from arrs_kit.problems import ProblemError
 
 T = TypeVar("T")
@@ -63,8 +63,8 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("response_status", Integer, nullable=True),
         Column("response_body", Text, nullable=True),
         Column("location", String(500), nullable=True),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("lease_until", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("lease_until", UtcDateTime, nullable=False),
     )
 
 
@@ -136,8 +136,7 @@ class IdempotencyStore:
                 raise IdempotencyKeyReused("Use a new Idempotency-Key for a different request.")
             if row.state == "done":
                 return Replay(row.response_status, json.loads(row.response_body), row.location)
-            lease_until = row.lease_until if row.lease_until.tzinfo else row.lease_until.replace(tzinfo=UTC)
-            if lease_until > now:
+            if row.lease_until > now:
                 raise IdempotencyKeyInProgress(
                     "The first request with this key has not finished; retry shortly.", headers={"Retry-After": "1"}
                 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from importlib import resources
+import importlib
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -11,9 +12,20 @@ from alembic.script import ScriptDirectory
 from arrs_kit.settings import normalise_database_url
 
 
+def migrations_dir(package: str) -> Path:
+    """``<package>/migrations``, found beside the package's ``models`` module.
+
+    (Not ``importlib.resources.files(package)``: run from the repository root, the top-level
+    ``gateway/`` folder shadows the installed ``gateway`` package as a namespace package.)
+    """
+    models = importlib.import_module(f"{package}.models")
+    assert models.__file__ is not None
+    return Path(models.__file__).parent / "migrations"
+
+
 def alembic_config(package: str, url: str) -> Config:
     """An Alembic config for ``package``'s migrations against ``url``."""
-    location = resources.files(package) / "migrations"
+    location = migrations_dir(package)
     config = Config()
     config.set_main_option("script_location", str(location))
     # ConfigParser interpolation: a literal % in a URL (an encoded password) must be doubled.

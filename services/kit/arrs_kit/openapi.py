@@ -30,8 +30,17 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "name": "apikey",
         "description": "The same API key in the NHS API platform's header.",
     },
+    "OAuth2ClientCredentials": {
+        "type": "oauth2",
+        "description": "A bearer token from POST /v1/oauth/token (client credentials).",
+        "flows": {"clientCredentials": {"tokenUrl": "/v1/oauth/token", "scopes": {}}},
+    },
 }
-DEFAULT_SECURITY: list[dict[str, list[str]]] = [{"ApiKeyAuth": []}, {"NhsApiKeyAuth": []}]
+DEFAULT_SECURITY: list[dict[str, list[str]]] = [
+    {"ApiKeyAuth": []},
+    {"NhsApiKeyAuth": []},
+    {"OAuth2ClientCredentials": []},
+]
 
 _METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from arrs_kit.db import UtcDateTime
 from arrs_kit.idempotency import idempotency_table
 from roles.rules import GEOGRAPHIES
 
@@ -31,7 +32,7 @@ idempotency_keys = idempotency_table(metadata)
 
 
 def _ts() -> Any:
-    return Column(DateTime(timezone=True), nullable=False)
+    return Column(UtcDateTime, nullable=False)
 
 
 class Role(RolesBase, table=True):

@@ -1,0 +1,59 @@
+"""The audit log: every state-changing request through the gateway, who, what, when, and how it ended."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlmodel import col
+
+from arrs_kit.db import Database
+from arrs_kit.principal import Principal
+from gateway.identity import now_utc
+from gateway.models import AuditEvent
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def outcome_of(status: int) -> str:
+    return "success" if status < 400 else "refused" if status < 500 else "error"
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _insert(self, event: AuditEvent) -> None:
+        with self.db.writer() as session:
+            session.add(event)
+            session.commit()
+
+    async def record(
+        self, *, request_id: str, principal: Principal | None, method: str, path: str, status: int
+    ) -> None:
+        event = AuditEvent(
+            at=now_utc(),
+            request_id=request_id,
+            client_id=principal.client_id if principal else None,
+            kind=principal.kind if principal else None,
+            method=method,
+            path=path[:500],
+            status=status,
+            outcome=outcome_of(status),
+        )
+        await anyio.to_thread.run_sync(self._insert, event)
+
+    def list(
+        self, *, client_id: str | None, since: datetime | None, before_id: int | None, limit: int
+    ) -> Sequence[AuditEvent]:
+        stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+        if client_id is not None:
+            stmt = stmt.where(col(AuditEvent.client_id) == client_id)
+        if since is not None:
+            stmt = stmt.where(col(AuditEvent.at) >= since)
+        if before_id is not None:
+            stmt = stmt.where(col(AuditEvent.id) < before_id)
+        with self.db.reader() as session:
+            return session.scalars(stmt).all()

@@ -1,0 +1,113 @@
+"""Bodies of the gateway's own endpoints: API clients, tokens, audit events."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from arrs_kit.pagination import Page
+from arrs_kit.types import NoControlCharacters
+
+ClientKind = Literal["admin", "icb", "pcn", "practice_system", "dashboard"]
+
+ICB_CODE = re.compile(r"^[A-Z0-9]{3}$")
+PCN_CODE = re.compile(r"^U[0-9]{5}$")
+PRACTICE_CODE = re.compile(r"^[A-Z][0-9]{5}$")
+
+
+class ClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200), NoControlCharacters]
+    kind: ClientKind
+    org_codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=10)]], Field(max_length=200)] = Field(
+        default_factory=list,
+        description="admin: none; icb: its ICB code; pcn: its PCN code; practice_system: its practice codes; "
+        "dashboard: an ICB code, or none for a national dashboard.",
+    )
+
+    @field_validator("org_codes")
+    @classmethod
+    def _upper(cls, codes: list[str]) -> list[str]:
+        return [code.strip().upper() for code in codes]
+
+    @model_validator(mode="after")
+    def _codes_fit_the_kind(self) -> ClientCreate:
+        codes = self.org_codes
+        if len(set(codes)) != len(codes):
+            raise ValueError("org_codes repeats a code")
+        rules = {
+            "admin": (0, 0, None, "no org codes"),
+            "icb": (1, 1, ICB_CODE, "exactly one ICB code (3 letters or digits)"),
+            "pcn": (1, 1, PCN_CODE, "exactly one PCN code (U and 5 digits)"),
+            "practice_system": (1, 200, PRACTICE_CODE, "one or more practice codes (a letter and 5 digits)"),
+            "dashboard": (0, 1, ICB_CODE, "one ICB code, or none for a national dashboard"),
+        }
+        least, most, pattern, wanted = rules[self.kind]
+        if not least <= len(codes) <= most or (pattern is not None and not all(pattern.match(c) for c in codes)):
+            raise ValueError(f"a {self.kind} client takes {wanted}")
+        return self
+
+
+class ClientPublic(BaseModel):
+    id: str
+    client_id: str = Field(description="The OAuth client_id (the same as id).")
+    name: str
+    kind: ClientKind
+    org_codes: list[str]
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class ClientCreated(ClientPublic):
+    api_key: str = Field(description="Shown once: send it as X-API-Key. Only a salted hash is kept.")
+    client_secret: str = Field(description="Shown once: the OAuth client secret for POST /v1/oauth/token.")
+
+
+class ClientPage(Page[ClientPublic]):
+    """A page of API clients."""
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class TokenRequest(BaseModel):
+    """Form fields of the client-credentials grant (RFC 6749 §4.4)."""
+
+    grant_type: Literal["client_credentials"]
+    client_id: str | None = Field(None, description="Or send id and secret by HTTP Basic.")
+    client_secret: str | None = None
+
+
+class AuditEventPublic(BaseModel):
+    id: int
+    at: datetime
+    request_id: str
+    client_id: str | None
+    kind: ClientKind | None
+    method: str
+    path: str
+    status: int
+    outcome: Literal["success", "refused", "error"]
+
+
+class AuditEventPage(Page[AuditEventPublic]):
+    """A page of audit events, newest first."""
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    upstreams: dict[str, str] = Field(description="Each upstream service and whether it is ready.")
