@@ -2,7 +2,7 @@
 # migrations. It starts nothing by itself: every container names its command (docker-compose.yml,
 # deploy/k8s/), for example
 #   uvicorn --factory roles.main:app --host 0.0.0.0 --port 8001 --loop uvloop --http httptools --no-access-log
-#   python -m roles seed | python -m budget migrate | python -m evaluation migrate
+#   python -m roles seed | python -m budget migrate | python -m evaluation migrate | python -m gateway migrate
 # No HEALTHCHECK here: one image serves four processes on four ports, so compose and Kubernetes probe
 # each one (/healthz, /readyz) where the port is known.
 

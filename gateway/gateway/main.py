@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -225,9 +226,16 @@ class Gateway:
                 return f"unreachable ({type(exc).__name__})"
             return "ready" if response.status_code == 200 else f"not ready ({response.status_code})"
 
+        async def own_database() -> str:
+            try:
+                await anyio.to_thread.run_sync(self.db.ping)
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                return f"unreachable ({type(exc).__name__})"
+            return "ready"
+
         names = list(self.clients)
-        results = await asyncio.gather(*(check(n) for n in names))
-        return dict(zip(names, results, strict=True))
+        results = await asyncio.gather(*(check(n) for n in names), own_database())
+        return dict(zip([*names, "gateway_database"], results, strict=True))
 
     async def aclose(self) -> None:
         for client in self.clients.values():

@@ -2,16 +2,20 @@
 
 In memory the buckets are per replica (N replicas admit up to N times the rate). With
 ``GATEWAY_RATE_LIMIT_REDIS_URL`` the buckets live in Redis, shared by every replica, updated
-atomically by one Lua script.
+atomically by one Lua script; if Redis cannot be reached, requests pass unlimited (logged).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("arrs.gateway")
 
 
 class Buckets(Protocol):
@@ -63,9 +67,15 @@ class RedisBuckets:
         self.script = self.client.register_script(_LUA)
 
     async def take(self, key: str, rate: float, burst: int) -> float | None:
-        # Redis's clock, so every replica agrees on "now".
-        seconds, micros = await self.client.time()
-        wait = float(await self.script(keys=[self.prefix + key], args=[rate, burst, seconds + micros / 1e6]))
+        try:
+            # Redis's clock, so every replica agrees on "now".
+            seconds, micros = await self.client.time()
+            wait = float(await self.script(keys=[self.prefix + key], args=[rate, burst, seconds + micros / 1e6]))
+        except RedisError as exc:
+            # A rate limiter that is down must not take the platform down with it: let the request
+            # through, and say so in the log.
+            log.warning("rate-limit store unavailable; request not limited", extra={"error": type(exc).__name__})
+            return None
         return None if wait <= 0 else wait
 
     async def aclose(self) -> None:

@@ -191,7 +191,12 @@ async def test_health_readiness_and_merged_openapi(gateway: httpx.AsyncClient) -
     assert (await gateway.get("/healthz")).json()["status"] == "ok"
     ready = await gateway.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["upstreams"] == {"roles": "ready", "budget": "ready", "evaluation": "ready"}
+    assert ready.json()["upstreams"] == {
+        "roles": "ready",
+        "budget": "ready",
+        "evaluation": "ready",
+        "gateway_database": "ready",
+    }
     document = (await gateway.get("/openapi.json")).json()
     assert "/v1/roles" in document["paths"] and "/v1/rates" in document["paths"]
     assert document["components"]["securitySchemes"]["ApiKeyAuth"]["name"] == "X-API-Key"

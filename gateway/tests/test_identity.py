@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -319,3 +320,15 @@ async def test_audit_events_cannot_be_edited_or_deleted(gw: httpx.AsyncClient, d
                 conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+async def test_a_rate_limit_store_that_is_down_lets_requests_through(make_gateway: Callable[..., Gateway]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_gateway(rate_limits={"pcn": (0.01, 1)}, rate_limit_redis_url=f"redis://127.0.0.1:{port}/0")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as gw:
+        pcn = await new_client(gw, "pcn", ["U12345"])
+        statuses = [(await gw.get("/v1/posts", headers={"X-API-Key": pcn["api_key"]})).status_code for _ in range(3)]
+    await app.aclose()
+    assert statuses == [200, 200, 200]

@@ -12,6 +12,7 @@ variable, a missing secret or an injected one (Kubernetes service links) fails h
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import importlib
@@ -50,17 +51,36 @@ SETTINGS: dict[str, type[PlatformSettings]] = {
     "gateway": GatewaySettings,
 }
 SERVICES = ("roles", "budget", "evaluation")
-# What brings each service's database to head, as tools/run.py runs it.
-MIGRATIONS = {"roles": "seed", "budget": "migrate", "evaluation": "migrate"}
+# What brings each database (each service's and the gateway's) to head, as tools/run.py runs it.
+MIGRATIONS = {"roles": "seed", "budget": "migrate", "evaluation": "migrate", "gateway": "migrate"}
+# The secrets each process is given: all it needs and nothing else. A migration gets its app's: the
+# gateway's needs the admin key and the token keys because GatewaySettings refuses to load without them
+# in production, although migrating uses only the database URL.
+SECRETS_NEEDED = {
+    "roles": {"ARRS_GATEWAY_SECRET", "ROLES_DATABASE_URL"},
+    "budget": {"ARRS_GATEWAY_SECRET", "BUDGET_DATABASE_URL"},
+    "evaluation": {"ARRS_GATEWAY_SECRET", "EVALUATION_DATABASE_URL"},
+    "gateway": {"ARRS_GATEWAY_SECRET", "ARRS_ADMIN_API_KEY", "GATEWAY_DATABASE_URL", "GATEWAY_TOKEN_KEYS"},
+}
+# Secret keys an app's Deployment may also reference as optional: used where the environment has them.
+OPTIONAL_SECRETS = {"gateway": {"GATEWAY_RATE_LIMIT_REDIS_URL"}}
 
 # Stand-ins for the secrets: long enough for the production checks, never the development defaults.
+# Two token keys, as in the middle of a rotation.
 FAKE_SECRETS = {
     "ARRS_ADMIN_API_KEY": "test-admin-key-0123456789abcdef",
     "ARRS_GATEWAY_SECRET": "test-gateway-secret-0123456789abcdef",
     "POSTGRES_PASSWORD": "0123456789abcdef",
+    "GATEWAY_TOKEN_KEYS": json.dumps(
+        {"test-1": "test-token-key-1-0123456789abcdef0123", "test-2": "test-token-key-2-0123456789abcdef0123"}
+    ),
 }
+# What compose must be given from the shell: the secrets and the key id that signs tokens.
+COMPOSE_ENVIRONMENT = {**FAKE_SECRETS, "GATEWAY_TOKEN_SIGNING_KEY_ID": "test-2"}
 K8S_SECRET = "arrs-secrets"
-SECRET_LIKE = re.compile(r"SECRET|PASSWORD|API_KEY|TOKEN|DATABASE_URL")
+SECRET_LIKE = re.compile(r"SECRET|PASSWORD|API_KEY|TOKEN|DATABASE_URL|REDIS_URL")
+# Names SECRET_LIKE matches that hold no secret.
+NOT_SECRET = {"GATEWAY_TOKEN_SIGNING_KEY_ID", "GATEWAY_TOKEN_TTL_S"}
 PREPARE_LABEL = ("arrs/stage", "prepare")
 # The oldest Kubernetes minor the manifests are checked against; the newest the schemas know is the other.
 KUBERNETES_MINIMUM = "1.30"
@@ -153,6 +173,28 @@ def _settings_from(monkeypatch: pytest.MonkeyPatch, package: str, environment: M
     return SETTINGS[package]()
 
 
+def _is_secret(name: str) -> bool:
+    return bool(SECRET_LIKE.search(name)) and name not in NOT_SECRET
+
+
+def _database_url(settings: PlatformSettings) -> str:
+    assert isinstance(settings, ServiceSettings | GatewaySettings), type(settings)
+    return settings.database_url
+
+
+def _assert_each_secret_is_needed(
+    monkeypatch: pytest.MonkeyPatch, package: str, environment: Mapping[str, str], where: str
+) -> None:
+    """Without any one of its secrets the process's settings refuse to load or fall back to another database."""
+    database = _database_url(_settings_from(monkeypatch, package, environment))
+    for secret in SECRETS_NEEDED[package]:
+        try:
+            fallback = _settings_from(monkeypatch, package, {k: v for k, v in environment.items() if k != secret})
+        except ValidationError:
+            continue
+        assert _database_url(fallback) != database, f"{where} is given {secret} but runs without it"
+
+
 def _url_host_port(url: str) -> tuple[str, int]:
     parsed = make_url(url)
     assert parsed.host, url
@@ -163,6 +205,14 @@ def _url_host_port(url: str) -> tuple[str, int]:
 def _init_sql_databases() -> set[str]:
     sql = (ROOT / "deploy" / "postgres" / "init.sql").read_text()
     return set(re.findall(r"^\s*CREATE DATABASE (\w+);", sql, flags=re.IGNORECASE | re.MULTILINE))
+
+
+def test_migrations_are_those_tools_run_runs() -> None:
+    tree = ast.parse((ROOT / "tools" / "run.py").read_text())
+    (function,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "migrate_all"]
+    (loop,) = [n for n in ast.walk(function) if isinstance(n, ast.For)]
+    assert dict(ast.literal_eval(loop.iter)) == MIGRATIONS
+    assert _init_sql_databases() == set(MIGRATIONS), "init.sql creates one database per migration"
 
 
 # --- Dockerfile ------------------------------------------------------------------------------------
@@ -291,10 +341,23 @@ def _raw_compose() -> dict[str, Any]:
     return document
 
 
+def _interpolated(node: Any, environment: Mapping[str, str]) -> Any:
+    if isinstance(node, str):
+        return _interpolate(node, environment)
+    if isinstance(node, list):
+        return [_interpolated(item, environment) for item in node]
+    if isinstance(node, dict):
+        return {key: _interpolated(value, environment) for key, value in node.items()}
+    return node
+
+
 @functools.cache
 def _compose() -> dict[str, Any]:
-    """docker-compose.yml as compose reads it with the stand-in secrets set (anchors and ``<<`` merged)."""
-    document: dict[str, Any] = yaml.safe_load(_interpolate(COMPOSE_FILE.read_text(), FAKE_SECRETS))
+    """docker-compose.yml as compose reads it with the stand-in secrets set (anchors and ``<<`` merged).
+
+    Interpolated after parsing, as compose does: a value such as GATEWAY_TOKEN_KEYS's JSON stays a string.
+    """
+    document: dict[str, Any] = _interpolated(yaml.safe_load(COMPOSE_FILE.read_text()), COMPOSE_ENVIRONMENT)
     return document
 
 
@@ -349,7 +412,7 @@ def test_compose_publishes_only_the_gateway_on_8000() -> None:
 def test_compose_secrets_come_from_the_environment_and_are_required() -> None:
     text = COMPOSE_FILE.read_text()
     references = list(_REFERENCE.finditer(text))
-    for secret in FAKE_SECRETS:
+    for secret in COMPOSE_ENVIRONMENT:
         uses = [m for m in references if m["name"] == secret]
         assert uses, f"{secret} is never read from the environment"
         for use in uses:
@@ -357,7 +420,7 @@ def test_compose_secrets_come_from_the_environment_and_are_required() -> None:
             assert use["arg"].strip(), f"{use[0]}: say how to set it"
     for name, service in _raw_compose()["services"].items():
         for key, value in (service.get("environment") or {}).items():
-            if SECRET_LIKE.search(key):
+            if _is_secret(key):
                 secrets_in_value = {m["name"] for m in _REFERENCE.finditer(str(value))}
                 assert secrets_in_value & set(FAKE_SECRETS), f"{name}: {key} must take its secret from the environment"
     with pytest.raises(LookupError, match="ARRS_GATEWAY_SECRET"):
@@ -368,7 +431,7 @@ def test_compose_apps_start_after_their_migration() -> None:
     services = _compose()["services"]
     migrations = _compose_services("migration")
     migration_of = {_package_of(s["command"]): name for name, s in migrations.items()}
-    assert sorted(migration_of) == sorted(SERVICES)
+    assert sorted(migration_of) == sorted(MIGRATIONS), "one migration per database"
     database = next(n for n, s in services.items() if str(s.get("image", "")).startswith("postgres:"))
     assert services[database]["image"] == "postgres:15"
     for name, migration in migrations.items():
@@ -377,44 +440,48 @@ def test_compose_apps_start_after_their_migration() -> None:
     for name, service in _compose_services("app").items():
         package, _ = _uvicorn_target(service["command"])
         depends = service.get("depends_on", {})
+        assert depends[migration_of[package]]["condition"] == "service_completed_successfully", name
+        assert depends[database]["condition"] == "service_healthy", name
         if package == "gateway":
             for upstream in SERVICES:
                 assert depends[upstream]["condition"] == "service_healthy"
-        else:
-            assert depends[migration_of[package]]["condition"] == "service_completed_successfully", name
-            assert depends[database]["condition"] == "service_healthy", name
 
 
-@pytest.mark.parametrize("name", ["roles", "budget", "evaluation", "gateway", *(f"{s}-migrate" for s in SERVICES)])
+@pytest.mark.parametrize("name", [*SETTINGS, *(f"{package}-migrate" for package in MIGRATIONS)])
 def test_compose_environment_configures_the_process(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     services = _compose()["services"]
     service = services[name]
     package = _package_of(service["command"])
-    settings = _settings_from(monkeypatch, package, service.get("environment") or {})
+    environment = {k: str(v) for k, v in (service.get("environment") or {}).items()}
+    settings = _settings_from(monkeypatch, package, environment)
     assert settings.env == "production"
-    # The admin key is the gateway's alone; no other process is given it.
-    assert ("ARRS_ADMIN_API_KEY" in (service.get("environment") or {})) == (package == "gateway")
+    # Least privilege: the admin key and the token keys are the gateway's (and its migration's) alone, a
+    # database URL its process's alone.
+    given = {k for k in environment if _is_secret(k)}
+    assert given == SECRETS_NEEDED[package], f"{name} is given {sorted(given)}"
+    _assert_each_secret_is_needed(monkeypatch, package, environment, name)
+    assert settings.gateway_secret.get_secret_value() == FAKE_SECRETS["ARRS_GATEWAY_SECRET"]
+    database = make_url(_database_url(settings))
+    assert database.drivername == "postgresql+psycopg"
+    assert (database.host, database.port) == ("postgres", 5432)
+    assert database.username == services["postgres"]["environment"]["POSTGRES_USER"]
+    assert database.password == FAKE_SECRETS["POSTGRES_PASSWORD"]
+    # One database per service and one for the gateway, created by init.sql.
+    assert database.database == package
+    assert database.database in _init_sql_databases(), f"init.sql does not create {database.database}"
     if isinstance(settings, GatewaySettings):
         assert settings.admin_api_key.get_secret_value() == FAKE_SECRETS["ARRS_ADMIN_API_KEY"]
-    assert settings.gateway_secret.get_secret_value() == FAKE_SECRETS["ARRS_GATEWAY_SECRET"]
-    if isinstance(settings, ServiceSettings):
-        database = make_url(settings.database_url)
-        assert database.drivername == "postgresql+psycopg"
-        assert (database.host, database.port) == ("postgres", 5432)
-        assert database.username == services["postgres"]["environment"]["POSTGRES_USER"]
-        assert database.password == FAKE_SECRETS["POSTGRES_PASSWORD"]
-        # One database per service, created by init.sql.
-        assert database.database == package
-        assert database.database in _init_sql_databases(), f"init.sql does not create {database.database}"
-    else:
-        assert isinstance(settings, GatewaySettings)
-        for upstream, url in settings.upstream_urls().items():
-            host, port = _url_host_port(url)
-            assert _uvicorn_target(services[host]["command"]) == (upstream, port), url
+        keys = {kid: key.get_secret_value() for kid, key in settings.token_keys.items()}
+        assert keys == json.loads(FAKE_SECRETS["GATEWAY_TOKEN_KEYS"])
+        assert settings.token_signing_key_id == COMPOSE_ENVIRONMENT["GATEWAY_TOKEN_SIGNING_KEY_ID"]
+        if name == "gateway":
+            for upstream, url in settings.upstream_urls().items():
+                host, port = _url_host_port(url)
+                assert _uvicorn_target(services[host]["command"]) == (upstream, port), url
 
 
 def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
-    result = _compose_run(["config", "--format", "json"], FAKE_SECRETS, tmp_path)
+    result = _compose_run(["config", "--format", "json"], COMPOSE_ENVIRONMENT, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", f"docker-compose warns: {result.stderr}"
     # What compose makes of the file is what the tests above read.
@@ -427,11 +494,12 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
         assert bool(normalised[name].get("ports")) == (name == "gateway"), name
 
 
-@pytest.mark.parametrize("secret", sorted(FAKE_SECRETS))
-def test_docker_compose_refuses_to_start_without(secret: str, tmp_path: Path) -> None:
-    result = _compose_run(["config", "-q"], {k: v for k, v in FAKE_SECRETS.items() if k != secret}, tmp_path)
+@pytest.mark.parametrize("variable", sorted(COMPOSE_ENVIRONMENT))
+def test_docker_compose_refuses_to_start_without(variable: str, tmp_path: Path) -> None:
+    environment = {k: v for k, v in COMPOSE_ENVIRONMENT.items() if k != variable}
+    result = _compose_run(["config", "-q"], environment, tmp_path)
     assert result.returncode != 0
-    assert secret in result.stderr
+    assert variable in result.stderr
 
 
 # --- Kubernetes ------------------------------------------------------------------------------------
@@ -496,11 +564,24 @@ def _container_port(container: dict[str, Any], port: int | str) -> int:
     raise AssertionError(f"{container['name']} declares no port {port}")
 
 
+def _secret_examples_in_readme() -> dict[str, str]:
+    """The ``KEY=value`` lines deploy/README.md tells the operator to put in the Secret."""
+    return dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", README.read_text(), flags=re.MULTILINE))
+
+
 def _secret_keys_in_readme() -> set[str]:
-    return set(re.findall(r"^([A-Z][A-Z0-9_]+)=", README.read_text(), flags=re.MULTILINE))
+    return set(_secret_examples_in_readme())
+
+
+def _fake_token_keys(signing_key_id: str) -> str:
+    """GATEWAY_TOKEN_KEYS as the operator must create it: holding the key the ConfigMap signs with (here
+    with an older one, as in the middle of a rotation)."""
+    return json.dumps({kid: f"test-token-key-{kid}-0123456789abcdef0123" for kid in ("test-old", signing_key_id)})
 
 
 def _fake_secret(key: str) -> str:
+    if key.endswith("_REDIS_URL"):
+        return "redis://:pw@redis.internal:6379/0"
     if key.endswith("_DATABASE_URL"):
         return f"postgresql://{key.split('_')[0].lower()}:pw@db.internal:5432/{key.split('_')[0].lower()}"
     return f"test-{key.lower()}-0123456789abcdef0123"
@@ -529,8 +610,21 @@ def _pod_environment(manifests: list[dict[str, Any]], pod: dict[str, Any], conta
             continue
         reference = variable["valueFrom"]["secretKeyRef"]
         assert reference["name"] == K8S_SECRET, f"{variable['name']}: secrets come from {K8S_SECRET}"
-        environment[variable["name"]] = _fake_secret(reference["key"])
+        assert reference["key"] == variable["name"], f"{variable['name']} is read from key {reference['key']}"
+        if reference["key"] == "GATEWAY_TOKEN_KEYS":
+            # No signing key id in the ConfigMap: the settings fall back to the development one and refuse.
+            environment[variable["name"]] = _fake_token_keys(environment.get("GATEWAY_TOKEN_SIGNING_KEY_ID", "none"))
+        else:
+            # An optional key is taken as present: the settings must accept it too.
+            environment[variable["name"]] = _fake_secret(reference["key"])
     return environment
+
+
+def _secret_references(container: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """The Secret keys ``container`` is given: (required, optional)."""
+    references = [v["valueFrom"]["secretKeyRef"] for v in container.get("env", []) if "valueFrom" in v]
+    required = {r["key"] for r in references if not r.get("optional", False)}
+    return required, {r["key"] for r in references if r.get("optional", False)}
 
 
 @pytest.mark.parametrize("version", ["minimum", "latest"])
@@ -634,13 +728,27 @@ def test_each_container_gets_a_working_configuration(
             pytest.fail(f"{where}: {package}'s settings refuse the pod's environment: {exc}")
         assert settings.env == "production", where
         own_url = f"{package.upper()}_DATABASE_URL"
-        # Least privilege: a process sees its own database's credentials and nobody else's.
+        # Least privilege: a process sees its own database's credentials and nobody else's; the admin and
+        # token keys are the gateway's (and its migration's) alone.
         foreign = {k for k in environment if k.endswith("_DATABASE_URL") and k != own_url}
         assert not foreign, f"{where} is given {sorted(foreign)}"
-        if isinstance(settings, ServiceSettings):
-            assert settings.database_url == normalise_database_url(_fake_secret(own_url)), where
-        else:
-            assert isinstance(settings, GatewaySettings)
+        required, optional = _secret_references(container)
+        assert required == SECRETS_NEEDED[package], f"{where} is given {sorted(required)}"
+        may_have = OPTIONAL_SECRETS.get(package, set()) if workload["kind"] == "Deployment" else set()
+        assert optional <= may_have, f"{where} is given {sorted(optional - may_have)}"
+        assert {k for k in environment if _is_secret(k)} == required | optional, where
+        _assert_each_secret_is_needed(monkeypatch, package, environment, where)
+        for key in optional:
+            without = {k: v for k, v in environment.items() if k != key}
+            assert _settings_from(monkeypatch, package, without).env == "production", f"{where} needs {key}"
+        assert _database_url(settings) == normalise_database_url(_fake_secret(own_url)), where
+        if isinstance(settings, GatewaySettings):
+            keys = {kid: key.get_secret_value() for kid, key in settings.token_keys.items()}
+            assert keys == json.loads(environment["GATEWAY_TOKEN_KEYS"]), where
+            assert settings.token_signing_key_id == environment["GATEWAY_TOKEN_SIGNING_KEY_ID"], where
+            if "GATEWAY_RATE_LIMIT_REDIS_URL" in environment:
+                assert settings.rate_limit_redis_url == environment["GATEWAY_RATE_LIMIT_REDIS_URL"], where
+        if workload["kind"] == "Deployment" and isinstance(settings, GatewaySettings):
             for upstream, url in settings.upstream_urls().items():
                 host, port = _url_host_port(url)
                 assert host in services, f"{where}: {url} names no rendered Service"
@@ -654,13 +762,25 @@ def test_secrets_are_referenced_never_defined(manifests: list[dict[str, Any]]) -
     referenced = set()
     for workload, _, container in _workloads(manifests):
         for variable in container.get("env", []):
-            if SECRET_LIKE.search(variable["name"]):
+            if _is_secret(variable["name"]):
                 assert "value" not in variable, f"{_ref(workload)}: {variable['name']} has a literal value"
                 referenced.add(variable["valueFrom"]["secretKeyRef"]["key"])
     for config_map in _of_kind(manifests, "ConfigMap"):
-        assert not [k for k in config_map["data"] if SECRET_LIKE.search(k)], f"{_ref(config_map)} holds a secret"
+        assert not [k for k in config_map["data"] if _is_secret(k)], f"{_ref(config_map)} holds a secret"
     assert referenced, "no secret is referenced"
     assert referenced <= documented, f"deploy/README.md does not say how to create {sorted(referenced - documented)}"
+
+
+def test_the_documented_secret_holds_the_default_signing_key() -> None:
+    """Following deploy/README.md gives a gateway that starts: its GATEWAY_TOKEN_KEYS holds the key id the
+    base ConfigMap signs with. (An overlay that rotates to another id relies on the operator's Secret.)"""
+    base = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
+    (generator,) = [g for g in base["configMapGenerator"] if g["name"] == "arrs-config"]
+    literals = dict(literal.split("=", 1) for literal in generator["literals"])
+    kid = literals.get("GATEWAY_TOKEN_SIGNING_KEY_ID")
+    assert kid, "the ConfigMap names the key that signs tokens (GATEWAY_TOKEN_SIGNING_KEY_ID)"
+    example = json.loads(_secret_examples_in_readme()["GATEWAY_TOKEN_KEYS"])
+    assert kid in example, f"deploy/README.md creates GATEWAY_TOKEN_KEYS without {kid}, which the ConfigMap signs with"
 
 
 def test_migrations_are_applied_and_waited_for_before_the_rollout(manifests: list[dict[str, Any]]) -> None:
@@ -671,7 +791,7 @@ def test_migrations_are_applied_and_waited_for_before_the_rollout(manifests: lis
     jobs = _of_kind(prepare, "Job")
     assert sorted(
         _package_of(c["command"]) for j in jobs for c in j["spec"]["template"]["spec"]["containers"]
-    ) == sorted(SERVICES)
+    ) == sorted(MIGRATIONS), "one migration Job per database"
     assert len(_of_kind(manifests, "Job")) == len(jobs), "every Job runs in the prepare step"
     prepared_config = {c["metadata"]["name"] for c in _of_kind(prepare, "ConfigMap")}
     services = _of_kind(manifests, "Service")
@@ -705,12 +825,19 @@ def test_network_policies_let_only_the_gateway_reach_the_services(manifests: lis
         p["spec"]["podSelector"] == {} and p["spec"].get("policyTypes") == ["Ingress"] and not p["spec"].get("ingress")
         for p in policies
     ), "a default-deny ingress policy for the namespace"
+    # Egress stays open: every app and every migration Job reaches its database (wherever each environment
+    # puts it) and the gateway its Redis.
+    restricting = [_ref(p) for p in policies if "Egress" in p["spec"].get("policyTypes", [])]
+    assert not restricting, f"{restricting} would cut the pods off from their databases"
     pods = {_ref(w): w["spec"]["template"]["metadata"]["labels"] for w in _of_kind(manifests, "Deployment", "Job")}
     for workload, _pod, container in _workloads(manifests):
-        if workload["kind"] != "Deployment":
-            continue
         labels = workload["spec"]["template"]["metadata"]["labels"]
         selecting = [p for p in policies if _selects(p["spec"]["podSelector"], labels)]
+        if workload["kind"] != "Deployment":
+            # A migration serves nothing: the default deny, and no policy admits anyone to it.
+            assert selecting, f"{_ref(workload)} is under no policy"
+            assert not [r for p in selecting for r in p["spec"].get("ingress", [])], f"{_ref(workload)} is reachable"
+            continue
         assert all("Ingress" in p["spec"].get("policyTypes", []) for p in selecting)
         rules = [rule for p in selecting for rule in p["spec"].get("ingress", [])]
         assert rules, f"nothing can reach {_ref(workload)}"

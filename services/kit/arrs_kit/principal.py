@@ -114,5 +114,13 @@ def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
     return principal
 
 
+def require_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """Any client but a practice system, which may only post workload and list sizes (domain.md §8)."""
+    if principal.kind == "practice_system":
+        raise Forbidden("A practice-system client may only post workload and list sizes for its own practices.")
+    return principal
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+ReaderDep = Annotated[Principal, Depends(require_reader)]
 AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -18,7 +18,7 @@ from arrs_kit.pagination import (
     csv_response,
     wants_csv,
 )
-from arrs_kit.principal import AdminDep, PrincipalDep
+from arrs_kit.principal import AdminDep, ReaderDep
 from arrs_kit.problems import problem_responses
 from arrs_kit.types import BoundedDate
 from roles import service
@@ -56,18 +56,18 @@ IfMatch = Annotated[str | None, Header(description="The ETag you last read (requ
     tags=["roles"],
     operation_id="list_roles",
     response_model=RolePage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(422)},
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
 )
 def list_roles(
     request: Request,
     session: ReadSessionDep,
-    _principal: PrincipalDep,
+    _principal: ReaderDep,
     claimable_on: Annotated[BoundedDate | None, Query(description="Only roles claimable on this day.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     format: FormatQuery = None,
 ) -> RolePage | Response:
-    """The role catalogue, ordered by code. Any authenticated client may read it."""
+    """The role catalogue, ordered by code. Any client but a practice system may read it."""
     items, next_cursor = service.list_roles(session=session, claimable_on=claimable_on, cursor=cursor, limit=limit)
     if wants_csv(request, format):
         return csv_response(items, next_cursor=next_cursor, filename="roles")
@@ -95,10 +95,10 @@ def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep,
     tags=["roles"],
     operation_id="get_role",
     response_model=RoleDetail,
-    responses=problem_responses(404),
+    responses=problem_responses(403, 404),
 )
 def get_role(
-    role_code: RoleCodePath, session: ReadSessionDep, _principal: PrincipalDep, response: Response
+    role_code: RoleCodePath, session: ReadSessionDep, _principal: ReaderDep, response: Response
 ) -> RoleDetail:
     """One role with every rate period (current and superseded), funding shares, caps and supervision."""
     detail, etag = service.get_role(session=session, code=role_code)
@@ -217,10 +217,10 @@ def put_supervision(
     tags=["roles"],
     operation_id="get_job_plan_template",
     response_model=JobPlanTemplatePublic,
-    responses=problem_responses(404),
+    responses=problem_responses(403, 404),
 )
 def get_job_plan_template(
-    role_code: RoleCodePath, session: ReadSessionDep, _principal: PrincipalDep
+    role_code: RoleCodePath, session: ReadSessionDep, _principal: ReaderDep
 ) -> JobPlanTemplatePublic:
     """Suggested purpose, responsibilities, outcome KPIs and supervision for a post in this role.
     A PCN copies it into a post's job plan and adapts it; it is a suggestion, not a rule."""
@@ -246,12 +246,12 @@ def put_job_plan_template(
     tags=["rates"],
     operation_id="list_rates_in_force",
     response_model=RatePage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(422)},
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
 )
 def list_rates(
     request: Request,
     session: ReadSessionDep,
-    _principal: PrincipalDep,
+    _principal: ReaderDep,
     on: Annotated[BoundedDate | None, Query(description="The day; default today in England.")] = None,
     month: Annotated[
         str | None,
