@@ -34,7 +34,12 @@ def _uvicorn(factory: str, host: str, port: int) -> list[str]:
 
 
 def migrate_all() -> None:
-    for package, command in (("roles", "seed"), ("budget", "migrate"), ("evaluation", "migrate"), ("gateway", "migrate")):
+    for package, command in (
+        ("roles", "seed"),
+        ("budget", "migrate"),
+        ("evaluation", "migrate"),
+        ("gateway", "migrate"),
+    ):
         print(f"[run] migrating {package}", flush=True)
         subprocess.run([sys.executable, "-m", package, command], check=True)
 

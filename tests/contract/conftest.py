@@ -13,7 +13,6 @@ from budget.main import create_app as create_budget
 from evaluation.config import EvaluationSettings
 from evaluation.main import create_app as create_evaluation
 from gateway.config import GatewaySettings
-from gateway.main import Gateway
 from gateway.main import create_app as create_gateway
 from roles.config import RolesSettings
 from roles.main import create_app as create_roles

@@ -8,6 +8,13 @@ from arrs_kit.app import create_service_app
 from budget.config import BudgetSettings
 from budget.routers import router
 
+TAGS = [
+    {
+        "name": "organisations",
+        "description": "The register: ICBs, PCNs, member practices over time, list sizes, weighted populations.",
+    },
+]
+
 
 def create_app(settings: BudgetSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
     return create_service_app(
@@ -17,6 +24,7 @@ def create_app(settings: BudgetSettings | None = None, *, configure_logs: bool =
         version="1.0.0",
         settings=settings or BudgetSettings(),
         routers=[router],
+        tags=TAGS,
         configure_logs=configure_logs,
     )
 

@@ -110,7 +110,7 @@ def get_principal(request: Request) -> Principal:
 
 def require_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if not principal.is_admin:
-        raise Forbidden("Only an admin client may change the catalogue.")
+        raise Forbidden("Only an admin client may do this.")
     return principal
 
 

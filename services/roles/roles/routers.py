@@ -97,9 +97,7 @@ def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep,
     response_model=RoleDetail,
     responses=problem_responses(403, 404),
 )
-def get_role(
-    role_code: RoleCodePath, session: ReadSessionDep, _principal: ReaderDep, response: Response
-) -> RoleDetail:
+def get_role(role_code: RoleCodePath, session: ReadSessionDep, _principal: ReaderDep, response: Response) -> RoleDetail:
     """One role with every rate period (current and superseded), funding shares, caps and supervision."""
     detail, etag = service.get_role(session=session, code=role_code)
     response.headers["ETag"] = etag

@@ -17,7 +17,7 @@ Geography = Literal["national", "outer_london", "inner_london", "london"]
 GEOGRAPHIES: tuple[str, ...] = get_args(Geography)
 """The rate columns: the ARRS GP has one London rate, other roles inner and outer London."""
 
-FY_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+FY_PATTERN = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 class PeriodLike(Protocol):

@@ -548,9 +548,16 @@ async def test_practice_systems_cannot_read_the_catalogue_and_only_admins_write(
 
     practice = Principal(kind="practice_system", client_id="ps-1", org_codes=("A81001",))
     async with asgi_client(roles_app, principal=practice) as client:
-        for path in ["/v1/roles", "/v1/roles/clinical_pharmacist", "/v1/rates", "/v1/roles/clinical_pharmacist/job-plan-template"]:
+        for path in [
+            "/v1/roles",
+            "/v1/roles/clinical_pharmacist",
+            "/v1/rates",
+            "/v1/roles/clinical_pharmacist/job-plan-template",
+        ]:
             assert_problem(await client.get(path), 403, "forbidden")
     for kind, orgs in [("icb", ("QHM",)), ("pcn", ("U12345",)), ("dashboard", ())]:
-        async with asgi_client(roles_app, principal=Principal(kind=kind, client_id=f"{kind}-1", org_codes=orgs)) as client:
+        async with asgi_client(
+            roles_app, principal=Principal(kind=kind, client_id=f"{kind}-1", org_codes=orgs)
+        ) as client:
             assert (await client.get("/v1/roles/clinical_pharmacist")).status_code == 200
             assert_problem(await client.post("/v1/roles/clinical_pharmacist/rates", json=NEW_PERIOD), 403, "forbidden")

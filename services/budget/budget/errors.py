@@ -1,0 +1,53 @@
+"""Problems the budget service answers with (``type`` = ``/problems/<code>``)."""
+
+from __future__ import annotations
+
+from arrs_kit.problems import ProblemError
+
+
+class IcbExists(ProblemError):
+    status, code, title = 409, "icb-exists", "An ICB with this code exists"
+
+
+class UnknownIcb(ProblemError):
+    status, code, title = 422, "unknown-icb", "No such ICB in the register"
+
+
+class PcnExists(ProblemError):
+    status, code, title = 409, "pcn-exists", "A PCN with this code exists"
+
+
+class PcnNotFound(ProblemError):
+    status, code, title = 404, "pcn-not-found", "No such PCN"
+
+
+class PracticeNotFound(ProblemError):
+    status, code, title = 404, "practice-not-found", "No such practice"
+
+
+class PracticeInAnotherPcn(ProblemError):
+    status, code, title = 409, "practice-in-another-pcn", "A practice is a current member of another PCN"
+
+
+class MembershipOverlap(ProblemError):
+    status, code, title = (
+        409,
+        "membership-overlap",
+        "The practice's membership history already covers that day",
+    )
+
+
+class InvalidEffectiveDate(ProblemError):
+    status, code, title = 422, "invalid-effective-date", "The effective date does not fit the memberships"
+
+
+class InvalidFinancialYear(ProblemError):
+    status, code, title = 422, "invalid-financial-year", "Not a financial year"
+
+
+class InvalidReferenceDate(ProblemError):
+    status, code, title = (
+        422,
+        "invalid-reference-date",
+        "A weighted population is counted on 1 January before the financial year",
+    )

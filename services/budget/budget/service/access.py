@@ -1,0 +1,68 @@
+"""What every register operation starts with: the clock, code normalisation, ETags, and finding the
+rows a principal may see or change (rules in :mod:`budget.scope`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from arrs_kit.etag import make_etag
+from arrs_kit.principal import Principal
+from arrs_kit.problems import Forbidden
+from budget import repository as repo
+from budget import scope
+from budget.errors import PcnNotFound
+from budget.models import Pcn
+
+ENGLAND = ZoneInfo("Europe/London")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def today_in_england() -> date:
+    # Memberships change at midnight in England, not UTC.
+    return datetime.now(ENGLAND).date()
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def pcn_etag(pcn: Pcn) -> str:
+    return make_etag("pcn", pcn.code, pcn.version)
+
+
+def list_scope(principal: Principal) -> scope.ListScope:
+    """The rows of the register's lists this principal sees; 403 for those who may not list."""
+    visible = scope.list_scope(principal)
+    if visible is None:
+        raise Forbidden("A practice system reads only its own practices (GET /v1/practices/{practice_code}).")
+    return visible
+
+
+def readable_pcn(session: Session, principal: Principal, code: str) -> Pcn:
+    """The PCN if this principal may read it; otherwise, as when there is none, 404."""
+    pcn = repo.get_pcn(session, normalise_code(code))
+    if pcn is None or not scope.may_read_pcn(principal, pcn_code=pcn.code, icb_code=pcn.icb_code):
+        raise PcnNotFound(f"No PCN {normalise_code(code)} that this client may read.")
+    return pcn
+
+
+def require_manager(principal: Principal) -> None:
+    """403 for the kinds of client that change no PCN at all, before anything else is looked at."""
+    if not scope.may_manage_pcns(principal):
+        raise Forbidden("Only an admin or the PCN's ICB may change a PCN.")
+
+
+def managed_pcn(session: Session, principal: Principal, code: str) -> Pcn:
+    """The PCN, locked for this transaction, once it is known the principal may change it."""
+    pcn = repo.get_pcn(session, normalise_code(code), for_update=True)
+    if pcn is None:
+        raise PcnNotFound(f"No PCN {normalise_code(code)}.")
+    if not scope.may_manage_pcn(principal, icb_code=pcn.icb_code):
+        raise Forbidden(f"PCN {pcn.code} belongs to ICB {pcn.icb_code}; only an admin or that ICB may change it.")
+    return pcn

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from arrs_kit import migrate
+from arrs_kit.principal import Principal
+from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, asgi_client
+from budget.config import BudgetSettings
+from budget.main import create_app
+
+ICB = Principal(kind="icb", client_id="test-icb-qhm", org_codes=("QHM",))
+OTHER_ICB = Principal(kind="icb", client_id="test-icb-qox", org_codes=("QOX",))
+PCN = Principal(kind="pcn", client_id="test-pcn", org_codes=("U00001",))
+OTHER_PCN = Principal(kind="pcn", client_id="test-pcn-other", org_codes=("U00003",))
+PRACTICE = Principal(kind="practice_system", client_id="test-practice", org_codes=("A81001",))
+DASHBOARD = Principal(kind="dashboard", client_id="test-dashboard-qhm", org_codes=("QHM",))
+NATIONAL = Principal(kind="dashboard", client_id="test-dashboard-national")
+
+ICBS = [{"code": "QHM", "name": "North East and North Cumbria"}, {"code": "QOX", "name": "Bath and Wiltshire"}]
+PCNS = [
+    {"code": "U00001", "name": "Riverside PCN", "icb_code": "QHM", "practice_codes": ["A81001", "A81002"]},
+    {"code": "U00002", "name": "Hillside PCN", "icb_code": "QHM", "practice_codes": ["A81003"]},
+    {"code": "U00003", "name": "Downs PCN", "icb_code": "QOX", "practice_codes": ["B82001", "B82002"]},
+]
+
+
+def _prepare(url: str) -> None:
+    migrate.upgrade("budget", url)
+
+
+@pytest.fixture(params=BACKENDS)
+def budget_db_url(request: pytest.FixtureRequest, database_factory: DatabaseFactory) -> object:
+    url = database_factory.create("budget", request.param, _prepare)
+    yield url
+    database_factory.drop(url)
+
+
+@pytest.fixture
+def budget_app(budget_db_url: str) -> FastAPI:
+    return create_app(BudgetSettings(database_url=budget_db_url), configure_logs=False)
+
+
+@pytest.fixture
+async def admin(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(budget_app, principal=ADMIN) as client:
+        yield client
+
+
+@pytest.fixture
+async def icb(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The digital team of ICB QHM (PCNs U00001 and U00002)."""
+    async with asgi_client(budget_app, principal=ICB) as client:
+        yield client
+
+
+@pytest.fixture
+async def other_icb(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The digital team of ICB QOX (PCN U00003)."""
+    async with asgi_client(budget_app, principal=OTHER_ICB) as client:
+        yield client
+
+
+@pytest.fixture
+async def pcn(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """PCN U00001 (practices A81001 and A81002, ICB QHM)."""
+    async with asgi_client(budget_app, principal=PCN) as client:
+        yield client
+
+
+@pytest.fixture
+async def other_pcn(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """PCN U00003 (ICB QOX)."""
+    async with asgi_client(budget_app, principal=OTHER_PCN) as client:
+        yield client
+
+
+@pytest.fixture
+async def practice(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A practice system bound to practice A81001."""
+    async with asgi_client(budget_app, principal=PRACTICE) as client:
+        yield client
+
+
+@pytest.fixture
+async def dashboard(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A dashboard bound to ICB QHM."""
+    async with asgi_client(budget_app, principal=DASHBOARD) as client:
+        yield client
+
+
+@pytest.fixture
+async def national(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A national dashboard (no org codes)."""
+    async with asgi_client(budget_app, principal=NATIONAL) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(budget_app, principal=None) as client:
+        yield client
+
+
+@pytest.fixture
+async def register(admin: httpx.AsyncClient) -> None:
+    """Two ICBs and three PCNs (U00001 and U00002 in QHM, U00003 in QOX), all from 1 April 2024,
+    created by the admin through the API."""
+    for icb_body in ICBS:
+        assert (await admin.post("/v1/icbs", json=icb_body)).status_code == 201
+    for pcn_body in PCNS:
+        body = {**pcn_body, "list_size": 50_000, "effective_date": "2024-04-01"}
+        response = await admin.post("/v1/pcns", json=body)
+        assert response.status_code == 201, response.text

@@ -1,0 +1,62 @@
+"""Pure rules of the register: financial years, reference dates, exact weighted populations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from budget import rules
+
+
+def test_financial_years() -> None:
+    assert rules.parse_fy("2024-25") == (date(2024, 4, 1), date(2025, 3, 31))
+    assert rules.parse_fy("2098-99") == (date(2098, 4, 1), date(2099, 3, 31))
+
+
+@pytest.mark.parametrize(
+    "fy",
+    ["2024-26", "2024/25", "24-25", "2024-2", "abcdefg", "1999-00", "2099-00", "2024-25 ", "2024-25\n", "２０２４-25"],
+)
+def test_not_financial_years(fy: str) -> None:
+    with pytest.raises(ValueError):
+        rules.parse_fy(fy)
+
+
+@pytest.mark.parametrize(
+    ("fy", "day"),
+    [("2024-25", date(2024, 1, 1)), ("2020-21", date(2020, 1, 1)), ("2025-26", date(2025, 1, 1)), ("2024-26", None)],
+)
+def test_reference_date_is_the_first_of_january_before_the_year(fy: str, day: date | None) -> None:
+    if day is None:
+        with pytest.raises(ValueError):
+            rules.reference_date_for(fy)
+    else:
+        assert rules.reference_date_for(fy) == day
+
+
+@pytest.mark.parametrize(
+    ("text", "milli", "shown"),
+    [
+        ("12345.678", 12_345_678, "12345.678"),
+        ("12345.6", 12_345_600, "12345.600"),
+        ("12345", 12_345_000, "12345.000"),
+        ("0.001", 1, "0.001"),
+        ("0", 0, "0.000"),
+        ("99999999.999", 99_999_999_999, "99999999.999"),
+    ],
+)
+def test_weighted_populations_are_exact(text: str, milli: int, shown: str) -> None:
+    assert rules.population_to_milli(text) == milli
+    assert rules.milli_to_population(milli) == shown
+
+
+@pytest.mark.parametrize("text", ["1.2345", "abc", "NaN", "Infinity", ""])
+def test_weighted_populations_refuse_what_is_not_exact(text: str) -> None:
+    with pytest.raises(ValueError):
+        rules.population_to_milli(text)
+
+
+def test_leaving_as_of_a_day_ends_the_day_before() -> None:
+    assert rules.day_before(date(2025, 1, 1)) == date(2024, 12, 31)
+    assert rules.day_before(date(2024, 3, 1)) == date(2024, 2, 29)
