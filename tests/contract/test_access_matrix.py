@@ -174,8 +174,8 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         for code, name in (("QHM", "North East"), ("QOX", "South West")):
             assert (await gw.post("/v1/icbs", json={"code": code, "name": name}, headers=ADMIN)).status_code == 201
         for pcn, icb, practices in (("U00001", "QHM", ["A00001", "A00002"]), ("U00002", "QOX", ["B00001"])):
-            body = {"code": pcn, "name": pcn, "icb_code": icb, "practice_codes": practices, "list_size": 20_000}
-            assert (await gw.post("/v1/pcns", json=body, headers=ADMIN)).status_code == 201
+            new_pcn = {"code": pcn, "name": pcn, "icb_code": icb, "practice_codes": practices, "list_size": 20_000}
+            assert (await gw.post("/v1/pcns", json=new_pcn, headers=ADMIN)).status_code == 201
 
         keys: dict[str, dict[str, str]] = {"admin": ADMIN}
         for column, kind, codes in (
