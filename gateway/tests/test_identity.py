@@ -332,3 +332,26 @@ async def test_a_rate_limit_store_that_is_down_lets_requests_through(make_gatewa
         statuses = [(await gw.get("/v1/posts", headers={"X-API-Key": pcn["api_key"]})).status_code for _ in range(3)]
     await app.aclose()
     assert statuses == [200, 200, 200]
+
+
+async def test_logs_carry_the_principal_and_request_id_never_a_credential(
+    gw: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import logging
+
+    from arrs_kit.logs import JsonFormatter
+
+    pcn = await new_client(gw, "pcn", ["U12345"])
+    secret = pcn["api_key"]
+    with caplog.at_level(logging.DEBUG):
+        await gw.get("/v1/posts", params={"q": "1"}, headers={"X-API-Key": secret, "X-Request-ID": "log-2"})
+        bearer = (await token(gw, pcn["id"], pcn["client_secret"])).json()["access_token"]
+        await gw.get("/v1/posts", headers={"Authorization": f"Bearer {bearer}"})
+    lines = [JsonFormatter().format(record) for record in caplog.records]
+    text = "\n".join(lines)
+    for credential in (secret, secret.partition(".")[2], pcn["client_secret"], bearer):
+        assert credential not in text
+    access = [json.loads(line) for line in lines if '"logger": "arrs.access"' in line]
+    first = next(line for line in access if line.get("request_id") == "log-2")
+    assert (first["principal"], first["status"], first["path"]) == (pcn["id"], 200, "/v1/posts")
