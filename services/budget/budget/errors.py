@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from arrs_kit.calendar import InvalidFinancialYear as InvalidFinancialYear
 from arrs_kit.problems import ProblemError
 
 
@@ -39,10 +40,6 @@ class MembershipOverlap(ProblemError):
 
 class InvalidEffectiveDate(ProblemError):
     status, code, title = 422, "invalid-effective-date", "The effective date does not fit the memberships"
-
-
-class InvalidFinancialYear(ProblemError):
-    status, code, title = 422, "invalid-financial-year", "Not a financial year"
 
 
 class InvalidReferenceDate(ProblemError):

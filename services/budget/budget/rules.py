@@ -4,29 +4,16 @@ populations, membership intervals.
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from arrs_kit.calendar import parse_fy
+
 # ASCII digits only: \d and int() would also take other scripts' digits ("２０２４-25").
-FY_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 POPULATION_PATTERN = r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,3})?$"
 """A weighted population as a decimal string: up to 8 integer digits and 3 decimals, e.g. `12345.678`."""
 
 MILLI = 1000
-
-
-def parse_fy(fy: str) -> tuple[date, date]:
-    """First and last day of a financial year written ``YYYY-YY``; ValueError otherwise."""
-    match = FY_PATTERN.fullmatch(fy)
-    if not match:
-        raise ValueError("a financial year is written YYYY-YY, e.g. 2024-25")
-    start = int(match.group(1))
-    if (start + 1) % 100 != int(match.group(2)):
-        raise ValueError(f"{fy} is not a financial year: the second part must be the year after the first")
-    if not 2000 <= start <= 2098:
-        raise ValueError("financial years run from 2000-01 to 2098-99")
-    return date(start, 4, 1), date(start + 1, 3, 31)
 
 
 def reference_date_for(fy: str) -> date:

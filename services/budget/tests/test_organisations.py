@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
+from arrs_kit.testing import assert_problem
+
 PROBLEM = "application/problem+json"
 NEW_PCN = {
     "code": "U00004",
@@ -26,16 +28,6 @@ NEW_PCN = {
 }
 WP = {"weighted_population": "51234.567", "reference_date": "2024-01-01"}
 WP_PATH = "/v1/pcns/U00001/weighted-populations/2024-25"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"/problems/{code}"
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 def codes(response: httpx.Response) -> list[str]:

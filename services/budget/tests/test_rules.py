@@ -1,4 +1,4 @@
-"""Pure rules of the register: financial years, reference dates, exact weighted populations."""
+"""Pure rules of the register: reference dates, exact weighted populations."""
 
 from __future__ import annotations
 
@@ -7,20 +7,6 @@ from datetime import date
 import pytest
 
 from budget import rules
-
-
-def test_financial_years() -> None:
-    assert rules.parse_fy("2024-25") == (date(2024, 4, 1), date(2025, 3, 31))
-    assert rules.parse_fy("2098-99") == (date(2098, 4, 1), date(2099, 3, 31))
-
-
-@pytest.mark.parametrize(
-    "fy",
-    ["2024-26", "2024/25", "24-25", "2024-2", "abcdefg", "1999-00", "2099-00", "2024-25 ", "2024-25\n", "２０２４-25"],
-)
-def test_not_financial_years(fy: str) -> None:
-    with pytest.raises(ValueError):
-        rules.parse_fy(fy)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -196,3 +197,14 @@ async def asgi_client(app: FastAPI, *, principal: Principal | None = None) -> As
         auth = GatewaySigner(principal) if principal is not None else None
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", auth=auth) as client:
             yield client
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert ``response`` is the RFC 9457 problem ``code`` with ``status`` and the request's id."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{code}", body
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body

@@ -33,10 +33,6 @@ class FundingShareConflict(ProblemError):
     status, code, title = 409, "funding-share-conflict", "A funding share of this role starts on that day"
 
 
-class InvalidFinancialYear(ProblemError):
-    status, code, title = 422, "invalid-financial-year", "Not a financial year"
-
-
 class InvalidRoleDates(ProblemError):
     status, code, title = 422, "invalid-role-dates", "retired_on must not be before added_on"
 

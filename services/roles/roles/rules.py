@@ -1,4 +1,4 @@
-"""Pure catalogue rules, no I/O: the rate in force, financial years, exact shares.
+"""Pure catalogue rules, no I/O: the rate in force and exact shares.
 
 A rate period runs from its ``effective_from`` until the next *current* period of the same role and
 geography; a period that a correction supersedes is history, never in force. The rate for a claim
@@ -7,7 +7,6 @@ month is the one in force on the first day of that month.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,8 +15,6 @@ from typing import Literal, Protocol, TypeVar, get_args
 Geography = Literal["national", "outer_london", "inner_london", "london"]
 GEOGRAPHIES: tuple[str, ...] = get_args(Geography)
 """The rate columns: the ARRS GP has one London rate, other roles inner and outer London."""
-
-FY_PATTERN = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 class PeriodLike(Protocol):
@@ -72,19 +69,6 @@ def effective_to(periods: Sequence[P]) -> dict[int, date | None]:
             if this.id is not None:
                 out[this.id] = following.effective_from - timedelta(days=1) if following is not None else None
     return out
-
-
-def parse_fy(fy: str) -> tuple[date, date]:
-    """First and last day of a financial year written ``YYYY-YY``; ValueError otherwise."""
-    match = FY_PATTERN.match(fy)
-    if not match:
-        raise ValueError("a financial year is written YYYY-YY, e.g. 2024-25")
-    start = int(match.group(1))
-    if (start + 1) % 100 != int(match.group(2)):
-        raise ValueError(f"{fy} is not a financial year: the second part must be the year after the first")
-    if not 2000 <= start <= 2098:
-        raise ValueError("financial years run from 2000-01 to 2098-99")
-    return date(start, 4, 1), date(start + 1, 3, 31)
 
 
 BASIS_POINTS = 10_000

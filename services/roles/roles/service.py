@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from arrs_kit.calendar import financial_year, today_in_england
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.idempotency import Claim, IdempotencyStore
 from arrs_kit.pagination import decode_cursor, next_cursor_for
@@ -19,7 +19,6 @@ from roles import models, rules
 from roles import repository as repo
 from roles.errors import (
     FundingShareConflict,
-    InvalidFinancialYear,
     InvalidRoleDates,
     InvalidSupersession,
     RatePeriodAlreadySuperseded,
@@ -222,9 +221,6 @@ def add_rate_period(
     return public
 
 
-ENGLAND = ZoneInfo("Europe/London")
-
-
 def rate_day(*, on: date | None, month: str | None) -> date:
     """The day whose rates are asked for: ``on``, the 1st of ``month``, or today in England."""
     if on is not None and month is not None:
@@ -232,8 +228,7 @@ def rate_day(*, on: date | None, month: str | None) -> date:
     if month is not None:
         year, number = (int(part) for part in month.split("-"))
         return rules.claim_month_day(year, number)
-    # Uplifts start at midnight in England, not UTC (1 July and 1 October are in summer time).
-    return on or datetime.now(ENGLAND).date()
+    return on or today_in_england()
 
 
 def rates_on(
@@ -319,10 +314,7 @@ def _upsert(
 
 def put_cap(*, session: Session, principal: Principal, code: str, fy: str, data: CapUpsert) -> tuple[CapPublic, bool]:
     """Set a role's cap for a financial year; answers the cap and whether it was new."""
-    try:
-        rules.parse_fy(fy)
-    except ValueError as exc:
-        raise InvalidFinancialYear(str(exc)) from exc
+    financial_year(fy)
     role = _require_role(session, code, for_update=True)
     cap, created = _upsert(
         session,

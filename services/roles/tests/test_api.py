@@ -11,19 +11,9 @@ import httpx
 import pytest
 
 from arrs_kit.principal import ISSUED_HEADER, PRINCIPAL_HEADER, SIGNATURE_HEADER
-from arrs_kit.testing import ADMIN, signed_headers
+from arrs_kit.testing import ADMIN, assert_problem, signed_headers
 
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"/problems/{code}"
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 async def test_catalogue_lists_every_role_in_pages(pcn: httpx.AsyncClient) -> None:

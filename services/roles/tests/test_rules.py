@@ -96,13 +96,6 @@ def test_effective_to_is_the_day_before_the_next_current_period() -> None:
     assert 5 not in ends and ends[8] is None and ends[4] == date(2024, 9, 30)
 
 
-def test_parse_fy() -> None:
-    assert rules.parse_fy("2024-25") == (date(2024, 4, 1), date(2025, 3, 31))
-    for bad in ["2024-26", "2024/25", "24-25", "2024-2025", "abcd-ef"]:
-        with pytest.raises(ValueError):
-            rules.parse_fy(bad)
-
-
 @pytest.mark.parametrize(("text", "bp"), [("0.7", 7000), ("1.0", 10000), ("1", 10000), ("0.5", 5000), ("0.0001", 1)])
 def test_shares_are_exact_basis_points(text: str, bp: int) -> None:
     assert rules.share_to_bp(text) == bp

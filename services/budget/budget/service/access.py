@@ -3,11 +3,11 @@ rows a principal may see or change (rules in :mod:`budget.scope`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from arrs_kit import calendar
 from arrs_kit.etag import make_etag
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
@@ -16,16 +16,13 @@ from budget import scope
 from budget.errors import PcnNotFound
 from budget.models import Pcn
 
-ENGLAND = ZoneInfo("Europe/London")
-
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def today_in_england() -> date:
-    # Memberships change at midnight in England, not UTC.
-    return datetime.now(ENGLAND).date()
+# Memberships change at midnight in England, not UTC.
+today_in_england = calendar.today_in_england
 
 
 def normalise_code(code: str) -> str:

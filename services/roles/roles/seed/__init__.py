@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
+from arrs_kit.calendar import parse_fy
 from roles import rules
 from roles.models import FundingShare, JobPlanTemplate, RatePeriod, Role, RoleCap, SupervisionRequirement
 
@@ -124,7 +125,7 @@ def build_seed(
                     }
                 )
         for label, estimate in (ref.get("estimated_max_reimbursement_gbp_by_year") or {}).items():
-            first, last = rules.parse_fy(_fy_from_label(label))
+            first, last = parse_fy(_fy_from_label(label))
             if any(first <= s <= last for s in published_starts.get("national", [])):
                 continue
             seed.periods.append(
@@ -151,7 +152,7 @@ def build_seed(
                 }
             )
         for cap in extra["caps"]:
-            rules.parse_fy(cap["fy"])
+            parse_fy(cap["fy"])
             seed.caps.append({"role_code": code, **cap})
         supervision = extra["supervision"]
         seed.supervision.append({"role_code": code, **supervision})
