@@ -14,13 +14,25 @@ from typing import Any
 
 from bench.wrk import WrkResult
 
-PATH_LABELS = {"direct": "direct (roles service)", "gateway": "gateway → roles", "nginx": "nginx → roles"}
+PATH_LABELS = {
+    "direct": "direct (roles service)",
+    "gateway": "gateway → roles, admin key",
+    "gateway_key": "gateway → roles, client API key",
+    "gateway_token": "gateway → roles, bearer token",
+    "nginx": "nginx → roles",
+}
+PROXY_PROCESS = {"gateway": "gateway", "gateway_key": "gateway", "gateway_token": "gateway", "nginx": "nginx"}
+# The authenticated gateway paths, compared with the gateway on the bootstrap admin key (the baseline).
+AUTH_PATHS = {"gateway_key": "a client's API key", "gateway_token": "a bearer token"}
+AUTH_BASELINE = "gateway"
 
-# The targets from the issue: what the gateway must keep of direct throughput, and may add to latency.
+# The targets from the issue: what the gateway must keep of direct throughput, and may add to latency;
+# what authenticating a client may cost against the unauthenticated gateway.
 TARGET_THROUGHPUT_CONCURRENCY = 32
 TARGET_RPS_RATIO_AT_32 = 0.35
 TARGET_LATENCY_CONCURRENCY = 1
 TARGET_ADDED_P50_MS_AT_1 = 2.0
+TARGET_AUTH_RPS_RATIO = 0.90
 
 
 @dataclass
@@ -101,16 +113,80 @@ def machine_info(*, nginx: str, wrk: str) -> dict[str, str]:
     }
 
 
-def _clean(results: dict[str, dict[int, Measurement]], concurrency: int) -> bool:
-    return results["gateway"][concurrency].wrk.errors == 0 and results["direct"][concurrency].wrk.errors == 0
+def _clean(results: dict[str, dict[int, Measurement]], concurrency: int, paths: tuple[str, ...]) -> bool:
+    return all(results[path][concurrency].wrk.errors == 0 for path in paths)
 
 
-def comparisons(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> dict[str, Any]:
-    """The ratios and added latencies vs direct, and whether the issue's targets are met."""
-    out: dict[str, Any] = {"rps_ratio": {}, "added_p50_ms": {}, "targets": []}
+def _auth_comparisons(
+    results: dict[str, dict[int, Measurement]], concurrencies: list[int], out: dict[str, Any]
+) -> None:
+    """Each authenticated gateway path against the gateway on the admin key, and the issue's target."""
+    for path, credential in AUTH_PATHS.items():
+        for c in concurrencies:
+            base_m = results.get(AUTH_BASELINE, {}).get(c)
+            auth_m = results.get(path, {}).get(c)
+            target = (
+                f"at concurrency {c}, authenticating with {credential} costs at most "
+                f"{1 - TARGET_AUTH_RPS_RATIO:.0%} of the unauthenticated gateway throughput "
+                f"(≥ {TARGET_AUTH_RPS_RATIO:.0%} of the admin key's requests/s)"
+            )
+            if base_m is None or auth_m is None:
+                if path in results:
+                    out["targets"].append(
+                        {"target": target, "value": "not measured", "met": False, "note": "not measured"}
+                    )
+                continue
+            base, auth = base_m.wrk, auth_m.wrk
+            ratio = auth.rps / base.rps if base.rps else None
+            out["auth_rps_ratio"].setdefault(path, {})[c] = ratio
+            out["auth_added_p50_ms"].setdefault(path, {})[c] = auth.p50_ms - base.p50_ms
+            base_cpu = base_m.cpu_ms_per_request.get("gateway")
+            auth_cpu = auth_m.cpu_ms_per_request.get("gateway")
+            if base_cpu is not None and auth_cpu is not None:
+                out["auth_added_cpu_ms"].setdefault(path, {})[c] = auth_cpu - base_cpu
+            clean = _clean(results, c, (AUTH_BASELINE, path))
+            out["targets"].append(
+                {
+                    "target": target,
+                    "value": "n/a" if ratio is None else f"{ratio:.1%}",
+                    "met": bool(ratio is not None and ratio >= TARGET_AUTH_RPS_RATIO and clean),
+                    "note": "" if clean else "runs had errors",
+                }
+            )
+
+
+def _revocation_target(revocation: dict[str, Any] | None, out: dict[str, Any]) -> None:
+    target = (
+        "revocation is still immediate: after DELETE /v1/clients/{id} the client's key and token, "
+        "good (200) a moment before, are refused (401) on the very next request"
+    )
+    if revocation is None:
+        return
+    value = (
+        f"key {revocation['key_status_before']} → {revocation['key_status']}, "
+        f"token {revocation['token_status_before']} → {revocation['token_status']}"
+    )
+    out["targets"].append({"target": target, "value": value, "met": bool(revocation["immediate"]), "note": ""})
+
+
+def comparisons(
+    results: dict[str, dict[int, Measurement]],
+    concurrencies: list[int],
+    *,
+    revocation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ratios and added latencies vs direct and vs the admin key, and whether the issue's targets are met."""
+    out: dict[str, Any] = {
+        "rps_ratio": {},
+        "added_p50_ms": {},
+        "auth_rps_ratio": {},
+        "auth_added_p50_ms": {},
+        "auth_added_cpu_ms": {},
+        "targets": [],
+    }
     for c in concurrencies:
         direct_m = results["direct"].get(c)
-        for path in ("gateway", "nginx"):
+        for path in PROXY_PROCESS:
             other_m = results.get(path, {}).get(c)
             if direct_m is None or other_m is None:
                 continue
@@ -126,7 +202,7 @@ def comparisons(results: dict[str, dict[int, Measurement]], concurrencies: list[
     if ratio is None:
         out["targets"].append({"target": target, "value": "not measured", "met": False, "note": "not measured"})
     else:
-        clean = _clean(results, TARGET_THROUGHPUT_CONCURRENCY)
+        clean = _clean(results, TARGET_THROUGHPUT_CONCURRENCY, ("direct", "gateway"))
         out["targets"].append(
             {
                 "target": target,
@@ -142,7 +218,7 @@ def comparisons(results: dict[str, dict[int, Measurement]], concurrencies: list[
     if added is None:
         out["targets"].append({"target": target, "value": "not measured", "met": False, "note": "not measured"})
     else:
-        clean = _clean(results, TARGET_LATENCY_CONCURRENCY)
+        clean = _clean(results, TARGET_LATENCY_CONCURRENCY, ("direct", "gateway"))
         out["targets"].append(
             {
                 "target": target,
@@ -151,6 +227,8 @@ def comparisons(results: dict[str, dict[int, Measurement]], concurrencies: list[
                 "note": "" if clean else "runs had errors",
             }
         )
+    _auth_comparisons(results, concurrencies, out)
+    _revocation_target(revocation, out)
     return out
 
 
@@ -172,7 +250,7 @@ def table(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) 
             r = m.wrk
             errors = r.error_text() if not r.errors else f"**{r.error_text()}**"
             roles_cpu = m.cpu_ms_per_request.get("roles")
-            proxy_cpu = m.cpu_ms_per_request.get(path) if path != "direct" else None
+            proxy_cpu = m.cpu_ms_per_request.get(PROXY_PROCESS[path]) if path in PROXY_PROCESS else None
             row = [PATH_LABELS.get(path, path), str(c), f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
                    f"{r.requests:,}", errors,
                    "n/a" if roles_cpu is None else f"{roles_cpu:.2f}",
@@ -215,8 +293,10 @@ def markdown(
     results: dict[str, dict[int, Measurement]],
     concurrencies: list[int],
     notes: list[str],
+    revocation: dict[str, Any] | None = None,
 ) -> str:
-    cmp = comparisons(results, concurrencies)
+    cmp = comparisons(results, concurrencies, revocation=revocation)
+    gateway = settings.get("gateway") or {}
     low = min(concurrencies)
     out = [
         "# Benchmark: the gateway's cost on a real read",
@@ -229,14 +309,38 @@ def markdown(
         f"- Date: {started} → {finished} (UTC)",
         f"- Request: `GET {settings['request']}` (roles service, SQLite catalogue migrated and seeded afresh)",
         f"- Load: wrk `--latency`, {settings['duration_s']:g} s per run after a {settings['warmup_s']:g} s warm-up "
-        f"run that is not reported, {settings['rounds']} round(s) (paths interleaved in each round); "
+        f"run that is not reported, {settings['rounds']} round(s) (paths interleaved in each round, each round"
+        " starting one path further along); "
         "loopback only (127.0.0.1); "
         + ", ".join(f"concurrency {c} = `-t{t} -c{c}`" for c, t in settings["threads"].items()),
         "- Servers: uvicorn, 1 worker each, `--loop uvloop --http httptools --no-access-log` (as `make run`);"
         " the apps' own JSON access log at INFO goes to a file, as in development",
         "- Paths: **direct** = wrk → roles service with the signed principal headers; **gateway** = wrk → gateway"
-        " (`X-API-Key`) → roles; **nginx** = wrk → nginx (1 worker, upstream keepalive, HTTP/1.1, access log off)"
-        " → roles, forwarding the signed headers: the reference for what any reverse proxy costs here",
+        " → roles, in three ways: (a) **admin key** = the bootstrap admin key `X-API-Key: dev-admin-key`, a"
+        ' constant-time compare with no lookup: the baseline "unauthenticated" gateway; (b) **client API key** ='
+        " `X-API-Key` of an API client (kind `dashboard`, no org codes, so it may read the catalogue) created"
+        " through the running gateway (`POST /v1/clients`) before anything is measured; (c) **bearer token** ="
+        " `Authorization: Bearer` with a token for that client from `POST /v1/oauth/token` (client credentials);"
+        " **nginx** = wrk → nginx (1 worker, upstream keepalive, HTTP/1.1, access log off) → roles, forwarding"
+        " the signed headers: the reference for what any reverse proxy costs here. Every path is first checked to"
+        " answer 200 with the same body.",
+        "- Gateway: its own SQLite database, migrated afresh (`python -m gateway migrate`); "
+        + "; ".join(f"`{k}={v}`" for k, v in gateway.items())
+        + ". `GATEWAY_RATE_LIMITS={}` turns the per-kind rate limits off, so no bucket limits the load: the"
+        " admin key is never limited, but a `dashboard` client is"
+        + (
+            " by default (to {:g} requests/s, bursts of {})".format(*settings["bench_client_default_rate_limit"])
+            if settings.get("bench_client_default_rate_limit")
+            else ""
+        )
+        + ", and with the default limits the key and token paths would measure the rate limiter's 429s, not"
+        " authentication."
+        + (
+            f" {settings['tokens_issued']} token(s) were issued; one is fetched again only before a run it would"
+            " not outlive."
+            if settings.get("tokens_issued")
+            else ""
+        ),
         "",
         "## Machine",
         "",
@@ -284,17 +388,21 @@ def markdown(
         "| | " + " | ".join(f"concurrency {c}" for c in concurrencies) + " |",
         "| --- | " + " | ".join("--:" for _ in concurrencies) + " |",
     ]
-    for path in ("gateway", "nginx"):
+    for path in PROXY_PROCESS:
+        if path not in cmp["rps_ratio"]:
+            continue
         ratios = cmp["rps_ratio"].get(path, {})
         out.append(
-            f"| {path} rps / direct rps | "
+            f"| {PATH_LABELS[path]} rps / direct rps | "
             + " | ".join(f"{ratios[c]:.1%}" if ratios.get(c) is not None else "n/a" for c in concurrencies)
             + " |"
         )
-    for path in ("gateway", "nginx"):
+    for path in PROXY_PROCESS:
+        if path not in cmp["added_p50_ms"]:
+            continue
         added = cmp["added_p50_ms"].get(path, {})
         out.append(
-            f"| {path} added p50 (ms) | "
+            f"| {PATH_LABELS[path]} added p50 (ms) | "
             + " | ".join(f"{added[c]:+.2f}" if c in added else "n/a" for c in concurrencies)
             + " |"
         )
@@ -306,6 +414,9 @@ def markdown(
         + (f"{cmp['added_p50_ms']['nginx'][low]:+.2f} ms" if low in cmp["added_p50_ms"].get("nginx", {}) else "n/a")
         + ".",
         "",
+    ]
+    out += _auth_section(cmp, concurrencies)
+    out += [
         "## Targets (from the issue)",
         "",
         "| target | measured | met |",
@@ -321,6 +432,44 @@ def markdown(
     return "\n".join(out)
 
 
+def _auth_section(cmp: dict[str, Any], concurrencies: list[int]) -> list[str]:
+    """Each authenticated path against the admin key, under the same load in the same run."""
+    if not cmp["auth_rps_ratio"]:
+        return []
+
+    def cells(values: dict[int, float | None], fmt: str) -> str:
+        return " | ".join(format(values[c], fmt) if values.get(c) is not None else "n/a" for c in concurrencies)
+
+    out = [
+        "## Authentication cost (against the admin key)",
+        "",
+        "| | " + " | ".join(f"concurrency {c}" for c in concurrencies) + " |",
+        "| --- | " + " | ".join("--:" for _ in concurrencies) + " |",
+    ]
+    for path in AUTH_PATHS:
+        if path in cmp["auth_rps_ratio"]:
+            out.append(f"| {PATH_LABELS[path]} rps / admin key rps | {cells(cmp['auth_rps_ratio'][path], '.1%')} |")
+    for path in AUTH_PATHS:
+        if path in cmp["auth_added_cpu_ms"]:
+            micros = {c: v * 1000 for c, v in cmp["auth_added_cpu_ms"][path].items()}
+            out.append(f"| {PATH_LABELS[path]}: gateway CPU/req added (µs) | {cells(micros, '+.0f')} |")
+    for path in AUTH_PATHS:
+        if path in cmp["auth_added_p50_ms"]:
+            out.append(f"| {PATH_LABELS[path]}: p50 added (ms) | {cells(cmp['auth_added_p50_ms'][path], '+.2f')} |")
+    out += [
+        "",
+        f"The target is a ratio of at least {TARGET_AUTH_RPS_RATIO:.0%}: authentication costs at most"
+        f" {1 - TARGET_AUTH_RPS_RATIO:.0%} of the unauthenticated gateway throughput. At concurrency 1 each"
+        " request waits for the one before, so whatever checking the credential costs shows whole in the added"
+        " gateway CPU and p50. At 32 the gateway's own CPU per request swings from run to run by more than any"
+        " credential check costs (wrk, the gateway and the service share two cores, and how many requests the"
+        " gateway handles per wake-up varies), so one round there says little about authentication:"
+        " `--rounds 3` reports medians.",
+        "",
+    ]
+    return out
+
+
 def write_json(
     path: Path,
     *,
@@ -332,8 +481,9 @@ def write_json(
     results: dict[str, dict[int, Measurement]],
     concurrencies: list[int],
     rounds: dict[str, dict[int, list[dict[str, Any]]]],
+    revocation: dict[str, Any] | None = None,
 ) -> None:
-    cmp = comparisons(results, concurrencies)
+    cmp = comparisons(results, concurrencies, revocation=revocation)
     document = {
         "command": command.replace("`", ""),
         "started": started,
@@ -343,6 +493,15 @@ def write_json(
         "results": {p: {str(c): r.as_dict() for c, r in by_c.items()} for p, by_c in results.items()},
         "rps_ratio_vs_direct": {p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["rps_ratio"].items()},
         "added_p50_ms_vs_direct": {p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["added_p50_ms"].items()},
+        "rps_ratio_vs_admin_key": {
+            p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["auth_rps_ratio"].items()
+        },
+        "added_gateway_cpu_ms_vs_admin_key": {
+            p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["auth_added_cpu_ms"].items()
+        },
+        "added_p50_ms_vs_admin_key": {
+            p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["auth_added_p50_ms"].items()
+        },
         "targets": cmp["targets"],
         "rounds": {p: {str(c): runs for c, runs in by_c.items()} for p, by_c in rounds.items()},
     }

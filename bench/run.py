@@ -1,9 +1,12 @@
 """``make bench``: what the gateway costs on a real read, against the service direct and against nginx.
 
-``GET /v1/rates?on=2024-11-01&geography=national`` on a freshly seeded SQLite catalogue, three ways
-under the same wrk load: straight to the roles service (with the gateway's signed principal headers),
-through the gateway (``X-API-Key``), and through nginx as the reference reverse proxy. Prints a table,
-overwrites ``bench/RESULTS.md`` and writes a JSON copy under ``bench/out/``.
+``GET /v1/rates?on=2024-11-01&geography=national`` on a freshly seeded SQLite catalogue, five ways
+under the same wrk load: straight to the roles service (with the gateway's signed principal headers);
+through the gateway with the bootstrap admin key (a constant-time compare, no lookup: the baseline
+"unauthenticated" gateway), with an API client's key and with a bearer token for that client; and
+through nginx as the reference reverse proxy. The client is created through the running gateway first
+(its own fresh SQLite database, rate limits off). Prints a table, overwrites ``bench/RESULTS.md`` and
+writes a JSON copy under ``bench/out/``.
 
 Every process it starts is stopped on the way out, also on Ctrl-C or SIGTERM; every wait is bounded.
 """
@@ -21,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ from arrs_kit import principal as principal_module
 from arrs_kit.principal import Principal, principal_headers
 from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
 from bench import report, wrk
+from bench.auth import ApiClient, TokenSource, create_client, http
 from bench.servers import (
     HOST,
     Processes,
@@ -43,13 +46,20 @@ from bench.servers import (
     nginx_config,
     uvicorn_command,
 )
+from gateway.config import DEFAULT_RATE_LIMITS, GatewaySettings
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
 REQUEST_PATH = "/v1/rates"
 REQUEST = REQUEST_PATH + "?on=2024-11-01&geography=national"
 BENCH_PRINCIPAL = Principal(kind="admin", client_id="bench")
-PATHS = ("direct", "gateway", "nginx")
+PATHS = ("direct", "gateway", "gateway_key", "gateway_token", "nginx")
+GATEWAY_PATHS = ("gateway", "gateway_key", "gateway_token")
+# The client the key and token paths use: a national dashboard (no org codes) may read the catalogue.
+BENCH_CLIENT_NAME = "bench national dashboard"
+BENCH_CLIENT_KIND = "dashboard"
+# No bucket may limit the load: every kind unlimited, as the admin always is (GatewaySettings.rate_limits).
+GATEWAY_RATE_LIMITS = "{}"
 HEALTH_TIMEOUT_S = 60.0
 SEED_TIMEOUT_S = 300.0
 FOREIGN_LOAD_WARNING = 0.05
@@ -109,6 +119,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--concurrency values must be between 1 and 1024")
     if "direct" not in args.paths:
         parser.error("--paths must include direct (everything is compared with it)")
+    if {"gateway_key", "gateway_token"} & set(args.paths) and "gateway" not in args.paths:
+        parser.error("--paths with gateway_key or gateway_token must include gateway (they are compared with it)")
     args.concurrency = sorted(set(args.concurrency))
     args.paths = [p for p in PATHS if p in args.paths]
     return args
@@ -143,18 +155,25 @@ def _max_run_s() -> float | None:
     return None if skew is None else 2 * float(skew) - 10
 
 
-def _fetch(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - our own loopback URL
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return int(response.status), bytes(response.read())
+def _gateway_settings(env: dict[str, str]) -> dict[str, str]:
+    """The gateway settings that bear on authentication, as the gateway will read them from ``env``."""
+    fields = GatewaySettings.model_fields
+    return {
+        "GATEWAY_RATE_LIMITS": env["GATEWAY_RATE_LIMITS"],
+        "GATEWAY_CREDENTIAL_CACHE_S": env.get(
+            "GATEWAY_CREDENTIAL_CACHE_S", f"{fields['credential_cache_s'].default:g} (default)"
+        ),
+        "GATEWAY_TOKEN_TTL_S": env.get("GATEWAY_TOKEN_TTL_S", f"{fields['token_ttl_s'].default} (default)"),
+    }
 
 
 def _check_same_answer(urls: dict[str, str], headers: dict[str, Headers]) -> int:
     """Every path answers 200 with the same JSON before anything is measured; returns the body size."""
     bodies: dict[str, Any] = {}
+    # Each path's very first request: an API key or token not yet seen by the gateway must be good too.
     size = 0
     for path, url in urls.items():
-        status, body = _fetch(url, headers[path](0))
+        status, body = http(url, headers=headers[path](0))
         if status != 200:
             raise RuntimeError(f"{path}: GET {url} answered {status}: {body[:500]!r}")
         bodies[path] = json.loads(body)
@@ -165,6 +184,29 @@ def _check_same_answer(urls: dict[str, str], headers: dict[str, Headers]) -> int
         if body != bodies["direct"]:
             raise RuntimeError(f"{path} answers differently from the service direct")
     return size
+
+
+def _check_revocation(gateway: str, client: ApiClient, tokens: TokenSource) -> dict[str, Any]:
+    """After the runs: revoke the client through the gateway; its key and its token must be refused on
+    the very next request, although both were verified (and may be cached) a moment before."""
+    url = gateway + REQUEST
+    key_headers, token_headers = {"X-API-Key": client.api_key}, tokens.headers(0)
+    before = {name: http(url, headers=h)[0] for name, h in (("key", key_headers), ("token", token_headers))}
+    status, body = http(
+        f"{gateway}/v1/clients/{client.client_id}", headers={"X-API-Key": DEV_ADMIN_API_KEY}, method="DELETE"
+    )
+    if status != 204:
+        raise RuntimeError(f"DELETE /v1/clients/{client.client_id} answered {status}: {body[:500]!r}")
+    key_status = http(url, headers=key_headers)[0]
+    token_status = http(url, headers=token_headers)[0]
+    return {
+        "client_id": client.client_id,
+        "key_status_before": before["key"],
+        "token_status_before": before["token"],
+        "key_status": key_status,
+        "token_status": token_status,
+        "immediate": before == {"key": 200, "token": 200} and key_status == 401 and token_status == 401,
+    }
 
 
 def _measure(
@@ -250,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[int, report.Measurement]] = {p: {} for p in args.paths}
     rounds: dict[str, dict[int, list[dict[str, Any]]]] = {p: {} for p in args.paths}
     notes: list[str] = []
+    revocation: dict[str, Any] | None = None
+    tokens_issued = 0
     try:
         roles_port, gateway_port, nginx_port = free_ports(3)
         env = {
@@ -259,8 +303,11 @@ def main(argv: list[str] | None = None) -> int:
             "ARRS_GATEWAY_SECRET": DEV_GATEWAY_SECRET,
             "ROLES_DATABASE_URL": f"sqlite:///{temp / 'roles.db'}",
             "GATEWAY_ROLES_URL": f"http://{HOST}:{roles_port}",
+            "GATEWAY_DATABASE_URL": f"sqlite:///{temp / 'gateway.db'}",
+            "GATEWAY_RATE_LIMITS": GATEWAY_RATE_LIMITS,
             "PYTHONUNBUFFERED": "1",
         }
+        gateway_settings = _gateway_settings(env)
         log(f"seeding a fresh catalogue in {temp / 'roles.db'}")
         subprocess.run(
             [sys.executable, "-m", "roles", "seed"], env=env, cwd=REPO, check=True, timeout=SEED_TIMEOUT_S,
@@ -271,11 +318,28 @@ def main(argv: list[str] | None = None) -> int:
         log(f"roles service on :{roles_port}")
         processes.start("roles", uvicorn_command("roles.main:app", roles_port), env)
         processes.wait_healthy("roles", f"{base['direct']}/healthz", HEALTH_TIMEOUT_S)
-        if "gateway" in args.paths:
-            base["gateway"] = f"http://{HOST}:{gateway_port}"
-            log(f"gateway on :{gateway_port}")
+        headers: dict[str, Headers] = {"direct": _signed_headers, "gateway": _gateway_headers, "nginx": _signed_headers}
+        client: ApiClient | None = None
+        tokens: TokenSource | None = None
+        gateway_url = f"http://{HOST}:{gateway_port}"
+        if set(GATEWAY_PATHS) & set(args.paths):
+            log(f"migrating a fresh gateway database in {temp / 'gateway.db'}")
+            subprocess.run(
+                [sys.executable, "-m", "gateway", "migrate"], env=env, cwd=REPO, check=True, timeout=SEED_TIMEOUT_S,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            log(f"gateway on :{gateway_port} (GATEWAY_RATE_LIMITS={GATEWAY_RATE_LIMITS}: no bucket limits the load)")
             processes.start("gateway", uvicorn_command("gateway.main:app", gateway_port), env)
-            processes.wait_healthy("gateway", f"{base['gateway']}/healthz", HEALTH_TIMEOUT_S)
+            processes.wait_healthy("gateway", f"{gateway_url}/healthz", HEALTH_TIMEOUT_S)
+            client = create_client(
+                gateway_url, DEV_ADMIN_API_KEY, name=BENCH_CLIENT_NAME, kind=BENCH_CLIENT_KIND, org_codes=[]
+            )
+            log(f"created the API client {client.client_id} ({client.kind}, no org codes) through the gateway")
+            tokens = TokenSource(gateway_url, client)
+            api_key = client.api_key
+            headers["gateway_key"] = lambda _run_s: {"X-API-Key": api_key}
+            headers["gateway_token"] = tokens.headers
+            base.update(dict.fromkeys(GATEWAY_PATHS, gateway_url))
         if "nginx" in args.paths:
             base["nginx"] = f"http://{HOST}:{nginx_port}"
             prefix = temp / "nginx"
@@ -289,24 +353,36 @@ def main(argv: list[str] | None = None) -> int:
             processes.start("nginx", [*nginx_cmd, "-g", "daemon off;"], env)
             processes.wait_healthy("nginx", f"{base['nginx']}/healthz", HEALTH_TIMEOUT_S)
 
-        headers: dict[str, Headers] = {"direct": _signed_headers, "gateway": _gateway_headers, "nginx": _signed_headers}
         urls = {p: base[p] + REQUEST for p in args.paths}
-        involved = {"direct": ["roles"], "gateway": ["roles", "gateway"], "nginx": ["roles", "nginx"]}
+        involved = {
+            "direct": ["roles"],
+            "nginx": ["roles", "nginx"],
+            **{p: ["roles", "gateway"] for p in GATEWAY_PATHS},
+        }
         body_size = _check_same_answer(urls, headers)
         log(f"every path answers 200 with the same {body_size}-byte body")
 
         for round_no in range(1, args.rounds + 1):
+            # Each round starts the paths one further along, so no path always follows the same one.
+            shift = (round_no - 1) % len(args.paths)
+            order = args.paths[shift:] + args.paths[:shift]
             for c in args.concurrency:
-                for path in args.paths:
+                for path in order:
                     run = _measure(wrk_bin, urls[path], headers[path], c, args, processes, involved[path])
                     rounds[path].setdefault(c, []).append({"round": round_no, **run})
                     r: wrk.WrkResult = run["wrk"]
                     log(
-                        f"round {round_no}/{args.rounds} {path:8} c={c:<3} {r.rps:>9,.0f} req/s  "
+                        f"round {round_no}/{args.rounds} {path:13} c={c:<3} {r.rps:>9,.0f} req/s  "
                         f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  errors {r.error_text()}  CPU/req "
                         + ", ".join(f"{k} {v:.2f} ms" for k, v in run["cpu_ms_per_request"].items())
                         + f"  other load {run['foreign_cpu_share']:.0%}"
                     )
+        if client is not None and tokens is not None:
+            revocation = _check_revocation(gateway_url, client, tokens)
+            log(
+                f"revoked {client.client_id}: next request with its key answered {revocation['key_status']}, "
+                f"with its token {revocation['token_status']}"
+            )
         for path, by_c in rounds.items():
             for c, runs in by_c.items():
                 ranked = sorted(runs, key=lambda run: run["wrk"].rps)
@@ -331,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                 "'other load' column): those figures are disturbed; re-run on a quiet machine."
             )
         notes += _service_notes(results, args.concurrency)
+        tokens_issued = tokens.issued if tokens is not None else 0
     finally:
         log("stopping the servers")
         processes.stop_all()
@@ -349,16 +426,30 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "revision": revision,
         "response_bytes": body_size,
+        "gateway": gateway_settings,
+        "bench_client": {"kind": BENCH_CLIENT_KIND, "org_codes": []},
+        "bench_client_default_rate_limit": DEFAULT_RATE_LIMITS.get(BENCH_CLIENT_KIND),
+        "tokens_issued": tokens_issued,
+        "revocation": revocation,
     }
     rows = report.table(results, args.concurrency)
     print()
     print(report.console_table(rows))
-    cmp = report.comparisons(results, args.concurrency)
+    cmp = report.comparisons(results, args.concurrency, revocation=revocation)
     print()
     for path, ratios in cmp["rps_ratio"].items():
         print(f"{path} rps / direct rps: " + ", ".join(f"c={c}: {v:.1%}" for c, v in ratios.items() if v is not None))
     for path, added in cmp["added_p50_ms"].items():
         print(f"{path} added p50 vs direct: " + ", ".join(f"c={c}: {v:+.2f} ms" for c, v in added.items()))
+    for path, ratios in cmp["auth_rps_ratio"].items():
+        print(
+            f"{path} rps / gateway (admin key) rps: "
+            + ", ".join(f"c={c}: {v:.1%}" for c, v in ratios.items() if v is not None)
+        )
+    for path, added in cmp["auth_added_cpu_ms"].items():
+        print(
+            f"{path} gateway CPU/req vs admin key: " + ", ".join(f"c={c}: {v * 1000:+.0f} µs" for c, v in added.items())
+        )
     for target in cmp["targets"]:
         if target["value"] == "not measured":
             print(f"target: {target['target']}: not measured")
@@ -376,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             results=results,
             concurrencies=args.concurrency,
             notes=notes,
+            revocation=revocation,
         )
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -389,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             settings=settings,
             results=results,
             concurrencies=args.concurrency,
+            revocation=revocation,
             rounds={
                 p: {c: [{**run, "wrk": run["wrk"].as_dict()} for run in runs] for c, runs in by_c.items()}
                 for p, by_c in rounds.items()

@@ -4,6 +4,8 @@
   hashes are stored (the secrets are 256-bit random values, so a slow hash adds nothing).
 - Bearer tokens are JWTs (HS256) with a key id: every configured key verifies, one signs, so keys
   rotate without downtime. A token names its client; a revoked client's tokens stop working at once.
+  A token that verified is remembered until it expires, so its signature is checked once, not on
+  every request; the client it names is still looked up on every request.
 - Looked-up clients are cached for ``credential_cache_s``; revoking through this replica drops the
   entry at once, other replicas read it again within that time.
 """
@@ -164,10 +166,15 @@ class FailureThrottle:
 
 
 class TokenIssuer:
+    VERIFIED_MAX = 10_000  # tokens remembered at once (bounds the memory; emptied when full)
+
     def __init__(self, keys: dict[str, str], signing_key_id: str, ttl_s: int) -> None:
         self.keys = keys
         self.signing_key_id = signing_key_id
         self.ttl_s = ttl_s
+        # token -> (key id, key, claims) for tokens whose signature verified: a forged or guessed
+        # token is never remembered, and the whole token is the key, so any change to it misses.
+        self._verified: dict[str, tuple[str, str, dict[str, Any]]] = {}
 
     def issue(self, record: ClientRecord) -> str:
         now = int(time.time())
@@ -187,6 +194,12 @@ class TokenIssuer:
 
     def verify(self, token: str) -> dict[str, Any] | None:
         """The claims of a token this gateway issued and that has not expired, else None."""
+        hit = self._verified.get(token)
+        if hit is not None:
+            # Still good until `exp`; if its key was changed or removed, it is verified afresh.
+            if self.keys.get(hit[0]) == hit[1] and time.time() < hit[2]["exp"]:
+                return hit[2]
+            del self._verified[token]
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self.keys.get(kid) if isinstance(kid, str) else None
@@ -202,6 +215,9 @@ class TokenIssuer:
             )
         except jwt.PyJWTError:
             return None
+        if len(self._verified) >= self.VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = (str(kid), key, claims)
         return claims
 
 

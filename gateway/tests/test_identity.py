@@ -355,3 +355,35 @@ async def test_logs_carry_the_principal_and_request_id_never_a_credential(
     access = [json.loads(line) for line in lines if '"logger": "arrs.access"' in line]
     first = next(line for line in access if line.get("request_id") == "log-2")
     assert (first["principal"], first["status"], first["path"]) == (pcn["id"], 200, "/v1/posts")
+
+
+def test_verified_tokens_are_remembered_safely(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.identity import ClientRecord, TokenIssuer
+
+    issuer = TokenIssuer({"k1": "a" * 40}, "k1", ttl_s=600)
+    record = ClientRecord("cl_x", "pcn", ("U12345",), "kid", "s", "h", "s", "h", revoked=False)
+    token = issuer.issue(record)
+    decodes = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr("gateway.identity.jwt.decode", counting_decode)
+    assert issuer.verify(token) is not None and issuer.verify(token) is not None
+    assert decodes == 1  # the signature is checked once
+    head, body, signature = token.split(".")
+    tampered = body[:-1] + ("A" if body[-1] != "A" else "B")
+    assert issuer.verify(f"{head}.{tampered}.{signature}") is None  # a tampered token is never a hit
+    issuer.keys["k1"] = "b" * 40  # its key changed: checked afresh, and refused
+    assert issuer.verify(token) is None
+    issuer.keys["k1"] = "a" * 40
+    assert issuer.verify(token) is not None
+    claims = issuer.verify(token)
+    assert claims is not None
+    before = decodes
+    monkeypatch.setattr("gateway.identity.time.time", lambda: claims["exp"] + 1)  # past its expiry
+    issuer.verify(token)
+    assert decodes == before + 1  # an expired entry is never served from memory: the token is checked again

@@ -138,6 +138,36 @@ MATRIX: dict[tuple[str, str], tuple[str, Body | None, dict[str, int]]] = {
         lambda: {"weighted_population": f"{50_000 + unique()}.250", "reference_date": "2024-01-01"},
         dict.fromkeys(COLUMNS, 403) | {"admin": 200, "icb": 200},
     ),
+    # Funding rates, budgets and the ledger. Rows run in sorted order, so `allocate` runs before any
+    # weighted population is set: its 422 (weighted-population-missing) shows the scope check passed.
+    ("GET", "/v1/funding-rates"): ("/v1/funding-rates", None, READ),
+    ("PUT", "/v1/funding-rates/{fy}"): (
+        "/v1/funding-rates/2030-31",
+        lambda: {"arrs_per_weighted_patient": "30.125"},
+        ADMIN_ONLY_WRITE,  # 201: the admin's call creates the year's rates
+    ),
+    ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/allocate"): (
+        "/v1/pcns/U00001/budgets/2024-25/allocate",
+        None,
+        dict.fromkeys(COLUMNS, 403) | {"admin": 422, "icb": 422},
+    ),
+    ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/allocations"): (
+        "/v1/pcns/U00001/budgets/2024-25/allocations",
+        lambda: {"pot": "arrs", "amount_pence": 1_000 + unique(), "reason": "Agreed top-up"},
+        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "icb": 201},
+    ),
+    ("GET", "/v1/pcns/{pcn_code}/budgets/{fy}"): (
+        "/v1/pcns/U00001/budgets/2024-25",
+        None,
+        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
+        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
+    ),
+    ("GET", "/v1/pcns/{pcn_code}/ledger"): (
+        "/v1/pcns/U00001/ledger",
+        None,
+        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
+        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
+    ),
     ("GET", "/v1/practices/{practice_code}"): (
         "/v1/practices/A00001",
         None,

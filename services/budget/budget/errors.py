@@ -48,3 +48,23 @@ class InvalidReferenceDate(ProblemError):
         "invalid-reference-date",
         "A weighted population is counted on 1 January before the financial year",
     )
+
+
+class WeightedPopulationMissing(ProblemError):
+    status, code, title = (
+        422,
+        "weighted-population-missing",
+        "The PCN has no weighted population for this financial year",
+    )
+
+
+class FundingRateMissing(ProblemError):
+    status, code, title = 422, "funding-rate-missing", "No funding rate is recorded for this financial year"
+
+
+class PotNotAvailable(ProblemError):
+    status, code, title = 422, "pot-not-available", "This financial year has no such pot"
+
+
+class BudgetExceeded(ProblemError):
+    status, code, title = 409, "budget-exceeded", "Not enough available in the pot"

@@ -13,6 +13,11 @@ TAGS = [
         "name": "organisations",
         "description": "The register: ICBs, PCNs, member practices over time, list sizes, weighted populations.",
     },
+    {"name": "funding-rates", "description": "ARRS rates per weighted patient, per financial year."},
+    {
+        "name": "budgets",
+        "description": "PCN budgets per financial year and pot, on a double-entry, append-only ledger.",
+    },
 ]
 
 

@@ -1,14 +1,27 @@
-"""Every query of the budget service's organisation register."""
+"""Every query of the budget service: the organisation register, funding rates, balances and the
+ledger."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from budget.models import Icb, Pcn, PracticeMembership, WeightedPopulation, WeightedPopulationHistory
+from budget import ledger
+from budget.models import (
+    BudgetBalance,
+    FundingRate,
+    Icb,
+    Pcn,
+    Posting,
+    PracticeMembership,
+    WeightedPopulation,
+    WeightedPopulationHistory,
+)
 from budget.scope import ListScope
 
 
@@ -126,3 +139,120 @@ def weighted_population_history(
     if fy is not None:
         stmt = stmt.where(col(WeightedPopulationHistory.fy) == fy)
     return session.scalars(stmt.order_by(col(WeightedPopulationHistory.fy), col(WeightedPopulationHistory.id))).all()
+
+
+# Funding rates
+
+
+def get_funding_rate(session: Session, fy: str, *, for_update: bool = False) -> FundingRate | None:
+    stmt = select(FundingRate).where(col(FundingRate.fy) == fy)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_funding_rates(session: Session, *, after_fy: str | None, limit: int) -> Sequence[FundingRate]:
+    stmt = select(FundingRate).order_by(col(FundingRate.fy))
+    if after_fy is not None:
+        stmt = stmt.where(col(FundingRate.fy) > after_fy)
+    return session.scalars(stmt.limit(limit)).all()
+
+
+# Balances and postings
+
+
+def get_balance(session: Session, pcn_code: str, fy: str, pot: str) -> BudgetBalance | None:
+    return session.get(BudgetBalance, (pcn_code, fy, pot))
+
+
+def lock_balance(session: Session, pcn_code: str, fy: str, pot: str, *, now: datetime) -> BudgetBalance:
+    """The pot's balance row, created at zero if absent, locked for this transaction: every writer
+    to a pot goes through here first (``FOR UPDATE`` on PostgreSQL; on SQLite the writer session
+    already holds the database's write lock). Callers lock several pots in ``POTS`` order."""
+    values = {"pcn_code": pcn_code, "fy": fy, "pot": pot, "updated_at": now}
+    values |= dict.fromkeys(ledger.BALANCE_FIELDS, 0)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # A racing creator makes this wait for its commit, then do nothing: one row, whoever races.
+    session.execute(insert(BudgetBalance).values(**values).on_conflict_do_nothing())
+    stmt = (
+        select(BudgetBalance)
+        .where(
+            col(BudgetBalance.pcn_code) == pcn_code,
+            col(BudgetBalance.fy) == fy,
+            col(BudgetBalance.pot) == pot,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(stmt).one()
+
+
+def balances_of(session: Session, pcn_code: str, fy: str) -> Sequence[BudgetBalance]:
+    stmt = (
+        select(BudgetBalance)
+        .where(col(BudgetBalance.pcn_code) == pcn_code, col(BudgetBalance.fy) == fy)
+        .order_by(col(BudgetBalance.pot))
+    )
+    return session.scalars(stmt).all()
+
+
+def net_posted(session: Session, pcn_code: str, fy: str, pot: str, *, kind: str, account: str) -> int:
+    """What postings of ``kind`` have moved into ``account`` of the pot, net of what they moved out."""
+    signed = case((col(Posting.credit_account) == account, col(Posting.amount_pence)), else_=-col(Posting.amount_pence))
+    stmt = select(func.coalesce(func.sum(signed), 0)).where(
+        col(Posting.pcn_code) == pcn_code,
+        col(Posting.fy) == fy,
+        col(Posting.pot) == pot,
+        col(Posting.kind) == kind,
+        (col(Posting.credit_account) == account) | (col(Posting.debit_account) == account),
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def list_postings(
+    session: Session, *, pcn_code: str, fy: str | None, after_id: int | None, limit: int
+) -> Sequence[Posting]:
+    stmt = select(Posting).where(col(Posting.pcn_code) == pcn_code).order_by(col(Posting.id))
+    if fy is not None:
+        stmt = stmt.where(col(Posting.fy) == fy)
+    if after_id is not None:
+        stmt = stmt.where(col(Posting.id) > after_id)
+    return session.scalars(stmt.limit(limit)).all()
+
+
+def verify_ledger(session: Session) -> list[str]:
+    """Recompute every pot's balances from the postings and compare them with the maintained rows.
+
+    Answers one line per disagreement (an empty list: the ledger and the balances agree), and flags
+    maintained balances that break the pot's invariants."""
+    totals = session.execute(
+        select(
+            col(Posting.pcn_code),
+            col(Posting.fy),
+            col(Posting.pot),
+            col(Posting.debit_account),
+            col(Posting.credit_account),
+            func.sum(col(Posting.amount_pence)),
+        ).group_by(
+            col(Posting.pcn_code),
+            col(Posting.fy),
+            col(Posting.pot),
+            col(Posting.debit_account),
+            col(Posting.credit_account),
+        )
+    ).all()
+    moved: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
+    for pcn_code, fy, pot, debit, credit, amount in totals:
+        moved.setdefault((pcn_code, fy, pot), []).append((debit, credit, int(amount)))
+    kept = {(b.pcn_code, b.fy, b.pot): b for b in session.scalars(select(BudgetBalance)).all()}
+    problems = []
+    for key in sorted(set(moved) | set(kept)):
+        expected = ledger.replay(moved.get(key, []))
+        row = kept.get(key)
+        actual = ledger.Balances(**{f: getattr(row, f) for f in ledger.BALANCE_FIELDS}) if row else ledger.Balances()
+        if actual != expected:
+            problems.append(f"{'/'.join(key)}: maintained {actual}, from postings {expected}")
+        if not actual.is_valid():
+            problems.append(f"{'/'.join(key)}: maintained balances break the invariants: {actual}")
+    return problems

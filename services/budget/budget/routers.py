@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -20,12 +22,19 @@ from arrs_kit.pagination import (
     csv_response,
     wants_csv,
 )
-from arrs_kit.principal import PrincipalDep
+from arrs_kit.principal import AdminDep, PrincipalDep, ReaderDep
 from arrs_kit.problems import problem_responses
 from budget.schemas import (
     ICB_CODE_PATTERN,
     PCN_CODE_PATTERN,
     PRACTICE_CODE_PATTERN,
+    AllocateResult,
+    AllocationCreate,
+    AllocationPublic,
+    BudgetPublic,
+    FundingRatePage,
+    FundingRatePublic,
+    FundingRatePut,
     IcbCreate,
     IcbPage,
     IcbPublic,
@@ -33,11 +42,12 @@ from budget.schemas import (
     PcnDetail,
     PcnPage,
     PcnUpdate,
+    PostingPage,
     PracticePublic,
     WeightedPopulationPublic,
     WeightedPopulationPut,
 )
-from budget.service import organisations, weighted_populations
+from budget.service import budgets, funding_rates, organisations, weighted_populations
 
 router = APIRouter(prefix="/v1")
 
@@ -220,3 +230,165 @@ def get_practice(practice_code: PracticeCodePath, session: ReadSessionDep, princ
     national dashboards, the practice's ICB (and its dashboard), its PCN, and a practice system bound
     to it; otherwise 404."""
     return organisations.get_practice(session=session, principal=principal, code=practice_code)
+
+
+# Funding rates
+
+
+@router.get(
+    "/funding-rates",
+    tags=["funding-rates"],
+    operation_id="list_funding_rates",
+    response_model=FundingRatePage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+)
+def list_funding_rates(
+    request: Request,
+    session: ReadSessionDep,
+    principal: ReaderDep,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> FundingRatePage | Response:
+    """The ARRS rates per weighted patient by financial year, in pounds as decimal strings (exact),
+    and the ring-fenced ARRS GP rate where a year has one. Any client but a practice system."""
+    items, next_cursor = funding_rates.list_funding_rates(session=session, cursor=cursor, limit=limit)
+    if wants_csv(request, format):
+        return csv_response(items, next_cursor=next_cursor, filename="funding-rates")
+    return FundingRatePage(data=items, next_cursor=next_cursor)
+
+
+@router.put(
+    "/funding-rates/{fy}",
+    tags=["funding-rates"],
+    operation_id="put_funding_rate",
+    response_model=FundingRatePublic,
+    responses={201: {"model": FundingRatePublic, "description": "Created"}, **problem_responses(403, 412, 422)},
+)
+def put_funding_rate(
+    fy: FyPath,
+    data: FundingRatePut,
+    session: WriteSessionDep,
+    principal: AdminDep,
+    if_match: IfMatchOptional = None,
+) -> JSONResponse:
+    """Admin: set a financial year's rates per weighted patient (pounds, up to 3 decimals, as
+    strings). 201 when the year had none, 200 when they replace (or repeat) its rates. Budgets
+    already allocated change only when `allocate` is called again."""
+    public, etag, created = funding_rates.put_funding_rate(
+        session=session, principal=principal, fy=fy, data=data, if_match=if_match
+    )
+    return JSONResponse(public.model_dump(mode="json"), status_code=201 if created else 200, headers={"ETag": etag})
+
+
+# Budgets and the ledger
+
+
+@router.post(
+    "/pcns/{pcn_code}/budgets/{fy}/allocate",
+    tags=["budgets"],
+    operation_id="allocate_budget",
+    response_model=AllocateResult,
+    responses={201: {"model": AllocateResult, "description": "Sums posted"}, **problem_responses(403, 404, 409, 422)},
+)
+def allocate_budget(
+    pcn_code: PcnCodePath, fy: FyPath, session: WriteSessionDep, principal: PrincipalDep
+) -> JSONResponse:
+    """Admin or the PCN's ICB: compute the financial year's sums, round_half_up(rate per weighted
+    patient × the PCN's weighted population at 1 January before the FY), for `arrs` and, where the
+    year has a GP rate, `arrs_gp`, and post them to the ledger. 201 when something was posted; 200
+    with the same body when nothing changed (calling again is safe, no `Idempotency-Key` needed).
+    After a corrected rate or weighted population it posts the difference (a reduction needs that
+    much available: 409 `budget-exceeded`). 422 `weighted-population-missing` or
+    `funding-rate-missing` when an input is absent."""
+    result, posted = budgets.allocate(session=session, principal=principal, code=pcn_code, fy=fy)
+    return JSONResponse(result.model_dump(mode="json"), status_code=201 if posted else 200)
+
+
+@router.post(
+    "/pcns/{pcn_code}/budgets/{fy}/allocations",
+    tags=["budgets"],
+    operation_id="add_allocation",
+    status_code=201,
+    response_model=AllocationPublic,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def add_allocation(
+    pcn_code: PcnCodePath,
+    fy: FyPath,
+    data: AllocationCreate,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> AllocationPublic | JSONResponse:
+    """The PCN's ICB (or an admin): record an allocation by amount with its reason: a top-up
+    (positive `amount_pence`) or a reduction (negative; never more than is available, 409
+    `budget-exceeded`, nothing written). With an `Idempotency-Key`, a retry replays the first answer
+    instead of posting twice; the same key with another body is 422 `idempotency-key-reused`."""
+    result = run_idempotent(
+        store=budgets.IDEMPOTENCY,
+        db=request.app.state.db,
+        session=session,
+        principal_id=principal.client_id,
+        operation=f"add_allocation:{pcn_code.upper()}:{fy}",
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=data.model_dump(mode="json"),
+        work=lambda claim: budgets.add_allocation(
+            session=session,
+            principal=principal,
+            code=pcn_code,
+            fy=fy,
+            data=data,
+            claim=claim,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    if isinstance(result, AllocationPublic):
+        response.headers["Location"] = f"/v1/pcns/{result.posting.pcn_code}/ledger"
+    return result
+
+
+@router.get(
+    "/pcns/{pcn_code}/budgets/{fy}",
+    tags=["budgets"],
+    operation_id="get_budget",
+    response_model=BudgetPublic,
+    responses=problem_responses(404, 422),
+)
+def get_budget(pcn_code: PcnCodePath, fy: FyPath, session: ReadSessionDep, principal: PrincipalDep) -> BudgetPublic:
+    """A PCN's budget for a financial year: per pot, what has been allocated, held by submitted
+    claims, approved, paid and lapsed, and what is available. Outside the client's scope: 404."""
+    return budgets.get_budget(session=session, principal=principal, code=pcn_code, fy=fy)
+
+
+@router.get(
+    "/pcns/{pcn_code}/ledger",
+    tags=["budgets"],
+    operation_id="list_ledger",
+    response_model=PostingPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(404, 422)},
+)
+def list_ledger(
+    pcn_code: PcnCodePath,
+    request: Request,
+    session: ReadSessionDep,
+    principal: PrincipalDep,
+    fy: Annotated[
+        str | None, Query(min_length=7, max_length=7, description="Only this financial year (`YYYY-YY`).")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> PostingPage | Response:
+    """A PCN's ledger postings, oldest first: each moves `amount_pence` from `debit_account` to
+    `credit_account` of one pot, with its kind, reason and who posted it. Outside scope: 404."""
+    items, next_cursor = budgets.list_ledger(
+        session=session, principal=principal, code=pcn_code, fy=fy, cursor=cursor, limit=limit
+    )
+    if wants_csv(request, format):
+        return csv_response(items, next_cursor=next_cursor, filename=f"ledger-{pcn_code.upper()}")
+    return PostingPage(data=items, next_cursor=next_cursor)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from arrs_kit import migrate
 from arrs_kit.principal import Principal
 from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, asgi_client
+from budget import repository
 from budget.config import BudgetSettings
 from budget.main import create_app
 
@@ -115,3 +118,16 @@ async def register(admin: httpx.AsyncClient) -> None:
         body = {**pcn_body, "list_size": 50_000, "effective_date": "2024-04-01"}
         response = await admin.post("/v1/pcns", json=body)
         assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def ledger_verified(budget_db_url: str) -> Iterator[None]:
+    """After the test, whatever it did: every pot's balances recomputed from its postings must equal
+    the maintained balance rows (``repository.verify_ledger``)."""
+    yield
+    engine = create_engine(budget_db_url)
+    try:
+        with Session(engine) as session:
+            assert repository.verify_ledger(session) == []
+    finally:
+        engine.dispose()

@@ -1,0 +1,273 @@
+"""PCN budgets on the double-entry ledger (domain §5): the formula allocation, top-ups and
+reductions, balances and the ledger itself.
+
+Every movement goes through :func:`post`, which takes the pot's balance row locked, applies the
+posting to it by the rules in :mod:`budget.ledger`, refuses anything that would leave a balance
+negative (409 ``budget-exceeded``) and adds the posting, all in the caller's transaction. The
+balance row's CHECKs refuse a negative balance even if a code path skipped that check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from arrs_kit.calendar import financial_year
+from arrs_kit.context import current_request_id
+from arrs_kit.idempotency import Claim, IdempotencyStore
+from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
+from arrs_kit.principal import Principal
+from arrs_kit.problems import Forbidden
+from budget import ledger, rules, scope
+from budget import repository as repo
+from budget.errors import (
+    BudgetExceeded,
+    FundingRateMissing,
+    PcnNotFound,
+    PotNotAvailable,
+    WeightedPopulationMissing,
+)
+from budget.models import POTS, BudgetBalance, Pcn, Posting, idempotency_keys
+from budget.schemas import (
+    AllocateResult,
+    AllocationCreate,
+    AllocationPublic,
+    BudgetPublic,
+    PostingPublic,
+    PotBalance,
+    PotSum,
+)
+from budget.service import access
+
+IDEMPOTENCY = IdempotencyStore(idempotency_keys)
+
+ALLOCATION = "allocation"  # the formula sum, rate × weighted population (and its recalculations)
+TOP_UP = "top_up"
+REDUCTION = "reduction"
+
+
+def _fy(fy: str) -> str:
+    financial_year(fy)  # 422 invalid-financial-year
+    return fy
+
+
+def pot_balance(row: BudgetBalance) -> PotBalance:
+    return PotBalance(pot=row.pot, **{f: getattr(row, f) for f in ledger.BALANCE_FIELDS})
+
+
+def budget_public(pcn_code: str, fy: str, rows: Sequence[BudgetBalance]) -> BudgetPublic:
+    return BudgetPublic(pcn_code=pcn_code, fy=fy, pots=[pot_balance(r) for r in rows])
+
+
+def posting_public(row: Posting) -> PostingPublic:
+    assert row.id is not None
+    return PostingPublic(
+        id=row.id,
+        pcn_code=row.pcn_code,
+        fy=row.fy,
+        pot=row.pot,
+        debit_account=row.debit_account,
+        credit_account=row.credit_account,
+        amount_pence=row.amount_pence,
+        kind=row.kind,
+        reason=row.reason,
+        reference=row.reference,
+        request_id=row.request_id,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def post(
+    session: Session,
+    balance: BudgetBalance,
+    *,
+    debit_account: str,
+    credit_account: str,
+    amount_pence: int,
+    kind: str,
+    reason: str,
+    principal: Principal,
+    now: datetime,
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+) -> Posting:
+    """Post one movement to a pot whose balance row the caller holds locked (:func:`repo.lock_balance`)."""
+    before = ledger.Balances(**{f: getattr(balance, f) for f in ledger.BALANCE_FIELDS})
+    after = ledger.apply(before, debit_account=debit_account, credit_account=credit_account, amount_pence=amount_pence)
+    if not after.is_valid():
+        raise BudgetExceeded(
+            f"{amount_pence} pence cannot leave {debit_account} of pot {balance.pot} "
+            f"({balance.pcn_code}, {balance.fy}): {before.available_pence} pence is available.",
+            extra={"pot": balance.pot, "available_pence": before.available_pence},
+        )
+    for field in ledger.BALANCE_FIELDS:
+        setattr(balance, field, getattr(after, field))
+    balance.updated_at = now
+    posting = Posting(
+        pcn_code=balance.pcn_code,
+        fy=balance.fy,
+        pot=balance.pot,
+        debit_account=debit_account,
+        credit_account=credit_account,
+        amount_pence=amount_pence,
+        kind=kind,
+        reason=reason,
+        reference=reference,
+        request_id=current_request_id(),
+        idempotency_key=idempotency_key,
+        created_at=now,
+        created_by=principal.client_id,
+    )
+    session.add(posting)
+    session.flush()
+    return posting
+
+
+def _budget_pcn(session: Session, principal: Principal, code: str) -> Pcn:
+    """The PCN whose budget this principal may change: an admin, or the PCN's ICB (403 otherwise)."""
+    access.require_manager(principal)
+    pcn = repo.get_pcn(session, access.normalise_code(code))
+    if pcn is None:
+        raise PcnNotFound(f"No PCN {access.normalise_code(code)}.")
+    if not scope.may_manage_pcn(principal, icb_code=pcn.icb_code):
+        raise Forbidden(
+            f"PCN {pcn.code} belongs to ICB {pcn.icb_code}; only an admin or that ICB may change its budget."
+        )
+    return pcn
+
+
+def allocate(*, session: Session, principal: Principal, code: str, fy: str) -> tuple[AllocateResult, bool]:
+    """Post the FY's formula sums: per pot, round_half_up(rate × weighted population at 1 January
+    before the FY). Idempotent by construction: what is posted is the difference between the sum and
+    what earlier ``allocation`` postings already put in the pot, so a second call posts nothing
+    (and answers ``False``: nothing changed); after a corrected rate or population it posts the
+    difference. Answers the sums and the balances, and whether anything was posted."""
+    pcn = _budget_pcn(session, principal, code)
+    _fy(fy)
+    population = repo.get_weighted_population(session, pcn.code, fy)
+    if population is None:
+        raise WeightedPopulationMissing(
+            f"PCN {pcn.code} has no weighted population for {fy}; set it first "
+            f"(PUT /v1/pcns/{pcn.code}/weighted-populations/{fy}).",
+            extra={"pcn_code": pcn.code, "fy": fy},
+        )
+    rate = repo.get_funding_rate(session, fy)
+    if rate is None:
+        raise FundingRateMissing(
+            f"No funding rate for {fy}; an admin sets it with PUT /v1/funding-rates/{fy}.", extra={"fy": fy}
+        )
+    rates = {"arrs": rate.arrs_rate_tenth_pence, "arrs_gp": rate.arrs_gp_rate_tenth_pence}
+    milli = population.weighted_population_milli
+    wp_text = rules.milli_to_population(milli)
+    now = access.now()
+    sums: list[PotSum] = []
+    posted = False
+    for pot in POTS:  # always in this order: writers lock a PCN's pots in the same order
+        tenths = rates[pot]
+        target = 0 if tenths is None else rules.arrs_sum_pence(rate_tenth_pence=tenths, weighted_population_milli=milli)
+        if tenths is None and repo.get_balance(session, pcn.code, fy, pot) is None:
+            continue  # no such pot this year, and nothing was ever posted to it
+        if tenths is not None:
+            sums.append(PotSum(pot=pot, rate_per_weighted_patient=rules.tenth_pence_to_rate(tenths), sum_pence=target))
+        balance = repo.lock_balance(session, pcn.code, fy, pot, now=now)
+        already = repo.net_posted(session, pcn.code, fy, pot, kind=ALLOCATION, account="available")
+        delta = target - already
+        if delta == 0:
+            continue
+        rate_text = "no rate" if tenths is None else f"£{rules.tenth_pence_to_rate(tenths)}"
+        reason = f"{pot} sum {fy}: {rate_text} × {wp_text} weighted patients at {population.reference_date}" + (
+            "" if already == 0 else f" (recalculated; {already} pence allocated before)"
+        )
+        post(
+            session,
+            balance,
+            debit_account="funding" if delta > 0 else "available",
+            credit_account="available" if delta > 0 else "funding",
+            amount_pence=abs(delta),
+            kind=ALLOCATION,
+            reason=reason,
+            principal=principal,
+            now=now,
+        )
+        posted = True
+    if posted:
+        session.commit()
+    else:
+        session.rollback()  # zero-balance rows for pots with a zero sum are not worth keeping
+    result = AllocateResult(
+        pcn_code=pcn.code,
+        fy=fy,
+        weighted_population=wp_text,
+        reference_date=population.reference_date,
+        sums=sums,
+        pots=[pot_balance(b) for b in repo.balances_of(session, pcn.code, fy)],
+    )
+    return result, posted
+
+
+def add_allocation(
+    *,
+    session: Session,
+    principal: Principal,
+    code: str,
+    fy: str,
+    data: AllocationCreate,
+    claim: Claim | None = None,
+    idempotency_key: str | None = None,
+) -> AllocationPublic:
+    """The PCN's ICB (or an admin): top a pot up (positive amount) or reduce it (negative, never by
+    more than is available: 409 ``budget-exceeded``, nothing written), with a reason."""
+    pcn = _budget_pcn(session, principal, code)
+    _fy(fy)
+    if data.pot == "arrs_gp":
+        rate = repo.get_funding_rate(session, fy)
+        if rate is None or rate.arrs_gp_rate_tenth_pence is None:
+            raise PotNotAvailable(f"{fy} has no ring-fenced arrs_gp pot (no ARRS GP rate).", extra={"pot": data.pot})
+    now = access.now()
+    balance = repo.lock_balance(session, pcn.code, fy, data.pot, now=now)
+    topping_up = data.amount_pence > 0
+    posting = post(
+        session,
+        balance,
+        debit_account="funding" if topping_up else "available",
+        credit_account="available" if topping_up else "funding",
+        amount_pence=abs(data.amount_pence),
+        kind=TOP_UP if topping_up else REDUCTION,
+        reason=data.reason,
+        principal=principal,
+        now=now,
+        idempotency_key=idempotency_key,
+    )
+    public = AllocationPublic(
+        posting=posting_public(posting), budget=budget_public(pcn.code, fy, repo.balances_of(session, pcn.code, fy))
+    )
+    if claim is not None:
+        claim.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
+    session.commit()
+    return public
+
+
+def get_budget(*, session: Session, principal: Principal, code: str, fy: str) -> BudgetPublic:
+    """A PCN's pots for a financial year, straight from the maintained balance rows."""
+    pcn = access.readable_pcn(session, principal, code)
+    return budget_public(pcn.code, _fy(fy), repo.balances_of(session, pcn.code, fy))
+
+
+def list_ledger(
+    *, session: Session, principal: Principal, code: str, fy: str | None, cursor: str | None, limit: int
+) -> tuple[list[PostingPublic], str | None]:
+    """A PCN's postings (one FY, or all), oldest first."""
+    pcn = access.readable_pcn(session, principal, code)
+    if fy is not None:
+        _fy(fy)
+    after = decode_cursor(cursor, 1)
+    if after is not None and not isinstance(after[0], int):
+        raise InvalidCursor("The cursor does not belong to this list; start again without one.")
+    rows = repo.list_postings(
+        session, pcn_code=pcn.code, fy=fy, after_id=int(after[0]) if after else None, limit=limit + 1
+    )
+    page, next_cursor = next_cursor_for(rows, limit, lambda r: [r.id])
+    return [posting_public(r) for r in page], next_cursor
