@@ -30,6 +30,21 @@ ADMIN_ONLY_WRITE = dict.fromkeys(COLUMNS, 403) | {"admin": 201}
 
 _n = itertools.count(1)
 
+POST = {
+    "pcn_code": "U00001",
+    "role_code": "clinical_pharmacist",
+    "afc_band": "7",
+    "geography": "national",
+    "hours_per_week": "22.5",
+    "start_date": "2024-04-01",
+    "employment_model": "pcn_lead_practice",
+    "employer_code": "A00001",
+    "practice_codes": ["A00001"],
+    "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
+    "baseline": False,
+    "display_name": "Post",
+}
+
 
 def unique() -> int:
     return next(_n)
@@ -168,6 +183,25 @@ MATRIX: dict[tuple[str, str], tuple[str, Body | None, dict[str, int]]] = {
         {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
         | {"dash": 200, "dash_out": 404, "dash_nat": 200},
     ),
+    # Posts: a PCN manages its own, its ICB and dashboards read them. Post 1 (of PCN U00001) is made
+    # before the rows run.
+    ("POST", "/v1/posts"): (
+        "/v1/posts",
+        lambda: {**POST, "display_name": f"Post {unique()}"},
+        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "pcn": 201},
+    ),
+    ("GET", "/v1/posts"): ("/v1/posts", None, READ),
+    ("GET", "/v1/posts/{post_id}"): (
+        "/v1/posts/1",
+        None,
+        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
+        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
+    ),
+    ("PATCH", "/v1/posts/{post_id}"): (
+        "/v1/posts/1",
+        lambda: {"display_name": f"Renamed {unique()}"},
+        dict.fromkeys(COLUMNS, 403) | {"admin": 200, "pcn": 200},
+    ),
     ("GET", "/v1/practices/{practice_code}"): (
         "/v1/practices/A00001",
         None,
@@ -206,6 +240,7 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         for pcn, icb, practices in (("U00001", "QHM", ["A00001", "A00002"]), ("U00002", "QOX", ["B00001"])):
             new_pcn = {"code": pcn, "name": pcn, "icb_code": icb, "practice_codes": practices, "list_size": 20_000}
             assert (await gw.post("/v1/pcns", json=new_pcn, headers=ADMIN)).status_code == 201
+        assert (await gw.post("/v1/posts", json=POST, headers=ADMIN)).json()["id"] == 1
 
         keys: dict[str, dict[str, str]] = {"admin": ADMIN}
         for column, kind, codes in (

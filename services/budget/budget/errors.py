@@ -68,3 +68,19 @@ class PotNotAvailable(ProblemError):
 
 class BudgetExceeded(ProblemError):
     status, code, title = 409, "budget-exceeded", "Not enough available in the pot"
+
+
+class PostNotFound(ProblemError):
+    status, code, title = 404, "post-not-found", "No such post"
+
+
+class PracticeNotInPcn(ProblemError):
+    status, code, title = 422, "practice-not-in-pcn", "A practice is not a current member of the post's PCN"
+
+
+class FundingShareNotAllowed(ProblemError):
+    status, code, title = 422, "funding-share-not-allowed", "Only a mental health practitioner post has a funding share"
+
+
+class InvalidLeaveDate(ProblemError):
+    status, code, title = 422, "invalid-leave-date", "A leave date is on or after the start date"

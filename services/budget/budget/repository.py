@@ -17,6 +17,7 @@ from budget.models import (
     FundingRate,
     Icb,
     Pcn,
+    Post,
     Posting,
     PracticeMembership,
     WeightedPopulation,
@@ -218,6 +219,30 @@ def list_postings(
         stmt = stmt.where(col(Posting.fy) == fy)
     if after_id is not None:
         stmt = stmt.where(col(Posting.id) > after_id)
+    return session.scalars(stmt.limit(limit)).all()
+
+
+# Posts
+
+
+def get_post(session: Session, post_id: int, *, for_update: bool = False) -> Post | None:
+    stmt = select(Post).where(col(Post.id) == post_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_posts(
+    session: Session, *, scope: ListScope, pcn_code: str | None, after_id: int | None, limit: int
+) -> Sequence[Post]:
+    stmt = select(Post).order_by(col(Post.id))
+    if not scope.everything:
+        pcns_of_icbs = select(col(Pcn.code)).where(col(Pcn.icb_code).in_(scope.icb_codes))
+        stmt = stmt.where(col(Post.pcn_code).in_(pcns_of_icbs) | col(Post.pcn_code).in_(scope.pcn_codes))
+    if pcn_code is not None:
+        stmt = stmt.where(col(Post.pcn_code) == pcn_code)
+    if after_id is not None:
+        stmt = stmt.where(col(Post.id) > after_id)
     return session.scalars(stmt.limit(limit)).all()
 
 

@@ -42,12 +42,16 @@ from budget.schemas import (
     PcnDetail,
     PcnPage,
     PcnUpdate,
+    PostCreate,
     PostingPage,
+    PostPage,
+    PostPublic,
+    PostUpdate,
     PracticePublic,
     WeightedPopulationPublic,
     WeightedPopulationPut,
 )
-from budget.service import budgets, funding_rates, organisations, weighted_populations
+from budget.service import budgets, funding_rates, organisations, posts, weighted_populations
 
 router = APIRouter(prefix="/v1")
 
@@ -392,3 +396,94 @@ def list_ledger(
     if wants_csv(request, format):
         return csv_response(items, next_cursor=next_cursor, filename=f"ledger-{pcn_code.upper()}")
     return PostingPage(data=items, next_cursor=next_cursor)
+
+
+# Posts
+
+PostIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The post's id.", examples=[1])]
+
+
+@router.post(
+    "/posts",
+    tags=["posts"],
+    operation_id="create_post",
+    status_code=201,
+    response_model=PostPublic,
+    responses=problem_responses(403, 404, 422),
+)
+def create_post(data: PostCreate, session: WriteSessionDep, principal: PrincipalDep, response: Response) -> PostPublic:
+    """A PCN client for its own PCN, or an admin: add a post (one person in one role). The practices
+    served must be current members of the PCN (422 `practice-not-in-pcn`); a funding share override
+    is for mental health practitioner posts only (422 `funding-share-not-allowed`); `leave_date` is
+    on or after `start_date` (422 `invalid-leave-date`)."""
+    public, etag = posts.create_post(session=session, principal=principal, data=data)
+    response.headers["ETag"] = etag
+    response.headers["Location"] = f"/v1/posts/{public.id}"
+    return public
+
+
+@router.get(
+    "/posts",
+    tags=["posts"],
+    operation_id="list_posts",
+    response_model=PostPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+)
+def list_posts(
+    request: Request,
+    session: ReadSessionDep,
+    principal: PrincipalDep,
+    pcn_code: Annotated[
+        str | None, Query(pattern=PCN_CODE_PATTERN, description="Only the posts of this PCN (any case).")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> PostPage | Response:
+    """Posts in the order they were added. Admins and national dashboards see all; an ICB client or
+    an ICB's dashboard the posts of its ICB's PCNs; a PCN client its own. Practice systems may not
+    list."""
+    items, next_cursor = posts.list_posts(
+        session=session, principal=principal, pcn_code=pcn_code, cursor=cursor, limit=limit
+    )
+    if wants_csv(request, format):
+        return csv_response(items, next_cursor=next_cursor, filename="posts")
+    return PostPage(data=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/posts/{post_id}",
+    tags=["posts"],
+    operation_id="get_post",
+    response_model=PostPublic,
+    responses=problem_responses(404, 422),
+)
+def get_post(post_id: PostIdPath, session: ReadSessionDep, principal: PrincipalDep, response: Response) -> PostPublic:
+    """One post, with its ETag. Outside the client's scope: 404 `post-not-found`."""
+    public, etag = posts.get_post(session=session, principal=principal, post_id=post_id)
+    response.headers["ETag"] = etag
+    return public
+
+
+@router.patch(
+    "/posts/{post_id}",
+    tags=["posts"],
+    operation_id="update_post",
+    response_model=PostPublic,
+    responses=problem_responses(403, 404, 412, 422, 428),
+)
+def update_post(
+    post_id: PostIdPath,
+    data: PostUpdate,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    if_match: IfMatchRequired = None,
+) -> PostPublic:
+    """The post's PCN, or an admin: change a post. Needs `If-Match` with the post's ETag (missing:
+    428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post)."""
+    public, etag = posts.update_post(
+        session=session, principal=principal, post_id=post_id, data=data, if_match=if_match
+    )
+    response.headers["ETag"] = etag
+    return public

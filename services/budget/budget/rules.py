@@ -83,3 +83,28 @@ def arrs_sum_pence(*, rate_tenth_pence: int, weighted_population_milli: int) -> 
     """round_half_up(rate × weighted population), in pence, computed exactly: the rate in tenths of
     a penny times the population in thousandths of a patient is in ten-thousandths of a penny."""
     return round_half_up(Fraction(rate_tenth_pence * weighted_population_milli, 10 * MILLI))
+
+
+# Posts (domain §6): contracted hours, held exactly as hundredths of an hour.
+
+MAX_HOURS_CENTI = 4800
+FULL_TIME_CENTI = 3750  # 37.5 hours a week is one WTE
+
+
+def hours_to_centi(value: str) -> int:
+    """``"22.5"`` → 2250 hundredths of an hour, exact (the schema pattern allows at most 2 decimals)."""
+    return int(Decimal(value) * 100)
+
+
+def centi_to_hours(centi: int) -> str:
+    """2250 → ``"22.50"``: always two decimals."""
+    whole, part = divmod(centi, 100)
+    return f"{whole}.{part:02d}"
+
+
+def wte_of(centi: int) -> str:
+    """hours ÷ 37.5 to four decimals, rounded half up (display; exact maths uses the Fraction)."""
+    value = Fraction(centi, FULL_TIME_CENTI)
+    tenth_thousandths = (value * 10_000 * 2 + 1) // 2
+    whole, part = divmod(int(tenth_thousandths), 10_000)
+    return f"{whole}.{part:04d}"

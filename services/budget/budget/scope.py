@@ -87,3 +87,15 @@ def may_manage_pcn(principal: Principal, *, icb_code: str) -> bool:
     if principal.kind == "admin":
         return True
     return principal.kind == "icb" and icb_code in _codes(principal)
+
+
+def may_manage_posts(principal: Principal) -> bool:
+    """Whether this kind of principal manages any posts at all (admins and PCNs do)."""
+    return principal.kind in ("admin", "pcn")
+
+
+def may_manage_post(principal: Principal, *, pcn_code: str) -> bool:
+    """Create or change a post of ``pcn_code``: an admin, or that PCN."""
+    if principal.kind == "admin":
+        return True
+    return principal.kind == "pcn" and pcn_code in _codes(principal)

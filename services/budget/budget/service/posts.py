@@ -1,0 +1,185 @@
+"""Posts (domain §6): one person in one role in one PCN. A PCN manages its own posts (and an admin
+any); its ICB and dashboards read them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy.orm import Session
+
+from arrs_kit.etag import make_etag, require_if_match
+from arrs_kit.pagination import decode_cursor, next_cursor_for
+from arrs_kit.principal import Principal
+from arrs_kit.problems import Forbidden
+from budget import repository as repo
+from budget import rules, scope
+from budget.errors import FundingShareNotAllowed, InvalidLeaveDate, PcnNotFound, PostNotFound, PracticeNotInPcn
+from budget.models import COST_FIELDS, Post
+from budget.schemas import PostCreate, PostPublic, PostUpdate, Supervisor, UnfundedCosts
+from budget.service import access
+
+MHP_ROLES = frozenset({"mental_health_practitioner_adult", "mental_health_practitioner_cyp"})
+"""The roles whose posts may carry a funding share override (domain §6)."""
+
+
+def post_etag(post: Post) -> str:
+    return make_etag("post", str(post.id), post.version)
+
+
+def _public(post: Post) -> PostPublic:
+    assert post.id is not None
+    return PostPublic(
+        id=post.id,
+        pcn_code=post.pcn_code,
+        role_code=post.role_code,
+        afc_band=post.afc_band,
+        geography=post.geography,
+        hours_per_week=rules.centi_to_hours(post.hours_per_week_centi),
+        wte=rules.wte_of(post.hours_per_week_centi),
+        start_date=post.start_date,
+        leave_date=post.leave_date,
+        employment_model=post.employment_model,
+        employer_code=post.employer_code,
+        practice_codes=list(post.practice_codes),
+        supervisor=Supervisor(name=post.supervisor_name, role=post.supervisor_role),
+        baseline=post.baseline,
+        funding_share=post.funding_share,
+        staff_reference=post.staff_reference,
+        display_name=post.display_name,
+        unfunded_costs_monthly_pence=UnfundedCosts(**{f: getattr(post, f"cost_{f}_pence") for f in COST_FIELDS}),
+        created_at=post.created_at,
+        created_by=post.created_by,
+        updated_at=post.updated_at,
+        updated_by=post.updated_by,
+    )
+
+
+def _check(session: Session, post: Post, *, practice_codes: Collection[str] | None) -> None:
+    """The rules that need more than one field, or the database: run on create and after a patch."""
+    if post.leave_date is not None and post.leave_date < post.start_date:
+        raise InvalidLeaveDate(f"leave_date {post.leave_date} is before start_date {post.start_date}.")
+    if post.funding_share is not None and post.role_code not in MHP_ROLES:
+        raise FundingShareNotAllowed(
+            f"Role {post.role_code} has no funding share override; only {', '.join(sorted(MHP_ROLES))} do."
+        )
+    if practice_codes is not None:
+        current = {m.practice_code for m in repo.open_memberships_of_pcns(session, [post.pcn_code])}
+        outside = sorted(set(practice_codes) - current)
+        if outside:
+            raise PracticeNotInPcn(f"{', '.join(outside)} not a current member practice of PCN {post.pcn_code}.")
+
+
+def _set_costs(post: Post, costs: UnfundedCosts) -> None:
+    for field in COST_FIELDS:
+        setattr(post, f"cost_{field}_pence", getattr(costs, field))
+
+
+def create_post(*, session: Session, principal: Principal, data: PostCreate) -> tuple[PostPublic, str]:
+    """A PCN (for itself) or an admin: add a post."""
+    if not scope.may_manage_post(principal, pcn_code=data.pcn_code):
+        raise Forbidden(f"Only an admin or PCN {data.pcn_code} itself may add its posts.")
+    if repo.get_pcn(session, data.pcn_code) is None:
+        raise PcnNotFound(f"No PCN {data.pcn_code}.")
+    now = access.now()
+    post = Post(
+        pcn_code=data.pcn_code,
+        role_code=data.role_code,
+        afc_band=data.afc_band,
+        geography=data.geography,
+        hours_per_week_centi=rules.hours_to_centi(data.hours_per_week),
+        start_date=data.start_date,
+        leave_date=data.leave_date,
+        employment_model=data.employment_model,
+        employer_code=data.employer_code,
+        practice_codes=sorted(data.practice_codes),
+        supervisor_name=data.supervisor.name,
+        supervisor_role=data.supervisor.role,
+        baseline=data.baseline,
+        funding_share=data.funding_share,
+        staff_reference=data.staff_reference,
+        display_name=data.display_name,
+        version=1,
+        created_at=now,
+        created_by=principal.client_id,
+        updated_at=now,
+        updated_by=principal.client_id,
+    )
+    _set_costs(post, data.unfunded_costs_monthly_pence)
+    _check(session, post, practice_codes=data.practice_codes)
+    session.add(post)
+    session.commit()
+    return _public(post), post_etag(post)
+
+
+def _readable(session: Session, principal: Principal, post_id: int) -> Post:
+    post = repo.get_post(session, post_id)
+    if post is not None:
+        icb_code = repo.icb_codes_of_pcns(session, [post.pcn_code])[post.pcn_code]
+        if scope.may_read_pcn(principal, pcn_code=post.pcn_code, icb_code=icb_code):
+            return post
+    raise PostNotFound(f"No post {post_id} that this client may read.")
+
+
+def get_post(*, session: Session, principal: Principal, post_id: int) -> tuple[PostPublic, str]:
+    """One post; 404 outside the client's scope."""
+    post = _readable(session, principal, post_id)
+    return _public(post), post_etag(post)
+
+
+def list_posts(
+    *, session: Session, principal: Principal, pcn_code: str | None, cursor: str | None, limit: int
+) -> tuple[list[PostPublic], str | None]:
+    """Posts in id order within the principal's scope, optionally of one PCN."""
+    visible = access.list_scope(principal)
+    after = decode_cursor(cursor, 1)
+    after_id = after[0] if after else None
+    if after_id is not None and not isinstance(after_id, int):
+        after_id = None
+    rows = repo.list_posts(
+        session,
+        scope=visible,
+        pcn_code=access.normalise_code(pcn_code) if pcn_code else None,
+        after_id=after_id,
+        limit=limit + 1,
+    )
+    page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.id,))
+    return [_public(p) for p in page], next_cursor
+
+
+def update_post(
+    *, session: Session, principal: Principal, post_id: int, data: PostUpdate, if_match: str | None
+) -> tuple[PostPublic, str]:
+    """The post's PCN or an admin: change any field but ``pcn_code`` and ``role_code``."""
+    if not scope.may_manage_posts(principal):
+        raise Forbidden("Only an admin or the post's PCN may change a post.")
+    post = repo.get_post(session, post_id, for_update=True)
+    if post is None:
+        raise PostNotFound(f"No post {post_id}.")
+    if not scope.may_manage_post(principal, pcn_code=post.pcn_code):
+        raise Forbidden(f"Post {post_id} belongs to PCN {post.pcn_code}; only an admin or that PCN may change it.")
+    require_if_match(if_match, post_etag(post))
+    before = _public(post)
+    fields = data.model_fields_set
+    for name in ("afc_band", "geography", "start_date", "leave_date", "employment_model", "employer_code"):
+        if name in fields:
+            setattr(post, name, getattr(data, name))
+    for name in ("baseline", "funding_share", "staff_reference", "display_name"):
+        if name in fields:
+            setattr(post, name, getattr(data, name))
+    if data.hours_per_week is not None:
+        post.hours_per_week_centi = rules.hours_to_centi(data.hours_per_week)
+    if data.practice_codes is not None:
+        post.practice_codes = sorted(data.practice_codes)
+    if data.supervisor is not None:
+        post.supervisor_name, post.supervisor_role = data.supervisor.name, data.supervisor.role
+    if data.unfunded_costs_monthly_pence is not None:
+        _set_costs(post, data.unfunded_costs_monthly_pence)
+    _check(session, post, practice_codes=data.practice_codes)
+    if _public(post).model_dump(exclude={"updated_at", "updated_by"}) != before.model_dump(
+        exclude={"updated_at", "updated_by"}
+    ):
+        post.version += 1
+        post.updated_at = access.now()
+        post.updated_by = principal.client_id
+    session.commit()
+    return _public(post), post_etag(post)
