@@ -19,8 +19,7 @@ from arrs_kit.pagination import (
     CursorQuery,
     FormatQuery,
     LimitQuery,
-    csv_response,
-    wants_csv,
+    page_or_csv,
 )
 from arrs_kit.principal import AdminDep, PrincipalDep, ReaderDep
 from arrs_kit.problems import problem_responses
@@ -104,9 +103,7 @@ def list_icbs(
     """ICBs ordered by code. Admins and national dashboards see all; an ICB client or an ICB's
     dashboard its own ICB; a PCN client the ICB of its PCN. Practice systems may not list."""
     items, next_cursor = organisations.list_icbs(session=session, principal=principal, cursor=cursor, limit=limit)
-    if wants_csv(request, format):
-        return csv_response(items, next_cursor=next_cursor, filename="icbs")
-    return IcbPage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, IcbPage(data=items, next_cursor=next_cursor), filename="icbs")
 
 
 @router.post(
@@ -150,9 +147,7 @@ def list_pcns(
     items, next_cursor = organisations.list_pcns(
         session=session, principal=principal, icb_code=icb_code, cursor=cursor, limit=limit
     )
-    if wants_csv(request, format):
-        return csv_response(items, next_cursor=next_cursor, filename="pcns")
-    return PcnPage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, PcnPage(data=items, next_cursor=next_cursor), filename="pcns")
 
 
 @router.get(
@@ -257,9 +252,7 @@ def list_funding_rates(
     """The ARRS rates per weighted patient by financial year, in pounds as decimal strings (exact),
     and the ring-fenced ARRS GP rate where a year has one. Any client but a practice system."""
     items, next_cursor = funding_rates.list_funding_rates(session=session, cursor=cursor, limit=limit)
-    if wants_csv(request, format):
-        return csv_response(items, next_cursor=next_cursor, filename="funding-rates")
-    return FundingRatePage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, FundingRatePage(data=items, next_cursor=next_cursor), filename="funding-rates")
 
 
 @router.put(
@@ -393,9 +386,8 @@ def list_ledger(
     items, next_cursor = budgets.list_ledger(
         session=session, principal=principal, code=pcn_code, fy=fy, cursor=cursor, limit=limit
     )
-    if wants_csv(request, format):
-        return csv_response(items, next_cursor=next_cursor, filename=f"ledger-{pcn_code.upper()}")
-    return PostingPage(data=items, next_cursor=next_cursor)
+    page = PostingPage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, page, filename=f"ledger-{pcn_code.upper()}")
 
 
 # Posts
@@ -446,9 +438,7 @@ def list_posts(
     items, next_cursor = posts.list_posts(
         session=session, principal=principal, pcn_code=pcn_code, cursor=cursor, limit=limit
     )
-    if wants_csv(request, format):
-        return csv_response(items, next_cursor=next_cursor, filename="posts")
-    return PostPage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, PostPage(data=items, next_cursor=next_cursor), filename="posts")
 
 
 @router.get(

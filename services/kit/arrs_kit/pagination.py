@@ -156,6 +156,16 @@ def csv_response(items: Iterable[BaseModel | Mapping[str, Any]], *, next_cursor:
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
+P = TypeVar("P", bound=Page[Any])
+
+
+def page_or_csv(request: Request, fmt: str | None, page: P, *, filename: str) -> P | Response:
+    """The page as JSON, or as flat CSV when the client asked for it (``?format=csv`` or Accept)."""
+    if wants_csv(request, fmt):
+        return csv_response(page.data, next_cursor=page.next_cursor, filename=filename)
+    return page
+
+
 CSV_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},

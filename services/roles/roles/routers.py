@@ -15,8 +15,7 @@ from arrs_kit.pagination import (
     CursorQuery,
     FormatQuery,
     LimitQuery,
-    csv_response,
-    wants_csv,
+    page_or_csv,
 )
 from arrs_kit.principal import AdminDep, ReaderDep
 from arrs_kit.problems import problem_responses
@@ -69,9 +68,7 @@ def list_roles(
 ) -> RolePage | Response:
     """The role catalogue, ordered by code. Any client but a practice system may read it."""
     items, next_cursor = service.list_roles(session=session, claimable_on=claimable_on, cursor=cursor, limit=limit)
-    if wants_csv(request, format):
-        return csv_response(items, next_cursor=next_cursor, filename="roles")
-    return RolePage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, RolePage(data=items, next_cursor=next_cursor), filename="roles")
 
 
 @router.post(
@@ -268,6 +265,5 @@ def list_rates(
     with `month=YYYY-MM`."""
     day = service.rate_day(on=on, month=month)
     items, next_cursor = service.rates_on(session=session, on=day, geography=geography, cursor=cursor, limit=limit)
-    if wants_csv(request, format):
-        return csv_response(items, next_cursor=next_cursor, filename=f"rates-{day.isoformat()}")
-    return RatePage(data=items, next_cursor=next_cursor)
+    page = RatePage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, page, filename=f"rates-{day.isoformat()}")
