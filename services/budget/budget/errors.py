@@ -84,3 +84,58 @@ class FundingShareNotAllowed(ProblemError):
 
 class InvalidLeaveDate(ProblemError):
     status, code, title = 422, "invalid-leave-date", "A leave date is on or after the start date"
+
+
+# The checks of a claim (domain §6): ``type`` ends with the reason code.
+
+
+class RoleNotClaimable(ProblemError):
+    status, code, title = 422, "role-not-claimable", "The role was not claimable on the 1st of the month"
+
+
+class RateNotPublished(ProblemError):
+    status, code, title = 422, "rate-not-published", "No rate period is in force for the role and geography"
+
+
+class PostNotActive(ProblemError):
+    status, code, title = 422, "post-not-active", "No day of the month lies inside the post's dates"
+
+
+class PostInBaseline(ProblemError):
+    status, code, title = 422, "post-in-baseline", "The post is part of the 2019 baseline"
+
+
+class DuplicateClaim(ProblemError):
+    status, code, title = 409, "duplicate-claim", "A claim for this post and month exists"
+
+
+class ClaimMonthNotEnded(ProblemError):
+    status, code, title = 422, "claim-month-not-ended", "The month has not ended yet (claims are in arrears)"
+
+
+class RoleCapExceeded(ProblemError):
+    status, code, title = 409, "role-cap-exceeded", "The role's cap for the month would be exceeded"
+
+
+class SupplierFeeNotAllowed(ProblemError):
+    status, code, title = 422, "supplier-fee-not-allowed", "Only a social prescribing link worker has a supplier fee"
+
+
+class ClaimNotFound(ProblemError):
+    status, code, title = 404, "claim-not-found", "No such claim"
+
+
+class InvalidClaimTransition(ProblemError):
+    status, code, title = 409, "invalid-claim-transition", "The claim's status does not allow this"
+
+
+class AdjustmentPending(ProblemError):
+    status, code, title = 409, "adjustment-pending", "An adjustment of this claim awaits a decision"
+
+
+class AdjustmentNotNeeded(ProblemError):
+    status, code, title = 422, "adjustment-not-needed", "The corrected amounts change nothing"
+
+
+class InvalidClaimMonth(ProblemError):
+    status, code, title = 422, "invalid-claim-month", "A claim month is YYYY-MM"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
+from budget import claim_routes
+from budget.catalogue import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.routers import router
 
@@ -18,20 +20,34 @@ TAGS = [
         "name": "budgets",
         "description": "PCN budgets per financial year and pot, on a double-entry, append-only ledger.",
     },
+    {"name": "posts", "description": "Posts: one person in one role in one PCN."},
+    {"name": "claims", "description": "Monthly reimbursement claims, their computation and the ICB lifecycle."},
 ]
 
 
-def create_app(settings: BudgetSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
-    return create_service_app(
+def create_app(
+    settings: BudgetSettings | None = None, *, configure_logs: bool = True, catalogue: RoleCatalogue | None = None
+) -> FastAPI:
+    """The app; ``catalogue`` replaces the HTTP client of the roles service (tests pass one bound to
+    a roles app in the same process)."""
+    settings = settings or BudgetSettings()
+    app = create_service_app(
         name="budget",
         title="ARRS budget service",
         description="PCN budgets, the double-entry ledger, posts and monthly reimbursement claims.",
         version="1.0.0",
-        settings=settings or BudgetSettings(),
-        routers=[router],
+        settings=settings,
+        routers=[router, claim_routes.router],
         tags=TAGS,
         configure_logs=configure_logs,
     )
+    app.state.catalogue = catalogue or RoleCatalogue.over_http(
+        settings.roles_url,
+        gateway_secret=settings.gateway_secret.get_secret_value(),
+        ttl_s=settings.roles_cache_ttl_s,
+        timeout_s=settings.roles_timeout_s,
+    )
+    return app
 
 
 def app() -> FastAPI:

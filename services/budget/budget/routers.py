@@ -1,6 +1,7 @@
 """HTTP endpoints of the budget service.
 
-Resources it owns at the gateway: "/v1/icbs", "/v1/pcns", "/v1/practices", "/v1/funding-rates",
+Claims are in :mod:`budget.claim_routes`. Resources it owns at the gateway: "/v1/icbs", "/v1/pcns",
+"/v1/practices", "/v1/funding-rates",
 "/v1/posts", "/v1/claims".
 """
 

@@ -5,15 +5,20 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from arrs_kit import migrate
 from arrs_kit.principal import Principal
+from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, asgi_client
 from budget import repository
+from budget.catalogue import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app
+from roles.config import RolesSettings
+from roles.main import create_app as create_roles_app
 
 ICB = Principal(kind="icb", client_id="test-icb-qhm", org_codes=("QHM",))
 OTHER_ICB = Principal(kind="icb", client_id="test-icb-qox", org_codes=("QOX",))
@@ -42,9 +47,42 @@ def budget_db_url(request: pytest.FixtureRequest, database_factory: DatabaseFact
     database_factory.drop(url)
 
 
+def _roles_app(database_factory: DatabaseFactory) -> tuple[FastAPI, str]:
+    url = database_factory.create("roles", "sqlite", lambda u: migrate.upgrade("roles", u))
+    return create_roles_app(RolesSettings(database_url=url), configure_logs=False), url
+
+
+@pytest.fixture(scope="session")
+def shared_roles_client(database_factory: DatabaseFactory) -> Iterator[TestClient]:
+    """The real roles service with its seeded catalogue (SQLite) in this process, for the tests that
+    only read it."""
+    app, _url = _roles_app(database_factory)
+    with TestClient(app, base_url="http://roles") as client:
+        yield client
+
+
 @pytest.fixture
-def budget_app(budget_db_url: str) -> FastAPI:
-    return create_app(BudgetSettings(database_url=budget_db_url), configure_logs=False)
+def roles_client(database_factory: DatabaseFactory) -> Iterator[TestClient]:
+    """A roles service of the test's own (a fresh copy of the seeded catalogue), for a test that adds
+    rate periods; requests to it are signed per request (``auth=GatewaySigner()``)."""
+    app, url = _roles_app(database_factory)
+    with TestClient(app, base_url="http://roles") as client:
+        yield client
+    database_factory.drop(url)
+
+
+@pytest.fixture
+def roles_catalogue(request: pytest.FixtureRequest) -> RoleCatalogue:
+    """The budget service's own typed client of the roles service: the test's own when it asks for
+    ``roles_client``, otherwise the shared one."""
+    name = "roles_client" if "roles_client" in request.fixturenames else "shared_roles_client"
+    client: TestClient = request.getfixturevalue(name)
+    return RoleCatalogue(client, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=3600)
+
+
+@pytest.fixture
+def budget_app(budget_db_url: str, roles_catalogue: RoleCatalogue) -> FastAPI:
+    return create_app(BudgetSettings(database_url=budget_db_url), configure_logs=False, catalogue=roles_catalogue)
 
 
 @pytest.fixture

@@ -1,0 +1,191 @@
+"""The role catalogue as the budget service sees it: one typed, cached client of the roles service.
+
+A claim needs a role's claimable dates, the rate period in force on the 1st of the claim month, the
+funding share and the FY's cap. ``GET /v1/roles/{role_code}`` answers all of it at once. A published
+period never changes (a correction is a new period that supersedes it), so answers are cached for
+``ttl_s``: a correction published in the roles service reaches new claims within that time, and a
+claim keeps the id of the period it was computed with. A roles service that cannot be read makes the
+caller fail with 503 ``roles-unavailable``: a claim is never computed with a guessed rate.
+
+The client is synchronous (the budget endpoints run in worker threads) and thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from arrs_kit.principal import Principal, principal_headers
+from arrs_kit.problems import ProblemError
+
+
+class RolesUnavailable(ProblemError):
+    status, code, title = 503, "roles-unavailable", "The role catalogue could not be read"
+
+
+@dataclass(frozen=True, slots=True)
+class RatePeriod:
+    id: int
+    geography: str
+    effective_from: date
+    annual_max_pence: int
+    provenance: str
+    source: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class FundingShare:
+    effective_from: date
+    share: str
+    max_share: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    fy: str
+    unit: str  # "posts" (headcount of posts) or "wte"
+    max_below_threshold: int
+    max_at_or_above_threshold: int
+    list_size_threshold: int
+
+    def limit_for(self, list_size: int) -> int:
+        return self.max_at_or_above_threshold if list_size >= self.list_size_threshold else self.max_below_threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    code: str
+    name: str
+    added_on: date
+    retired_on: date | None
+    rate_periods: tuple[RatePeriod, ...]
+    funding_shares: tuple[FundingShare, ...]
+    caps: tuple[Cap, ...]
+    supplier_fee_monthly_max_pence: int | None
+
+    def claimable_on(self, day: date) -> bool:
+        return self.added_on <= day and (self.retired_on is None or day <= self.retired_on)
+
+    def rate_in_force(self, geography: str, day: date) -> RatePeriod | None:
+        """The current (not superseded) period of ``geography`` with the latest start on or before ``day``."""
+        best: RatePeriod | None = None
+        for period in self.rate_periods:
+            if period.status != "current" or period.geography != geography or period.effective_from > day:
+                continue
+            if best is None or period.effective_from > best.effective_from:
+                best = period
+        return best
+
+    def funding_share_on(self, day: date) -> FundingShare | None:
+        best: FundingShare | None = None
+        for share in self.funding_shares:
+            if share.effective_from <= day and (best is None or share.effective_from > best.effective_from):
+                best = share
+        return best
+
+    def cap_for(self, fy: str) -> Cap | None:
+        return next((cap for cap in self.caps if cap.fy == fy), None)
+
+
+def _role(body: dict[str, Any]) -> Role:
+    return Role(
+        code=body["code"],
+        name=body["name"],
+        added_on=date.fromisoformat(body["added_on"]),
+        retired_on=date.fromisoformat(body["retired_on"]) if body.get("retired_on") else None,
+        rate_periods=tuple(
+            RatePeriod(
+                id=p["id"],
+                geography=p["geography"],
+                effective_from=date.fromisoformat(p["effective_from"]),
+                annual_max_pence=p["annual_max_pence"],
+                provenance=p["provenance"],
+                source=p["source"],
+                status=p["status"],
+            )
+            for p in body["rate_periods"]
+        ),
+        funding_shares=tuple(
+            FundingShare(
+                effective_from=date.fromisoformat(s["effective_from"]), share=s["share"], max_share=s.get("max_share")
+            )
+            for s in body["funding_shares"]
+        ),
+        caps=tuple(
+            Cap(
+                fy=c["fy"],
+                unit=c["unit"],
+                max_below_threshold=c["max_below_threshold"],
+                max_at_or_above_threshold=c["max_at_or_above_threshold"],
+                list_size_threshold=c["list_size_threshold"],
+            )
+            for c in body["caps"]
+        ),
+        supplier_fee_monthly_max_pence=body.get("supplier_fee_monthly_max_pence"),
+    )
+
+
+class RoleCatalogue:
+    """``role(code)`` answers the role (or None when the catalogue has no such role)."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        gateway_secret: str,
+        service_name: str = "budget",
+        ttl_s: float = 60.0,
+    ) -> None:
+        self.client = client
+        self.secret = gateway_secret
+        self.principal = Principal(kind="admin", client_id=f"service:{service_name}")
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, Role | None]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def over_http(
+        cls, base_url: str, *, gateway_secret: str, ttl_s: float = 60.0, timeout_s: float = 5.0
+    ) -> RoleCatalogue:
+        client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
+        return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s)
+
+    def role(self, code: str) -> Role | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(code)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        path = f"/v1/roles/{code}"
+        headers = principal_headers(self.principal, self.secret, method="GET", path=path)
+        try:
+            response = self.client.get(path, headers=headers)
+        except httpx.HTTPError as exc:
+            raise RolesUnavailable(f"The roles service did not answer ({type(exc).__name__}).") from exc
+        if response.status_code == 404:
+            role = None
+        elif response.status_code == 200:
+            try:
+                role = _role(response.json())
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RolesUnavailable("The roles service answered a role this client cannot read.") from exc
+        else:
+            raise RolesUnavailable(f"The roles service answered {response.status_code} for {path}.")
+        with self._lock:
+            if len(self._cache) > 1_000:
+                self._cache.clear()
+            self._cache[code] = (now, role)
+        return role
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def close(self) -> None:
+        self.client.close()

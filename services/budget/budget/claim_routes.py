@@ -1,0 +1,401 @@
+"""HTTP endpoints of claims (``/v1/claims``): preview, drafts, the lifecycle and adjustments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.idempotency import Claim as IdempotencyClaim
+from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
+from arrs_kit.pagination import CSV_RESPONSE_DOC, DEFAULT_LIMIT, CursorQuery, FormatQuery, LimitQuery, page_or_csv
+from arrs_kit.principal import Principal, PrincipalDep
+from arrs_kit.problems import problem_responses
+from budget.catalogue import RoleCatalogue
+from budget.schemas import (
+    CLAIM_MONTH_PATTERN,
+    PCN_CODE_PATTERN,
+    AdjustmentCreate,
+    ClaimCreate,
+    ClaimPage,
+    ClaimPay,
+    ClaimPreview,
+    ClaimPublic,
+    ClaimReject,
+    ClaimStatus,
+    ClaimUpdate,
+    ClaimWithdraw,
+)
+from budget.service import budgets, claims
+
+router = APIRouter(prefix="/v1", tags=["claims"])
+
+ClaimIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The claim's id.", examples=[1])]
+IfMatchRequired = Annotated[str | None, Header(description="The ETag you last read (required).")]
+
+
+def _catalogue(request: Request) -> RoleCatalogue:
+    catalogue: RoleCatalogue = request.app.state.catalogue
+    return catalogue
+
+
+CatalogueDep = Annotated[RoleCatalogue, Depends(_catalogue)]
+
+CHECKS = (
+    "\n\nChecks (the problem `type` ends with the code; `checks` in the body lists every check that failed): "
+    "`role-not-claimable`, `rate-not-published`, `post-not-active`, `post-in-baseline`, `claim-month-not-ended`, "
+    "`supplier-fee-not-allowed` (422); `duplicate-claim`, `role-cap-exceeded`, `budget-exceeded` (409). "
+    "503 `roles-unavailable` when the role catalogue cannot be read: nothing is computed with a guessed rate."
+)
+IDEMPOTENT = (
+    "\n\nWith an `Idempotency-Key`, a retry replays the first answer (`Idempotent-Replayed: true`) instead of "
+    "doing it twice; the same key with another body is 422 `idempotency-key-reused`, and while the first "
+    "request still runs, 409 `idempotency-key-in-progress`."
+)
+DECISIONS = problem_responses(403, 404, 409, 422)
+WITH_CATALOGUE = problem_responses(403, 404, 409, 422, 503)
+
+
+@router.post(
+    "/claims/preview",
+    operation_id="preview_claim",
+    response_model=ClaimPreview,
+    responses=WITH_CATALOGUE,
+    description="The post's PCN or an admin: compute a claim with every intermediate and run every check, "
+    "`budget-exceeded` included; nothing is stored." + CHECKS,
+)
+def preview_claim(
+    data: ClaimCreate, session: ReadSessionDep, principal: PrincipalDep, catalogue: CatalogueDep
+) -> ClaimPreview:
+    return claims.preview(session=session, catalogue=catalogue, principal=principal, data=data)
+
+
+@router.post(
+    "/claims",
+    operation_id="create_claim",
+    status_code=201,
+    response_model=ClaimPublic,
+    responses=WITH_CATALOGUE,
+    description="The post's PCN or an admin: create a draft claim for one post and one month, answered with "
+    "its computation and ETag. Every check runs but `budget-exceeded`, which is checked on submission; a "
+    "failing check refuses the draft." + CHECKS,
+)
+def create_claim(
+    data: ClaimCreate, session: WriteSessionDep, principal: PrincipalDep, catalogue: CatalogueDep, response: Response
+) -> ClaimPublic:
+    public, etag = claims.create_draft(session=session, catalogue=catalogue, principal=principal, data=data)
+    response.headers["ETag"] = etag
+    response.headers["Location"] = f"/v1/claims/{public.id}"
+    return public
+
+
+@router.get(
+    "/claims",
+    operation_id="list_claims",
+    response_model=ClaimPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+)
+def list_claims(
+    request: Request,
+    session: ReadSessionDep,
+    principal: PrincipalDep,
+    pcn_code: Annotated[str | None, Query(pattern=PCN_CODE_PATTERN, description="Only this PCN's claims.")] = None,
+    month: Annotated[str | None, Query(pattern=CLAIM_MONTH_PATTERN, description="Only this month, `YYYY-MM`.")] = None,
+    status: Annotated[ClaimStatus | None, Query(description="Only claims in this status.")] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> ClaimPage | Response:
+    """Claims and adjustments in the order they were made, each with its computation and history,
+    within the client's scope (admins and national dashboards all; an ICB's clients its PCNs'; a PCN
+    its own). Practice systems may not list."""
+    items, next_cursor = claims.list_claims(
+        session=session, principal=principal, pcn_code=pcn_code, month=month, status=status, cursor=cursor, limit=limit
+    )
+    return page_or_csv(request, format, ClaimPage(data=items, next_cursor=next_cursor), filename="claims")
+
+
+@router.get(
+    "/claims/{claim_id}",
+    operation_id="get_claim",
+    response_model=ClaimPublic,
+    responses=problem_responses(404, 422),
+)
+def get_claim(
+    claim_id: ClaimIdPath, session: ReadSessionDep, principal: PrincipalDep, response: Response
+) -> ClaimPublic:
+    """One claim with its computation, its history and its ETag (a draft is edited with it).
+    Outside the client's scope: 404 `claim-not-found`."""
+    public, etag = claims.get_claim(session=session, principal=principal, claim_id=claim_id)
+    response.headers["ETag"] = etag
+    return public
+
+
+@router.patch(
+    "/claims/{claim_id}",
+    operation_id="update_claim",
+    response_model=ClaimPublic,
+    responses=problem_responses(403, 404, 409, 412, 422, 428, 503),
+    description="The claim's PCN or an admin: change a draft's amounts; the claim is computed and checked "
+    "again. Needs `If-Match` with the claim's ETag (missing: 428, stale: 412); only a draft can be edited "
+    "(409 `invalid-claim-transition`)." + CHECKS,
+)
+def update_claim(
+    claim_id: ClaimIdPath,
+    data: ClaimUpdate,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    catalogue: CatalogueDep,
+    response: Response,
+    if_match: IfMatchRequired = None,
+) -> ClaimPublic:
+    public, etag = claims.update_draft(
+        session=session, catalogue=catalogue, principal=principal, claim_id=claim_id, data=data, if_match=if_match
+    )
+    response.headers["ETag"] = etag
+    return public
+
+
+def _idempotent(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    *,
+    action: str,
+    claim_id: int,
+    key: str | None,
+    payload: object,
+    work: Callable[[IdempotencyClaim | None], ClaimPublic],
+) -> ClaimPublic | JSONResponse:
+    return run_idempotent(
+        store=budgets.IDEMPOTENCY,
+        db=request.app.state.db,
+        session=session,
+        principal_id=principal.client_id,
+        operation=f"{action}_claim:{claim_id}",
+        key=key,
+        method="POST",
+        path=request.url.path,
+        payload=payload,
+        work=work,
+    )
+
+
+@router.post(
+    "/claims/{claim_id}/submit",
+    operation_id="submit_claim",
+    response_model=ClaimPublic,
+    responses=WITH_CATALOGUE,
+    description="The claim's PCN or an admin: submit a draft. The checks run again on today's terms, then "
+    "the reimbursable amount moves from the pot's `available` to `held` in one atomic step; 409 "
+    "`budget-exceeded` when it does not fit (nothing is written)." + IDEMPOTENT + CHECKS,
+)
+def submit_claim(
+    claim_id: ClaimIdPath,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    catalogue: CatalogueDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ClaimPublic | JSONResponse:
+    return _idempotent(
+        request,
+        session,
+        principal,
+        action="submit",
+        claim_id=claim_id,
+        key=idempotency_key,
+        payload=None,
+        work=lambda key: claims.submit(
+            session=session,
+            catalogue=catalogue,
+            principal=principal,
+            claim_id=claim_id,
+            claim_key=key,
+            idempotency_key=idempotency_key,
+        ),
+    )
+
+
+@router.post(
+    "/claims/{claim_id}/approve",
+    operation_id="approve_claim",
+    response_model=ClaimPublic,
+    responses=DECISIONS,
+    description="The PCN's ICB or an admin: approve a submitted claim (held → approved)." + IDEMPOTENT,
+)
+def approve_claim(
+    claim_id: ClaimIdPath,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ClaimPublic | JSONResponse:
+    return _idempotent(
+        request,
+        session,
+        principal,
+        action="approve",
+        claim_id=claim_id,
+        key=idempotency_key,
+        payload=None,
+        work=lambda key: claims.approve(
+            session=session, principal=principal, claim_id=claim_id, claim_key=key, idempotency_key=idempotency_key
+        ),
+    )
+
+
+@router.post(
+    "/claims/{claim_id}/reject",
+    operation_id="reject_claim",
+    response_model=ClaimPublic,
+    responses=DECISIONS,
+    description="The PCN's ICB or an admin: reject a submitted claim with a reason; its hold goes back to "
+    "`available`." + IDEMPOTENT,
+)
+def reject_claim(
+    claim_id: ClaimIdPath,
+    data: ClaimReject,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ClaimPublic | JSONResponse:
+    return _idempotent(
+        request,
+        session,
+        principal,
+        action="reject",
+        claim_id=claim_id,
+        key=idempotency_key,
+        payload=data.model_dump(mode="json"),
+        work=lambda key: claims.reject(
+            session=session,
+            principal=principal,
+            claim_id=claim_id,
+            reason=data.reason,
+            claim_key=key,
+            idempotency_key=idempotency_key,
+        ),
+    )
+
+
+@router.post(
+    "/claims/{claim_id}/pay",
+    operation_id="pay_claim",
+    response_model=ClaimPublic,
+    responses=DECISIONS,
+    description="The PCN's ICB or an admin: record the payment of an approved claim with its reference "
+    "(approved → paid); for an adjustment that recovers money, the recovery (paid → available)." + IDEMPOTENT,
+)
+def pay_claim(
+    claim_id: ClaimIdPath,
+    data: ClaimPay,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ClaimPublic | JSONResponse:
+    return _idempotent(
+        request,
+        session,
+        principal,
+        action="pay",
+        claim_id=claim_id,
+        key=idempotency_key,
+        payload=data.model_dump(mode="json"),
+        work=lambda key: claims.pay(
+            session=session,
+            principal=principal,
+            claim_id=claim_id,
+            payment_reference=data.payment_reference,
+            claim_key=key,
+            idempotency_key=idempotency_key,
+        ),
+    )
+
+
+@router.post(
+    "/claims/{claim_id}/withdraw",
+    operation_id="withdraw_claim",
+    response_model=ClaimPublic,
+    responses=DECISIONS,
+    description="The claim's PCN or an admin: withdraw a draft or a submitted claim, optionally with a "
+    "reason; a submitted claim's hold goes back to `available`." + IDEMPOTENT,
+)
+def withdraw_claim(
+    claim_id: ClaimIdPath,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    data: Annotated[ClaimWithdraw | None, Body()] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ClaimPublic | JSONResponse:
+    reason = data.reason if data is not None else None
+    return _idempotent(
+        request,
+        session,
+        principal,
+        action="withdraw",
+        claim_id=claim_id,
+        key=idempotency_key,
+        payload=data.model_dump(mode="json") if data is not None else None,
+        work=lambda key: claims.withdraw(
+            session=session,
+            principal=principal,
+            claim_id=claim_id,
+            reason=reason,
+            claim_key=key,
+            idempotency_key=idempotency_key,
+        ),
+    )
+
+
+@router.post(
+    "/claims/{claim_id}/adjustments",
+    operation_id="create_adjustment",
+    status_code=201,
+    response_model=ClaimPublic,
+    responses=WITH_CATALOGUE,
+    description="The claim's PCN, its ICB or an admin: correct a paid claim. The claim is computed again with "
+    "the corrected amounts on the rate it was paid on; the difference from what has been claimed so far "
+    "becomes an adjustment claim (`kind: adjustment`, `adjusts_claim_id`, signed `amount_pence`), submitted "
+    "at once for the ICB to approve and pay like any claim. A positive adjustment is held from the pot (409 "
+    "`budget-exceeded` when it does not fit); a negative one is recovered when it is paid. 422 "
+    "`adjustment-not-needed` when nothing changes; 409 `adjustment-pending` while another adjustment of the "
+    "claim awaits a decision; 409 `invalid-claim-transition` unless the claim is paid." + IDEMPOTENT,
+)
+def create_adjustment(
+    claim_id: ClaimIdPath,
+    data: AdjustmentCreate,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    catalogue: CatalogueDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ClaimPublic | JSONResponse:
+    result = _idempotent(
+        request,
+        session,
+        principal,
+        action="adjust",
+        claim_id=claim_id,
+        key=idempotency_key,
+        payload=data.model_dump(mode="json"),
+        work=lambda key: claims.create_adjustment(
+            session=session,
+            catalogue=catalogue,
+            principal=principal,
+            claim_id=claim_id,
+            data=data,
+            claim_key=key,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    if isinstance(result, ClaimPublic):
+        response.headers["Location"] = f"/v1/claims/{result.id}"
+    return result
