@@ -137,5 +137,5 @@ class AdjustmentNotNeeded(ProblemError):
     status, code, title = 422, "adjustment-not-needed", "The corrected amounts change nothing"
 
 
-class InvalidClaimMonth(ProblemError):
-    status, code, title = 422, "invalid-claim-month", "A claim month is YYYY-MM"
+class FinancialYearNotEnded(ProblemError):
+    status, code, title = 422, "financial-year-not-ended", "A financial year closes after 31 March"

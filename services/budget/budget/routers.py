@@ -50,6 +50,7 @@ from budget.schemas import (
     PracticePublic,
     WeightedPopulationPublic,
     WeightedPopulationPut,
+    YearClosePublic,
 )
 from budget.service import budgets, funding_rates, organisations, posts, weighted_populations
 
@@ -348,6 +349,48 @@ def add_allocation(
     if isinstance(result, AllocationPublic):
         response.headers["Location"] = f"/v1/pcns/{result.posting.pcn_code}/ledger"
     return result
+
+
+@router.post(
+    "/pcns/{pcn_code}/budgets/{fy}/close",
+    tags=["budgets"],
+    operation_id="close_budget_year",
+    response_model=YearClosePublic,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def close_budget_year(
+    pcn_code: PcnCodePath,
+    fy: FyPath,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> YearClosePublic | JSONResponse:
+    """The PCN's ICB (or an admin), after 31 March: close the financial year. What is still
+    available in each pot lapses (`available` → `lapsed` on the ledger); unused money is not carried
+    forward. Claims still held or approved keep their money; a hold released later (a rejection or
+    withdrawal after the close) returns to `available`, and closing again lapses it. Answers what
+    lapsed now and the pots after. 422 `financial-year-not-ended` before the year is over. With an
+    `Idempotency-Key` a retry replays the first answer."""
+    return run_idempotent(
+        store=budgets.IDEMPOTENCY,
+        db=request.app.state.db,
+        session=session,
+        principal_id=principal.client_id,
+        operation=f"close_budget_year:{pcn_code.upper()}:{fy}",
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=None,
+        work=lambda claim: budgets.close_year(
+            session=session,
+            principal=principal,
+            code=pcn_code,
+            fy=fy,
+            claim=claim,
+            idempotency_key=idempotency_key,
+        ),
+    )
 
 
 @router.get(

@@ -379,6 +379,18 @@ class AllocationPublic(BaseModel):
     budget: BudgetPublic
 
 
+class PotLapse(BaseModel):
+    pot: str
+    lapsed_pence: int = Field(description="What this close moved from `available` to `lapsed`.")
+
+
+class YearClosePublic(BaseModel):
+    pcn_code: str
+    fy: str
+    lapsed: list[PotLapse] = Field(description="What lapsed now, per pot (empty when nothing was available).")
+    pots: list[PotBalance] = Field(description="The pots after the close.")
+
+
 class PostingPage(Page[PostingPublic]):
     """A page of ledger postings, oldest first."""
 

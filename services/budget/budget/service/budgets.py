@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.calendar import financial_year
+from arrs_kit.calendar import financial_year, today_in_england
 from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import Claim, IdempotencyStore
 from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
@@ -24,6 +24,7 @@ from budget import ledger, rules, scope
 from budget import repository as repo
 from budget.errors import (
     BudgetExceeded,
+    FinancialYearNotEnded,
     FundingRateMissing,
     PcnNotFound,
     PotNotAvailable,
@@ -37,7 +38,9 @@ from budget.schemas import (
     BudgetPublic,
     PostingPublic,
     PotBalance,
+    PotLapse,
     PotSum,
+    YearClosePublic,
 )
 from budget.service import access
 
@@ -46,6 +49,7 @@ IDEMPOTENCY = IdempotencyStore(idempotency_keys)
 ALLOCATION = "allocation"  # the formula sum, rate × weighted population (and its recalculations)
 TOP_UP = "top_up"
 REDUCTION = "reduction"
+LAPSE = "lapse"
 
 
 def _fy(fy: str) -> str:
@@ -271,3 +275,51 @@ def list_ledger(
     )
     page, next_cursor = next_cursor_for(rows, limit, lambda r: [r.id])
     return [posting_public(r) for r in page], next_cursor
+
+
+def close_year(
+    *,
+    session: Session,
+    principal: Principal,
+    code: str,
+    fy: str,
+    claim: Claim | None = None,
+    idempotency_key: str | None = None,
+) -> YearClosePublic:
+    """The PCN's ICB (or an admin), once the financial year has ended: what is still available in
+    each pot lapses (a posting from ``available`` to ``lapsed``); nothing is carried forward (domain
+    §5). Claims still held or approved keep their money; a hold released after the close (a late
+    rejection or withdrawal) returns to ``available``, and closing again lapses it."""
+    pcn = _budget_pcn(session, principal, code)
+    _, last_day = financial_year(fy)
+    if today_in_england() <= last_day:
+        raise FinancialYearNotEnded(f"{fy} runs to {last_day}; it can be closed from the day after.", extra={"fy": fy})
+    now = access.now()
+    lapsed: list[PotLapse] = []
+    for pot in POTS:  # the same order as every other writer
+        if repo.get_balance(session, pcn.code, fy, pot) is None:
+            continue
+        balance = repo.lock_balance(session, pcn.code, fy, pot, now=now)
+        amount = balance.available_pence
+        if amount == 0:
+            continue
+        post(
+            session,
+            balance,
+            debit_account="available",
+            credit_account="lapsed",
+            amount_pence=amount,
+            kind=LAPSE,
+            reason=f"{fy} closed: unused {pot} money lapses (not carried forward)",
+            principal=principal,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+        lapsed.append(PotLapse(pot=pot, lapsed_pence=amount))
+    public = YearClosePublic(
+        pcn_code=pcn.code, fy=fy, lapsed=lapsed, pots=[pot_balance(b) for b in repo.balances_of(session, pcn.code, fy)]
+    )
+    if claim is not None:
+        claim.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
+    session.commit()
+    return public
