@@ -168,7 +168,7 @@ class RoleCatalogue:
             response = self.client.get(path, headers=headers)
         except httpx.HTTPError as exc:
             raise RolesUnavailable(f"The roles service did not answer ({type(exc).__name__}).") from exc
-        if response.status_code == 404:
+        if response.status_code in (404, 422):  # no such role, or a code the catalogue cannot have
             role = None
         elif response.status_code == 200:
             try:

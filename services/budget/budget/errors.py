@@ -139,3 +139,14 @@ class AdjustmentNotNeeded(ProblemError):
 
 class FinancialYearNotEnded(ProblemError):
     status, code, title = 422, "financial-year-not-ended", "A financial year closes after 31 March"
+
+
+# Forecast, headroom and workforce plans
+
+
+class WorkforcePlanNotFound(ProblemError):
+    status, code, title = 404, "workforce-plan-not-found", "The PCN has no workforce plan for this financial year"
+
+
+class MonthOutsideFinancialYear(ProblemError):
+    status, code, title = 422, "month-outside-financial-year", "A month lies outside the financial year"

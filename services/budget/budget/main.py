@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
-from budget import claim_routes
+from budget import claim_routes, planning_routes
 from budget.catalogue import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.routers import router
@@ -22,6 +22,11 @@ TAGS = [
     },
     {"name": "posts", "description": "Posts: one person in one role in one PCN."},
     {"name": "claims", "description": "Monthly reimbursement claims, their computation and the ICB lifecycle."},
+    {
+        "name": "planning",
+        "description": "Per PCN and financial year: the forecast outturn and lapse, the headroom for a new post, "
+        "and the workforce plan compared with posts and claims.",
+    },
 ]
 
 
@@ -37,7 +42,7 @@ def create_app(
         description="PCN budgets, the double-entry ledger, posts and monthly reimbursement claims.",
         version="1.0.0",
         settings=settings,
-        routers=[router, claim_routes.router],
+        routers=[router, claim_routes.router, planning_routes.router],
         tags=TAGS,
         configure_logs=configure_logs,
     )

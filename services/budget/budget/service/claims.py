@@ -59,7 +59,7 @@ from budget.errors import (
     RoleNotClaimable,
     SupplierFeeNotAllowed,
 )
-from budget.models import Claim, ClaimEvent, Pcn, Post
+from budget.models import BudgetBalance, Claim, ClaimEvent, Pcn, Post
 from budget.schemas import (
     AdjustmentCreate,
     ClaimCreate,
@@ -654,11 +654,14 @@ def _move(
     principal: Principal,
     now: datetime,
     idempotency_key: str | None,
+    balance: BudgetBalance | None = None,
 ) -> None:
-    """Post one movement of the claim's money on its pot (balance row locked here, after the claim)."""
+    """Post one movement of the claim's money on its pot: on ``balance`` when the caller already
+    holds the pot's row locked, otherwise locked here (always after the claim's row)."""
     if amount <= 0:
         return
-    balance = repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
+    if balance is None:
+        balance = repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
     budgets.post(
         session,
         balance,
@@ -721,10 +724,12 @@ def submit(
     catalogue.role(post.role_code)  # read (or 503) before any lock is taken; then it is cached
     now = access.now()
     # The pot's lock first, so the cap check below sees every claim submitted before this one.
-    repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
+    balance = repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
     c = compute(session, catalogue, post=post, month=claim.month, inputs=inputs, exclude_claim_id=claim.id)
     c.raise_failures()
     _apply(claim, c)
+    if claim.pot != balance.pot:  # the year's pots changed since the draft (a GP rate was set)
+        balance = repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
     _move(
         session,
         claim,
@@ -736,6 +741,7 @@ def submit(
         principal=principal,
         now=now,
         idempotency_key=idempotency_key,
+        balance=balance,
     )
     return _finish(
         session,
