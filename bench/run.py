@@ -1,4 +1,5 @@
-"""``make bench``: what the gateway costs on a real read, against the service direct and against nginx.
+"""``make bench``: what the gateway costs on a real read, against the service direct and against nginx;
+then what submitting a claim costs on PostgreSQL (:mod:`bench.claims`). ``--only gateway|claims`` runs one.
 
 ``GET /v1/rates?on=2024-11-01&geography=national`` on a freshly seeded SQLite catalogue, five ways
 under the same wrk load: straight to the roles service (with the gateway's signed principal headers);
@@ -8,6 +9,7 @@ through nginx as the reference reverse proxy. The client is created through the 
 (its own fresh SQLite database, rate limits off). Prints a table, overwrites ``bench/RESULTS.md`` and
 writes a JSON copy under ``bench/out/``.
 
+The claims part writes its own section of ``bench/RESULTS.md`` (:mod:`bench.results` keeps each part's).
 Every process it starts is stopped on the way out, also on Ctrl-C or SIGTERM; every wait is bounded.
 """
 
@@ -33,8 +35,9 @@ from typing import Any
 from arrs_kit import principal as principal_module
 from arrs_kit.principal import Principal, principal_headers
 from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
-from bench import report, wrk
+from bench import claims, report, wrk
 from bench.auth import ApiClient, TokenSource, create_client, http
+from bench.results import write_section
 from bench.servers import (
     HOST,
     Processes,
@@ -105,7 +108,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "RESULTS.md", help="the Markdown report")
     parser.add_argument("--json-dir", type=Path, default=BENCH_DIR / "out", help="where the JSON copy goes")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (database, server logs)")
+    parser.add_argument(
+        "--only", choices=("gateway", "claims"), help="run one benchmark (default: the gateway's, then the claims')"
+    )
+    claims.add_arguments(parser)
     args = parser.parse_args(argv)
+    claims.check_arguments(parser, args)
     if args.duration < 1 or args.duration > 600:
         parser.error("--duration must be between 1 and 600 seconds")
     if args.warmup < 0 or args.warmup > 60:
@@ -280,7 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     command = _command_line(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    if args.only in (None, "gateway"):
+        _gateway(args, command)
+    if args.only in (None, "claims"):
+        claims.run(args, command=command, revision=_source_revision())
+    return 0
 
+
+def _gateway(args: argparse.Namespace, command: str) -> None:
     wrk_bin = ensure_tool("wrk", "wrk")
     nginx_bin = ensure_tool("nginx", "nginx") if "nginx" in args.paths else "nginx"
     started = _now()
@@ -457,7 +472,9 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "met" if target["met"] else "NOT met"
         print(f"target: {target['target']}: {target['value']} -> {verdict} {target['note']}".rstrip())
 
-    args.results.write_text(
+    write_section(
+        args.results,
+        "gateway",
         report.markdown(
             command=command,
             started=started,
@@ -468,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrencies=args.concurrency,
             notes=notes,
             revocation=revocation,
-        )
+        ),
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for json_path in (args.json_dir / f"rates-{stamp}.json", args.json_dir / "latest.json"):
@@ -488,7 +505,6 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
     log(f"wrote {os.path.relpath(args.results, REPO)} and {os.path.relpath(args.json_dir, REPO)}/latest.json")
-    return 0
 
 
 if __name__ == "__main__":
