@@ -89,6 +89,8 @@ def main() -> int:
     env.setdefault("GATEWAY_ROLES_URL", f"http://{roles.host}:{roles.port}")
     env.setdefault("GATEWAY_BUDGET_URL", f"http://{budget.host}:{budget.port}")
     env.setdefault("GATEWAY_EVALUATION_URL", f"http://{evaluation.host}:{evaluation.port}")
+    # The budget service reads role rates (for claims) from the roles service, likewise.
+    env.setdefault("BUDGET_ROLES_URL", f"http://{roles.host}:{roles.port}")
     gateway = GatewaySettings()
     commands = [
         _uvicorn("roles.main:app", roles.host, roles.port),

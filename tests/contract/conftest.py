@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from arrs_kit import migrate
 from arrs_kit.testing import BACKENDS, DatabaseFactory
+from budget.catalogue import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app as create_budget
 from evaluation.config import EvaluationSettings
@@ -20,12 +24,23 @@ from roles.main import create_app as create_roles
 SERVICES = ("roles", "budget", "evaluation")
 
 
-def make_service(name: str, url: str) -> FastAPI:
+def make_service(name: str, url: str, *, catalogue: RoleCatalogue | None = None) -> FastAPI:
+    """One service on ``url``; the budget service reads the role catalogue through ``catalogue``
+    (see :func:`roles_catalogue`)."""
     if name == "roles":
         return create_roles(RolesSettings(database_url=url), configure_logs=False)
     if name == "budget":
-        return create_budget(BudgetSettings(database_url=url), configure_logs=False)
+        return create_budget(BudgetSettings(database_url=url), configure_logs=False, catalogue=catalogue)
     return create_evaluation(EvaluationSettings(database_url=url), configure_logs=False)
+
+
+@contextmanager
+def roles_catalogue(roles_url: str) -> Iterator[RoleCatalogue]:
+    """The budget service's typed client of the roles service, over a real roles app on ``roles_url``
+    in this process (as ``make run`` wires them over HTTP): claims read their rates through it."""
+    settings = RolesSettings(database_url=roles_url)
+    with TestClient(create_roles(settings, configure_logs=False), base_url="http://roles") as client:
+        yield RoleCatalogue(client, gateway_secret=settings.gateway_secret.get_secret_value())
 
 
 @pytest.fixture(params=BACKENDS)
@@ -35,9 +50,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def service_apps(database_factory: DatabaseFactory) -> object:
-    """Every service on its own fresh SQLite database."""
+    """Every service on its own fresh SQLite database; the budget service reads the catalogue of
+    this roles service."""
     urls = {name: database_factory.create(name, "sqlite", partial(migrate.upgrade, name)) for name in SERVICES}
-    yield {name: make_service(name, url) for name, url in urls.items()}
+    with roles_catalogue(urls["roles"]) as catalogue:
+        yield {name: make_service(name, url, catalogue=catalogue) for name, url in urls.items()}
     for url in urls.values():
         database_factory.drop(url)
 

@@ -4,6 +4,8 @@ Each operation of the merged OpenAPI document has a row: the status each client 
 the operation on organisations of ICB QHM (PCN U00001, practice A00001). Clients bound elsewhere
 (ICB QOX, PCN U00002, practice B00001) are the out-of-scope columns; without credentials, or with a
 revoked client, every protected operation is 401. A new endpoint without its row fails the test.
+A write that changes what it acts on (a claim moving through its life, a client deleted) acts, in
+each call, on a resource of its own that the admin makes first.
 
 Rules (domain.md §8): reads of one resource outside scope are 404 (no existence leak), writes
 outside scope 403, lists are filtered; dashboards never write. Practice systems read nothing but
@@ -14,7 +16,7 @@ their own practices: a tenant's resource answers them 404, the catalogue (public
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -27,8 +29,14 @@ COLUMNS = ("admin", "icb", "icb_out", "pcn", "pcn_out", "ps", "ps_out", "dash", 
 READ = {"admin": 200, "icb": 200, "icb_out": 200, "pcn": 200, "pcn_out": 200, "ps": 403, "ps_out": 403}
 READ.update({"dash": 200, "dash_out": 200, "dash_nat": 200})
 ADMIN_ONLY_WRITE = dict.fromkeys(COLUMNS, 403) | {"admin": 201}
+# One resource of PCN U00001 (ICB QHM): read by those who may read the PCN, 404 to everyone else.
+PCN_READ = {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
+PCN_READ |= {"dash": 200, "dash_out": 404, "dash_nat": 200}
+PCN_WRITE = dict.fromkeys(COLUMNS, 403) | {"admin": 200, "pcn": 200}
+ICB_WRITE = dict.fromkeys(COLUMNS, 403) | {"admin": 200, "icb": 200}
 
 _n = itertools.count(1)
+_plan_years = itertools.count(2040)
 
 POST = {
     "pcn_code": "U00001",
@@ -50,14 +58,77 @@ def unique() -> int:
     return next(_n)
 
 
-Body = Callable[[], Any]
+def icb_code() -> str:
+    """A fresh ICB code: three alphanumerics, whatever ``unique()`` has reached."""
+    n, digits = unique(), "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return f"Z{digits[n // 36 % 36]}{digits[n % 36]}"
 
-# (method, path template) → (concrete path, body factory, expected status per column).
-MATRIX: dict[tuple[str, str], tuple[str, Body | None, dict[str, int]]] = {
+
+# A claim month that has ended, with a published national rate of clinical_pharmacist (65,838 from 1
+# October 2024): 22.5 hours come to 329,190 pence for October, well inside the pot set up below.
+CLAIM = {"month": "2024-10", "salary_pence": 450_000, "employer_ni_pence": 52_000, "employer_pension_pence": 65_000}
+# The claim lifecycle, step by step: what brings a fresh draft to each status.
+STEPS: dict[str, list[tuple[str, dict[str, str] | None]]] = {
+    "draft": [],
+    "submitted": [("submit", None)],
+    "approved": [("submit", None), ("approve", None)],
+    "paid": [("submit", None), ("approve", None), ("pay", {"payment_reference": "BACS-1"})],
+}
+
+Body = Callable[[], Any]
+Prepare = Callable[[httpx.AsyncClient], Awaitable[tuple[str, Any]]]
+"""Makes, as the admin, what one call needs of its own (a fresh claim to submit, say): (path, body)."""
+
+
+async def new_post(gw: httpx.AsyncClient) -> int:
+    response = await gw.post("/v1/posts", json={**POST, "display_name": f"Post {unique()}"}, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    post_id: int = response.json()["id"]
+    return post_id
+
+
+async def new_claim(gw: httpx.AsyncClient, status: str) -> int:
+    """A claim of PCN U00001 (on a post of its own) brought to ``status`` by the admin."""
+    response = await gw.post("/v1/claims", json={**CLAIM, "post_id": await new_post(gw)}, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    claim_id: int = response.json()["id"]
+    for action, body in STEPS[status]:
+        response = await gw.post(f"/v1/claims/{claim_id}/{action}", json=body, headers=ADMIN)
+        assert response.status_code == 200, response.text
+    return claim_id
+
+
+def claim_in(status: str, action: str, body: Body | None = None) -> Prepare:
+    """Each call acts on a claim of its own in ``status``: ``POST /v1/claims/{id}/{action}``."""
+
+    async def prepare(gw: httpx.AsyncClient) -> tuple[str, Any]:
+        return f"/v1/claims/{await new_claim(gw, status)}/{action}", body() if body else None
+
+    return prepare
+
+
+async def draft_of_a_new_post(gw: httpx.AsyncClient) -> tuple[str, Any]:
+    """Each call drafts the claim of a post of its own (a second claim of a post and month is 409)."""
+    return "/v1/claims", {**CLAIM, "post_id": await new_post(gw)}
+
+
+async def new_plan_year(gw: httpx.AsyncClient) -> tuple[str, Any]:
+    """Each call sets the first plan of a year of its own (a second PUT of a year needs its ETag)."""
+    start = next(_plan_years)
+    return f"/v1/pcns/U00001/workforce-plans/{start}-{(start + 1) % 100:02d}", {"lines": []}
+
+
+async def throwaway_client(gw: httpx.AsyncClient) -> tuple[str, Any]:
+    return f"/v1/clients/{(await make_client(gw, 'dashboard', []))['id']}", None
+
+
+# (method, path template) → (concrete path or what prepares it per call, body factory, expected status
+# per column).
+MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]] = {
     # The gateway's own endpoints.
     ("POST", "/v1/clients"): ("/v1/clients", lambda: {"name": "x", "kind": "dashboard"}, ADMIN_ONLY_WRITE),
     ("GET", "/v1/clients"): ("/v1/clients", None, dict.fromkeys(COLUMNS, 403) | {"admin": 200}),
-    ("DELETE", "/v1/clients/{client_id}"): ("{throwaway_client}", None, dict.fromkeys(COLUMNS, 403) | {"admin": 204}),
+    ("DELETE", "/v1/clients/{client_id}"): (throwaway_client, None, dict.fromkeys(COLUMNS, 403) | {"admin": 204}),
     ("GET", "/v1/audit-events"): ("/v1/audit-events", None, dict.fromkeys(COLUMNS, 403) | {"admin": 200}),
     # The catalogue: everybody but practice systems reads it, the admin writes it.
     ("GET", "/v1/roles"): ("/v1/roles", None, READ),
@@ -123,7 +194,7 @@ MATRIX: dict[tuple[str, str], tuple[str, Body | None, dict[str, int]]] = {
         ADMIN_ONLY_WRITE | {"admin": 200},
     ),
     # The organisation register.
-    ("POST", "/v1/icbs"): ("/v1/icbs", lambda: {"code": f"Z{unique():02d}", "name": "New ICB"}, ADMIN_ONLY_WRITE),
+    ("POST", "/v1/icbs"): ("/v1/icbs", lambda: {"code": icb_code(), "name": "New ICB"}, ADMIN_ONLY_WRITE),
     ("GET", "/v1/icbs"): ("/v1/icbs", None, READ),
     ("GET", "/v1/pcns"): ("/v1/pcns", None, READ),
     ("POST", "/v1/pcns"): (
@@ -137,12 +208,7 @@ MATRIX: dict[tuple[str, str], tuple[str, Body | None, dict[str, int]]] = {
         },
         ADMIN_ONLY_WRITE | {"icb": 201},
     ),
-    ("GET", "/v1/pcns/{pcn_code}"): (
-        "/v1/pcns/U00001",
-        None,
-        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
-        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
-    ),
+    ("GET", "/v1/pcns/{pcn_code}"): ("/v1/pcns/U00001", None, PCN_READ),
     ("PATCH", "/v1/pcns/{pcn_code}"): (
         "/v1/pcns/U00001",
         lambda: {"name": f"Renamed {unique()}"},
@@ -171,18 +237,13 @@ MATRIX: dict[tuple[str, str], tuple[str, Body | None, dict[str, int]]] = {
         lambda: {"pot": "arrs", "amount_pence": 1_000 + unique(), "reason": "Agreed top-up"},
         dict.fromkeys(COLUMNS, 403) | {"admin": 201, "icb": 201},
     ),
-    ("GET", "/v1/pcns/{pcn_code}/budgets/{fy}"): (
-        "/v1/pcns/U00001/budgets/2024-25",
+    ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/close"): (
+        "/v1/pcns/U00001/budgets/2023-24/close",  # a year that has ended and that the claims do not use
         None,
-        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
-        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
+        ICB_WRITE,
     ),
-    ("GET", "/v1/pcns/{pcn_code}/ledger"): (
-        "/v1/pcns/U00001/ledger",
-        None,
-        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
-        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
-    ),
+    ("GET", "/v1/pcns/{pcn_code}/budgets/{fy}"): ("/v1/pcns/U00001/budgets/2024-25", None, PCN_READ),
+    ("GET", "/v1/pcns/{pcn_code}/ledger"): ("/v1/pcns/U00001/ledger", None, PCN_READ),
     # Posts: a PCN manages its own, its ICB and dashboards read them. Post 1 (of PCN U00001) is made
     # before the rows run.
     ("POST", "/v1/posts"): (
@@ -191,16 +252,71 @@ MATRIX: dict[tuple[str, str], tuple[str, Body | None, dict[str, int]]] = {
         dict.fromkeys(COLUMNS, 403) | {"admin": 201, "pcn": 201},
     ),
     ("GET", "/v1/posts"): ("/v1/posts", None, READ),
-    ("GET", "/v1/posts/{post_id}"): (
-        "/v1/posts/1",
-        None,
-        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
-        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
-    ),
+    ("GET", "/v1/posts/{post_id}"): ("/v1/posts/1", None, PCN_READ),
     ("PATCH", "/v1/posts/{post_id}"): (
         "/v1/posts/1",
         lambda: {"display_name": f"Renamed {unique()}"},
         dict.fromkeys(COLUMNS, 403) | {"admin": 200, "pcn": 200},
+    ),
+    # Claims: a PCN drafts, submits and withdraws its own; its ICB approves, rejects and pays them; the
+    # PCN, its ICB or an admin adjusts a paid one. Claim 1 (a draft for post 1, 2024-10) and a funded
+    # 2024-25 pot are made before the rows run; the writes that change a claim's status each act on a
+    # claim of their own. That lists are filtered is checked after the rows.
+    ("GET", "/v1/claims"): ("/v1/claims", None, READ),
+    ("GET", "/v1/claims/{claim_id}"): ("/v1/claims/1", None, PCN_READ),
+    ("PATCH", "/v1/claims/{claim_id}"): ("/v1/claims/1", lambda: {"salary_pence": 400_000 + unique()}, PCN_WRITE),
+    ("POST", "/v1/claims/preview"): (
+        "/v1/claims/preview",
+        lambda: {**CLAIM, "post_id": 1, "month": "2024-11"},  # post 1 has no claim for November
+        PCN_WRITE,
+    ),
+    ("POST", "/v1/claims"): (draft_of_a_new_post, None, PCN_WRITE | {"admin": 201, "pcn": 201}),
+    ("POST", "/v1/claims/{claim_id}/submit"): (claim_in("draft", "submit"), None, PCN_WRITE),
+    ("POST", "/v1/claims/{claim_id}/withdraw"): (
+        claim_in("draft", "withdraw", lambda: {"reason": "Entered twice"}),
+        None,
+        PCN_WRITE,
+    ),
+    ("POST", "/v1/claims/{claim_id}/approve"): (claim_in("submitted", "approve"), None, ICB_WRITE),
+    ("POST", "/v1/claims/{claim_id}/reject"): (
+        claim_in("submitted", "reject", lambda: {"reason": "Hours do not match the contract"}),
+        None,
+        ICB_WRITE,
+    ),
+    ("POST", "/v1/claims/{claim_id}/pay"): (
+        claim_in("approved", "pay", lambda: {"payment_reference": f"BACS-{unique()}"}),
+        None,
+        ICB_WRITE,
+    ),
+    ("POST", "/v1/claims/{claim_id}/adjustments"): (
+        # The corrected amounts come under the cap: a negative adjustment, to be recovered.
+        claim_in(
+            "paid",
+            "adjustments",
+            lambda: {
+                "salary_pence": 200_000,
+                "employer_ni_pence": 20_000,
+                "employer_pension_pence": 30_000,
+                "reason": "Salary overstated",
+            },
+        ),
+        None,
+        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "icb": 201, "pcn": 201},
+    ),
+    # Planning: whoever may read the PCN reads its forecast, headroom and workforce plan (the 2024-25 plan
+    # is set before the rows run); the PCN itself or an admin sets a plan, each call the first plan of a
+    # year of its own.
+    ("GET", "/v1/pcns/{pcn_code}/forecast"): ("/v1/pcns/U00001/forecast?fy=2024-25", None, PCN_READ),
+    ("GET", "/v1/pcns/{pcn_code}/headroom"): (
+        "/v1/pcns/U00001/headroom?role_code=clinical_pharmacist&from_month=2025-01",
+        None,
+        PCN_READ,
+    ),
+    ("GET", "/v1/pcns/{pcn_code}/workforce-plans/{fy}"): ("/v1/pcns/U00001/workforce-plans/2024-25", None, PCN_READ),
+    ("PUT", "/v1/pcns/{pcn_code}/workforce-plans/{fy}"): (
+        new_plan_year,
+        None,
+        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "pcn": 201},
     ),
     ("GET", "/v1/practices/{practice_code}"): (
         "/v1/practices/A00001",
@@ -241,6 +357,13 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
             new_pcn = {"code": pcn, "name": pcn, "icb_code": icb, "practice_codes": practices, "list_size": 20_000}
             assert (await gw.post("/v1/pcns", json=new_pcn, headers=ADMIN)).status_code == 201
         assert (await gw.post("/v1/posts", json=POST, headers=ADMIN)).json()["id"] == 1
+        funds = {"pot": "arrs", "amount_pence": 100_000_000, "reason": "Claims of the matrix"}
+        response = await gw.post("/v1/pcns/U00001/budgets/2024-25/allocations", json=funds, headers=ADMIN)
+        assert response.status_code == 201, response.text
+        response = await gw.post("/v1/claims", json={**CLAIM, "post_id": 1}, headers=ADMIN)
+        assert response.status_code == 201 and response.json()["id"] == 1, response.text
+        response = await gw.put("/v1/pcns/U00001/workforce-plans/2024-25", json={"lines": []}, headers=ADMIN)
+        assert response.status_code == 201, response.text
 
         keys: dict[str, dict[str, str]] = {"admin": ADMIN}
         for column, kind, codes in (
@@ -263,14 +386,18 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         for (method, template), (path, body, expected) in sorted(MATRIX.items()):
             assert set(expected) == set(COLUMNS), f"{method} {template}: the row must name every column"
             for column, headers in [*keys.items(), *denied.items()]:
-                target = path
-                if path == "{throwaway_client}":
-                    target = f"/v1/clients/{(await make_client(gw, 'dashboard', []))['id']}"
+                target, payload = await path(gw) if callable(path) else (path, body() if body else None)
                 extra = {"If-Match": "*"} if method == "PATCH" else {}
-                response = await gw.request(method, target, headers={**headers, **extra}, json=body() if body else None)
+                response = await gw.request(method, target, headers={**headers, **extra}, json=payload)
                 want = expected.get(column, 401)
                 if response.status_code != want:
                     mismatches.append(
                         f"{method} {template} as {column}: {response.status_code}, want {want}: {response.text[:160]}"
                     )
         assert not mismatches, "\n".join(mismatches)
+
+        # Lists are filtered: every claim above is PCN U00001's (ICB QHM).
+        for column in ("admin", "icb", "icb_out", "pcn", "pcn_out", "dash", "dash_out", "dash_nat"):
+            page = (await gw.get("/v1/claims", params={"limit": 500}, headers=keys[column])).json()
+            seen = {claim["pcn_code"] for claim in page["data"]}
+            assert seen == (set() if column.endswith("_out") else {"U00001"}), f"claims listed to {column}: {seen}"

@@ -447,6 +447,14 @@ def test_compose_apps_start_after_their_migration() -> None:
                 assert depends[upstream]["condition"] == "service_healthy"
 
 
+def test_compose_budget_reads_role_rates_from_the_roles_service() -> None:
+    services = _compose()["services"]
+    budget = services["budget"]
+    host, port = _url_host_port(budget["environment"]["BUDGET_ROLES_URL"])
+    assert (host, port) == ("roles", _uvicorn_target(services["roles"]["command"])[1])
+    assert budget["depends_on"]["roles"]["condition"] == "service_healthy", "claims need the catalogue"
+
+
 @pytest.mark.parametrize("name", [*SETTINGS, *(f"{package}-migrate" for package in MIGRATIONS)])
 def test_compose_environment_configures_the_process(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     services = _compose()["services"]
@@ -754,6 +762,12 @@ def test_each_container_gets_a_working_configuration(
                 assert host in services, f"{where}: {url} names no rendered Service"
                 assert services[host]["spec"]["selector"]["app.kubernetes.io/name"] == upstream
                 assert port == services[host]["spec"]["ports"][0]["port"], url
+        if workload["kind"] == "Deployment" and isinstance(settings, BudgetSettings):
+            # Claims read role rates from the roles service.
+            host, port = _url_host_port(settings.roles_url)
+            assert host in services, f"{where}: {settings.roles_url} names no rendered Service"
+            assert services[host]["spec"]["selector"]["app.kubernetes.io/name"] == "roles", where
+            assert port == services[host]["spec"]["ports"][0]["port"], settings.roles_url
 
 
 def test_secrets_are_referenced_never_defined(manifests: list[dict[str, Any]]) -> None:
@@ -819,6 +833,10 @@ def test_migrations_are_applied_and_waited_for_before_the_rollout(manifests: lis
     assert positions == sorted(positions), f"deploy/README.md must run {order} in this order"
 
 
+# Who may reach each service besides the gateway: the budget service reads role rates (BUDGET_ROLES_URL).
+SERVICE_CLIENTS = {"roles": ["Deployment/budget"]}
+
+
 def test_network_policies_let_only_the_gateway_reach_the_services(manifests: list[dict[str, Any]]) -> None:
     policies = _of_kind(manifests, "NetworkPolicy")
     assert any(
@@ -842,19 +860,23 @@ def test_network_policies_let_only_the_gateway_reach_the_services(manifests: lis
         rules = [rule for p in selecting for rule in p["spec"].get("ingress", [])]
         assert rules, f"nothing can reach {_ref(workload)}"
         port = _container_port(container, "http")
+        name = workload["metadata"]["name"]
+        admitted: list[str] = []
         for rule in rules:
             assert rule.get("from"), f"{_ref(workload)}: a rule with no 'from' admits everyone"
             assert [p["port"] for p in rule.get("ports", [])] == [port], f"{_ref(workload)}: only port {port}"
             for peer in rule["from"]:
                 assert "ipBlock" not in peer, _ref(workload)
-                if workload["metadata"]["name"] == "gateway":
+                if name == "gateway":
                     # Only the ingress controller, in its own namespace.
                     assert peer.get("namespaceSelector", {}).get("matchLabels"), f"gateway admits {peer}"
                     assert peer.get("podSelector", {}).get("matchLabels"), f"gateway admits {peer}"
                 else:
                     assert set(peer) == {"podSelector"}, f"{_ref(workload)} admits {peer}"
-                    admitted = [ref for ref, pod_labels in pods.items() if _selects(peer["podSelector"], pod_labels)]
-                    assert admitted == ["Deployment/gateway"], f"{_ref(workload)} admits {admitted}"
+                    admitted += [ref for ref, pod_labels in pods.items() if _selects(peer["podSelector"], pod_labels)]
+        if name != "gateway":
+            expected = sorted(["Deployment/gateway", *SERVICE_CLIENTS.get(name, [])])
+            assert sorted(admitted) == expected, f"{_ref(workload)} admits {admitted}"
 
 
 def test_only_the_gateway_is_exposed(manifests: list[dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,6 +46,52 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90
     pytest.fail(f"{url} was not ready within {timeout_s} s")
 
 
+def claim_preview(base: str) -> dict[str, Any]:
+    """A clinical pharmacist's October 2024 claim previewed through the gateway, from an empty register."""
+    admin = {"X-API-Key": "dev-admin-key"}
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("/v1/icbs", {"code": "QHM", "name": "North East and North Cumbria"}),
+        (
+            "/v1/pcns",
+            {
+                "code": "U12345",
+                "name": "Riverside",
+                "icb_code": "QHM",
+                "practice_codes": ["A81001"],
+                "list_size": 20_000,
+            },
+        ),
+        ("/v1/pcns/U12345/budgets/2024-25/allocations", {"pot": "arrs", "amount_pence": 1_000_000, "reason": "r"}),
+        (
+            "/v1/posts",
+            {
+                "pcn_code": "U12345",
+                "role_code": "clinical_pharmacist",
+                "afc_band": "7",
+                "geography": "national",
+                "hours_per_week": "37.5",
+                "start_date": "2024-04-01",
+                "employment_model": "pcn_lead_practice",
+                "employer_code": "A81001",
+                "practice_codes": ["A81001"],
+                "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
+                "baseline": False,
+                "display_name": "Pharmacist",
+            },
+        ),
+    ]
+    for path, body in steps:
+        response = httpx.post(f"{base}{path}", json=body, headers=admin, timeout=10)
+        assert response.status_code == 201, response.text
+    amounts = {"salary_pence": 450_000, "employer_ni_pence": 52_000, "employer_pension_pence": 65_000}
+    response = httpx.post(
+        f"{base}/v1/claims/preview", json={"post_id": 1, "month": "2024-10", **amounts}, headers=admin, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    preview: dict[str, Any] = response.json()
+    return preview
+
+
 def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(
     tmp_path: Path, backend: str, database_factory: DatabaseFactory
 ) -> None:
@@ -61,7 +108,7 @@ def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(
         **{f"{name}_PORT": str(port) for name, port in ports.items()},
         **{f"{name}_DATABASE_URL": url for name, url in urls.items()},
     }
-    for key in ("GATEWAY_ROLES_URL", "GATEWAY_BUDGET_URL", "GATEWAY_EVALUATION_URL"):
+    for key in ("GATEWAY_ROLES_URL", "GATEWAY_BUDGET_URL", "GATEWAY_EVALUATION_URL", "BUDGET_ROLES_URL"):
         env.pop(key, None)
     log = (tmp_path / "run.log").open("wb")
     process = subprocess.Popen(
@@ -84,6 +131,8 @@ def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(
         assert "/v1/rates" in document["paths"]
         if backend == "sqlite":
             assert (tmp_path / "roles.db").exists()
+        # The budget service reads role rates from the roles service on the port `make run` gave it.
+        assert claim_preview(base)["rate_period"]["annual_max_pence"] == 6_583_800
     finally:
         process.send_signal(signal.SIGINT)
         try:

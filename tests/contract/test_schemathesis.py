@@ -41,6 +41,8 @@ def roles_direct(database_factory: DatabaseFactory, backend: str) -> object:
 
 @pytest.fixture
 def through_gateway(gateway_app: Gateway) -> object:
+    # The gateway in front of all three services, the budget service reading role rates from the same
+    # roles service (tests/contract/conftest.py), so claims are computed, not refused with a 503.
     return schemathesis.openapi.from_asgi("/openapi.json", gateway_app)
 
 

@@ -33,6 +33,8 @@ from budget.service import budgets, claims
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
+# The claim paths take `{claim_id:int}` (digits only), so `/v1/claims/preview` is never read as a claim id:
+# `GET` or `PATCH /v1/claims/preview` is 405, not a 422 about the id. A path that is no id at all is 404.
 ClaimIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The claim's id.", examples=[1])]
 IfMatchRequired = Annotated[str | None, Header(description="The ETag you last read (required).")]
 
@@ -119,7 +121,7 @@ def list_claims(
 
 
 @router.get(
-    "/claims/{claim_id}",
+    "/claims/{claim_id:int}",
     operation_id="get_claim",
     response_model=ClaimPublic,
     responses=problem_responses(404, 422),
@@ -135,7 +137,7 @@ def get_claim(
 
 
 @router.patch(
-    "/claims/{claim_id}",
+    "/claims/{claim_id:int}",
     operation_id="update_claim",
     response_model=ClaimPublic,
     responses=problem_responses(403, 404, 409, 412, 422, 428, 503),
@@ -185,7 +187,7 @@ def _idempotent(
 
 
 @router.post(
-    "/claims/{claim_id}/submit",
+    "/claims/{claim_id:int}/submit",
     operation_id="submit_claim",
     response_model=ClaimPublic,
     responses=WITH_CATALOGUE,
@@ -221,7 +223,7 @@ def submit_claim(
 
 
 @router.post(
-    "/claims/{claim_id}/approve",
+    "/claims/{claim_id:int}/approve",
     operation_id="approve_claim",
     response_model=ClaimPublic,
     responses=DECISIONS,
@@ -249,7 +251,7 @@ def approve_claim(
 
 
 @router.post(
-    "/claims/{claim_id}/reject",
+    "/claims/{claim_id:int}/reject",
     operation_id="reject_claim",
     response_model=ClaimPublic,
     responses=DECISIONS,
@@ -284,7 +286,7 @@ def reject_claim(
 
 
 @router.post(
-    "/claims/{claim_id}/pay",
+    "/claims/{claim_id:int}/pay",
     operation_id="pay_claim",
     response_model=ClaimPublic,
     responses=DECISIONS,
@@ -319,7 +321,7 @@ def pay_claim(
 
 
 @router.post(
-    "/claims/{claim_id}/withdraw",
+    "/claims/{claim_id:int}/withdraw",
     operation_id="withdraw_claim",
     response_model=ClaimPublic,
     responses=DECISIONS,
@@ -331,10 +333,11 @@ def withdraw_claim(
     request: Request,
     session: WriteSessionDep,
     principal: PrincipalDep,
-    data: Annotated[ClaimWithdraw | None, Body()] = None,
+    # Optional, yet a named schema (not `ClaimWithdraw | null`) for client generators: no body is `{}`.
+    data: Annotated[ClaimWithdraw, Body(default_factory=ClaimWithdraw)],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ClaimPublic | JSONResponse:
-    reason = data.reason if data is not None else None
+    reason = data.reason
     return _idempotent(
         request,
         session,
@@ -342,7 +345,7 @@ def withdraw_claim(
         action="withdraw",
         claim_id=claim_id,
         key=idempotency_key,
-        payload=data.model_dump(mode="json") if data is not None else None,
+        payload=data.model_dump(mode="json"),
         work=lambda key: claims.withdraw(
             session=session,
             principal=principal,
@@ -355,7 +358,7 @@ def withdraw_claim(
 
 
 @router.post(
-    "/claims/{claim_id}/adjustments",
+    "/claims/{claim_id:int}/adjustments",
     operation_id="create_adjustment",
     status_code=201,
     response_model=ClaimPublic,
