@@ -29,7 +29,7 @@ from budget.schemas import (
     ClaimUpdate,
     ClaimWithdraw,
 )
-from budget.service import budgets, claims
+from budget.service import claims
 
 router = APIRouter(prefix="/v1", tags=["claims"])
 
@@ -173,7 +173,7 @@ def _idempotent(
     work: Callable[[IdempotencyClaim | None], ClaimPublic],
 ) -> ClaimPublic | JSONResponse:
     return run_idempotent(
-        store=budgets.IDEMPOTENCY,
+        store=request.app.state.idempotency,
         db=request.app.state.db,
         session=session,
         principal_id=principal.client_id,

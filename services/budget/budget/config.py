@@ -18,3 +18,10 @@ class BudgetSettings(ServiceSettings):
         60.0, ge=0, le=3600, description="How long a role's rates are reused before the roles service is asked again."
     )
     roles_timeout_s: float = Field(5.0, gt=0, le=60, description="How long a claim waits for the roles service.")
+    idempotency_lease_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How long an Idempotency-Key taken by a request that never finished (its process died) "
+        "answers 409 idempotency-key-in-progress before a retry may take it over.",
+    )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
+from arrs_kit.idempotency import IdempotencyStore
 from budget import claim_routes, planning_routes
 from budget.catalogue import RoleCatalogue
 from budget.config import BudgetSettings
+from budget.models import idempotency_keys
 from budget.routers import router
 
 TAGS = [
@@ -46,6 +50,7 @@ def create_app(
         tags=TAGS,
         configure_logs=configure_logs,
     )
+    app.state.idempotency = IdempotencyStore(idempotency_keys, lease=timedelta(seconds=settings.idempotency_lease_s))
     app.state.catalogue = catalogue or RoleCatalogue.over_http(
         settings.roles_url,
         gateway_secret=settings.gateway_secret.get_secret_value(),

@@ -327,7 +327,7 @@ def add_allocation(
     `budget-exceeded`, nothing written). With an `Idempotency-Key`, a retry replays the first answer
     instead of posting twice; the same key with another body is 422 `idempotency-key-reused`."""
     result = run_idempotent(
-        store=budgets.IDEMPOTENCY,
+        store=request.app.state.idempotency,
         db=request.app.state.db,
         session=session,
         principal_id=principal.client_id,
@@ -373,7 +373,7 @@ def close_budget_year(
     lapsed now and the pots after. 422 `financial-year-not-ended` before the year is over. With an
     `Idempotency-Key` a retry replays the first answer."""
     return run_idempotent(
-        store=budgets.IDEMPOTENCY,
+        store=request.app.state.idempotency,
         db=request.app.state.db,
         session=session,
         principal_id=principal.client_id,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.calendar import financial_year, today_in_england
 from arrs_kit.context import current_request_id
-from arrs_kit.idempotency import Claim, IdempotencyStore
+from arrs_kit.idempotency import Claim
 from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
@@ -30,7 +30,7 @@ from budget.errors import (
     PotNotAvailable,
     WeightedPopulationMissing,
 )
-from budget.models import POTS, BudgetBalance, Pcn, Posting, idempotency_keys
+from budget.models import POTS, BudgetBalance, Pcn, Posting
 from budget.schemas import (
     AllocateResult,
     AllocationCreate,
@@ -43,8 +43,6 @@ from budget.schemas import (
     YearClosePublic,
 )
 from budget.service import access
-
-IDEMPOTENCY = IdempotencyStore(idempotency_keys)
 
 ALLOCATION = "allocation"  # the formula sum, rate × weighted population (and its recalculations)
 TOP_UP = "top_up"
