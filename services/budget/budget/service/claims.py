@@ -755,6 +755,81 @@ def submit(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """A lifecycle step after submission: who takes it, from which statuses, to which."""
+
+    gerund: str
+    sources: tuple[str, ...]
+    target: str
+    by_icb: bool  # the PCN's ICB (or an admin) decides; otherwise the claim's PCN (or an admin)
+
+
+_DECISIONS = {
+    "approve": _Decision("approving", ("submitted",), "approved", by_icb=True),
+    "reject": _Decision("rejecting", ("submitted",), "rejected", by_icb=True),
+    "pay": _Decision("paying", ("approved",), "paid", by_icb=True),
+    "withdraw": _Decision("withdrawing", ("draft", "submitted"), "withdrawn", by_icb=False),
+}
+
+# (from, to) → (debit, credit, posting kind) for money that was held; a draft holds nothing.
+_MOVES = {
+    ("submitted", "approved"): ("held", "approved", "claim_approval"),
+    ("submitted", "rejected"): ("held", "available", "claim_release"),
+    ("submitted", "withdrawn"): ("held", "available", "claim_release"),
+    ("approved", "paid"): ("approved", "paid", "claim_payment"),
+}
+_RECOVERY = ("paid", "available", "claim_recovery")
+"""Paying an adjustment that recovers money: the overpaid amount comes back to ``available``."""
+
+
+def _decide(
+    session: Session,
+    principal: Principal,
+    claim_id: int,
+    action: str,
+    *,
+    note: str | None,
+    claim_key: IdempotencyClaim | None,
+    idempotency_key: str | None,
+) -> ClaimPublic:
+    rule = _DECISIONS[action]
+    claim = (_icb_claim if rule.by_icb else _pcn_claim)(session, principal, claim_id)
+    _require_status(claim, rule.gerund, *rule.sources)
+    now = access.now()
+    if claim.amount_pence > 0:
+        move = _MOVES.get((claim.status, rule.target))
+    else:  # a recovering adjustment moves money only when it is paid
+        move = _RECOVERY if rule.target == "paid" else None
+    if move is not None:
+        debit, credit, kind = move
+        what = "adjustment" if claim.kind == ADJUSTMENT else "claim"
+        _move(
+            session,
+            claim,
+            debit=debit,
+            credit=credit,
+            amount=abs(claim.amount_pence),
+            kind=kind,
+            reason=f"{what} {claim.id} {rule.target}" + (f": {note}" if note else ""),
+            principal=principal,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+    if rule.target == "paid":
+        claim.payment_reference = note
+    return _finish(
+        session,
+        claim,
+        status=rule.target,
+        action=action,
+        principal=principal,
+        now=now,
+        reason=note,
+        claim_key=claim_key,
+    )
+
+
 def approve(
     *,
     session: Session,
@@ -763,30 +838,9 @@ def approve(
     claim_key: IdempotencyClaim | None = None,
     idempotency_key: str | None = None,
 ) -> ClaimPublic:
-    claim = _icb_claim(session, principal, claim_id)
-    _require_status(claim, "approving", "submitted")
-    now = access.now()
-    _move(
-        session,
-        claim,
-        debit="held",
-        credit="approved",
-        amount=claim.amount_pence,
-        kind="claim_approval",
-        reason=f"claim {claim.id} approved",
-        principal=principal,
-        now=now,
-        idempotency_key=idempotency_key,
-    )
-    return _finish(
-        session,
-        claim,
-        status="approved",
-        action="approve",
-        principal=principal,
-        now=now,
-        reason=None,
-        claim_key=claim_key,
+    """submitted → approved (held → approved): the PCN's ICB or an admin."""
+    return _decide(
+        session, principal, claim_id, "approve", note=None, claim_key=claim_key, idempotency_key=idempotency_key
     )
 
 
@@ -799,30 +853,9 @@ def reject(
     claim_key: IdempotencyClaim | None = None,
     idempotency_key: str | None = None,
 ) -> ClaimPublic:
-    claim = _icb_claim(session, principal, claim_id)
-    _require_status(claim, "rejecting", "submitted")
-    now = access.now()
-    _move(
-        session,
-        claim,
-        debit="held",
-        credit="available",
-        amount=claim.amount_pence,
-        kind="claim_release",
-        reason=f"claim {claim.id} rejected: {reason}",
-        principal=principal,
-        now=now,
-        idempotency_key=idempotency_key,
-    )
-    return _finish(
-        session,
-        claim,
-        status="rejected",
-        action="reject",
-        principal=principal,
-        now=now,
-        reason=reason,
-        claim_key=claim_key,
+    """submitted → rejected with a reason (the hold is released): the PCN's ICB or an admin."""
+    return _decide(
+        session, principal, claim_id, "reject", note=reason, claim_key=claim_key, idempotency_key=idempotency_key
     )
 
 
@@ -835,45 +868,16 @@ def pay(
     claim_key: IdempotencyClaim | None = None,
     idempotency_key: str | None = None,
 ) -> ClaimPublic:
-    claim = _icb_claim(session, principal, claim_id)
-    _require_status(claim, "paying", "approved")
-    now = access.now()
-    if claim.amount_pence > 0:
-        _move(
-            session,
-            claim,
-            debit="approved",
-            credit="paid",
-            amount=claim.amount_pence,
-            kind="claim_payment",
-            reason=f"claim {claim.id} paid: {payment_reference}",
-            principal=principal,
-            now=now,
-            idempotency_key=idempotency_key,
-        )
-    else:  # a recovery: the overpaid amount comes back to available
-        _move(
-            session,
-            claim,
-            debit="paid",
-            credit="available",
-            amount=-claim.amount_pence,
-            kind="claim_recovery",
-            reason=f"adjustment {claim.id} recovered: {payment_reference}",
-            principal=principal,
-            now=now,
-            idempotency_key=idempotency_key,
-        )
-    claim.payment_reference = payment_reference
-    return _finish(
+    """approved → paid with the payment's reference (approved → paid, or a recovery paid →
+    available): the PCN's ICB or an admin."""
+    return _decide(
         session,
-        claim,
-        status="paid",
-        action="pay",
-        principal=principal,
-        now=now,
-        reason=payment_reference,
+        principal,
+        claim_id,
+        "pay",
+        note=payment_reference,
         claim_key=claim_key,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -886,31 +890,9 @@ def withdraw(
     claim_key: IdempotencyClaim | None = None,
     idempotency_key: str | None = None,
 ) -> ClaimPublic:
-    claim = _pcn_claim(session, principal, claim_id)
-    _require_status(claim, "withdrawing", "draft", "submitted")
-    now = access.now()
-    if claim.status == "submitted":
-        _move(
-            session,
-            claim,
-            debit="held",
-            credit="available",
-            amount=claim.amount_pence,
-            kind="claim_release",
-            reason=f"claim {claim.id} withdrawn" + (f": {reason}" if reason else ""),
-            principal=principal,
-            now=now,
-            idempotency_key=idempotency_key,
-        )
-    return _finish(
-        session,
-        claim,
-        status="withdrawn",
-        action="withdraw",
-        principal=principal,
-        now=now,
-        reason=reason,
-        claim_key=claim_key,
+    """draft or submitted → withdrawn (a hold is released): the claim's PCN or an admin."""
+    return _decide(
+        session, principal, claim_id, "withdraw", note=reason, claim_key=claim_key, idempotency_key=idempotency_key
     )
 
 
