@@ -29,6 +29,10 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
     derandomize=True,
 )
+# Through the gateway every operation is fuzzed again end to end, but the services' own inputs are
+# already fuzzed directly (40 examples each, both databases): fewer examples here keep CI short.
+GATEWAY_SETTINGS = settings(SETTINGS, max_examples=15)
+PRACTICE_SYSTEM_SETTINGS = settings(SETTINGS, max_examples=8)
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def test_roles_service_direct(case: Any) -> None:
 
 
 @gateway_schema.parametrize()
-@SETTINGS
+@GATEWAY_SETTINGS
 def test_platform_through_the_gateway(case: Any) -> None:
     case.call_and_validate(headers=GATEWAY_HEADERS)
 
@@ -82,7 +86,7 @@ def practice_system_key(gateway_app: Gateway) -> str:
 
 
 @gateway_schema.parametrize()
-@SETTINGS
+@PRACTICE_SYSTEM_SETTINGS
 def test_platform_through_the_gateway_as_a_practice_system(case: Any, practice_system_key: str) -> None:
     # Most answers are 403/404: what matters is that no input makes any of them a server error.
     case.call_and_validate(headers={"X-API-Key": practice_system_key}, checks=[not_a_server_error])
