@@ -217,6 +217,11 @@ def signed(method: str, path: str, body: Any = None, extra: dict[str, str] | Non
     return load.Call(method, path, {**headers, **(extra or {})}, body)
 
 
+def _resigned(call: load.Call) -> load.Call:
+    fresh = principal_headers(BENCH_PRINCIPAL, DEV_GATEWAY_SECRET, method=call.method, path=call.path)
+    return load.Call(call.method, call.path, {**call.headers, **fresh}, call.json)
+
+
 def _json(answer: load.Answer[Any]) -> Any:
     try:
         return json.loads(answer.body)
@@ -229,7 +234,8 @@ async def _batch(
 ) -> list[dict[str, Any]]:
     """Set-up requests, a few at a time; every one must answer ``expect``. Bodies in the order of ``calls``."""
     indexed = list(enumerate(calls))
-    outcome = await load.drive(connections, indexed, lambda pair: pair[1], deadline_s=120 + 0.5 * len(calls))
+    # Signed again as each is sent: a long set-up outlasts a signature's 60 s of validity.
+    outcome = await load.drive(connections, indexed, lambda pair: _resigned(pair[1]), deadline_s=120 + 0.5 * len(calls))
     if outcome.failures:
         raise RuntimeError(f"{what}: {sum(outcome.failures.values())} request(s) failed: {outcome.failure_samples}")
     bodies: dict[int, dict[str, Any]] = {}
