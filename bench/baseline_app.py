@@ -1,14 +1,16 @@
-"""The floor of a hold: the least work a serialised hold does, over HTTP through the services' own stack.
+"""The baseline of a claim submission: the least a serialised submission does, served by the same stack.
 
-``POST /v1/holds`` with ``{"pot": 1, "amount_pence": 100, "reference": "..."}`` does, in ONE transaction,
-what a claim submission cannot avoid doing on the ledger: lock the pot's row ``FOR UPDATE``, insert one
-row (the posting: it references the pot, as a posting references its balance row) and add the amount
-to the locked row (the balance changes with the posting), then commit. Nothing else: no checks, no ORM
-objects, no claim, no history. It is built like a service (:func:`arrs_kit.app.create_service_app`: the
-same engine and pool settings of :mod:`arrs_kit.db`, the request-id middleware and its JSON access log,
-problem+json, a sync endpoint in the thread pool with the write session dependency, the gateway's
-signed principal checked) and served by uvicorn as ``make run`` serves the services, so the only
-difference from ``POST /v1/claims/{id}/submit`` is the claim's own work.
+``POST /v1/claims/{id}/submit`` (the very path of the budget service's submission, so the gateway routes
+it exactly as it routes a real one, when its ``GATEWAY_BUDGET_URL`` points here) does, in ONE
+transaction, only what the issue's baseline does: lock one row (the pot's, ``SELECT … FOR UPDATE``) and
+insert one row referencing it (the hold), then commit and answer a small JSON body. Nothing else: no
+checks, no ORM objects, no claim, no history, no update of the locked row. The pot and the amount come
+from the id (:func:`claim_id`: ``pot * ID_STRIDE + n``), as the budget service finds them from the
+claim's id. It is built like a service (:func:`arrs_kit.app.create_service_app`: the same engine and
+pool settings of :mod:`arrs_kit.db`, the request-id middleware and its JSON access log, problem+json, a
+sync endpoint in the thread pool with the write session dependency, the gateway's signed principal
+checked) and served by uvicorn as ``make run`` serves the services, so the only difference from the
+real submission is the claim's own work.
 
 The same statements (:data:`STATEMENTS`) are what ``pgbench`` runs for the raw database rate.
 
@@ -22,8 +24,8 @@ import re
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, FastAPI, Path
+from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
 
@@ -33,39 +35,51 @@ from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import ProblemError
 from arrs_kit.settings import ServiceSettings
 
-HOLDS_PATH = "/v1/holds"
+SUBMIT_PATH = "/v1/claims/{claim_id}/submit"
+ID_STRIDE = 1_000_000
+"""A baseline claim id is ``pot * ID_STRIDE + n``: ``n`` (below the stride) numbers the pot's submissions."""
 
 SCHEMA = (
-    "CREATE TABLE bench_pot ("
-    " id integer PRIMARY KEY,"
-    " held_pence bigint NOT NULL DEFAULT 0 CHECK (held_pence >= 0),"
-    " updated_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE TABLE bench_pot (id integer PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())",
     "CREATE TABLE bench_hold ("
     " id bigserial PRIMARY KEY,"
     " pot_id integer NOT NULL REFERENCES bench_pot (id),"
+    " claim_id bigint UNIQUE,"  # NULL from pgbench; the HTTP runs' ids, each submitted once
     " amount_pence bigint NOT NULL CHECK (amount_pence > 0),"
     " reference varchar(200) NOT NULL,"
     " created_at timestamptz NOT NULL)",
 )
 
-LOCK = "SELECT held_pence FROM bench_pot WHERE id = :pot FOR UPDATE"
+LOCK = "SELECT id FROM bench_pot WHERE id = :pot FOR UPDATE"
 INSERT = (
-    "INSERT INTO bench_hold (pot_id, amount_pence, reference, created_at)"
-    " VALUES (:pot, :amount, :reference, now()) RETURNING id"
+    "INSERT INTO bench_hold (pot_id, claim_id, amount_pence, reference, created_at)"
+    " VALUES (:pot, :claim, :amount, :reference, now()) RETURNING id"
 )
-ADD = "UPDATE bench_pot SET held_pence = held_pence + :amount, updated_at = now() WHERE id = :pot"
-STATEMENTS = (LOCK, INSERT, ADD)
-"""A hold's irreducible statements, in order, between ``BEGIN`` and ``COMMIT`` (``:name`` parameters)."""
+STATEMENTS = (LOCK, INSERT)
+"""The baseline's statements, in order, between ``BEGIN`` and ``COMMIT`` (``:name`` parameters)."""
+
+
+def claim_id(pot: int, n: int) -> int:
+    """The id of a pot's ``n``-th baseline submission."""
+    if not 0 <= n < ID_STRIDE:
+        raise ValueError(f"n must be below {ID_STRIDE}")
+    return pot * ID_STRIDE + n
+
+
+def pot_of(claim: int) -> int:
+    return claim // ID_STRIDE
+
+
+def amount_of(claim: int) -> int:
+    """The amount a baseline submission holds, between 1 and 1000 pence."""
+    return 1 + (claim % ID_STRIDE * 7919) % 1000
 
 
 def pgbench_script(*, pot: str) -> str:
     """The same transaction as a pgbench script; ``pot`` is a pgbench expression for the pot's id."""
-    body = ";\n".join(re.sub(r":(pot|amount|reference)\b", _pgbench_variable, s) for s in STATEMENTS)
+    values = {"pot": ":pot", "amount": ":amount", "reference": "'pgbench'", "claim": "NULL"}
+    body = ";\n".join(re.sub(r":(pot|amount|reference|claim)\b", lambda m: values[m.group(1)], s) for s in STATEMENTS)
     return f"\\set pot {pot}\n\\set amount random(1, 1000)\nBEGIN;\n{body};\nEND;\n"
-
-
-def _pgbench_variable(match: re.Match[str]) -> str:
-    return "'pgbench'" if match.group(1) == "reference" else f":{match.group(1)}"
 
 
 class FloorSettings(ServiceSettings):
@@ -76,40 +90,34 @@ class PotNotFound(ProblemError):
     status, code, title = 404, "pot-not-found", "No such pot"
 
 
-class HoldCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    pot: Annotated[int, Field(ge=1, le=2**31 - 1)]
-    amount_pence: Annotated[int, Field(ge=1, le=10**9)]
-    reference: Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class HoldPublic(BaseModel):
+class SubmittedPublic(BaseModel):
     id: int
+    status: str
     pot: int
     amount_pence: int
-    held_pence: int
+    hold_id: int
 
 
 router = APIRouter()
 
 
-@router.post(HOLDS_PATH, response_model=HoldPublic)
-def hold(data: HoldCreate, session: WriteSessionDep, _principal: PrincipalDep) -> HoldPublic:
-    held = session.execute(text(LOCK), {"pot": data.pot}).scalar_one_or_none()
-    if held is None:
-        raise PotNotFound(f"No pot {data.pot}.")
-    params = {"pot": data.pot, "amount": data.amount_pence, "reference": data.reference}
+@router.post(SUBMIT_PATH, response_model=SubmittedPublic)
+def submit(
+    claim_id: Annotated[int, Path(ge=ID_STRIDE, le=2**63 - 1)], session: WriteSessionDep, _principal: PrincipalDep
+) -> SubmittedPublic:
+    pot, amount = pot_of(claim_id), amount_of(claim_id)
+    if session.execute(text(LOCK), {"pot": pot}).scalar_one_or_none() is None:
+        raise PotNotFound(f"No pot {pot}.")
+    params = {"pot": pot, "claim": claim_id, "amount": amount, "reference": f"claim {claim_id}"}
     hold_id = session.execute(text(INSERT), params).scalar_one()
-    session.execute(text(ADD), params)
     session.commit()
-    return HoldPublic(id=hold_id, pot=data.pot, amount_pence=data.amount_pence, held_pence=held + data.amount_pence)
+    return SubmittedPublic(id=claim_id, status="submitted", pot=pot, amount_pence=amount, hold_id=hold_id)
 
 
 def create_app(settings: FloorSettings | None = None) -> FastAPI:
     return create_service_app(
         name="floor",
-        title="Benchmark floor: lock one row, insert one row",
+        title="Benchmark baseline: lock one row, insert one row",
         description=__doc__ or "",
         version="1.0.0",
         settings=settings or FloorSettings(),

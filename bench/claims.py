@@ -1,38 +1,47 @@
-"""``make bench`` (``--only claims``): what submitting a claim costs on PostgreSQL, against its floors.
+"""``make bench`` (``--only claims``): what submitting a claim costs on PostgreSQL, through the gateway.
 
-Four ways of doing a hold on a pot, each measured at every ``--claims-concurrency`` against ONE pot (the
-hot row, every transaction queues for the same ``FOR UPDATE`` lock: the worst case) and spread over
-``--claims-pots`` pots (each concurrent transaction on a pot of its own), all in one run on one machine:
+As the issue asks: on PostgreSQL, through the gateway, over loopback, bounded: claim submissions per
+second against ONE hot pot (every transaction queues for the same ``FOR UPDATE`` lock: the worst case)
+and spread over ``--claims-pots`` pots (PCNs, default 100), with p50/p99 latency, beside a baseline
+measured in the same run through the same stack, and the raw database rate of the baseline's
+transaction without HTTP. Each at every ``--claims-concurrency``:
 
 ``pgbench``
-    The raw database rate: the irreducible statements of a hold (lock the pot's row ``FOR UPDATE``,
-    insert one row referencing it, add the amount to the locked row; :mod:`bench.baseline_app`) in one
-    transaction, from pgbench (:mod:`bench.pgbench`): no HTTP, no Python.
+    The raw database rate: the baseline's transaction (lock the pot's row ``FOR UPDATE``, insert one
+    row referencing it; :mod:`bench.baseline_app`) from pgbench (:mod:`bench.pgbench`): no HTTP, no Python.
 ``floor``
-    The same transaction over HTTP through the services' stack: ``POST /v1/holds`` of
-    :mod:`bench.baseline_app` under uvicorn, built and configured as a service is. The floor a hold
-    served by this stack cannot beat.
+    The baseline: ``POST /v1/claims/{id}/submit`` through a gateway process of its own whose
+    ``GATEWAY_BUDGET_URL`` is :mod:`bench.baseline_app` (uvicorn, built and configured as a service is),
+    so the same server, gateway, driver and pool; its transaction only locks one row and inserts one.
+    The floor a submission served by this stack cannot beat.
 ``submit``
-    ``POST /v1/claims/{id}/submit`` of the budget service: the real thing (locks the claim and the pot,
-    re-runs every check with the role's terms from the roles service through the cached typed client,
-    posts the hold, records the claim event, updates claim and balance, answers the claim with its
-    history), each of many distinct drafts submitted once.
+    ``POST /v1/claims/{id}/submit`` through the gateway to the budget service: the real thing (locks the
+    claim and the pot, re-runs every check with the role's terms from the roles service through the
+    cached typed client, posts the hold, records the claim event, updates claim and balance, answers the
+    claim with its history), each of many distinct drafts submitted once.
 ``submit_idem``
     The same with an ``Idempotency-Key`` on every request: the key row is inserted and committed first,
     then the response is recorded with the work, so the key's extra transaction is part of the price.
 
-The drafts are made beforehand through the API as the admin (an ICB; PCNs with a large ``arrs``
-allocation for 2024-25 by ``POST /v1/pcns/{pcn}/budgets/{fy}/allocations``; clinical pharmacist posts,
-a role without a cap; one draft per post and month of 2024-25, amounts below the monthly maximum so the
-claim is the amount paid), then both databases are vacuumed and analysed. Every run uses drafts, PCNs
-or pots of its own, first submits ``warm-up`` of them (unreported: the connection pools, the roles
-cache), then the measured ones. Requests go straight to the service, signed with the gateway's
-principal headers as the gateway would sign them (:mod:`bench.load` says why this driver and not wrk).
+Both gateways are real ones (``python -m gateway migrate``, then uvicorn ``gateway.main:app``, as the
+gateway benchmark starts it), each with its own fresh SQLite database, ``GATEWAY_RATE_LIMITS={}`` so no
+bucket limits the load, and every measured request carries the bootstrap admin key (``X-API-Key``).
+Target: the submission's requests/s at least 50% of the baseline's on the spread load, at every
+concurrency, with no check failing under any load.
+
+The drafts are made beforehand straight to the budget service as the admin, signed with the gateway's
+principal headers (an ICB; PCNs with a large ``arrs`` allocation for 2024-25 by
+``POST /v1/pcns/{pcn}/budgets/{fy}/allocations``; clinical pharmacist posts, a role without a cap; one
+draft per post and month of 2024-25, amounts below the monthly maximum so the claim is the amount paid),
+then both databases are vacuumed and analysed. Every run uses drafts, PCNs or pots of its own, first
+submits ``warm-up`` of them (unreported: the connection pools, the roles cache), then the measured ones
+(:mod:`bench.load` says why this driver and not wrk).
 
 After every run, before anything is reported, the run is checked: every answer 200 with the claim
-``submitted`` at its draft's amount (or the hold echoed), no transport errors; each pot's ``held``
-equals the sum of the amounts submitted to it and there is one hold posting (one row) per submission;
-with keys, every key recorded ``done``; and the whole ledger verifies
+``submitted`` at its draft's amount (baseline: the id, pot and amount echoed), no transport errors; each
+pot's ``held`` equals the sum of the amounts submitted to it and there is one hold posting (one row) per
+submission (baseline: each pot's rows and their sum of amounts are exactly those sent, one row per
+claim id); with keys, every key recorded ``done``; and the whole ledger verifies
 (:func:`budget.repository.verify_ledger`). Any failure stops the benchmark with the reason: no figure
 is ever reported for a run that did not do what it claims.
 
@@ -84,11 +93,20 @@ from bench.servers import (
 )
 from budget import repository
 from budget.config import BudgetSettings
+from gateway.config import GatewaySettings
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = ("pgbench", "floor", "submit", "submit_idem")
 SUBMIT_SCENARIOS = ("submit", "submit_idem")
-SERVER_OF = {"floor": "floor", "submit": "budget", "submit_idem": "budget"}
+GATEWAY_OF = {"floor": "floor_gateway", "submit": "gateway", "submit_idem": "gateway"}
+INVOLVED = {
+    "pgbench": [],
+    "floor": ["floor_gateway", "floor", "postgres"],
+    "submit": ["gateway", "budget", "roles", "postgres"],
+    "submit_idem": ["gateway", "budget", "roles", "postgres"],
+}
+GATEWAY_RATE_LIMITS = "{}"  # no bucket may limit the load (as the gateway benchmark)
+MAX_POTS = 100  # the PCN codes of a plan number its pots with two digits
 BENCH_PRINCIPAL = Principal(kind="admin", client_id="bench")
 FY = "2024-25"
 MONTHS = tuple(f"2024-{m:02d}" for m in range(4, 13)) + tuple(f"2025-{m:02d}" for m in range(1, 4))
@@ -106,7 +124,7 @@ POST_TEMPLATE: dict[str, Any] = {
     "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
     "baseline": False,
 }
-BASELINE_FACTOR = 4  # pgbench and the floor run this many times the holds of a submit run: they are quicker
+BASELINE_FACTOR = 4  # pgbench and the baseline run this many times the requests of a submit run: quicker
 SETUP_CONCURRENCY = 4
 HEALTH_TIMEOUT_S = 60.0
 SUBPROCESS_TIMEOUT_S = 300.0
@@ -128,7 +146,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--claims-concurrency", type=int, nargs="+", default=[1, 16], help="concurrent clients (default 1 16)"
     )
     group.add_argument(
-        "--claims-pots", type=int, default=16, help="pots (PCNs) of the spread runs (default 16; the hot runs: 1)"
+        "--claims-pots",
+        type=int,
+        default=MAX_POTS,
+        help=f"pots (PCNs) of the spread runs (default {MAX_POTS}; the hot runs: 1)",
     )
     group.add_argument(
         "--claims-scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS), help="what to measure"
@@ -146,8 +167,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--claims-count must be between 10 and 100000")
     if any(c < 1 or c > 64 for c in args.claims_concurrency):
         parser.error("--claims-concurrency values must be between 1 and 64 (the services' pools hold 30)")
-    if not 2 <= args.claims_pots <= 99:
-        parser.error("--claims-pots must be between 2 and 99")
+    if not 2 <= args.claims_pots <= MAX_POTS:
+        parser.error(f"--claims-pots must be between 2 and {MAX_POTS}")
     args.claims_concurrency = sorted(set(args.claims_concurrency))
     args.claims_scenarios = [s for s in SCENARIOS if s in args.claims_scenarios]
 
@@ -173,7 +194,7 @@ class Plan:
     count: int
     warmup: int
     pcn_codes: list[str] = field(default_factory=list)  # submit runs: the PCNs whose pots it holds from
-    pot_ids: list[int] = field(default_factory=list)  # pgbench and floor runs: the bench_pot ids
+    pot_ids: list[int] = field(default_factory=list)  # pgbench and baseline runs: the bench_pot ids
     drafts: list[Draft] = field(default_factory=list)  # submit runs: warm-up first, in submission order
     keys: dict[int, str] = field(default_factory=dict)  # submit_idem: the Idempotency-Key of each claim
 
@@ -210,6 +231,11 @@ def make_plans(args: argparse.Namespace) -> list[Plan]:
 
 
 # Signed requests
+
+
+def through_gateway(method: str, path: str, extra: dict[str, str] | None = None) -> load.Call:
+    """A measured request: to a gateway, with the bootstrap admin key, as a client sends it."""
+    return load.Call(method, path, {"X-API-Key": DEV_ADMIN_API_KEY, **(extra or {})})
 
 
 def signed(method: str, path: str, body: Any = None, extra: dict[str, str] | None = None) -> load.Call:
@@ -266,7 +292,12 @@ async def _register(base_url: str, plans: list[Plan]) -> None:
                             "practice_codes": [practice], "list_size": 50_000,
                             "effective_date": "2024-04-01"}  # fmt: skip
                 pcn_calls.append(signed("POST", "/v1/pcns", pcn_body))
-                top_up = {"pot": "arrs", "amount_pence": claims * ALLOCATION_PER_CLAIM_PENCE, "reason": "benchmark"}
+                # a PCN with no draft (fewer submissions than pots) is funded all the same
+                top_up = {
+                    "pot": "arrs",
+                    "amount_pence": max(1, claims) * ALLOCATION_PER_CLAIM_PENCE,
+                    "reason": "benchmark",
+                }
                 funding.append(signed("POST", f"/v1/pcns/{pcn}/budgets/{FY}/allocations", top_up))
                 for n in range(math.ceil(claims / len(MONTHS))):
                     post = {**POST_TEMPLATE, "pcn_code": pcn, "employer_code": practice,
@@ -407,29 +438,28 @@ class VerificationError(RuntimeError):
 # The runs
 
 
-def _hold_items(plan: Plan) -> list[tuple[int, int]]:
-    """(pot, amount) of every hold of a floor run, round-robin over its pots."""
-    return [(plan.pot_ids[i % plan.pots], 1 + (i * 7919) % 1000) for i in range(plan.total)]
+def _baseline_items(plan: Plan) -> list[int]:
+    """The claim ids of every submission of a baseline run, round-robin over its pots."""
+    return [baseline_app.claim_id(plan.pot_ids[i % plan.pots], i) for i in range(plan.total)]
 
 
 def _call_for(plan: Plan) -> Any:
     if plan.scenario == "floor":
 
-        def hold(item: tuple[int, int]) -> load.Call:
-            body = {"pot": item[0], "amount_pence": item[1], "reference": f"bench run {plan.index}"}
-            return signed("POST", baseline_app.HOLDS_PATH, body)
+        def baseline(claim: int) -> load.Call:
+            return through_gateway("POST", f"/v1/claims/{claim}/submit")
 
-        return hold
+        return baseline
 
     def submit(draft: Draft) -> load.Call:
         key = plan.keys.get(draft.id)
-        return signed("POST", f"/v1/claims/{draft.id}/submit", extra={"Idempotency-Key": key} if key else None)
+        return through_gateway("POST", f"/v1/claims/{draft.id}/submit", {"Idempotency-Key": key} if key else None)
 
     return submit
 
 
 def _measure_http(plan: Plan, base_url: str, meter: Meter) -> tuple[load.Outcome[Any], dict[str, Any], dict[str, Any]]:
-    items: list[Any] = _hold_items(plan) if plan.scenario == "floor" else list(plan.drafts)
+    items: list[Any] = _baseline_items(plan) if plan.scenario == "floor" else list(plan.drafts)
     warm, measured = items[: plan.warmup], items[plan.warmup :]
     make = _call_for(plan)
     deadline = 120 + 0.25 * len(items)
@@ -460,8 +490,10 @@ def _check_answers(plan: Plan, outcome: load.Outcome[Any], what: str) -> None:
     for answer in outcome.answers:
         body = _json(answer)
         if plan.scenario == "floor":
-            pot, amount = answer.item
-            good = isinstance(body, dict) and body.get("pot") == pot and body.get("amount_pence") == amount
+            claim: int = answer.item
+            good = isinstance(body, dict) and body.get("id") == claim and body.get("status") == "submitted"
+            good = good and body.get("pot") == baseline_app.pot_of(claim)
+            good = good and body.get("amount_pence") == baseline_app.amount_of(claim)
         else:
             draft: Draft = answer.item
             good = (
@@ -483,7 +515,7 @@ def _check_answers(plan: Plan, outcome: load.Outcome[Any], what: str) -> None:
 
 
 def _verify_submit(plan: Plan, budget_url: str) -> list[str]:
-    expected: dict[str, int] = {}
+    expected = dict.fromkeys(plan.pcn_codes, 0)
     for draft in plan.drafts:
         expected[draft.pcn_code] = expected.get(draft.pcn_code, 0) + draft.amount_pence
     engine = create_engine(budget_url)
@@ -496,7 +528,7 @@ def _verify_submit(plan: Plan, budget_url: str) -> list[str]:
                 ),
                 {"pcns": plan.pcn_codes, "fy": FY},
             ).all()
-            held = {str(pcn): int(amount) for pcn, amount in balances}
+            held = {**dict.fromkeys(plan.pcn_codes, 0), **{str(pcn): int(amount) for pcn, amount in balances}}
             if held != expected:
                 raise VerificationError(f"{plan.label}: held_pence per PCN {held}, submitted amounts {expected}")
             holds = session.execute(
@@ -534,28 +566,34 @@ def _verify_submit(plan: Plan, budget_url: str) -> list[str]:
 
 
 def _verify_holds(plan: Plan, conn: psycopg.Connection[Any], *, count: int, sent_by_us: bool) -> list[str]:
-    """Each pot's ``held`` is the sum of its holds, and there are ``count`` holds (``sent_by_us``: each
-    pot's ``held`` is also the sum of the amounts this benchmark sent to it)."""
-    pots = conn.execute("SELECT id, held_pence FROM bench_pot WHERE id = ANY(%s)", [plan.pot_ids]).fetchall()
+    """There are ``count`` rows on the run's pots (``sent_by_us``: on each pot exactly the rows, claim ids and
+    sum of amounts this benchmark sent to it, one row per claim id)."""
     sums = conn.execute(
-        "SELECT pot_id, count(*), sum(amount_pence) FROM bench_hold WHERE pot_id = ANY(%s) GROUP BY pot_id",
+        "SELECT pot_id, count(*), count(DISTINCT claim_id), sum(amount_pence) FROM bench_hold"
+        " WHERE pot_id = ANY(%s) GROUP BY pot_id",
         [plan.pot_ids],
     ).fetchall()
     conn.rollback()
-    held = {int(pot): int(amount) for pot, amount in pots}
-    summed = {int(pot): int(total) for pot, _n, total in sums}
-    rows = sum(int(n) for _pot, n, _total in sums)
+    found = {int(pot): (int(n), int(total)) for pot, n, _claims, total in sums}
+    rows = sum(n for n, _total in found.values())
     if rows != count:
-        raise VerificationError(f"{plan.label}: {rows} hold rows for {count} holds")
-    if any(held.get(pot, 0) != summed.get(pot, 0) for pot in plan.pot_ids):
-        raise VerificationError(f"{plan.label}: held per pot {held}, sums of the holds {summed}")
-    if sent_by_us:
-        sent: dict[int, int] = {}
-        for pot, amount in _hold_items(plan):
-            sent[pot] = sent.get(pot, 0) + amount
-        if sent != held:
-            raise VerificationError(f"{plan.label}: held per pot {held}, amounts sent {sent}")
-    return [f"{count} holds answered", f"held = Σ holds on {plan.pots} pot(s)", f"{count} hold rows"]
+        raise VerificationError(f"{plan.label}: {rows} rows for {count} transactions")
+    if not sent_by_us:
+        return [f"{count} rows on {plan.pots} pot(s)"]
+    distinct = sum(int(claims) for _pot, _n, claims, _total in sums)
+    if distinct != count:
+        raise VerificationError(f"{plan.label}: {distinct} distinct claim ids in {count} rows")
+    sent: dict[int, tuple[int, int]] = {}
+    for claim in _baseline_items(plan):
+        n, total = sent.get(baseline_app.pot_of(claim), (0, 0))
+        sent[baseline_app.pot_of(claim)] = (n + 1, total + baseline_app.amount_of(claim))
+    if sent != found:
+        raise VerificationError(f"{plan.label}: (rows, Σ amounts) per pot {found}, sent {sent}")
+    return [
+        f"{count} answers 200 `submitted`, id, pot and amount echoed",
+        f"rows and Σ amounts = those sent on each of {plan.pots} pot(s)",
+        f"{count} rows, one per claim id",
+    ]
 
 
 def _measure_pgbench(
@@ -612,7 +650,7 @@ def _measure(plan: Plan, targets: Targets, meter: Meter) -> RunResult:
         checks = ["pgbench: all processed, 0 failed"]
         checks += _verify_holds(plan, targets.floor_conn, count=bench_run.processed, sent_by_us=False)
     else:
-        outcome, before, after = _measure_http(plan, targets.base[SERVER_OF[plan.scenario]], meter)
+        outcome, before, after = _measure_http(plan, targets.base[GATEWAY_OF[plan.scenario]], meter)
         stats = load.stats(
             latencies_ms=outcome.latencies_ms, requests=len(outcome.answers), errors=0, wall_s=outcome.wall_s
         )
@@ -622,7 +660,7 @@ def _measure(plan: Plan, targets: Targets, meter: Meter) -> RunResult:
             checks = _verify_submit(plan, targets.budget_url)
     cpu, foreign = meter.spent(before, after, stats.requests)
     # pgbench's backends come and go within its run: their CPU cannot be read afterwards.
-    involved = {"floor": ["floor", "postgres"], "pgbench": []}.get(plan.scenario, ["budget", "roles", "postgres"])
+    involved = INVOLVED[plan.scenario]
     if not meter.postgres_visible:
         involved = [k for k in involved if k != "postgres"]
     cpu = {k: cpu[k] for k in [*involved, "driver"] if k in cpu}
@@ -669,9 +707,20 @@ def _budget_settings(env: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _gateway_settings(env: dict[str, str]) -> dict[str, str]:
+    fields = GatewaySettings.model_fields
+    out = {"GATEWAY_RATE_LIMITS": env.get("GATEWAY_RATE_LIMITS", "defaults")}
+    for var, name in (
+        ("GATEWAY_UPSTREAM_MAX_CONNECTIONS", "upstream_max_connections"),
+        ("GATEWAY_CREDENTIAL_CACHE_S", "credential_cache_s"),
+    ):
+        out[var] = env.get(var, f"{fields[name].default:g} (default)")
+    return out
+
+
 def _server_log_notes(temp: Path) -> list[str]:
     notes = []
-    for name in ("roles", "budget", "floor"):
+    for name in ("roles", "budget", "floor", "gateway", "floor_gateway"):
         path = temp / f"{name}.log"
         if path.exists():
             lines = path.read_text(errors="replace").splitlines()
@@ -733,7 +782,7 @@ def run(args: argparse.Namespace, *, command: str, revision: str) -> None:
             created.append(name)
         budget_url = normalise_database_url(_database_url(server_url, names["budget"]))
         floor_url = normalise_database_url(_database_url(server_url, names["floor"]))
-        roles_port, budget_port, floor_port = free_ports(3)
+        roles_port, budget_port, floor_port, gateway_port, floor_gateway_port = free_ports(5)
         env = {
             **os.environ,
             "ARRS_ENV": "development",
@@ -743,8 +792,18 @@ def run(args: argparse.Namespace, *, command: str, revision: str) -> None:
             "BUDGET_DATABASE_URL": budget_url,
             "BUDGET_ROLES_URL": f"http://{HOST}:{roles_port}",
             "BENCH_FLOOR_DATABASE_URL": floor_url,
+            "GATEWAY_RATE_LIMITS": GATEWAY_RATE_LIMITS,
             "PYTHONUNBUFFERED": "1",
         }
+        # Two gateways, each with a database of its own: one in front of the budget service, one in front
+        # of the baseline (which answers the same path, so it is routed as a submission is).
+        gateway_env = {
+            "gateway": {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{temp / 'gateway.db'}",
+                        "GATEWAY_ROLES_URL": f"http://{HOST}:{roles_port}",
+                        "GATEWAY_BUDGET_URL": f"http://{HOST}:{budget_port}"},
+            "floor_gateway": {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{temp / 'floor_gateway.db'}",
+                              "GATEWAY_BUDGET_URL": f"http://{HOST}:{floor_port}"},
+        }  # fmt: skip
         log(f"PostgreSQL databases {names['budget']} and {names['floor']}; migrating, seeding the catalogue")
         _subprocess([sys.executable, "-m", "budget", "migrate"], env)
         _subprocess([sys.executable, "-m", "roles", "seed"], env)
@@ -754,14 +813,25 @@ def run(args: argparse.Namespace, *, command: str, revision: str) -> None:
             floor_conn.commit()
 
             base = {name: f"http://{HOST}:{port}" for name, port in
-                    (("roles", roles_port), ("budget", budget_port), ("floor", floor_port))}  # fmt: skip
-            factories = {"roles": "roles.main:app", "budget": "budget.main:app", "floor": "bench.baseline_app:app"}
-            wanted = ["roles", "budget"] if set(scenarios) & set(SUBMIT_SCENARIOS) else []
-            wanted += ["floor"] if "floor" in scenarios else []
+                    (("roles", roles_port), ("budget", budget_port), ("floor", floor_port),
+                     ("gateway", gateway_port), ("floor_gateway", floor_gateway_port))}  # fmt: skip
+            factories = {"roles": "roles.main:app", "budget": "budget.main:app", "floor": "bench.baseline_app:app",
+                         "gateway": "gateway.main:app", "floor_gateway": "gateway.main:app"}  # fmt: skip
+            wanted = ["roles", "budget", "gateway"] if set(scenarios) & set(SUBMIT_SCENARIOS) else []
+            wanted += ["floor", "floor_gateway"] if "floor" in scenarios else []
             for name in wanted:
-                log(f"{name} on :{base[name].rsplit(':', 1)[1]}")
-                processes.start(name, uvicorn_command(factories[name], int(base[name].rsplit(":", 1)[1])), env)
-                processes.wait_healthy(name, f"{base[name]}/readyz", HEALTH_TIMEOUT_S)
+                port = int(base[name].rsplit(":", 1)[1])
+                if name in gateway_env:
+                    _subprocess([sys.executable, "-m", "gateway", "migrate"], gateway_env[name])
+                    upstream = gateway_env[name]["GATEWAY_BUDGET_URL"]
+                    log(f"{name} on :{port} (budget upstream {upstream}, GATEWAY_RATE_LIMITS={GATEWAY_RATE_LIMITS})")
+                    processes.start(name, uvicorn_command(factories[name], port), gateway_env[name])
+                    # /healthz: its readiness would want every upstream, and only the budget one is here
+                    processes.wait_healthy(name, f"{base[name]}/healthz", HEALTH_TIMEOUT_S)
+                else:
+                    log(f"{name} on :{port}")
+                    processes.start(name, uvicorn_command(factories[name], port), env)
+                    processes.wait_healthy(name, f"{base[name]}/readyz", HEALTH_TIMEOUT_S)
 
             load.run(_register(base["budget"], plans))
             for url in (budget_url, floor_url):
@@ -819,6 +889,7 @@ def run(args: argparse.Namespace, *, command: str, revision: str) -> None:
         "fy": FY,
         "role": ROLE,
         "budget": _budget_settings(env),
+        "gateway": _gateway_settings(env),
         "warmup": {c: warmup_for(args.claims_count, c) for c in args.claims_concurrency},
         "baseline_warmup": {c: warmup_for(args.claims_count * BASELINE_FACTOR, c) for c in args.claims_concurrency},
     }

@@ -10,18 +10,22 @@ if TYPE_CHECKING:
     from bench.claims import RunResult
 
 LABELS = {
-    "pgbench": "raw DB (pgbench): lock + insert + update",
-    "floor": "HTTP floor: POST /v1/holds, same 3 statements",
-    "submit": "POST /v1/claims/{id}/submit",
-    "submit_idem": "submit with Idempotency-Key",
+    "pgbench": "raw DB (pgbench): lock + insert",
+    "floor": "baseline via gateway: lock + insert",
+    "submit": "submit via gateway",
+    "submit_idem": "submit + Idempotency-Key via gateway",
 }
-SHORT = {"pgbench": "raw DB", "floor": "HTTP floor", "submit": "submit", "submit_idem": "submit + key"}
+SHORT = {"pgbench": "raw DB", "floor": "baseline", "submit": "submit", "submit_idem": "submit + key"}
 CPU_COLUMNS = (
+    ("gateway", "gateway CPU/req (ms)"),
     ("server", "service CPU/req (ms)"),
     ("postgres", "postgres CPU/req (ms)"),
     ("driver", "driver CPU/req (ms)"),
 )
 SERVER_PROCESS = {"floor": "floor", "submit": "budget", "submit_idem": "budget"}
+GATEWAY_PROCESS = {"floor": "floor_gateway", "submit": "gateway", "submit_idem": "gateway"}
+TARGET_SHARE = 0.5  # the issue's target: submit ≥ 50% of the baseline's requests/s on the spread load
+TARGET_TEXT = "submit through the gateway ≥ 50% of the baseline's requests/s on the spread load"
 HOT_ROW_DROP = 0.9  # one pot below this share of many pots' throughput: the row lock shows
 CPU_BOUND = 0.8  # a single-worker service busy this share of one core is CPU-bound
 
@@ -60,6 +64,55 @@ class Report:
     def _server_cpu(self, r: RunResult) -> float | None:
         process = SERVER_PROCESS.get(r.plan.scenario)
         return r.cpu_ms_per_request.get(process) if process else None
+
+    def _gateway_cpu(self, r: RunResult) -> float | None:
+        process = GATEWAY_PROCESS.get(r.plan.scenario)
+        return r.cpu_ms_per_request.get(process) if process else None
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The issue's target at every concurrency: submit / baseline requests/s on the spread load."""
+        many = self.settings["pots"]
+        out: list[dict[str, Any]] = []
+        for c in self.settings["concurrency"]:
+            submit, base = self._get("submit", many, c), self._get("floor", many, c)
+            ratio = submit.stats.rps / base.stats.rps if submit and base and base.stats.rps else None
+            out.append({
+                "target": TARGET_TEXT, "pots": many, "concurrency": c, "ratio": ratio,
+                "submit_rps": submit.stats.rps if submit else None, "baseline_rps": base.stats.rps if base else None,
+                "met": None if ratio is None else ratio >= TARGET_SHARE,
+            })  # fmt: skip
+        return out
+
+    def _target_lines(self) -> list[str]:
+        lines = []
+        for t in self.targets():
+            head = f"target ({t['pots']} pots, c={t['concurrency']}): {TARGET_TEXT}"
+            if t["ratio"] is None:
+                lines.append(f"{head}: not measured")
+            else:
+                verdict = "met" if t["met"] else "NOT met"
+                lines.append(
+                    f"{head}: {t['submit_rps']:,.0f} / {t['baseline_rps']:,.0f} requests/s"
+                    f" = {t['ratio']:.1%} -> {verdict}"
+                )
+        return lines
+
+    def _target_table(self) -> list[str]:
+        lines = [
+            f"| {self.settings['pots']} pots (spread) | submit via gateway (req/s) | baseline via gateway (req/s)"
+            " | submit / baseline | target ≥ 50% |",
+            "| --- | --: | --: | --: | --- |",
+        ]
+        for t in self.targets():
+            if t["ratio"] is None:
+                lines.append(f"| c={t['concurrency']} | – | – | not measured | – |")
+                continue
+            verdict = "**met**" if t["met"] else "**not met**"
+            lines.append(
+                f"| c={t['concurrency']} | {t['submit_rps']:,.0f} | {t['baseline_rps']:,.0f} | {t['ratio']:.1%}"
+                f" | {verdict} |"
+            )
+        return lines
 
     def _ratio(self, a: str, b: str, pots: int, c: int) -> float | None:
         ra, rb = self._get(a, pots, c), self._get(b, pots, c)
@@ -111,7 +164,7 @@ class Report:
                 if r is None:
                     continue
                 s = r.stats
-                cpu = {"server": self._server_cpu(r), **r.cpu_ms_per_request}
+                cpu = {"server": self._server_cpu(r), **r.cpu_ms_per_request, "gateway": self._gateway_cpu(r)}
                 rows.append(
                     [LABELS[scenario], str(pots), str(c), f"{s.requests:,}", f"{s.rps:,.0f}", f"{s.p50_ms:.2f}",
                      f"{s.p90_ms:.2f}", f"{s.p99_ms:.2f}", f"{s.max_ms:.2f}",
@@ -134,6 +187,7 @@ class Report:
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
         lines.append("")
+        lines += self._target_lines()
         for key, ratios in self.comparisons().items():
             shown = [f"{name} {value:.2f}" for name, value in ratios.items() if value is not None and "rps" in name]
             if shown:
@@ -162,13 +216,13 @@ class Report:
             "| --- | " + " | ".join("--:" for _ in configs) + " |",
         ]
         wanted = (
-            ("floor_rps_over_pgbench", "HTTP floor / raw DB, requests/s", ".1%"),
-            ("submit_rps_over_floor", "submit / HTTP floor, requests/s", ".1%"),
+            ("floor_rps_over_pgbench", "baseline / raw DB, requests/s", ".1%"),
+            ("submit_rps_over_floor", "submit / baseline, requests/s", ".1%"),
             ("submit_rps_over_pgbench", "submit / raw DB, requests/s", ".1%"),
             ("submit_idem_rps_over_submit", "submit + key / submit, requests/s", ".1%"),
-            ("submit_idem_rps_over_floor", "submit + key / HTTP floor, requests/s", ".1%"),
-            ("floor_added_p50_ms_over_pgbench", "HTTP floor p50 − raw DB p50 (ms)", "+.2f"),
-            ("submit_added_p50_ms_over_floor", "submit p50 − HTTP floor p50 (ms)", "+.2f"),
+            ("submit_idem_rps_over_floor", "submit + key / baseline, requests/s", ".1%"),
+            ("floor_added_p50_ms_over_pgbench", "baseline p50 − raw DB p50 (ms)", "+.2f"),
+            ("submit_added_p50_ms_over_floor", "submit p50 − baseline p50 (ms)", "+.2f"),
             ("submit_idem_added_p50_ms_over_submit", "submit + key p50 − submit p50 (ms)", "+.2f"),
         )
         rows = []
@@ -206,30 +260,36 @@ class Report:
             if s_cpu is not None and f_cpu is not None and f_cpu > 0:
                 text = (
                     f"At concurrency {low}, one submission costs the budget service {s_cpu:.2f} ms of CPU against "
-                    f"{f_cpu:.2f} ms for the HTTP floor: the stack both share (uvicorn, the ASGI middleware and its"
-                    " access log, the principal check, the session and its three statements) is about the floor's"
+                    f"{f_cpu:.2f} ms for the baseline: the stack both share (uvicorn, the ASGI middleware and its"
+                    " access log, the principal check, the session and its two statements) is about the baseline's"
                     f" figure, and the claim's own work in Python (loading the claim, its post and PCN through the"
                     " ORM, the checks again, the posting, the event, the claim and the balance written back, and the"
-                    f" answer with its history) is the other {s_cpu - f_cpu:.2f} ms, {s_cpu / f_cpu:.1f}× the floor."
+                    f" answer with its history) is the other {s_cpu - f_cpu:.2f} ms, {s_cpu / f_cpu:.1f}× the baseline."
                 )
                 pg_s, pg_f = submit.cpu_ms_per_request.get("postgres"), floor.cpu_ms_per_request.get("postgres")
                 if pg_s is not None and pg_f is not None:
                     text += (
                         f" PostgreSQL's backend spends {pg_s:.2f} ms per submission against {pg_f:.2f} ms for the"
-                        " floor's transaction."
+                        " baseline's transaction."
+                    )
+                g_s, g_f = self._gateway_cpu(submit), self._gateway_cpu(floor)
+                if g_s is not None and g_f is not None:
+                    text += (
+                        f" Each gateway spends {g_s:.2f} ms (submit) and {g_f:.2f} ms (baseline) of CPU per request"
+                        " in front of it."
                     )
                 out.append(text)
             out.append(
                 f"Latency at concurrency {low} (p50): "
                 + (f"raw DB {raw.stats.p50_ms:.2f} ms → " if raw else "")
-                + f"HTTP floor {floor.stats.p50_ms:.2f} ms → submit {submit.stats.p50_ms:.2f} ms"
+                + f"baseline via gateway {floor.stats.p50_ms:.2f} ms → submit via gateway {submit.stats.p50_ms:.2f} ms"
                 + (
                     f" → submit with a key {k.stats.p50_ms:.2f} ms"
                     if (k := self._get("submit_idem", 1, low)) is not None
                     else ""
                 )
                 + ". Each ends in a commit that waits for its WAL to be flushed"
-                f" (`{self.machine.get('postgres_settings', '').split(',')[0]}`): the raw DB figure is what the three"
+                f" (`{self.machine.get('postgres_settings', '').split(',')[0]}`): the raw DB figure is what the two"
                 " statements and that flush take together, without HTTP or Python."
             )
         for scenario in ("submit", "submit_idem", "floor"):
@@ -287,39 +347,49 @@ class Report:
             f"- Command: {self.command}",
             f"- Source: {s['revision']}",
             f"- Date: {self.started} → {self.finished} (UTC)",
-            "- What: a hold of money on a PCN's pot, four ways. **raw DB** = pgbench (C, `-M prepared`, no HTTP)"
-            " running the irreducible transaction of a hold: `SELECT … FOR UPDATE` of the pot's row, `INSERT` of one"
-            " row referencing it, `UPDATE` of the locked row, commit. **HTTP floor** = the same three statements in one"
-            " transaction behind `POST /v1/holds` of `bench/baseline_app.py`, a service built like the others"
-            " (`create_service_app`, the kit's engine and pool settings, middleware and access log, the signed"
-            " principal checked, a sync endpoint with the write session) under uvicorn: the floor a hold through"
-            " this stack cannot beat. **submit** = `POST /v1/claims/{id}/submit` of the budget service, each of"
-            f" many distinct drafts ({s['role']}, {s['fy']}, one per post and month, made beforehand through the"
-            " API as the admin) submitted once. **submit + key** = the same with a fresh `Idempotency-Key` on"
-            " every request.",
+            "- What (the issue's benchmark): on PostgreSQL, through the gateway, over loopback, bounded: claim"
+            " submissions per second against one hot pot and spread over many PCNs, with p50/p99 latency, beside a"
+            " baseline measured in the same run through the same stack, and the raw database rate of the"
+            " baseline's transaction without HTTP. **raw DB** = pgbench (C, `-M prepared`, no HTTP) running the"
+            " baseline's transaction: `SELECT … FOR UPDATE` of the pot's row, `INSERT` of one row referencing it,"
+            " commit. **baseline** = the same two statements in one transaction behind `POST /v1/claims/{id}/submit`"
+            " of `bench/baseline_app.py` (the very path of a submission, the pot and amount taken from the id), a"
+            " service built like the others (`create_service_app`, the kit's engine and pool settings, middleware"
+            " and access log, the signed principal checked, a sync endpoint with the write session) under uvicorn,"
+            " reached through a gateway process of its own whose `GATEWAY_BUDGET_URL` points at it: same server,"
+            " gateway, driver and pool; the floor a submission through this stack cannot beat. **submit** = `POST"
+            " /v1/claims/{id}/submit` through the gateway to the budget service, each of many distinct drafts"
+            f" ({s['role']}, {s['fy']}, one per post and month, made beforehand straight to the service as the"
+            " admin) submitted once. **submit + key** = the same with a fresh `Idempotency-Key` on every request.",
+            f"- Target: {TARGET_TEXT}, at every concurrency, and no check failing under any load (below).",
             f"- Pots: each configuration runs against one pot (the hot row: every transaction queues for the same"
-            f" lock) and against {s['pots']} pots (PCNs), requests dealt round-robin over them (pgbench: client i"
+            f" lock) and spread over {s['pots']} pots (PCNs), requests dealt round-robin over them (pgbench: client i"
             f" on pot i mod {s['pots']}); every run has drafts, PCNs or pots of its own.",
             "- Load: a closed loop of N clients (`bench/load.py`: a minimal HTTP/1.1 client on uvloop, a keep-alive"
             " connection per client; why not wrk or httpx is in its docstring), concurrency "
             + ", ".join(str(c) for c in s["concurrency"])
-            + f"; {s['count']:,} measured submissions per submit run, {s['baseline_count']:,} holds per raw DB and"
-            " HTTP floor run; before each HTTP run an unreported warm-up at the same concurrency ("
+            + f"; {s['count']:,} measured submissions per submit run, {s['baseline_count']:,} transactions per raw"
+            " DB and baseline run; before each HTTP run an unreported warm-up at the same concurrency ("
             + ", ".join(f"c={c}: {w} submissions" for c, w in s["warmup"].items())
-            + "; floor: "
+            + "; baseline: "
             + ", ".join(f"c={c}: {w}" for c, w in s["baseline_warmup"].items())
-            + "). Requests go straight to the service with the gateway's signed principal headers; latency is per"
-            " request, requests/s is answers over the wall time of the measured requests (raw DB: pgbench's tps"
+            + "). Every measured request goes to a gateway with the bootstrap admin key (`X-API-Key`); latency is"
+            " per request, requests/s is answers over the wall time of the measured requests (raw DB: pgbench's tps"
             " without its connection time).",
-            "- Servers: uvicorn, 1 worker each, `--loop uvloop --http httptools --no-access-log` (as `make run`); the"
-            " budget service reads roles from a roles service (SQLite catalogue, seeded) through its cached client: "
+            "- Servers: uvicorn, 1 worker each, `--loop uvloop --http httptools --no-access-log` (as `make run`):"
+            " two gateways (`python -m gateway migrate`, then `gateway.main:app`, each with a fresh SQLite database: "
+            + "; ".join(f"`{k}={v}`" for k, v in (s.get("gateway") or {}).items())
+            + "), the budget service, the baseline and a roles service (SQLite catalogue, seeded) the budget"
+            " service reads through its cached client: "
             + "; ".join(f"`{k}={v}`" for k, v in budget.items())
             + ". PostgreSQL: fresh databases, migrated, then `VACUUM (ANALYZE)` after the drafts are made.",
             "- Checked after every run, before any figure is kept (a failure stops the benchmark): every answer 200"
-            " (submit: the claim `submitted` at its draft's amount; floor: the hold echoed), no transport error;"
-            " each pot's `held` equals the sum of the amounts submitted to it and there is one hold posting (row)"
-            " per submission; with keys, every key recorded `done`; `budget.repository.verify_ledger` finds"
-            " nothing (raw DB: pgbench processed every transaction, none failed, `held` = Σ holds per pot).",
+            " (submit: the claim `submitted` at its draft's amount; baseline: `submitted` with its id, pot and amount"
+            " echoed), no transport error; submit: each pot's `held` equals the sum of the amounts submitted to it"
+            " and there is one hold posting (row) per submission, with keys every key recorded `done`, and"
+            " `budget.repository.verify_ledger` finds nothing; baseline: on each pot exactly the rows and the sum of"
+            " amounts sent to it, one row per claim id; raw DB: pgbench processed every transaction, none failed,"
+            " one row per transaction.",
             "",
             "## Machine",
             "",
@@ -342,14 +412,19 @@ class Report:
             "",
             *self._markdown_table(),
             "",
-            "Every run passed its checks. Service CPU/req is the user + system CPU the serving process (floor or"
-            " budget) used during the measured requests, from /proc, divided by the requests; postgres CPU/req is"
+            "Every run passed its checks. Gateway and service CPU/req are the user + system CPU the gateway and the"
+            " serving process (baseline or budget) used during the measured requests, from /proc, divided by the"
+            " requests; postgres CPU/req is"
             " the same for the PostgreSQL backends serving the benchmark's databases (raw DB: not measured, its"
             " backends end with pgbench); driver CPU/req is the load driver's (raw DB: pgbench's). Other load is"
             " the share of the machine's CPU nobody here used (PostgreSQL's own background processes included):"
             " above a few percent the run is disturbed.",
             "",
-            "## Compared with the baselines",
+            "## Target: submit through the gateway against the baseline, spread load",
+            "",
+            *self._target_table(),
+            "",
+            "## Raw DB → baseline → submit",
             "",
             *self._comparison_table(),
             "",
@@ -373,6 +448,7 @@ class Report:
             "machine": self.machine,
             "settings": self.settings,
             "results": [r.as_dict() for r in self.results],
+            "targets": self.targets(),
             "comparisons": self.comparisons(),
             "hot_row": self.hot_row(),
             "findings": self.findings(),

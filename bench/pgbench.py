@@ -1,4 +1,4 @@
-"""The raw database rate of a hold's statements: ``pgbench`` with a custom script, no HTTP, no Python.
+"""The raw database rate of the baseline's transaction: ``pgbench`` with a custom script, no HTTP, no Python.
 
 pgbench is PostgreSQL's own C client, so its figure is the database's rate for the transaction and not
 a client's: ``-M prepared`` (psycopg, under SQLAlchemy, prepares a statement it has run a few times on

@@ -170,12 +170,6 @@ def lock_balance(session: Session, pcn_code: str, fy: str, pot: str, *, now: dat
     """The pot's balance row, created at zero if absent, locked for this transaction: every writer
     to a pot goes through here first (``FOR UPDATE`` on PostgreSQL; on SQLite the writer session
     already holds the database's write lock). Callers lock several pots in ``POTS`` order."""
-    values = {"pcn_code": pcn_code, "fy": fy, "pot": pot, "updated_at": now}
-    values |= dict.fromkeys(ledger.BALANCE_FIELDS, 0)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # A racing creator makes this wait for its commit, then do nothing: one row, whoever races.
-    session.execute(insert(BudgetBalance).values(**values).on_conflict_do_nothing())
     stmt = (
         select(BudgetBalance)
         .where(
@@ -186,6 +180,15 @@ def lock_balance(session: Session, pcn_code: str, fy: str, pot: str, *, now: dat
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    row = session.scalars(stmt).one_or_none()
+    if row is not None:
+        return row
+    values = {"pcn_code": pcn_code, "fy": fy, "pot": pot, "updated_at": now}
+    values |= dict.fromkeys(ledger.BALANCE_FIELDS, 0)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # A racing creator makes this wait for its commit, then do nothing: one row, whoever races.
+    session.execute(insert(BudgetBalance).values(**values).on_conflict_do_nothing())
     return session.scalars(stmt).one()
 
 

@@ -89,7 +89,6 @@ class Computed:
     """A claim's computation and the checks it failed (empty: it may be made)."""
 
     post: Post
-    pcn: Pcn
     month: str
     fy: str
     pot: str
@@ -146,12 +145,10 @@ def compute(
     check_duplicate: bool = True,
 ) -> Computed:
     """Compute the claim and run every check of domain §6 but ``budget-exceeded``."""
-    pcn = repo.get_pcn(session, post.pcn_code)
-    assert pcn is not None  # a post's PCN is a foreign key
     fy = fy_of_month(month)
     year, number = parse_month(month)
     first, last = claims_math.month_bounds(year, number)
-    c = Computed(post=post, pcn=pcn, month=month, fy=fy, pot=pot_for(session, post.role_code, fy), inputs=inputs)
+    c = Computed(post=post, month=month, fy=fy, pot=pot_for(session, post.role_code, fy), inputs=inputs)
 
     if last >= today_in_england():
         c.fail(ClaimMonthNotEnded(f"{month} ends on {last}; claims are made in arrears, from the day after."))
@@ -206,7 +203,9 @@ def compute(
         )
         cap = role.cap_for(fy)
         if cap is not None:
-            _check_cap(session, c, cap_unit=cap.unit, limit=cap.limit_for(pcn.list_size), exclude=exclude_claim_id)
+            pcn = repo.get_pcn(session, post.pcn_code)
+            assert pcn is not None  # a post's PCN is a foreign key
+            _check_cap(session, c, pcn, cap_unit=cap.unit, limit=cap.limit_for(pcn.list_size), exclude=exclude_claim_id)
     return c
 
 
@@ -236,11 +235,11 @@ def _live_claim(session: Session, *, post_id: int | None, month: str, exclude: i
     return session.scalars(stmt.limit(1)).first()
 
 
-def _check_cap(session: Session, c: Computed, *, cap_unit: str, limit: int, exclude: int | None) -> None:
+def _check_cap(session: Session, c: Computed, pcn: Pcn, *, cap_unit: str, limit: int, exclude: int | None) -> None:
     """``role-cap-exceeded``: counting this post, more posts (or WTE) of the role would be in the
     month's submitted, approved or paid claims than the cap for the PCN's list size."""
     others = select(col(Claim.post_id), func.max(col(Claim.hours_per_week_centi))).where(
-        col(Claim.pcn_code) == c.pcn.code,
+        col(Claim.pcn_code) == pcn.code,
         col(Claim.role_code) == c.post.role_code,
         col(Claim.month) == c.month,
         col(Claim.kind) == CLAIM,
@@ -260,8 +259,8 @@ def _check_cap(session: Session, c: Computed, *, cap_unit: str, limit: int, excl
     if exceeded:
         c.fail(
             RoleCapExceeded(
-                f"{c.post.role_code} is capped at {limit} {cap_unit} for PCN {c.pcn.code} (list size "
-                f"{c.pcn.list_size}) in {c.fy}; this claim would make {used} in {c.month}.",
+                f"{c.post.role_code} is capped at {limit} {cap_unit} for PCN {pcn.code} (list size "
+                f"{pcn.list_size}) in {c.fy}; this claim would make {used} in {c.month}.",
                 extra={"cap": limit, "cap_unit": cap_unit},
             )
         )
@@ -482,7 +481,7 @@ def _preview_fields(c: Computed) -> dict[str, object]:
     assert c.post.id is not None and c.rate is not None
     return {
         "post_id": c.post.id,
-        "pcn_code": c.pcn.code,
+        "pcn_code": c.post.pcn_code,
         "role_code": c.post.role_code,
         "month": c.month,
         "fy": c.fy,
@@ -725,7 +724,17 @@ def submit(
     now = access.now()
     # The pot's lock first, so the cap check below sees every claim submitted before this one.
     balance = repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
-    c = compute(session, catalogue, post=post, month=claim.month, inputs=inputs, exclude_claim_id=claim.id)
+    # No duplicate check: this draft is itself the post's one live claim for the month (the partial
+    # unique index allows no other while it lives).
+    c = compute(
+        session,
+        catalogue,
+        post=post,
+        month=claim.month,
+        inputs=inputs,
+        exclude_claim_id=claim.id,
+        check_duplicate=False,
+    )
     c.raise_failures()
     _apply(claim, c)
     if claim.pot != balance.pot:  # the year's pots changed since the draft (a GP rate was set)
