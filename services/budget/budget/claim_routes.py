@@ -171,8 +171,11 @@ def _idempotent(
     key: str | None,
     payload: object,
     work: Callable[[IdempotencyClaim | None], ClaimPublic],
-) -> ClaimPublic | JSONResponse:
-    return run_idempotent(
+    status: int = 200,
+) -> JSONResponse:
+    """Run a lifecycle step at most once per key; answer the claim as built (already a validated
+    ``ClaimPublic``: it is not validated a second time on the way out), or the replay."""
+    result = run_idempotent(
         store=request.app.state.idempotency,
         db=request.app.state.db,
         session=session,
@@ -184,6 +187,10 @@ def _idempotent(
         payload=payload,
         work=work,
     )
+    if isinstance(result, JSONResponse):
+        return result
+    headers = {"Location": f"/v1/claims/{result.id}"} if status == 201 else None
+    return JSONResponse(result.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 @router.post(
@@ -202,7 +209,7 @@ def submit_claim(
     principal: PrincipalDep,
     catalogue: CatalogueDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ClaimPublic | JSONResponse:
+) -> JSONResponse:
     return _idempotent(
         request,
         session,
@@ -235,7 +242,7 @@ def approve_claim(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ClaimPublic | JSONResponse:
+) -> JSONResponse:
     return _idempotent(
         request,
         session,
@@ -265,7 +272,7 @@ def reject_claim(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ClaimPublic | JSONResponse:
+) -> JSONResponse:
     return _idempotent(
         request,
         session,
@@ -300,7 +307,7 @@ def pay_claim(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ClaimPublic | JSONResponse:
+) -> JSONResponse:
     return _idempotent(
         request,
         session,
@@ -336,7 +343,7 @@ def withdraw_claim(
     # Optional, yet a named schema (not `ClaimWithdraw | null`) for client generators: no body is `{}`.
     data: Annotated[ClaimWithdraw, Body(default_factory=ClaimWithdraw)],
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ClaimPublic | JSONResponse:
+) -> JSONResponse:
     reason = data.reason
     return _idempotent(
         request,
@@ -378,10 +385,9 @@ def create_adjustment(
     session: WriteSessionDep,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
-    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> ClaimPublic | JSONResponse:
-    result = _idempotent(
+) -> JSONResponse:
+    return _idempotent(
         request,
         session,
         principal,
@@ -398,7 +404,5 @@ def create_adjustment(
             claim_key=key,
             idempotency_key=idempotency_key,
         ),
+        status=201,
     )
-    if isinstance(result, ClaimPublic):
-        response.headers["Location"] = f"/v1/claims/{result.id}"
-    return result
