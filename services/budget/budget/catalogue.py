@@ -183,9 +183,5 @@ class RoleCatalogue:
             self._cache[code] = (now, role)
         return role
 
-    def forget(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
     def close(self) -> None:
         self.client.close()

@@ -691,7 +691,10 @@ class ClaimComputationPublic(BaseModel):
 
 class ClaimPreview(ClaimComputationPublic):
     available_pence: int = Field(description="What the pot has available now.")
-    fits_budget: bool = Field(description="Whether submitting now would fit the pot.")
+    fits_budget: bool = Field(
+        description="Always true in this 200 answer: a claim that would not fit the pot now is answered "
+        "409 `budget-exceeded` (with `available_pence`) instead."
+    )
 
 
 class ClaimPublic(ClaimComputationPublic):

@@ -400,11 +400,8 @@ def _managed_post(session: Session, principal: Principal, post_id: int) -> Post:
     return post
 
 
-def _readable_claim(session: Session, principal: Principal, claim_id: int, *, for_update: bool = False) -> Claim:
-    stmt = select(Claim).where(col(Claim.id) == claim_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    claim = session.scalars(stmt).one_or_none()
+def _readable_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
+    claim = session.scalars(select(Claim).where(col(Claim.id) == claim_id)).one_or_none()
     if claim is not None:
         icb_code = repo.icb_codes_of_pcns(session, [claim.pcn_code])[claim.pcn_code]
         if scope.may_read_pcn(principal, pcn_code=claim.pcn_code, icb_code=icb_code):
