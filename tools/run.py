@@ -24,11 +24,18 @@ from roles.config import RolesSettings
 STOP_GRACE_S = 10.0
 
 
-def _uvicorn(factory: str, host: str, port: int) -> list[str]:
+# The gateway is the public door: malformed requests get a problem+json from its own HTTP protocol,
+# and it alone decides which X-Forwarded-For to believe (GATEWAY_TRUSTED_PROXIES), so uvicorn's own
+# proxy-header handling (which trusts any local peer) is off.
+GATEWAY_HTTP = ["--http", "gateway.server:ProblemHttpToolsProtocol", "--no-proxy-headers"]
+
+
+def uvicorn_command(factory: str, host: str, port: int) -> list[str]:
+    http = GATEWAY_HTTP if factory.startswith("gateway.") else ["--http", "httptools"]
     return [
         sys.executable, "-m", "uvicorn", factory, "--factory",
         "--host", host, "--port", str(port),
-        "--loop", "uvloop", "--http", "httptools",
+        "--loop", "uvloop", *http,
         "--no-access-log", "--timeout-graceful-shutdown", "5",
     ]  # fmt: skip
 
@@ -93,10 +100,10 @@ def main() -> int:
     env.setdefault("BUDGET_ROLES_URL", f"http://{roles.host}:{roles.port}")
     gateway = GatewaySettings()
     commands = [
-        _uvicorn("roles.main:app", roles.host, roles.port),
-        _uvicorn("budget.main:app", budget.host, budget.port),
-        _uvicorn("evaluation.main:app", evaluation.host, evaluation.port),
-        _uvicorn("gateway.main:app", gateway.host, gateway.port),
+        uvicorn_command("roles.main:app", roles.host, roles.port),
+        uvicorn_command("budget.main:app", budget.host, budget.port),
+        uvicorn_command("evaluation.main:app", evaluation.host, evaluation.port),
+        uvicorn_command("gateway.main:app", gateway.host, gateway.port),
     ]
     processes = [subprocess.Popen(command, env=env) for command in commands]
     stopping = False

@@ -215,18 +215,19 @@ async def issue_token(request: Request) -> JSONResponse:
     if not isinstance(client_id, str) or not isinstance(client_secret, str) or not client_id or not client_secret:
         return _oauth_error(400, "invalid_request", "client_id and client_secret are required.")
     identity = "client:" + client_id[:64]
-    retry_after = gateway.throttle.retry_after(identity)
+    source: str = request.scope["state"].get("source", "")
+    retry_after = gateway.throttle.retry_after(source, identity)
     if retry_after is not None:
         return _oauth_error(
             429,
             "slow_down",
-            "Too many failed attempts for this client; wait and retry.",
+            "Too many failed attempts from this address; wait and retry.",
             {"Retry-After": str(retry_after)},
         )
     record: ClientRecord | None = await gateway.directory.by_id(client_id) if len(client_id) <= 64 else None
 
     if record is None or record.revoked or not matches(client_secret, record.secret_salt, record.secret_hash):
-        gateway.throttle.failed(identity)
+        gateway.throttle.failed(source, identity)
         return _oauth_error(
             401, "invalid_client", "Client authentication failed.", {"WWW-Authenticate": 'Basic realm="arrs"'}
         )

@@ -31,11 +31,19 @@ class AuditLog:
             session.commit()
 
     async def record(
-        self, *, request_id: str, principal: Principal | None, method: str, path: str, status: int
+        self,
+        *,
+        request_id: str,
+        correlation_id: str | None,
+        principal: Principal | None,
+        method: str,
+        path: str,
+        status: int,
     ) -> None:
         event = AuditEvent(
             at=now_utc(),
             request_id=request_id,
+            correlation_id=correlation_id,
             client_id=principal.client_id if principal else None,
             kind=principal.kind if principal else None,
             method=method,

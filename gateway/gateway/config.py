@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -53,7 +55,21 @@ class GatewaySettings(PlatformSettings):
     credential_cache_s: float = Field(
         5.0, ge=0, description="How long a replica trusts a looked-up client before reading it again."
     )
-    auth_failures_allowed: int = Field(10, ge=1, description="Failed authentications per client per minute before 429.")
+    auth_failures_allowed: int = Field(
+        10, ge=1, description="Failed authentications per minute for one key or client from one address before 429."
+    )
+    auth_failures_per_source: int = Field(
+        30, ge=1, description="Failed authentications per minute from one address, whatever it presents, before 429."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (JSON list) of the proxies in front of the gateway whose "
+        "X-Forwarded-For is believed; without them the peer's address is the client's.",
+    )
+    max_header_count: int = Field(100, ge=10, description="Most header fields a request may carry (431 above).")
+    max_header_bytes: int = Field(
+        16_384, ge=1024, description="Largest total size of a request's header fields in bytes (431 above)."
+    )
     rate_limits: dict[str, tuple[float, int]] = Field(
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
         description="Per client kind: (requests per second, burst). Kinds not listed (admin) are not limited.",
@@ -67,11 +83,15 @@ class GatewaySettings(PlatformSettings):
         self.database_url = normalise_database_url(self.database_url)
         if self.token_signing_key_id not in self.token_keys:
             raise ValueError("GATEWAY_TOKEN_SIGNING_KEY_ID must name one of GATEWAY_TOKEN_KEYS")
+        for network in self.trusted_proxies:
+            ipaddress.ip_network(network, strict=False)  # a ValueError names the bad entry
         if self.env == "production":
             if self.admin_api_key.get_secret_value() == DEV_ADMIN_API_KEY:
                 raise ValueError(
                     "ARRS_ADMIN_API_KEY is left at its development default; refusing to start in production"
                 )
+            if len(self.admin_api_key.get_secret_value()) < 32:
+                raise ValueError("ARRS_ADMIN_API_KEY must be at least 32 characters in production")
             for kid, key in self.token_keys.items():
                 if key.get_secret_value() == DEV_TOKEN_KEY or len(key.get_secret_value()) < 32:
                     raise ValueError(f"token key {kid} is the development key or shorter than 32 characters")

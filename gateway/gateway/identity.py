@@ -71,6 +71,7 @@ def split_api_key(api_key: str) -> tuple[str, str] | None:
 @dataclass(frozen=True, slots=True)
 class ClientRecord:
     id: str
+    name: str
     kind: str
     org_codes: tuple[str, ...]
     key_id: str
@@ -82,12 +83,13 @@ class ClientRecord:
 
     @property
     def principal(self) -> Principal:
-        return Principal(kind=self.kind, client_id=self.id, org_codes=self.org_codes)
+        return Principal(kind=self.kind, client_id=self.id, org_codes=self.org_codes, name=self.name)
 
     @classmethod
     def of(cls, row: ApiClient) -> ClientRecord:
         return cls(
             id=row.id,
+            name=row.name,
             kind=row.kind,
             org_codes=tuple(row.org_codes),
             key_id=row.key_id,
@@ -140,29 +142,45 @@ class ClientDirectory:
 
 
 class FailureThrottle:
-    """Counts failed authentications per presented identity; too many in a minute means 429."""
+    """Counts failed authentications per source address, and per identity presented from that
+    address; too many in a minute means 429 for that address only.
+
+    Counting per identity alone would let anyone lock a client out by failing in its name (client
+    ids are not secrets); counting per address means guesses are limited wherever they aim, the
+    bootstrap admin key included, while the genuine client elsewhere still gets in."""
 
     WINDOW_S = 60.0
 
-    def __init__(self, allowed: int) -> None:
+    def __init__(self, allowed: int, per_source: int) -> None:
         self.allowed = allowed
+        self.per_source = per_source
         self._failures: dict[str, deque[float]] = {}
 
-    def retry_after(self, identity: str) -> int | None:
-        failures = self._failures.get(identity)
+    def _wait(self, key: str, allowed: int) -> int | None:
+        failures = self._failures.get(key)
         if not failures:
             return None
         now = time.monotonic()
         while failures and now - failures[0] > self.WINDOW_S:
             failures.popleft()
-        if len(failures) < self.allowed:
+        if len(failures) < allowed:
             return None
         return max(1, int(self.WINDOW_S - (now - failures[0])) + 1)
 
-    def failed(self, identity: str) -> None:
+    def retry_after(self, source: str, identity: str | None = None) -> int | None:
+        """Seconds to wait before ``source`` may try again (presenting ``identity``), or None."""
+        wait = self._wait("source:" + source, self.per_source)
+        if wait is None and identity is not None:
+            wait = self._wait(f"{source}|{identity}", self.allowed)
+        return wait
+
+    def failed(self, source: str, identity: str | None = None) -> None:
         if len(self._failures) > 10_000:
             self._failures.clear()
-        self._failures.setdefault(identity, deque()).append(time.monotonic())
+        now = time.monotonic()
+        self._failures.setdefault("source:" + source, deque()).append(now)
+        if identity is not None:
+            self._failures.setdefault(f"{source}|{identity}", deque()).append(now)
 
 
 class TokenIssuer:

@@ -31,6 +31,7 @@ from gateway.api import router as own_router
 from gateway.audit import WRITE_METHODS, AuditLog
 from gateway.auth import WWW_AUTHENTICATE, Authenticator, AuthFailure
 from gateway.config import GatewaySettings
+from gateway.edge import TrustedProxies, has_dot_segment, header_limits, refuse_websocket
 from gateway.identity import ClientDirectory, FailureThrottle, TokenIssuer
 from gateway.openapi_merge import MergeConflict, merge_documents
 from gateway.proxy import forward, make_client, send_problem
@@ -76,7 +77,7 @@ class Gateway:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.directory = ClientDirectory(self.db, cache_s=settings.credential_cache_s)
-        self.throttle = FailureThrottle(settings.auth_failures_allowed)
+        self.throttle = FailureThrottle(settings.auth_failures_allowed, settings.auth_failures_per_source)
         self.issuer = TokenIssuer(
             {kid: key.get_secret_value() for kid, key in settings.token_keys.items()},
             settings.token_signing_key_id,
@@ -107,17 +108,30 @@ class Gateway:
         self._openapi: dict[str, Any] | None = None
         self._openapi_at = 0.0
         self.api = self._build_api()
-        self._app = RequestContextMiddleware(self._dispatch, service="gateway")
+        self.proxies = TrustedProxies(settings.trusted_proxies)
+        self._app = RequestContextMiddleware(self._dispatch, service="gateway", trust_request_id=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send)
+            return
         await self._app(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/v1/"):
+        if scope["type"] != "http":
             await self.api(scope, receive, send)
             return
+        # Before any other work: a request whose headers are too many or too large costs nothing more.
+        refusal = header_limits(scope["headers"], self.settings.max_header_count, self.settings.max_header_bytes)
+        if refusal is not None:
+            await send_problem(send, 431, "request-header-fields-too-large", refusal, path)
+            return
         state = scope["state"]
+        state["source"] = self.proxies.source_of(scope)
+        if not path.startswith("/v1/"):
+            await self.api(scope, receive, send)
+            return
         status: list[int] = [500]
         started: list[bool] = [False]
 
@@ -137,6 +151,7 @@ class Gateway:
             if scope["method"] in WRITE_METHODS:
                 await self.audit.record(
                     request_id=state["request_id"],
+                    correlation_id=state.get("correlation_id"),
                     principal=state.get("principal"),
                     method=scope["method"],
                     path=path,
@@ -146,22 +161,29 @@ class Gateway:
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         state = scope["state"]
+        if has_dot_segment(path):
+            # An upstream client would normalise it after routing (/v1/roles/../../docs → /docs).
+            await send_problem(
+                send, 400, "invalid-path", "A path may not contain '.' or '..' segments, encoded or not.", path
+            )
+            return
+        if path not in PUBLIC_PATHS:  # the token endpoint authenticates the client itself
+            result = await self.auth.authenticate(scope["headers"], state["source"])
+            if isinstance(result, AuthFailure):
+                await self._refuse(send, result, path)
+                return
+            principal: Principal = result
+            state["principal"] = principal
+            state["principal_id"] = principal.client_id
         limit = self.settings.max_bulk_body_bytes if path in BULK_PATHS else self.settings.max_body_bytes
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None and length.isdigit() and int(length) > limit:
             await self._too_large(send, path)
             return
         receive = _limited_receive(receive, limit)
-        if path in PUBLIC_PATHS:  # the token endpoint authenticates the client itself
+        if path in PUBLIC_PATHS:
             await self.api(scope, receive, send)
             return
-        result = await self.auth.authenticate(scope["headers"])
-        if isinstance(result, AuthFailure):
-            await self._refuse(send, result, path)
-            return
-        principal: Principal = result
-        state["principal"] = principal
-        state["principal_id"] = principal.client_id
         rule = self.settings.rate_limits.get(principal.kind)
         if rule is not None:
             wait = await self.buckets.take(principal.client_id, rule[0], rule[1])
@@ -179,14 +201,22 @@ class Gateway:
         if owner is None:
             await self.api(scope, receive, send)
             return
+        own = [
+            (b"x-request-id", state["request_id"].encode()),
+            (b"x-forwarded-proto", scope.get("scheme", "http").encode()),
+        ]
+        if state.get("correlation_id"):
+            own.append((b"x-correlation-id", state["correlation_id"].encode()))
+        if state["source"]:
+            own.append((b"x-forwarded-for", state["source"].encode()))
         await forward(
             scope,
             receive,
             send,
             client=self.clients[owner],
             upstream=owner,
-            extra_headers=self.auth.forwarded_headers(principal, scope["method"], path),
-            request_id=state["request_id"],
+            sign=lambda request, digest: self.auth.signed_headers(principal, request, digest),
+            extra_headers=own,
             max_buffered_body_bytes=self.settings.max_buffered_body_bytes,
         )
 

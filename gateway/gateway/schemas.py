@@ -90,7 +90,10 @@ class TokenRequest(BaseModel):
 class AuditEventPublic(BaseModel):
     id: int
     at: datetime
-    request_id: str
+    request_id: str = Field(description="The id the platform gave the request (`X-Request-ID` of its answer).")
+    correlation_id: str | None = Field(
+        description="The client's own `X-Correlation-ID` (or `X-Request-ID`), when it sent a usable one."
+    )
     client_id: str | None
     kind: ClientKind | None
     method: str

@@ -116,10 +116,19 @@ async def gateway(gateway_app: Gateway) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def echo_gateway(gateway_settings: Callable[..., GatewaySettings]) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway with the echo app standing in for the budget and evaluation services."""
+async def echo_gateway_app(gateway_settings: Callable[..., GatewaySettings]) -> AsyncIterator[Gateway]:
+    """The gateway with the echo app standing in for every service."""
     echo = httpx.ASGITransport(app=echo_app)
-    app = create_app(gateway_settings(), transports={"budget": echo, "evaluation": echo}, configure_logs=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-        yield client
+    app = create_app(
+        gateway_settings(), transports={"roles": echo, "budget": echo, "evaluation": echo}, configure_logs=False
+    )
+    yield app
     await app.aclose()
+
+
+@pytest.fixture
+async def echo_gateway(echo_gateway_app: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway with the echo app standing in for every service."""
+    transport = httpx.ASGITransport(app=echo_gateway_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        yield client

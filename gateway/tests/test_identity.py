@@ -80,7 +80,7 @@ async def test_admin_creates_clients_and_their_keys_work(gw: httpx.AsyncClient, 
     # The key authenticates as that client, and the service is told who it is.
     seen = await gw.get("/v1/pcns", headers={"X-API-Key": icb["api_key"]})
     assert seen.status_code == 200
-    assert principal_seen(seen) == f"icb;{icb['id']};QHM"
+    assert principal_seen(seen) == f"icb;{icb['id']};QHM;QHM%20digital%20team"
     # Shown once: the list never carries credentials, and the database holds only hashes.
     listed = (await gw.get("/v1/clients", headers=ADMIN_KEY)).json()["data"]
     assert [c["id"] for c in listed] == [icb["id"]]
@@ -146,7 +146,7 @@ async def test_client_credentials_give_a_bearer_token(gw: httpx.AsyncClient) -> 
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
     assert response.headers["cache-control"] == "no-store"
     seen = await gw.get("/v1/roles", headers={"Authorization": f"Bearer {body['access_token']}"})
-    assert principal_seen(seen) == f"dashboard;{dash['id']};"
+    assert principal_seen(seen) == f"dashboard;{dash['id']};;test%20client"
     basic = base64.b64encode(f"{dash['id']}:{dash['client_secret']}".encode()).decode()
     by_basic = await gw.post(
         "/v1/oauth/token", content="grant_type=client_credentials", headers={**FORM, "Authorization": f"Basic {basic}"}
@@ -295,13 +295,18 @@ async def test_state_changes_are_audited(gw: httpx.AsyncClient) -> None:
     await gw.get("/v1/posts", headers={"X-API-Key": pcn["api_key"]})  # reads are not audited
     await gw.post("/v1/posts", json={}, headers={"X-API-Key": "arrs_bad.key", "X-Request-ID": "audit-2"})
     events = (await gw.get("/v1/audit-events", headers=ADMIN_KEY)).json()["data"]
-    assert [(e["method"], e["path"], e["status"], e["outcome"], e["client_id"], e["request_id"]) for e in events] == [
+    fields = ("method", "path", "status", "outcome", "client_id", "correlation_id")
+    assert [tuple(e[f] for f in fields) for e in events] == [
         ("POST", "/v1/posts", 401, "refused", None, "audit-2"),
         ("POST", "/v1/posts", 200, "success", pcn["id"], "audit-1"),
-        ("POST", "/v1/clients", 201, "success", "bootstrap-admin", events[2]["request_id"]),
+        ("POST", "/v1/clients", 201, "success", "bootstrap-admin", None),
     ]
+    # The platform's own request ids: each one distinct, whatever the clients sent.
+    assert len({e["request_id"] for e in events}) == 3 and not {"audit-1", "audit-2"} & {
+        e["request_id"] for e in events
+    }
     mine = (await gw.get("/v1/audit-events", params={"client_id": pcn["id"]}, headers=ADMIN_KEY)).json()["data"]
-    assert [e["request_id"] for e in mine] == ["audit-1"]
+    assert [e["correlation_id"] for e in mine] == ["audit-1"]
     page = (await gw.get("/v1/audit-events", params={"limit": 2}, headers=ADMIN_KEY)).json()
     rest = (
         await gw.get("/v1/audit-events", params={"limit": 2, "cursor": page["next_cursor"]}, headers=ADMIN_KEY)
@@ -353,7 +358,8 @@ async def test_logs_carry_the_principal_and_request_id_never_a_credential(
     for credential in (secret, secret.partition(".")[2], pcn["client_secret"], bearer):
         assert credential not in text
     access = [json.loads(line) for line in lines if '"logger": "arrs.access"' in line]
-    first = next(line for line in access if line.get("request_id") == "log-2")
+    first = next(line for line in access if line.get("correlation_id") == "log-2")
+    assert first["request_id"] != "log-2"
     assert (first["principal"], first["status"], first["path"]) == (pcn["id"], 200, "/v1/posts")
 
 
@@ -361,7 +367,7 @@ def test_verified_tokens_are_remembered_safely(monkeypatch: pytest.MonkeyPatch) 
     from gateway.identity import ClientRecord, TokenIssuer
 
     issuer = TokenIssuer({"k1": "a" * 40}, "k1", ttl_s=600)
-    record = ClientRecord("cl_x", "pcn", ("U12345",), "kid", "s", "h", "s", "h", revoked=False)
+    record = ClientRecord("cl_x", "test client", "pcn", ("U12345",), "kid", "s", "h", "s", "h", revoked=False)
     token = issuer.issue(record)
     decodes = 0
     real_decode = jwt.decode

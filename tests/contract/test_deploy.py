@@ -63,12 +63,16 @@ SECRETS_NEEDED = {
     "gateway": {"ARRS_GATEWAY_SECRET", "ARRS_ADMIN_API_KEY", "GATEWAY_DATABASE_URL", "GATEWAY_TOKEN_KEYS"},
 }
 # Secret keys an app's Deployment may also reference as optional: used where the environment has them.
-OPTIONAL_SECRETS = {"gateway": {"GATEWAY_RATE_LIMIT_REDIS_URL"}}
+OPTIONAL_SECRETS = {
+    "gateway": {"GATEWAY_RATE_LIMIT_REDIS_URL"},
+    # Shared nonces of signed requests, for services running several replicas.
+    **{service: {"ARRS_NONCE_REDIS_URL"} for service in ("roles", "budget", "evaluation")},
+}
 
 # Stand-ins for the secrets: long enough for the production checks, never the development defaults.
 # Two token keys, as in the middle of a rotation.
 FAKE_SECRETS = {
-    "ARRS_ADMIN_API_KEY": "test-admin-key-0123456789abcdef",
+    "ARRS_ADMIN_API_KEY": "test-admin-key-0123456789abcdef-0123",
     "ARRS_GATEWAY_SECRET": "test-gateway-secret-0123456789abcdef",
     "POSTGRES_PASSWORD": "0123456789abcdef",
     "GATEWAY_TOKEN_KEYS": json.dumps(
@@ -149,7 +153,13 @@ def _uvicorn_target(command: list[str]) -> tuple[str, int]:
     assert "--no-access-log" in command, command
     assert _option(command, "--host") == "0.0.0.0"
     assert _option(command, "--loop") == "uvloop"
-    assert _option(command, "--http") == "httptools"
+    if package == "gateway":
+        # The public door: problem+json even for unparseable requests, and no X-Forwarded-For
+        # believed but from GATEWAY_TRUSTED_PROXIES.
+        assert _option(command, "--http") == "gateway.server:ProblemHttpToolsProtocol"
+        assert "--no-proxy-headers" in command, command
+    else:
+        assert _option(command, "--http") == "httptools"
     return package, int(_option(command, "--port"))
 
 
@@ -756,6 +766,8 @@ def test_each_container_gets_a_working_configuration(
             assert settings.token_signing_key_id == environment["GATEWAY_TOKEN_SIGNING_KEY_ID"], where
             if "GATEWAY_RATE_LIMIT_REDIS_URL" in environment:
                 assert settings.rate_limit_redis_url == environment["GATEWAY_RATE_LIMIT_REDIS_URL"], where
+        if "ARRS_NONCE_REDIS_URL" in environment:
+            assert settings.nonce_redis_url == environment["ARRS_NONCE_REDIS_URL"], where
         if workload["kind"] == "Deployment" and isinstance(settings, GatewaySettings):
             for upstream, url in settings.upstream_urls().items():
                 host, port = _url_host_port(url)

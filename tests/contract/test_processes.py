@@ -125,7 +125,7 @@ def test_make_run_serves_the_catalogue_and_stops_on_ctrl_c(
         )
         assert response.status_code == 200
         assert len(response.json()["data"]) == 26
-        assert response.headers["x-request-id"] == "proc-1"
+        assert response.headers["x-correlation-id"] == "proc-1" != response.headers["x-request-id"]
         assert httpx.get(f"{base}/v1/roles", timeout=10).status_code == 401
         document = httpx.get(f"{base}/openapi.json", timeout=10).json()
         assert "/v1/rates" in document["paths"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from arrs_kit.principal import Principal, principal_headers
+from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
 
 
@@ -145,6 +145,7 @@ class RoleCatalogue:
         self.client = client
         self.secret = gateway_secret
         self.principal = Principal(kind="admin", client_id=f"service:{service_name}")
+        self.auth = PrincipalAuth(self.principal, gateway_secret)
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, Role | None]] = {}
         self._lock = threading.Lock()
@@ -163,9 +164,8 @@ class RoleCatalogue:
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
         path = f"/v1/roles/{code}"
-        headers = principal_headers(self.principal, self.secret, method="GET", path=path)
         try:
-            response = self.client.get(path, headers=headers)
+            response = self.client.get(path, auth=self.auth)
         except httpx.HTTPError as exc:
             raise RolesUnavailable(f"The roles service did not answer ({type(exc).__name__}).") from exc
         if response.status_code in (404, 422):  # no such role, or a code the catalogue cannot have

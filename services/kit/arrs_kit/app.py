@@ -15,6 +15,7 @@ from arrs_kit.middleware import RequestContextMiddleware
 from arrs_kit.openapi import install_openapi
 from arrs_kit.problems import install_problem_handlers, problem_response
 from arrs_kit.settings import ServiceSettings
+from arrs_kit.signed import SignedPrincipalMiddleware, nonce_store
 
 
 def create_service_app(
@@ -37,12 +38,15 @@ def create_service_app(
         max_overflow=settings.database_max_overflow,
     )
 
+    nonces = nonce_store(settings.nonce_redis_url)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
             db.dispose()
+            await nonces.aclose()
 
     app = FastAPI(
         title=title,
@@ -57,6 +61,8 @@ def create_service_app(
     app.state.db = db
     app.state.service_name = name
     install_problem_handlers(app)
+    # The request context is outermost, so even a refused signature answers with a request id.
+    app.add_middleware(SignedPrincipalMiddleware, secret=settings.gateway_secret.get_secret_value(), nonces=nonces)
     app.add_middleware(RequestContextMiddleware, service=name)
 
     @app.get("/healthz", include_in_schema=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from arrs_kit.principal import Principal, principal_headers
+from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
 
 
@@ -60,9 +60,8 @@ class OrgDirectory:
         if hit is not None and now - hit[0] < self.ttl_s:
             cached: dict[str, Any] | None = hit[1]
             return cached
-        headers = principal_headers(self.principal, self.secret, method="GET", path=path)
         try:
-            response = await self.client.get(path, headers=headers)
+            response = await self.client.get(path, auth=PrincipalAuth(self.principal, self.secret))
         except httpx.HTTPError as exc:
             raise OrgRegisterUnavailable(f"The budget service did not answer ({type(exc).__name__}).") from exc
         if response.status_code == 404:

@@ -45,6 +45,12 @@ class PlatformSettings(BaseSettings):
         description="Shared secret the gateway signs forwarded principals with; services trust nothing else.",
     )
     log_level: str = Field("INFO", validation_alias="ARRS_LOG_LEVEL")
+    nonce_redis_url: str | None = Field(
+        None,
+        validation_alias="ARRS_NONCE_REDIS_URL",
+        description="Redis shared by a service's replicas to refuse a signed request used twice; "
+        "without it each process remembers the nonces it has seen (enough for one replica).",
+    )
 
     @model_validator(mode="after")
     def _refuse_defaults_in_production(self) -> PlatformSettings:

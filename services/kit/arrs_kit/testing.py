@@ -9,10 +9,11 @@ TEMPLATE`` on PostgreSQL, a file copy on SQLite), so tests never share state and
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
@@ -23,8 +24,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arrs_kit.principal import Principal, principal_headers
+from arrs_kit.principal import Principal, PrincipalAuth, principal_headers
 from arrs_kit.settings import DEV_GATEWAY_SECRET, normalise_database_url
 
 BACKENDS = [
@@ -169,24 +171,77 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def signed_headers(
-    principal: Principal = ADMIN, *, method: str, path: str, secret: str = DEV_GATEWAY_SECRET
+    principal: Principal = ADMIN,
+    *,
+    method: str,
+    path: str,
+    query: str = "",
+    body: bytes = b"",
+    request_id: str = "",
+    secret: str = DEV_GATEWAY_SECRET,
 ) -> dict[str, str]:
-    """The headers the gateway would add for ``principal`` on one request."""
-    return principal_headers(principal, secret, method=method, path=path)
+    """The headers the gateway would add for ``principal`` on one request (good once)."""
+    return principal_headers(
+        principal,
+        secret,
+        method=method,
+        path=path,
+        query=query,
+        body_digest=hashlib.sha256(body).digest(),
+        request_id=request_id,
+    )
 
 
-class GatewaySigner(httpx.Auth):
+class GatewaySigner(PrincipalAuth):
     """Signs every request as the gateway would, for calling a service directly in tests."""
 
     def __init__(self, principal: Principal = ADMIN, secret: str = DEV_GATEWAY_SECRET) -> None:
-        self.principal = principal
-        self.secret = secret
+        super().__init__(principal, secret)
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers.update(
-            signed_headers(self.principal, method=request.method, path=request.url.path, secret=self.secret)
+
+def signing_app(app: ASGIApp, principal: Principal = ADMIN, secret: str = DEV_GATEWAY_SECRET) -> ASGIApp:
+    """``app`` behind a stand-in for the gateway's signing: every HTTP request reaches it signed as
+    ``principal`` for its exact method, path, query and body (for tools that drive an ASGI app
+    themselves, such as schemathesis)."""
+
+    async def signed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        headers = signed_headers(
+            principal,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            body=body,
+            request_id=request_id,
+            secret=secret,
         )
-        yield request
+        names = {name.encode() for name in headers}
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in names] + [
+            (k.encode(), v.encode("latin-1")) for k, v in headers.items()
+        ]
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await app(scope, replay, send)
+
+    return signed
 
 
 @asynccontextmanager

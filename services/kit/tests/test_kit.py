@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import threading
 from pathlib import Path
@@ -15,7 +16,7 @@ from arrs_kit.context import accept_or_make_request_id
 from arrs_kit.db import Database
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.pagination import InvalidCursor, csv_response, decode_cursor, encode_cursor, next_cursor_for
-from arrs_kit.principal import Principal, principal_headers, verify_principal
+from arrs_kit.principal import Principal, digest_header, principal_headers, verify_headers
 from arrs_kit.problems import PreconditionFailed, PreconditionRequired
 from arrs_kit.settings import ServiceSettings, normalise_database_url
 from arrs_kit.types import BoundedDate
@@ -113,36 +114,55 @@ def test_request_ids_are_kept_only_when_safe() -> None:
         assert made != unsafe and len(made) == 32
 
 
-def test_principal_signature_binds_method_path_and_time() -> None:
-    principal = Principal(kind="pcn", client_id="c1", org_codes=("U12345",))
-    headers = principal_headers(principal, "secret", method="GET", path="/v1/roles", now=1_000_000)
-    value, issued, signature = (
-        headers["x-arrs-principal"],
-        headers["x-arrs-principal-issued"],
-        headers["x-arrs-principal-signature"],
+def test_principal_signature_binds_every_part_of_the_request() -> None:
+    principal = Principal(kind="pcn", client_id="c1", org_codes=("U12345",), name="Riverside; PCN\nmanager")
+    body = b'{"amount_pence": 100}'
+    headers = principal_headers(
+        principal,
+        "secret",
+        method="POST",
+        path="/v1/claims/1/submit",
+        query="x=1",
+        body_digest=hashlib.sha256(body).digest(),
+        request_id="rid-1",
+        now=1_000_000,
     )
 
     def verify(**change: object) -> Principal | None:
-        args: dict[str, object] = {"method": "GET", "path": "/v1/roles", "secret": "secret", "now": 1_000_030}
+        sent = dict(headers) | {"x-request-id": "rid-1"}
+        for name in ("x-arrs-principal", "x-arrs-principal-issued", "x-arrs-principal-nonce", "content-digest"):
+            if name in change:
+                sent[name] = str(change.pop(name))
+        if "x-request-id" in change:
+            sent["x-request-id"] = str(change.pop("x-request-id"))
+        args: dict[str, object] = {
+            "method": "POST",
+            "path": "/v1/claims/1/submit",
+            "query": "x=1",
+            "secret": "secret",
+            "now": 1_000_030,
+        }
         args.update(change)
-        return verify_principal(
-            str(args.pop("value", value)),
-            str(args.pop("issued", issued)),
-            str(args.pop("signature", signature)),
-            **args,  # type: ignore[arg-type]
-        )
+        request = verify_headers(sent, **args)  # type: ignore[arg-type]
+        return request.principal if request else None
 
-    assert verify() == principal
+    assert verify() == principal  # the display name survives the header, separators and all
     assert verify(secret="other-secret") is None
-    assert verify(value="admin;c1;U12345") is None  # the principal changed
-    assert verify(method="POST") is None  # replayed on another method
-    assert verify(path="/v1/roles/clinical_pharmacist/rates") is None  # or another path
+    assert verify(**{"x-arrs-principal": "admin;c1;U12345;"}) is None  # the principal changed
+    assert verify(method="PUT") is None  # replayed on another method
+    assert verify(path="/v1/claims/2/submit") is None  # or another path
+    assert verify(query="x=2") is None  # or another query
+    assert verify(query="") is None
+    other_body = digest_header(hashlib.sha256(b'{"amount_pence": 999}').digest())
+    assert verify(**{"content-digest": other_body}) is None  # or another body
+    assert verify(**{"x-arrs-principal-nonce": "0" * 32}) is None  # or another nonce
+    assert verify(**{"x-request-id": "rid-2"}) is None  # or another request id
     assert verify(now=1_000_061) is None  # too old
     assert verify(now=999_900) is None  # from the future
-    assert verify(issued="abc") is None
-    assert verify_principal(value, issued, None, method="GET", path="/v1/roles", secret="secret") is None
+    assert verify(**{"x-arrs-principal-issued": "abc"}) is None
+    assert verify_headers({}, method="GET", path="/", query="", secret="secret") is None
     bad_kind = principal_headers(Principal(kind="root", client_id="c1"), "secret", method="GET", path="/", now=5)
-    assert verify_principal(*bad_kind.values(), method="GET", path="/", secret="secret", now=5) is None
+    assert verify_headers(bad_kind, method="GET", path="/", query="", secret="secret", now=5) is None
 
 
 def test_dates_are_iso_strings_only() -> None:
