@@ -98,6 +98,9 @@ def main() -> int:
     env.setdefault("GATEWAY_EVALUATION_URL", f"http://{evaluation.host}:{evaluation.port}")
     # The budget service reads role rates (for claims) from the roles service, likewise.
     env.setdefault("BUDGET_ROLES_URL", f"http://{roles.host}:{roles.port}")
+    # The evaluation service reads posts and PCNs from budget, and job-plan templates from roles.
+    env.setdefault("EVALUATION_BUDGET_URL", f"http://{budget.host}:{budget.port}")
+    env.setdefault("EVALUATION_ROLES_URL", f"http://{roles.host}:{roles.port}")
     gateway = GatewaySettings()
     commands = [
         uvicorn_command("roles.main:app", roles.host, roles.port),

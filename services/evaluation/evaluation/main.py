@@ -2,23 +2,62 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
+from arrs_kit.idempotency import IdempotencyStore
+from evaluation.analyses.routers import router as analyses_router
+from evaluation.clients.budget import BudgetClient
+from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
-from evaluation.routers import router
+from evaluation.jobplans.routers import router as jobplans_router
+from evaluation.models import idempotency_keys
+from evaluation.readiness.routers import router as readiness_router
+from evaluation.workload.routers import router as workload_router
+
+TAGS = [
+    {"name": "workload", "description": "Appointment counts and list sizes posted by practice systems."},
+    {"name": "job-plans", "description": "Job plans per post: the six questions every role must answer."},
+    {"name": "kpis", "description": "A post's KPIs and their measurements."},
+    {"name": "evaluations", "description": "The analyses: is the role working?"},
+    {"name": "readiness", "description": "Operating-plan readiness per PCN."},
+]
 
 
-def create_app(settings: EvaluationSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
-    return create_service_app(
+def create_app(
+    settings: EvaluationSettings | None = None,
+    *,
+    configure_logs: bool = True,
+    budget: BudgetClient | None = None,
+    roles: RolesClient | None = None,
+) -> FastAPI:
+    """The app; ``budget`` and ``roles`` replace the HTTP clients of those services (tests pass ones
+    bound to real apps in the same process)."""
+    settings = settings or EvaluationSettings()
+    app = create_service_app(
         name="evaluation",
         title="ARRS evaluation service",
         description="Job plans, KPIs, workload data and the analyses of whether a role is working.",
         version="1.0.0",
-        settings=settings or EvaluationSettings(),
-        routers=[router],
+        settings=settings,
+        routers=[workload_router, jobplans_router, analyses_router, readiness_router],
+        tags=TAGS,
         configure_logs=configure_logs,
     )
+    secret = settings.gateway_secret.get_secret_value()
+    app.state.idempotency = IdempotencyStore(idempotency_keys, lease=timedelta(seconds=settings.idempotency_lease_s))
+    app.state.budget = budget or BudgetClient.over_http(
+        settings.budget_url,
+        gateway_secret=secret,
+        ttl_s=settings.upstream_cache_ttl_s,
+        timeout_s=settings.upstream_timeout_s,
+    )
+    app.state.roles = roles or RolesClient.over_http(
+        settings.roles_url, gateway_secret=secret, timeout_s=settings.upstream_timeout_s
+    )
+    return app
 
 
 def app() -> FastAPI:

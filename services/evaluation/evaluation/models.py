@@ -1,9 +1,14 @@
-"""Tables of the evaluation service, in its own metadata registry."""
+"""The evaluation service's metadata registry; each feature package declares its tables on it.
+
+:mod:`evaluation.tables` imports every feature's models, so the migrations see all of them.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
+
+from arrs_kit.idempotency import idempotency_table
 
 
 class EvaluationBase(SQLModel, registry=registry()):
@@ -11,3 +16,4 @@ class EvaluationBase(SQLModel, registry=registry()):
 
 
 metadata = EvaluationBase.metadata
+idempotency_keys = idempotency_table(metadata)

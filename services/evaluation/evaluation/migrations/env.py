@@ -1,4 +1,4 @@
 from arrs_kit.migration_env import run_migrations
-from evaluation.models import metadata
+from evaluation.tables import metadata
 
 run_migrations(metadata)

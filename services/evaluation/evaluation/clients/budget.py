@@ -1,0 +1,153 @@
+"""The budget service as the evaluation service sees it: posts, PCNs and practices, read through one
+typed, cached client.
+
+Every read is made **on behalf of the caller**: the request is signed as the caller's own principal,
+so the budget service applies its own scope rules and a post or PCN outside the caller's scope is
+simply not found (404), exactly as if it were asked directly. Answers are cached per caller for
+``ttl_s``. A budget service that cannot be read raises 503 ``budget-unavailable``: nothing is
+decided, and nothing written, on a guess.
+
+The client is synchronous (the evaluation endpoints run in worker threads) and thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from arrs_kit.principal import Principal, PrincipalAuth
+from arrs_kit.problems import ProblemError
+
+
+class BudgetUnavailable(ProblemError):
+    status, code, title = 503, "budget-unavailable", "The budget service could not be read"
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: int
+    pcn_code: str
+    role_code: str
+    start_date: date
+    leave_date: date | None
+    hours_per_week: str
+    practice_codes: tuple[str, ...]
+    supervisor_name: str
+    supervisor_role: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pcn:
+    code: str
+    name: str
+    icb_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Practice:
+    code: str
+    pcn_code: str | None
+    icb_code: str | None
+
+
+def _post(body: dict[str, Any]) -> Post:
+    return Post(
+        id=int(body["id"]),
+        pcn_code=body["pcn_code"],
+        role_code=body["role_code"],
+        start_date=date.fromisoformat(body["start_date"]),
+        leave_date=date.fromisoformat(body["leave_date"]) if body.get("leave_date") else None,
+        hours_per_week=body["hours_per_week"],
+        practice_codes=tuple(body["practice_codes"]),
+        supervisor_name=body["supervisor"]["name"],
+        supervisor_role=body["supervisor"]["role"],
+        display_name=body["display_name"],
+    )
+
+
+class BudgetClient:
+    def __init__(self, client: httpx.Client, *, gateway_secret: str, ttl_s: float = 30.0) -> None:
+        self.client = client
+        self.secret = gateway_secret
+        self.ttl_s = ttl_s
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def over_http(cls, base_url: str, *, gateway_secret: str, ttl_s: float, timeout_s: float) -> BudgetClient:
+        client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
+        return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s)
+
+    def _get(self, principal: Principal, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The JSON at ``path`` as ``principal`` sees it, or None when it does not exist for them."""
+        key = (principal.encode(), path + ("?" + str(sorted(params.items())) if params else ""))
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        try:
+            response = self.client.get(path, params=params, auth=PrincipalAuth(principal, self.secret))
+        except httpx.HTTPError as exc:
+            raise BudgetUnavailable(f"The budget service did not answer ({type(exc).__name__}).") from exc
+        if response.status_code in (404, 422):  # none such, or none the caller may see
+            body = None
+        elif response.status_code == 200:
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise BudgetUnavailable("The budget service answered something this client cannot read.") from exc
+        else:
+            raise BudgetUnavailable(f"The budget service answered {response.status_code}.")
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now, body)
+        return body
+
+    def _read(self, reader: Any, body: Any) -> Any:
+        try:
+            return reader(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BudgetUnavailable("The budget service answered something this client cannot read.") from exc
+
+    def post(self, principal: Principal, post_id: int) -> Post | None:
+        body = self._get(principal, f"/v1/posts/{post_id}")
+        return None if body is None else self._read(_post, body)
+
+    def posts_of_pcn(self, principal: Principal, pcn_code: str) -> list[Post]:
+        """Every post of ``pcn_code`` the caller may see (all pages)."""
+        posts: list[Post] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"pcn_code": pcn_code, "limit": 500}
+            if cursor:
+                params["cursor"] = cursor
+            body = self._get(principal, "/v1/posts", params)
+            if body is None:
+                return posts
+            posts.extend(self._read(lambda b: [_post(p) for p in b["data"]], body))
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return posts
+
+    def pcn(self, principal: Principal, code: str) -> Pcn | None:
+        body = self._get(principal, f"/v1/pcns/{code}")
+        return None if body is None else self._read(lambda b: Pcn(b["code"], b["name"], b["icb_code"]), body)
+
+    def practice(self, principal: Principal, code: str) -> Practice | None:
+        body = self._get(principal, f"/v1/practices/{code}")
+        return (
+            None
+            if body is None
+            else self._read(lambda b: Practice(b["practice_code"], b.get("pcn_code"), b.get("icb_code")), body)
+        )
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,1 @@
+"""Job plans, KPIs and their measurements, per post."""

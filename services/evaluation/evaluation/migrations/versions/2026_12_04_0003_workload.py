@@ -1,0 +1,21 @@
+"""Workload counts and list sizes posted by practice systems.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-04 15:31:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass  # the workload tables: see evaluation/workload/models.py
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,1 @@
+"""Operating-plan readiness per PCN."""

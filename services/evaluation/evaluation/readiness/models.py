@@ -1,0 +1,3 @@
+"""Tables of this feature (on :data:`evaluation.models.metadata`)."""
+
+from __future__ import annotations

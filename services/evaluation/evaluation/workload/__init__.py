@@ -1,0 +1,1 @@
+"""Workload and list sizes posted by practice systems: the bulk hot path."""
