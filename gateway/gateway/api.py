@@ -254,7 +254,7 @@ async def list_audit_events(
 ) -> AuditEventPage:
     """Admin: state-changing requests through the gateway, newest first: who, what, when, the
     request id and the outcome (`success`, `refused`, `error`)."""
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, int)
     since_at = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
     rows = await anyio.to_thread.run_sync(
         lambda: gateway_of(request).audit.list(

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, overload
 
 from fastapi import Query, Request
 from fastapi.responses import Response
@@ -60,22 +60,59 @@ def encode_cursor(key: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The integers a cursor may hold: what a signed 64-bit column (SQLite's, PostgreSQL's bigint) holds."""
+
+A = TypeVar("A", int, str)
+B = TypeVar("B", int, str)
+
+
+@overload
+def decode_cursor(cursor: str | None, arity: int, /) -> list[int | str] | None: ...
+
+
+@overload
+def decode_cursor(cursor: str | None, first: type[A], /) -> tuple[A] | None: ...
+
+
+@overload
+def decode_cursor(cursor: str | None, first: type[A], second: type[B], /) -> tuple[A, B] | None: ...
+
+
+def decode_cursor(cursor: str | None, *kinds: object) -> Sequence[int | str] | None:
+    """The sort key a cursor holds, each position checked against the type the list keeps there
+    (``decode_cursor(cursor, int)``, ``decode_cursor(cursor, str, str)``); 422 ``invalid-cursor`` for
+    anything else. The cursor is the client's input: an integer is refused outside signed 64 bits
+    (a driver would raise on it), a string with control characters, a bool or a float always.
+
+    ``decode_cursor(cursor, n)`` (a number of positions) admits either type in each; prefer the types.
+    """
     if cursor is None:
         return None
+    arity = kinds[0] if len(kinds) == 1 and isinstance(kinds[0], int) else None
+    expected: tuple[type[int] | type[str] | None, ...] = (
+        (None,) * arity if arity is not None else tuple(k for k in kinds if k is int or k is str)
+    )
+    if arity is None and len(expected) != len(kinds):
+        raise TypeError("decode_cursor takes int or str for each position")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor("The cursor could not be read; start again without one.") from exc
-    if (
-        not isinstance(key, list)
-        or len(key) != arity
-        or not all(isinstance(k, str | int) and not isinstance(k, bool) for k in key)
-        or any(isinstance(k, str) and _CONTROL.search(k) for k in key)
-    ):
+    if not isinstance(key, list) or len(key) != len(expected) or not all(map(_fits, key, expected)):
         raise InvalidCursor("The cursor does not belong to this list; start again without one.")
-    return key
+    return key if arity is not None else tuple(key)
+
+
+def _fits(value: object, kind: type[int] | type[str] | None) -> bool:
+    if isinstance(value, bool):  # JSON true is no id
+        return False
+    if isinstance(value, int):
+        return kind in (None, int) and INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, str):
+        return kind in (None, str) and not _CONTROL.search(value)
+    return False
 
 
 def next_cursor_for(rows: Sequence[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:

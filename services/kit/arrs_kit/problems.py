@@ -139,6 +139,7 @@ def problem_body(
     detail: str | None = None,
     instance: str | None = None,
     extra: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_PREFIX + code,
@@ -146,7 +147,7 @@ def problem_body(
         "status": status,
         "detail": detail,
         "instance": instance,
-        "request_id": current_request_id(),
+        "request_id": request_id or current_request_id(),
     }
     if extra:
         body.update(extra)
@@ -162,9 +163,12 @@ def problem_response(
     instance: str | None = None,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        problem_body(status=status, code=code, title=title, detail=detail, instance=instance, extra=extra),
+        problem_body(
+            status=status, code=code, title=title, detail=detail, instance=instance, extra=extra, request_id=request_id
+        ),
         status_code=status,
         headers=headers,
         media_type=PROBLEM_MEDIA_TYPE,
@@ -263,13 +267,19 @@ async def _data_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # Starlette runs this handler outermost, after the request context middleware has been left (its
+    # context variable reset, its response wrapper bypassed): the id is read back from the request's
+    # state, and logged, answered and echoed here, so the client's id finds the traceback.
+    rid = current_request_id() or getattr(request.state, "request_id", None)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc, extra={"request_id": rid})
     return problem_response(
         status=500,
         code="internal-error",
         title="Internal error",
         detail="The server failed to answer this request; it has been logged with the request id.",
         instance=request.url.path,
+        headers={"X-Request-ID": rid} if rid else None,
+        request_id=rid,
     )
 
 

@@ -77,10 +77,8 @@ def list_roles(
     *, session: Session, claimable_on: date | None, cursor: str | None, limit: int
 ) -> tuple[list[RoleSummary], str | None]:
     """Roles ordered by code, optionally only those claimable on a day."""
-    after = decode_cursor(cursor, 1)
-    rows = repo.list_roles(
-        session, claimable_on=claimable_on, after_code=str(after[0]) if after else None, limit=limit + 1
-    )
+    after = decode_cursor(cursor, str)
+    rows = repo.list_roles(session, claimable_on=claimable_on, after_code=after[0] if after else None, limit=limit + 1)
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))
     return [_summary(r) for r in page], next_cursor
 
@@ -258,9 +256,9 @@ def rates_on(
                 )
             )
     rows.sort(key=lambda r: (r.role_code, r.geography))
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, str, str)
     if after is not None:
-        rows = [r for r in rows if (r.role_code, r.geography) > (str(after[0]), str(after[1]))]
+        rows = [r for r in rows if (r.role_code, r.geography) > after]
     return list(next_cursor_for(rows, limit, lambda r: (r.role_code, r.geography)))  # type: ignore[return-value]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit import calendar
 from arrs_kit.etag import make_etag
+from arrs_kit.pagination import InvalidCursor, decode_cursor
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
 from budget import repository as repo
@@ -27,6 +28,21 @@ today_in_england = calendar.today_in_england
 
 def normalise_code(code: str) -> str:
     return code.strip().upper()
+
+
+ID_MAX = 2_147_483_647
+"""Ids are ``Integer`` columns (32 bits on PostgreSQL), as the paths that take them say."""
+
+
+def after_id(cursor: str | None) -> int | None:
+    """The id a cursor of an id-ordered list holds (None for the first page): 422 ``invalid-cursor``
+    for anything but an id this service could have issued."""
+    after = decode_cursor(cursor, int)
+    if after is None:
+        return None
+    if not 1 <= after[0] <= ID_MAX:
+        raise InvalidCursor("The cursor does not belong to this list; start again without one.")
+    return after[0]
 
 
 def pcn_etag(pcn: Pcn) -> str:

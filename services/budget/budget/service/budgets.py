@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from arrs_kit.calendar import financial_year, today_in_england
 from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import Claim
-from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
+from arrs_kit.pagination import next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
 from budget import ledger, rules, scope
@@ -265,12 +265,7 @@ def list_ledger(
     pcn = access.readable_pcn(session, principal, code)
     if fy is not None:
         _fy(fy)
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], int):
-        raise InvalidCursor("The cursor does not belong to this list; start again without one.")
-    rows = repo.list_postings(
-        session, pcn_code=pcn.code, fy=fy, after_id=int(after[0]) if after else None, limit=limit + 1
-    )
+    rows = repo.list_postings(session, pcn_code=pcn.code, fy=fy, after_id=access.after_id(cursor), limit=limit + 1)
     page, next_cursor = next_cursor_for(rows, limit, lambda r: [r.id])
     return [posting_public(r) for r in page], next_cursor
 

@@ -36,7 +36,7 @@ from arrs_kit.calendar import today_in_england
 from arrs_kit.context import current_request_id
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.idempotency import Claim as IdempotencyClaim
-from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
+from arrs_kit.pagination import next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden, ProblemError
 from budget import claims_math, rules, scope
@@ -624,11 +624,9 @@ def list_claims(
         stmt = stmt.where(col(Claim.month) == month)
     if status is not None:
         stmt = stmt.where(col(Claim.status) == status)
-    after = decode_cursor(cursor, 1)
+    after = access.after_id(cursor)
     if after is not None:
-        if not isinstance(after[0], int):
-            raise InvalidCursor("The cursor does not belong to this list; start again without one.")
-        stmt = stmt.where(col(Claim.id) > after[0])
+        stmt = stmt.where(col(Claim.id) > after)
     rows = session.scalars(stmt.limit(limit + 1)).all()
     page, next_cursor = next_cursor_for(rows, limit, lambda r: [r.id])
     events = _events_of(session, [r.id for r in page if r.id is not None])

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.calendar import financial_year
 from arrs_kit.etag import make_etag, require_if_match
-from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
+from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import PreconditionFailed
 from budget import repository as repo
@@ -37,9 +37,7 @@ def list_funding_rates(
     *, session: Session, cursor: str | None, limit: int
 ) -> tuple[list[FundingRatePublic], str | None]:
     """Every financial year's rates, by FY."""
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], str):
-        raise InvalidCursor("The cursor does not belong to this list; start again without one.")
+    after = decode_cursor(cursor, str)
     rows = repo.list_funding_rates(session, after_fy=after[0] if after else None, limit=limit + 1)
     page, next_cursor = next_cursor_for(rows, limit, lambda r: [r.fy])
     return [funding_rate_public(r) for r in page], next_cursor

@@ -42,8 +42,8 @@ def list_icbs(
 ) -> tuple[list[IcbPublic], str | None]:
     """ICBs ordered by code: all of them nationally, else the principal's own ICB."""
     visible = access.list_scope(principal)
-    after = decode_cursor(cursor, 1)
-    rows = repo.list_icbs(session, scope=visible, after_code=str(after[0]) if after else None, limit=limit + 1)
+    after = decode_cursor(cursor, str)
+    rows = repo.list_icbs(session, scope=visible, after_code=after[0] if after else None, limit=limit + 1)
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))
     return [_icb_public(r) for r in page], next_cursor
 
@@ -104,12 +104,12 @@ def list_pcns(
 ) -> tuple[list[PcnSummary], str | None]:
     """PCNs ordered by code, within the principal's scope and optionally one ICB."""
     visible = access.list_scope(principal)
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, str)
     rows = repo.list_pcns(
         session,
         scope=visible,
         icb_code=access.normalise_code(icb_code) if icb_code else None,
-        after_code=str(after[0]) if after else None,
+        after_code=after[0] if after else None,
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))

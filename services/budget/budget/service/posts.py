@@ -8,7 +8,7 @@ from collections.abc import Collection
 from sqlalchemy.orm import Session
 
 from arrs_kit.etag import make_etag, require_if_match
-from arrs_kit.pagination import decode_cursor, next_cursor_for
+from arrs_kit.pagination import next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
 from budget import repository as repo
@@ -131,15 +131,11 @@ def list_posts(
 ) -> tuple[list[PostPublic], str | None]:
     """Posts in id order within the principal's scope, optionally of one PCN."""
     visible = access.list_scope(principal)
-    after = decode_cursor(cursor, 1)
-    after_id = after[0] if after else None
-    if after_id is not None and not isinstance(after_id, int):
-        after_id = None
     rows = repo.list_posts(
         session,
         scope=visible,
         pcn_code=access.normalise_code(pcn_code) if pcn_code else None,
-        after_id=after_id,
+        after_id=access.after_id(cursor),
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.id,))
