@@ -12,6 +12,7 @@ from evaluation.analyses.routers import router as analyses_router
 from evaluation.clients.budget import BudgetClient
 from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
+from evaluation.jobplans.kpi_routes import router as kpi_router
 from evaluation.jobplans.routers import router as jobplans_router
 from evaluation.models import idempotency_keys
 from evaluation.readiness.routers import router as readiness_router
@@ -42,7 +43,7 @@ def create_app(
         description="Job plans, KPIs, workload data and the analyses of whether a role is working.",
         version="1.0.0",
         settings=settings,
-        routers=[workload_router, jobplans_router, analyses_router, readiness_router],
+        routers=[workload_router, jobplans_router, kpi_router, analyses_router, readiness_router],
         tags=TAGS,
         configure_logs=configure_logs,
     )
