@@ -55,6 +55,7 @@ stopped on the way out, also on Ctrl-C; every wait is bounded.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -71,6 +72,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 from sqlalchemy import create_engine, text
@@ -238,14 +240,25 @@ def through_gateway(method: str, path: str, extra: dict[str, str] | None = None)
     return load.Call(method, path, {"X-API-Key": DEV_ADMIN_API_KEY, **(extra or {})})
 
 
-def signed(method: str, path: str, body: Any = None, extra: dict[str, str] | None = None) -> load.Call:
-    headers = principal_headers(BENCH_PRINCIPAL, DEV_GATEWAY_SECRET, method=method, path=path)
-    return load.Call(method, path, {**headers, **(extra or {})}, body)
+def signed(call: load.Call) -> load.Call:
+    """``call`` with the gateway's signed principal headers for exactly this request, as a service checks
+    them: method, decoded path, raw query, the SHA-256 of the very body bytes sent, a new nonce (a service
+    accepts each once), the time now (good for ``MAX_SKEW_S``) and no request id. Made as the call is sent."""
+    target, _, query = call.path.partition("?")
+    headers = principal_headers(
+        BENCH_PRINCIPAL,
+        DEV_GATEWAY_SECRET,
+        method=call.method,
+        path=unquote(target),
+        query=query,
+        body_digest=hashlib.sha256(call.body()).digest(),
+    )
+    return load.Call(call.method, call.path, {**call.headers, **headers}, call.json)
 
 
-def _resigned(call: load.Call) -> load.Call:
-    fresh = principal_headers(BENCH_PRINCIPAL, DEV_GATEWAY_SECRET, method=call.method, path=call.path)
-    return load.Call(call.method, call.path, {**call.headers, **fresh}, call.json)
+def to_service(method: str, path: str, body: Any = None) -> load.Call:
+    """A set-up request straight to a service as the admin; :func:`_batch` signs it as it is sent."""
+    return load.Call(method, path, {}, body)
 
 
 def _json(answer: load.Answer[Any]) -> Any:
@@ -260,8 +273,8 @@ async def _batch(
 ) -> list[dict[str, Any]]:
     """Set-up requests, a few at a time; every one must answer ``expect``. Bodies in the order of ``calls``."""
     indexed = list(enumerate(calls))
-    # Signed again as each is sent: a long set-up outlasts a signature's 60 s of validity.
-    outcome = await load.drive(connections, indexed, lambda pair: _resigned(pair[1]), deadline_s=120 + 0.5 * len(calls))
+    # Signed as each is sent: a long set-up outlasts a signature's 60 s of validity, and a set is good once.
+    outcome = await load.drive(connections, indexed, lambda pair: signed(pair[1]), deadline_s=120 + 0.5 * len(calls))
     if outcome.failures:
         raise RuntimeError(f"{what}: {sum(outcome.failures.values())} request(s) failed: {outcome.failure_samples}")
     bodies: dict[int, dict[str, Any]] = {}
@@ -280,7 +293,7 @@ async def _register(base_url: str, plans: list[Plan]) -> None:
         return
     async with load.Connections(base_url, SETUP_CONCURRENCY) as http:
         await _batch(
-            http, [signed("POST", "/v1/icbs", {"code": ICB_CODE, "name": "Benchmark ICB"})], expect=201, what="ICB"
+            http, [to_service("POST", "/v1/icbs", {"code": ICB_CODE, "name": "Benchmark ICB"})], expect=201, what="ICB"
         )
         pcn_calls, funding, post_calls = [], [], []
         post_owner: list[str] = []
@@ -291,18 +304,18 @@ async def _register(base_url: str, plans: list[Plan]) -> None:
                 pcn_body = {"code": pcn, "name": f"Benchmark PCN {pcn}", "icb_code": ICB_CODE,
                             "practice_codes": [practice], "list_size": 50_000,
                             "effective_date": "2024-04-01"}  # fmt: skip
-                pcn_calls.append(signed("POST", "/v1/pcns", pcn_body))
+                pcn_calls.append(to_service("POST", "/v1/pcns", pcn_body))
                 # a PCN with no draft (fewer submissions than pots) is funded all the same
                 top_up = {
                     "pot": "arrs",
                     "amount_pence": max(1, claims) * ALLOCATION_PER_CLAIM_PENCE,
                     "reason": "benchmark",
                 }
-                funding.append(signed("POST", f"/v1/pcns/{pcn}/budgets/{FY}/allocations", top_up))
+                funding.append(to_service("POST", f"/v1/pcns/{pcn}/budgets/{FY}/allocations", top_up))
                 for n in range(math.ceil(claims / len(MONTHS))):
                     post = {**POST_TEMPLATE, "pcn_code": pcn, "employer_code": practice,
                             "practice_codes": [practice], "display_name": f"Benchmark pharmacist {n + 1}"}  # fmt: skip
-                    post_calls.append(signed("POST", "/v1/posts", post))
+                    post_calls.append(to_service("POST", "/v1/posts", post))
                     post_owner.append(pcn)
         await _batch(http, pcn_calls, expect=201, what="PCNs")
         await _batch(http, funding, expect=201, what="allocations")
@@ -321,7 +334,7 @@ async def _register(base_url: str, plans: list[Plan]) -> None:
                 draft = {"post_id": by_pcn[pcn][nth // len(MONTHS)], "month": MONTHS[nth % len(MONTHS)],
                          "salary_pence": SALARY_PENCE + n % 997, "employer_ni_pence": NI_PENCE,
                          "employer_pension_pence": PENSION_PENCE}  # fmt: skip
-                draft_calls.append(signed("POST", "/v1/claims", draft))
+                draft_calls.append(to_service("POST", "/v1/claims", draft))
                 slots.append((plan, position, pcn))
                 n += 1
         log(f"creating {len(draft_calls)} draft claims")

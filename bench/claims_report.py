@@ -360,7 +360,8 @@ class Report:
             " gateway, driver and pool; the floor a submission through this stack cannot beat. **submit** = `POST"
             " /v1/claims/{id}/submit` through the gateway to the budget service, each of many distinct drafts"
             f" ({s['role']}, {s['fy']}, one per post and month, made beforehand straight to the service as the"
-            " admin) submitted once. **submit + key** = the same with a fresh `Idempotency-Key` on every request.",
+            " admin, each set-up request signed as it is sent: its own nonce, its body's digest) submitted once."
+            " **submit + key** = the same with a fresh `Idempotency-Key` on every request.",
             f"- Target: {TARGET_TEXT}, at every concurrency, and no check failing under any load (below).",
             f"- Pots: each configuration runs against one pot (the hot row: every transaction queues for the same"
             f" lock) and spread over {s['pots']} pots (PCNs), requests dealt round-robin over them (pgbench: client i"
@@ -376,8 +377,10 @@ class Report:
             + "). Every measured request goes to a gateway with the bootstrap admin key (`X-API-Key`); latency is"
             " per request, requests/s is answers over the wall time of the measured requests (raw DB: pgbench's tps"
             " without its connection time).",
-            "- Servers: uvicorn, 1 worker each, `--loop uvloop --http httptools --no-access-log` (as `make run`):"
-            " two gateways (`python -m gateway migrate`, then `gateway.main:app`, each with a fresh SQLite database: "
+            "- Servers: uvicorn, 1 worker each, `--loop uvloop --no-access-log`, the services with `--http httptools`"
+            " and the gateways with `--http gateway.server:ProblemHttpToolsProtocol --no-proxy-headers` (as"
+            " `make run`: `tools/run.py`): two gateways (`python -m gateway migrate`, then `gateway.main:app`, each"
+            " with a fresh SQLite database: "
             + "; ".join(f"`{k}={v}`" for k, v in (s.get("gateway") or {}).items())
             + "), the budget service, the baseline and a roles service (SQLite catalogue, seeded) the budget"
             " service reads through its cached client: "

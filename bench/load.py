@@ -2,10 +2,9 @@
 
 Why not wrk, as the gateway benchmark uses: a claim can be submitted once, so a run is a fixed amount of
 work (so many distinct claims), not a fixed duration; every request has its own path
-(``/v1/claims/{id}/submit``) and so its own signed principal headers (an HMAC over the path and the time
-of issue, good for a minute), and every answer must be checked, not only counted as 2xx. wrk could walk
-ids from a Lua script, but it cannot sign, would need every signature made beforehand (stale after a
-minute), stops on a clock rather than when the ids run out, and reads no bodies.
+(``/v1/claims/{id}/submit``), and every answer must be checked, not only counted as 2xx. wrk could walk
+ids from a Lua script, but it stops on a clock rather than when the ids run out, and reads no bodies.
+(Set-up requests straight to a service are signed as they are sent, each once: :func:`bench.claims.signed`.)
 
 So this driver: ``concurrency`` workers on one event loop (uvloop), each with one keep-alive HTTP/1.1
 connection of its own; a worker takes the next item from the shared queue, signs and sends its request,
@@ -56,6 +55,10 @@ class Call:
     path: str
     headers: dict[str, str]
     json: Any = None
+
+    def body(self) -> bytes:
+        """The exact body bytes :meth:`Connection.encode` sends (what a signature's digest must cover)."""
+        return b"" if self.json is None else json.dumps(self.json, separators=(",", ":")).encode()
 
 
 @dataclass
@@ -148,7 +151,7 @@ class Connection:
         return self._reader, self._writer
 
     def encode(self, call: Call) -> bytes:
-        body = b"" if call.json is None else json.dumps(call.json, separators=(",", ":")).encode()
+        body = call.body()
         head = [f"{call.method} {call.path} HTTP/1.1\r\n", self._host_header]
         head += [f"{name}: {value}\r\n" for name, value in call.headers.items()]
         if call.json is not None:

@@ -276,8 +276,8 @@ def console_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(rows: list[list[str]]) -> str:
-    align = ["---" if name in _TEXT_COLUMNS else "--:" for name in rows[0]]
+def markdown_table(rows: list[list[str]], text_columns: frozenset[str] = frozenset()) -> str:
+    align = ["---" if name in _TEXT_COLUMNS or name in text_columns else "--:" for name in rows[0]]
     lines = ["| " + " | ".join(rows[0]) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return "\n".join(lines)
@@ -294,6 +294,7 @@ def markdown(
     concurrencies: list[int],
     notes: list[str],
     revocation: dict[str, Any] | None = None,
+    edge: dict[str, Any] | None = None,
 ) -> str:
     cmp = comparisons(results, concurrencies, revocation=revocation)
     gateway = settings.get("gateway") or {}
@@ -313,17 +314,21 @@ def markdown(
         " starting one path further along); "
         "loopback only (127.0.0.1); "
         + ", ".join(f"concurrency {c} = `-t{t} -c{c}`" for c, t in settings["threads"].items()),
-        "- Servers: uvicorn, 1 worker each, `--loop uvloop --http httptools --no-access-log` (as `make run`);"
+        "- Servers: uvicorn, 1 worker each, `--loop uvloop --no-access-log`, the roles service with"
+        f" `{settings.get('service_http', '--http httptools')}` and the gateway with"
+        f" `{settings.get('gateway_http', '--http httptools')}` (as `make run`: `tools/run.py`);"
         " the apps' own JSON access log at INFO goes to a file, as in development",
-        "- Paths: **direct** = wrk → roles service with the signed principal headers; **gateway** = wrk → gateway"
+        "- Paths: **direct** = wrk → roles service, every request with signed principal headers of its own (see"
+        " below); **gateway** = wrk → gateway"
         " → roles, in three ways: (a) **admin key** = the bootstrap admin key `X-API-Key: dev-admin-key`, a"
         ' constant-time compare with no lookup: the baseline "unauthenticated" gateway; (b) **client API key** ='
         " `X-API-Key` of an API client (kind `dashboard`, no org codes, so it may read the catalogue) created"
         " through the running gateway (`POST /v1/clients`) before anything is measured; (c) **bearer token** ="
         " `Authorization: Bearer` with a token for that client from `POST /v1/oauth/token` (client credentials);"
         " **nginx** = wrk → nginx (1 worker, upstream keepalive, HTTP/1.1, access log off) → roles, forwarding"
-        " the signed headers: the reference for what any reverse proxy costs here. Every path is first checked to"
-        " answer 200 with the same body.",
+        " the signed headers as direct: the reference for what any reverse proxy costs here. Every path is first"
+        " checked to answer 200 with the same body.",
+        *_presigned_lines(settings.get("presigned")),
         "- Gateway: its own SQLite database, migrated afresh (`python -m gateway migrate`); "
         + "; ".join(f"`{k}={v}`" for k, v in gateway.items())
         + ". `GATEWAY_RATE_LIMITS={}` turns the per-kind rate limits off, so no bucket limits the load: the"
@@ -416,6 +421,8 @@ def markdown(
         "",
     ]
     out += _auth_section(cmp, concurrencies)
+    if edge is not None:
+        out += edge_section(edge, results, concurrencies)
     out += [
         "## Targets (from the issue)",
         "",
@@ -470,6 +477,178 @@ def _auth_section(cmp: dict[str, Any], concurrencies: list[int]) -> list[str]:
     return out
 
 
+def _presigned_lines(presigned: dict[str, Any] | None) -> list[str]:
+    """How the direct and nginx runs sign their requests, and how many sets each reported run used."""
+    if not presigned:
+        return []
+    runs = presigned.get("runs") or {}
+    used = "; ".join(
+        f"{PATH_LABELS.get(path, path)} c={c}: {run['used']:,} used of {run['sets']:,}"
+        for path, by_c in runs.items()
+        for c, run in sorted(by_c.items())
+    )
+    return [
+        "- Signed headers (direct, nginx): a service accepts a signed principal once (its nonce is remembered"
+        " for the signature's 60 s either side), so each request carries a set of its own. Just before each wrk"
+        " run (warm-up included) `bench/presigned.py` signs more sets than the run can send and writes each wrk"
+        " thread a disjoint slice; `bench/presigned.lua` (`wrk -s`) sends each set once and fails the run (exit"
+        " 3) if a thread runs out: no set is reused and no run is cut short. Sized from an upper bound on the"
+        f" rate: {presigned['ceiling_rps']:,.0f} requests/s for a warm-up, then {presigned['warmup_factor']:g}×"
+        f" the warm-up's rate (at least {presigned['floor_rps']:,.0f}/s), times the run's duration plus 2 s,"
+        " and every set is issued so that the whole run falls within its freshness window. Signing happens"
+        " before the servers' CPU is read; wrk's own Lua work is wrk's. Reported runs: " + (used or "none") + ".",
+    ]
+
+
+def _edge_references(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> dict[str, float]:
+    """The measured per-request figures the edge microbenchmarks compare with (lowest concurrency)."""
+    low = min(concurrencies)
+    out: dict[str, float] = {}
+    gateway = results.get("gateway", {}).get(low)
+    direct = results.get("direct", {}).get(low)
+    if gateway is not None and "gateway" in gateway.cpu_ms_per_request:
+        out["gateway_cpu_ms"] = gateway.cpu_ms_per_request["gateway"]
+        out["gateway_p50_ms"] = gateway.wrk.p50_ms
+    if direct is not None and "roles" in direct.cpu_ms_per_request:
+        out["roles_cpu_ms"] = direct.cpu_ms_per_request["roles"]
+        out["direct_p50_ms"] = direct.wrk.p50_ms
+    if gateway is not None and direct is not None:
+        out["gateway_added_p50_ms"] = gateway.wrk.p50_ms - direct.wrk.p50_ms
+    return out
+
+
+_MICRO_LABELS = {
+    "header_limits": "header limits (gateway)",
+    "has_dot_segment": "dot segments (gateway)",
+    "sign": "signing (gateway)",
+    "verify": "verifying (service)",
+}
+
+
+def _micro_rows(edge: dict[str, Any], refs: dict[str, float], low: int) -> list[list[str]]:
+    """Each check's µs per call beside the measured per-request CPU it is part of, and its share of it."""
+    micro = {m["name"]: m for m in edge["micro"]}
+    gateway_ref = (f"gateway CPU per request, admin key, c={low}", refs.get("gateway_cpu_ms"))
+    roles_ref = (f"roles service CPU per request, direct, c={low}", refs.get("roles_cpu_ms"))
+    rows = [["check", "what is timed", "µs per call", "median (µs)", "compared with", "measured (ms)", "share"]]
+
+    def row(label: str, what: str, best: float, median: float, ref: tuple[str, float | None]) -> list[str]:
+        name, value = ref
+        share = "n/a" if not value else f"{best / (value * 1000):.2%}"
+        return [label, what, f"{best:.2f}", f"{median:.2f}", name, "n/a" if value is None else f"{value:.2f}", share]
+
+    for name in ("header_limits", "has_dot_segment", "sign"):
+        if name in micro:
+            m = micro[name]
+            rows.append(row(_MICRO_LABELS[name], m["what"], m["best_us"], m["median_us"], gateway_ref))
+    gateway_side = [micro[n] for n in ("header_limits", "has_dot_segment", "sign") if n in micro]
+    if len(gateway_side) == 3:
+        rows.append(
+            row(
+                "**all three, per gateway request**",
+                "the sum of the three above",
+                sum(m["best_us"] for m in gateway_side),
+                sum(m["median_us"] for m in gateway_side),
+                gateway_ref,
+            )
+        )
+    if "verify" in micro:
+        m = micro["verify"]
+        rows.append(row(_MICRO_LABELS["verify"], m["what"], m["best_us"], m["median_us"], roles_ref))
+    return rows
+
+
+def _flood_rows(edge: dict[str, Any]) -> list[list[str]]:
+    rows = [
+        [
+            "request",
+            "header fields",
+            "bytes",
+            "answer",
+            "answered after (ms)",
+            "gateway CPU (ms)",
+            "/healthz during: answers, p50, max (ms)",
+            "/healthz before: answers, p50, max (ms)",
+            "refused as it should be",
+        ]
+    ]
+    for f in edge["floods"]:
+        during, quiet = f["healthz_during"], f["healthz_quiet"]
+        cpu = f["gateway_cpu_ms"]
+        rows.append(
+            [
+                f["what"],
+                f"{f['fields']:,}",
+                f"{f['request_bytes']:,}",
+                f"{f['status']} `{f['problem_type']}`",
+                f"{f['answer_ms']:.1f}",
+                "n/a" if cpu is None else f"{cpu:.1f}",
+                f"{during['count']:,}, {during['p50_ms']:.2f}, {during['max_ms']:.2f}"
+                + (f", **{during['errors']} not 200**" if during["errors"] else ""),
+                f"{quiet['count']:,}, {quiet['p50_ms']:.2f}, {quiet['max_ms']:.2f}"
+                + (f", **{quiet['errors']} not 200**" if quiet["errors"] else ""),
+                "yes" if f["refused"] and not during["errors"] else "**no**",
+            ]
+        )
+    return rows
+
+
+def edge_section(
+    edge: dict[str, Any], results: dict[str, dict[int, Measurement]], concurrencies: list[int]
+) -> list[str]:
+    """The edge part: the floods, and the checks' cost beside the per-request figures measured above."""
+    low = min(concurrencies)
+    refs = _edge_references(results, concurrencies)
+    limits = edge["limits"]
+    gateway_p50 = refs.get("gateway_p50_ms")
+    return [
+        "## Edge: header floods and what the checks cost",
+        "",
+        "Against the same gateway process, after the runs above (served as `make run` serves it, with"
+        f" `GATEWAY_MAX_HEADER_COUNT={limits['GATEWAY_MAX_HEADER_COUNT']}` and"
+        f" `GATEWAY_MAX_HEADER_BYTES={limits['GATEWAY_MAX_HEADER_BYTES']}`, the defaults): one raw connection"
+        f" sends one `GET {edge['request']}` with the admin key and the header fields below, written in one go,"
+        " while a second connection sends `GET /healthz` one after another (keep-alive), from"
+        f" {edge['quiet_s']:g} s before it until its answer has arrived. *Answered after* is from the request's"
+        " first byte to the whole answer; *gateway CPU* is the gateway process's CPU time over that interval"
+        " (`/proc/<pid>/task/*/schedstat`); */healthz during* counts every `/healthz` request in flight at any"
+        " time between the two (*before*: those answered before it)."
+        + (
+            f" For scale: the gateway's p50 on `GET /v1/rates` at concurrency {low} was {gateway_p50:.2f} ms."
+            if gateway_p50
+            else ""
+        ),
+        "",
+        markdown_table(_flood_rows(edge), frozenset({"request", "answer", "refused as it should be"})),
+        "",
+        f"What each check costs per request, timed with `timeit` in the benchmark's process (best of {edge['repeat']}"
+        " repeats, and their median) while the servers were idle, beside the per-request CPU measured above at"
+        f" concurrency {low} that it is part of. Signing is the gateway's share of the signed principal (it"
+        " hashes the body as it reads it); verifying is every service's, on every request.",
+        "",
+        markdown_table(_micro_rows(edge, refs, low), frozenset({"check", "what is timed", "compared with"})),
+        "",
+    ]
+
+
+def edge_console(
+    edge: dict[str, Any], results: dict[str, dict[int, Measurement]], concurrencies: list[int]
+) -> list[str]:
+    low = min(concurrencies)
+    refs = _edge_references(results, concurrencies)
+    lines = []
+    for f in edge["floods"]:
+        during = f["healthz_during"]
+        lines.append(
+            f"edge: {f['what']}: {f['status']} after {f['answer_ms']:.1f} ms; /healthz during it: {during['count']} "
+            f"answered, p50 {during['p50_ms']:.2f} ms, max {during['max_ms']:.2f} ms"
+            + ("" if f["refused"] and not during["errors"] else "  -> NOT as it should be")
+        )
+    for row in _micro_rows(edge, refs, low)[1:]:
+        lines.append(f"edge: {row[0].replace('**', '')}: {row[2]} µs per call = {row[6]} of {row[4]} ({row[5]} ms)")
+    return lines
+
+
 def write_json(
     path: Path,
     *,
@@ -482,6 +661,7 @@ def write_json(
     concurrencies: list[int],
     rounds: dict[str, dict[int, list[dict[str, Any]]]],
     revocation: dict[str, Any] | None = None,
+    edge: dict[str, Any] | None = None,
 ) -> None:
     cmp = comparisons(results, concurrencies, revocation=revocation)
     document = {
@@ -503,6 +683,7 @@ def write_json(
             p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["auth_added_p50_ms"].items()
         },
         "targets": cmp["targets"],
+        "edge": None if edge is None else {**edge, "compared_with": _edge_references(results, concurrencies)},
         "rounds": {p: {str(c): runs for c, runs in by_c.items()} for p, by_c in rounds.items()},
     }
     path.parent.mkdir(parents=True, exist_ok=True)

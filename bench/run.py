@@ -2,12 +2,17 @@
 then what submitting a claim costs on PostgreSQL (:mod:`bench.claims`). ``--only gateway|claims`` runs one.
 
 ``GET /v1/rates?on=2024-11-01&geography=national`` on a freshly seeded SQLite catalogue, five ways
-under the same wrk load: straight to the roles service (with the gateway's signed principal headers);
-through the gateway with the bootstrap admin key (a constant-time compare, no lookup: the baseline
-"unauthenticated" gateway), with an API client's key and with a bearer token for that client; and
-through nginx as the reference reverse proxy. The client is created through the running gateway first
-(its own fresh SQLite database, rate limits off). Prints a table, overwrites ``bench/RESULTS.md`` and
-writes a JSON copy under ``bench/out/``.
+under the same wrk load: straight to the roles service (each request with signed principal headers of
+its own, as the gateway sends them: a service accepts a signature once, so :mod:`bench.presigned` signs
+the sets just before each run and a wrk script sends each once); through the gateway with the bootstrap
+admin key (a constant-time compare, no lookup: the baseline "unauthenticated" gateway), with an API
+client's key and with a bearer token for that client; and through nginx as the reference reverse proxy
+(forwarding pre-signed sets, as direct). The gateway is served as ``make run`` serves it
+(:func:`bench.servers.uvicorn_command`). The client is created through the running gateway first (its
+own fresh SQLite database, rate limits off). Then the edge part (:mod:`bench.edge`): header floods
+against the same gateway, and the per-request cost of the edge checks, signing and verifying, in µs.
+Prints a table, overwrites the gateway section of ``bench/RESULTS.md`` and writes a JSON copy under
+``bench/out/``.
 
 The claims part writes its own section of ``bench/RESULTS.md`` (:mod:`bench.results` keeps each part's).
 Every process it starts is stopped on the way out, also on Ctrl-C or SIGTERM; every wait is bounded.
@@ -35,7 +40,7 @@ from typing import Any
 from arrs_kit import principal as principal_module
 from arrs_kit.principal import Principal, principal_headers
 from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
-from bench import claims, report, wrk
+from bench import claims, edge, presigned, report, wrk
 from bench.auth import ApiClient, TokenSource, create_client, http
 from bench.results import write_section
 from bench.servers import (
@@ -44,6 +49,7 @@ from bench.servers import (
     cpu_seconds,
     ensure_tool,
     free_ports,
+    http_options,
     log,
     machine_busy_seconds,
     nginx_config,
@@ -54,10 +60,13 @@ from gateway.config import DEFAULT_RATE_LIMITS, GatewaySettings
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
 REQUEST_PATH = "/v1/rates"
-REQUEST = REQUEST_PATH + "?on=2024-11-01&geography=national"
+REQUEST_QUERY = "on=2024-11-01&geography=national"
+REQUEST = REQUEST_PATH + "?" + REQUEST_QUERY
 BENCH_PRINCIPAL = Principal(kind="admin", client_id="bench")
 PATHS = ("direct", "gateway", "gateway_key", "gateway_token", "nginx")
 GATEWAY_PATHS = ("gateway", "gateway_key", "gateway_token")
+# What wrk sends straight to the service (or through nginx): a signed principal set of its own per request.
+SIGNED_PATHS = ("direct", "nginx")
 # The client the key and token paths use: a national dashboard (no org codes) may read the catalogue.
 BENCH_CLIENT_NAME = "bench national dashboard"
 BENCH_CLIENT_KIND = "dashboard"
@@ -139,17 +148,29 @@ def _threads(concurrency: int) -> int:
 
 
 Headers = Callable[[float], dict[str, str]]
-"""The headers of a path for a wrk run of so many seconds (signed headers may only be good for a while)."""
+"""The headers of one request of a path, good for so many seconds (a token is fetched again before it expires).
+
+For the signed paths these are good for ONE request only (the service refuses a nonce twice): a wrk run
+gets a pool of sets of its own instead (:func:`_signed_pool`)."""
 
 
-def _signed_headers(run_s: float) -> dict[str, str]:
-    """The gateway's signed principal headers, as the service will check them on ``GET /v1/rates``.
+def _signed_headers(_run_s: float) -> dict[str, str]:
+    """The gateway's signed principal headers for one ``GET /v1/rates``, as the service will check them
+    (method, path, query, empty body, a new nonce, no request id)."""
+    return principal_headers(BENCH_PRINCIPAL, DEV_GATEWAY_SECRET, method="GET", path=REQUEST_PATH, query=REQUEST_QUERY)
 
-    They are bound to the method, the path and the time of issue, and good for ``MAX_SKEW_S`` either
-    side of it: the time of issue is put in the middle of the run so they stay good throughout.
-    """
-    return principal_headers(
-        BENCH_PRINCIPAL, DEV_GATEWAY_SECRET, method="GET", path=REQUEST_PATH, now=time.time() + run_s / 2
+
+def _signed_pool(directory: Path, run_s: float, threads: int, connections: int, rps: float) -> presigned.Pool:
+    return presigned.write_pool(
+        directory,
+        principal=BENCH_PRINCIPAL,
+        secret=DEV_GATEWAY_SECRET,
+        path=REQUEST_PATH,
+        query=REQUEST_QUERY,
+        run_s=run_s,
+        threads=threads,
+        connections=connections,
+        rps=rps,
     )
 
 
@@ -217,10 +238,41 @@ def _check_revocation(gateway: str, client: ApiClient, tokens: TokenSource) -> d
     }
 
 
+class _Wrk:
+    """One wrk run of a path: with the path's fixed headers, or (signed paths) with a pool of signed sets
+    made on :meth:`prepare`, just before the run, and checked and removed after it."""
+
+    def __init__(self, wrk_bin: str, url: str, headers: Headers, *, signed: bool, pool_dir: Path) -> None:
+        self.wrk_bin, self.url, self.headers, self.signed, self.pool_dir = wrk_bin, url, headers, signed, pool_dir
+        self.pool: presigned.Pool | None = None
+
+    def prepare(self, run_s: float, threads: int, connections: int, rps_seen: float | None) -> None:
+        if self.signed:
+            self.pool = _signed_pool(self.pool_dir, run_s, threads, connections, presigned.bound_rps(rps_seen))
+
+    def run(self, run_s: float, threads: int, connections: int) -> tuple[wrk.WrkResult, str, dict[str, Any] | None]:
+        if self.signed and self.pool is None:
+            raise RuntimeError(f"{self.url}: a signed run needs a pool of its own (prepare() first)")
+        if self.pool is None:
+            result, output = wrk.run(
+                self.wrk_bin, self.url, threads=threads, connections=connections, duration_s=run_s,
+                headers=self.headers(run_s),
+            )  # fmt: skip
+            return result, output, None
+        pool, self.pool = self.pool, None
+        try:
+            result, output = wrk.run(
+                self.wrk_bin, self.url, threads=threads, connections=connections, duration_s=run_s,
+                script=presigned.LUA_SCRIPT, script_args=pool.script_args(),
+            )  # fmt: skip
+            used = presigned.check_usage(output, pool, result.requests)
+        finally:
+            pool.remove()
+        return result, output, {**pool.as_dict(), "used": used}
+
+
 def _measure(
-    wrk_bin: str,
-    url: str,
-    headers: Headers,
+    runner: _Wrk,
     concurrency: int,
     args: argparse.Namespace,
     processes: Processes,
@@ -228,18 +280,18 @@ def _measure(
 ) -> dict[str, Any]:
     """A warm-up run (not reported), then the measured run with the CPU each involved server spent on it."""
     threads = _threads(concurrency)
+    warmup_rps: float | None = None
     if args.warmup > 0:
-        wrk.run(
-            wrk_bin, url, threads=threads, connections=concurrency, duration_s=args.warmup, headers=headers(args.warmup)
-        )
+        runner.prepare(args.warmup, threads, concurrency, None)
+        warm, _output, _pool = runner.run(args.warmup, threads, concurrency)
+        warmup_rps = warm.rps
+    runner.prepare(args.duration, threads, concurrency, warmup_rps)  # signed sets: before the CPU is read
     pids = processes.pids()
     ours = list(pids)
     before = {name: cpu_seconds(pids[name]) for name in ours}
     children_before, self_before = _rusage_seconds()
     busy_before, wall_before = machine_busy_seconds(), time.monotonic()
-    result, output = wrk.run(
-        wrk_bin, url, threads=threads, connections=concurrency, duration_s=args.duration, headers=headers(args.duration)
-    )
+    result, output, pool = runner.run(args.duration, threads, concurrency)
     busy, wall = machine_busy_seconds() - busy_before, time.monotonic() - wall_before
     children_after, self_after = _rusage_seconds()
     after = {name: cpu_seconds(pids[name]) for name in ours}
@@ -249,7 +301,47 @@ def _measure(
     accounted = sum(spent.values()) + (children_after - children_before) + (self_after - self_before)
     cores = os.cpu_count() or 1
     foreign = max(0.0, busy - accounted) / (wall * cores) if wall > 0 else 0.0
-    return {"wrk": result, "cpu_ms_per_request": cpu, "foreign_cpu_share": foreign, "wrk_output": output}
+    return {
+        "wrk": result,
+        "cpu_ms_per_request": cpu,
+        "foreign_cpu_share": foreign,
+        "wrk_output": output,
+        "presigned": pool,
+        "warmup_rps": warmup_rps,
+    }
+
+
+def _edge(gateway_url: str, processes: Processes) -> dict[str, Any]:
+    """The edge part (:mod:`bench.edge`), after the wrk runs: floods against the running gateway, then the
+    checks' cost in µs, timed in this process while the servers are idle."""
+    log(
+        f"edge: {edge.FLOOD_FIELDS:,} header fields, then one field of {edge.BIG_FIELD_BYTES // 1024:,} KiB, "
+        "each with /healthz polled meanwhile on another connection"
+    )
+    floods = edge.floods(gateway_url, DEV_ADMIN_API_KEY, REQUEST, processes.pids().get("gateway"))
+    for flood in floods:
+        during, quiet = flood.healthz_during, flood.healthz_quiet
+        log(
+            f"edge: {flood.what}: {flood.status} {flood.problem_type} after {flood.answer_ms:.1f} ms, gateway CPU "
+            + ("n/a" if flood.gateway_cpu_ms is None else f"{flood.gateway_cpu_ms:.1f} ms")
+            + f"; /healthz during it: {during.count} answered, p50 {during.p50_ms:.2f} ms, max {during.max_ms:.2f} ms"
+            f" ({during.errors} not 200); before it: p50 {quiet.p50_ms:.2f} ms, max {quiet.max_ms:.2f} ms"
+        )
+    micro = edge.micro(DEV_GATEWAY_SECRET)
+    for m in micro:
+        log(f"edge: {m.name:16} {m.best_us:7.2f} µs per call (median of {edge.REPEAT}: {m.median_us:.2f})")
+    fields = GatewaySettings.model_fields
+    return {
+        "request": REQUEST,
+        "limits": {
+            "GATEWAY_MAX_HEADER_COUNT": fields["max_header_count"].default,
+            "GATEWAY_MAX_HEADER_BYTES": fields["max_header_bytes"].default,
+        },
+        "floods": [flood.as_dict() for flood in floods],
+        "micro": [m.as_dict() for m in micro],
+        "repeat": edge.REPEAT,
+        "quiet_s": edge.QUIET_S,
+    }
 
 
 def _rusage_seconds() -> tuple[float, float]:
@@ -306,8 +398,10 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
     processes = Processes(temp)
     results: dict[str, dict[int, report.Measurement]] = {p: {} for p in args.paths}
     rounds: dict[str, dict[int, list[dict[str, Any]]]] = {p: {} for p in args.paths}
+    signed_runs: dict[str, dict[int, dict[str, Any]]] = {}
     notes: list[str] = []
     revocation: dict[str, Any] | None = None
+    edge_results: dict[str, Any] | None = None
     tokens_issued = 0
     try:
         roles_port, gateway_port, nginx_port = free_ports(3)
@@ -383,7 +477,8 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
             order = args.paths[shift:] + args.paths[:shift]
             for c in args.concurrency:
                 for path in order:
-                    run = _measure(wrk_bin, urls[path], headers[path], c, args, processes, involved[path])
+                    runner = _Wrk(wrk_bin, urls[path], headers[path], signed=path in SIGNED_PATHS, pool_dir=temp)
+                    run = _measure(runner, c, args, processes, involved[path])
                     rounds[path].setdefault(c, []).append({"round": round_no, **run})
                     r: wrk.WrkResult = run["wrk"]
                     log(
@@ -391,6 +486,11 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
                         f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  errors {r.error_text()}  CPU/req "
                         + ", ".join(f"{k} {v:.2f} ms" for k, v in run["cpu_ms_per_request"].items())
                         + f"  other load {run['foreign_cpu_share']:.0%}"
+                        + (
+                            f"  signed sets used {run['presigned']['used']:,} of {run['presigned']['sets']:,}"
+                            if run["presigned"]
+                            else ""
+                        )
                     )
         if client is not None and tokens is not None:
             revocation = _check_revocation(gateway_url, client, tokens)
@@ -398,6 +498,8 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
                 f"revoked {client.client_id}: next request with its key answered {revocation['key_status']}, "
                 f"with its token {revocation['token_status']}"
             )
+        if "gateway" in args.paths:
+            edge_results = _edge(gateway_url, processes)
         for path, by_c in rounds.items():
             for c, runs in by_c.items():
                 ranked = sorted(runs, key=lambda run: run["wrk"].rps)
@@ -408,6 +510,8 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
                     foreign_cpu_share=median["foreign_cpu_share"],
                     rounds_rps=[run["wrk"].rps for run in runs],
                 )
+                if median["presigned"]:
+                    signed_runs.setdefault(path, {})[c] = median["presigned"]
         for name in ("roles", "gateway", "nginx"):
             process_log = temp / f"{name}.log"
             if process_log.exists():
@@ -446,6 +550,14 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
         "bench_client_default_rate_limit": DEFAULT_RATE_LIMITS.get(BENCH_CLIENT_KIND),
         "tokens_issued": tokens_issued,
         "revocation": revocation,
+        "presigned": {
+            "ceiling_rps": presigned.CEILING_RPS,
+            "warmup_factor": presigned.WARMUP_FACTOR,
+            "floor_rps": presigned.FLOOR_RPS,
+            "runs": signed_runs,
+        },
+        "gateway_http": " ".join(http_options("gateway.main:app")),
+        "service_http": " ".join(http_options("roles.main:app")),
     }
     rows = report.table(results, args.concurrency)
     print()
@@ -471,6 +583,9 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
             continue
         verdict = "met" if target["met"] else "NOT met"
         print(f"target: {target['target']}: {target['value']} -> {verdict} {target['note']}".rstrip())
+    if edge_results is not None:
+        print()
+        print("\n".join(report.edge_console(edge_results, results, args.concurrency)))
 
     write_section(
         args.results,
@@ -485,6 +600,7 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
             concurrencies=args.concurrency,
             notes=notes,
             revocation=revocation,
+            edge=edge_results,
         ),
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -499,6 +615,7 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
             results=results,
             concurrencies=args.concurrency,
             revocation=revocation,
+            edge=edge_results,
             rounds={
                 p: {c: [{**run, "wrk": run["wrk"].as_dict()} for run in runs] for c, runs in by_c.items()}
                 for p, by_c in rounds.items()

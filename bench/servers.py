@@ -73,12 +73,26 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+# As tools/run.py (GATEWAY_HTTP there) serves the gateway, the public door: its own HTTP protocol (a
+# problem+json even for a request it cannot parse) and no uvicorn proxy-header handling (the gateway
+# decides itself which X-Forwarded-For to believe). Kept in step with tools/run.py by hand: importing it
+# would import every service's settings.
+GATEWAY_HTTP = ["--http", "gateway.server:ProblemHttpToolsProtocol", "--no-proxy-headers"]
+SERVICE_HTTP = ["--http", "httptools"]
+
+
+def http_options(factory: str) -> list[str]:
+    """The HTTP protocol options ``tools/run.py`` gives uvicorn for ``factory`` (the gateway's are its own)."""
+    return GATEWAY_HTTP if factory.startswith("gateway.") else SERVICE_HTTP
+
+
 def uvicorn_command(factory: str, port: int) -> list[str]:
-    """As ``tools/run.py`` starts a service: one worker, uvloop, httptools, no uvicorn access log."""
+    """As ``tools/run.py`` starts a service or the gateway: one worker, uvloop, the HTTP protocol of
+    :func:`http_options`, no uvicorn access log."""
     return [
         sys.executable, "-m", "uvicorn", factory, "--factory",
         "--host", HOST, "--port", str(port), "--workers", "1",
-        "--loop", "uvloop", "--http", "httptools",
+        "--loop", "uvloop", *http_options(factory),
         "--no-access-log", "--timeout-graceful-shutdown", "5",
     ]  # fmt: skip
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 # wrk prints durations with the unit that suits them (src/units.c): us, ms, s, m, h.
@@ -98,9 +100,20 @@ def parse(output: str) -> WrkResult:
 
 
 def run(
-    wrk: str, url: str, *, threads: int, connections: int, duration_s: float, headers: dict[str, str]
+    wrk: str,
+    url: str,
+    *,
+    threads: int,
+    connections: int,
+    duration_s: float,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
 ) -> tuple[WrkResult, str]:
-    """One bounded wrk run; returns the parsed result and wrk's own output."""
+    """One bounded wrk run; returns the parsed result and wrk's own output (the script's report included).
+
+    ``headers`` go with every request (``-H``); ``script`` is a Lua script (``-s``) given ``script_args``.
+    A non-zero exit (a script's verdict too) raises :class:`WrkOutputError` with wrk's output."""
     command = [
         wrk,
         f"-t{threads}",
@@ -110,9 +123,13 @@ def run(
         "5s",
         "--latency",
     ]
-    for name, value in headers.items():
+    for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     command.append(url)
+    if script_args:
+        command += ["--", *script_args]
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=duration_s + 60, check=False, start_new_session=True
     )
