@@ -16,6 +16,12 @@ class Frequency(StrEnum):
     MONTHLY = "monthly"
 
 
+def first_period(frequency: Frequency) -> date:
+    """The earliest period the platform knows (dates start in 2000): a KPI's first target applies
+    from it, so every period before a later change keeps the first target."""
+    return date(2000, 1, 3) if frequency is Frequency.WEEKLY else date(2000, 1, 1)
+
+
 def is_period_start(day: date, frequency: Frequency) -> bool:
     return day.weekday() == 0 if frequency is Frequency.WEEKLY else day.day == 1
 

@@ -26,7 +26,7 @@ from evaluation.jobplans.schemas import (
     MeasurementResult,
     TargetPublic,
 )
-from evaluation.periods import Frequency, is_period_start, period_of
+from evaluation.periods import Frequency, first_period, is_period_start, period_of
 
 ACTIVE, RETIRED = "active", "retired"
 
@@ -68,7 +68,7 @@ def read(session: Session, kpi: Kpi) -> KpiPublic:
 
 
 def create(*, session: Session, post: Post, principal: Principal, body: KpiCreate) -> KpiPublic:
-    """A new KPI of the post; its target applies from the KPI's first period (the current one)."""
+    """A new KPI of the post; its target applies to every period until a change of target."""
     now, today = now_utc(), today_in_england()
     kpi = Kpi(
         post_id=post.id,
@@ -90,7 +90,7 @@ def create(*, session: Session, post: Post, principal: Principal, body: KpiCreat
     assert kpi.id is not None
     first = KpiTarget(
         kpi_id=kpi.id,
-        effective_from=period_of(today, body.frequency),
+        effective_from=first_period(body.frequency),
         target=body.target,
         set_at=now,
         set_by=principal.actor,

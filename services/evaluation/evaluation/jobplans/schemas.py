@@ -208,7 +208,10 @@ class KpiRetire(Strict):
 
 
 class TargetPublic(BaseModel):
-    effective_from: date = Field(description="The first period this target applies to.")
+    effective_from: date = Field(
+        description="The first period this target applies to (the KPI's first target: 2000-01-01, or the "
+        "first Monday of 2000 for a weekly KPI, so it covers every period before the next change)."
+    )
     target: str
     set_at: datetime
     set_by: str
