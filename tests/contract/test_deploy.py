@@ -465,6 +465,15 @@ def test_compose_budget_reads_role_rates_from_the_roles_service() -> None:
     assert budget["depends_on"]["roles"]["condition"] == "service_healthy", "claims need the catalogue"
 
 
+def test_compose_evaluation_reads_budget_and_roles() -> None:
+    services = _compose()["services"]
+    evaluation = services["evaluation"]
+    for variable, upstream in (("EVALUATION_BUDGET_URL", "budget"), ("EVALUATION_ROLES_URL", "roles")):
+        host, port = _url_host_port(evaluation["environment"][variable])
+        assert (host, port) == (upstream, _uvicorn_target(services[upstream]["command"])[1])
+        assert evaluation["depends_on"][upstream]["condition"] == "service_healthy"
+
+
 @pytest.mark.parametrize("name", [*SETTINGS, *(f"{package}-migrate" for package in MIGRATIONS)])
 def test_compose_environment_configures_the_process(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     services = _compose()["services"]
@@ -774,12 +783,16 @@ def test_each_container_gets_a_working_configuration(
                 assert host in services, f"{where}: {url} names no rendered Service"
                 assert services[host]["spec"]["selector"]["app.kubernetes.io/name"] == upstream
                 assert port == services[host]["spec"]["ports"][0]["port"], url
+        upstream_urls: dict[str, str] = {}
         if workload["kind"] == "Deployment" and isinstance(settings, BudgetSettings):
-            # Claims read role rates from the roles service.
-            host, port = _url_host_port(settings.roles_url)
-            assert host in services, f"{where}: {settings.roles_url} names no rendered Service"
-            assert services[host]["spec"]["selector"]["app.kubernetes.io/name"] == "roles", where
-            assert port == services[host]["spec"]["ports"][0]["port"], settings.roles_url
+            upstream_urls = {"roles": settings.roles_url}  # claims read role rates
+        if workload["kind"] == "Deployment" and isinstance(settings, EvaluationSettings):
+            upstream_urls = {"budget": settings.budget_url, "roles": settings.roles_url}
+        for upstream, url in upstream_urls.items():
+            host, port = _url_host_port(url)
+            assert host in services, f"{where}: {url} names no rendered Service"
+            assert services[host]["spec"]["selector"]["app.kubernetes.io/name"] == upstream, where
+            assert port == services[host]["spec"]["ports"][0]["port"], url
 
 
 def test_secrets_are_referenced_never_defined(manifests: list[dict[str, Any]]) -> None:
@@ -845,8 +858,10 @@ def test_migrations_are_applied_and_waited_for_before_the_rollout(manifests: lis
     assert positions == sorted(positions), f"deploy/README.md must run {order} in this order"
 
 
-# Who may reach each service besides the gateway: the budget service reads role rates (BUDGET_ROLES_URL).
-SERVICE_CLIENTS = {"roles": ["Deployment/budget"]}
+# Who may reach each service besides the gateway: the budget service reads role rates (BUDGET_ROLES_URL);
+# the evaluation service reads posts and PCNs (EVALUATION_BUDGET_URL) and job-plan templates
+# (EVALUATION_ROLES_URL).
+SERVICE_CLIENTS = {"roles": ["Deployment/budget", "Deployment/evaluation"], "budget": ["Deployment/evaluation"]}
 
 
 def test_network_policies_let_only_the_gateway_reach_the_services(manifests: list[dict[str, Any]]) -> None:
