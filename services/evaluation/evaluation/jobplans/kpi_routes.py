@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
@@ -131,11 +131,15 @@ def update_kpi(
     responses=problem_responses(403, 404, 409, 422, 503),
 )
 def retire_kpi(
-    found: ManagedKpi, session: WriteSessionDep, principal: ReaderDep, body: KpiRetire | None = None
+    found: ManagedKpi,
+    session: WriteSessionDep,
+    principal: ReaderDep,
+    # Optional, yet a named schema (not `KpiRetire | null`) for client generators: no body is `{}`.
+    body: Annotated[KpiRetire, Body(default_factory=KpiRetire)],
 ) -> JSONResponse:
     """Retire a KPI: it keeps its measurements and history, takes no more, and no longer counts
     towards a post's drift or overdue measurements. Retiring twice is 409 `kpi-retired`."""
-    kpi = kpis.retire(session=session, kpi_id=found.kpi.id, principal=principal, body=body or KpiRetire())
+    kpi = kpis.retire(session=session, kpi_id=found.kpi.id, principal=principal, body=body)
     return _with_etag(kpis.read(session, kpi), kpis.etag(kpi))
 
 
