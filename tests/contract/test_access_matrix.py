@@ -7,8 +7,10 @@ revoked client, every protected operation is 401. A new endpoint without its row
 A write that changes what it acts on (a claim moving through its life, a client deleted) acts, in
 each call, on a resource of its own that the admin makes first.
 
-Rules (domain.md §8): reads of one resource outside scope are 404 (no existence leak), writes
-outside scope 403, lists are filtered; dashboards never write. Practice systems read nothing but
+Rules (domain.md §8): a resource outside the client's scope does not exist for it, so reading or
+writing it by id is 404, as for an unknown id; a 403 is for an action the client's kind may not
+take on a resource it can see (a PCN approving its own claim, a dashboard writing) or for a body
+naming an organisation outside its scope; lists are filtered. Practice systems read nothing but
 their own practices: a tenant's resource answers them 404, the catalogue (public, nobody's tenant)
 403, and lists 403.
 """
@@ -32,8 +34,17 @@ ADMIN_ONLY_WRITE = dict.fromkeys(COLUMNS, 403) | {"admin": 201}
 # One resource of PCN U00001 (ICB QHM): read by those who may read the PCN, 404 to everyone else.
 PCN_READ = {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 404, "ps_out": 404}
 PCN_READ |= {"dash": 200, "dash_out": 404, "dash_nat": 200}
-PCN_WRITE = dict.fromkeys(COLUMNS, 403) | {"admin": 200, "pcn": 200}
-ICB_WRITE = dict.fromkeys(COLUMNS, 403) | {"admin": 200, "icb": 200}
+# A write by id to a resource of PCN U00001: 404 to those who cannot read it (as for an unknown id),
+# 403 to those who read it but whose kind may not take the action, else the statuses given.
+OUT_OF_SCOPE = ("icb_out", "pcn_out", "ps", "ps_out", "dash_out")
+
+
+def write_by_id(**allowed: int) -> dict[str, int]:
+    return dict.fromkeys(COLUMNS, 403) | dict.fromkeys(OUT_OF_SCOPE, 404) | allowed
+
+
+PCN_WRITE = write_by_id(admin=200, pcn=200)
+ICB_WRITE = write_by_id(admin=200, icb=200)
 
 _n = itertools.count(1)
 _plan_years = itertools.count(2040)
@@ -212,12 +223,12 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ("PATCH", "/v1/pcns/{pcn_code}"): (
         "/v1/pcns/U00001",
         lambda: {"name": f"Renamed {unique()}"},
-        dict.fromkeys(COLUMNS, 403) | {"admin": 200, "icb": 200},
+        ICB_WRITE,
     ),
     ("PUT", "/v1/pcns/{pcn_code}/weighted-populations/{fy}"): (
         "/v1/pcns/U00001/weighted-populations/2024-25",
         lambda: {"weighted_population": f"{50_000 + unique()}.250", "reference_date": "2024-01-01"},
-        dict.fromkeys(COLUMNS, 403) | {"admin": 200, "icb": 200},
+        ICB_WRITE,
     ),
     # Funding rates, budgets and the ledger. Rows run in sorted order, so `allocate` runs before any
     # weighted population is set: its 422 (weighted-population-missing) shows the scope check passed.
@@ -230,12 +241,12 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/allocate"): (
         "/v1/pcns/U00001/budgets/2024-25/allocate",
         None,
-        dict.fromkeys(COLUMNS, 403) | {"admin": 422, "icb": 422},
+        write_by_id(admin=422, icb=422),
     ),
     ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/allocations"): (
         "/v1/pcns/U00001/budgets/2024-25/allocations",
         lambda: {"pot": "arrs", "amount_pence": 1_000 + unique(), "reason": "Agreed top-up"},
-        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "icb": 201},
+        write_by_id(admin=201, icb=201),
     ),
     ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/close"): (
         "/v1/pcns/U00001/budgets/2023-24/close",  # a year that has ended and that the claims do not use
@@ -245,7 +256,7 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ("GET", "/v1/pcns/{pcn_code}/budgets/{fy}"): ("/v1/pcns/U00001/budgets/2024-25", None, PCN_READ),
     ("GET", "/v1/pcns/{pcn_code}/ledger"): ("/v1/pcns/U00001/ledger", None, PCN_READ),
     # Posts: a PCN manages its own, its ICB and dashboards read them. Post 1 (of PCN U00001) is made
-    # before the rows run.
+    # before the rows run. Creating one names the PCN in the body: 403 to all but the PCN and admins.
     ("POST", "/v1/posts"): (
         "/v1/posts",
         lambda: {**POST, "display_name": f"Post {unique()}"},
@@ -256,7 +267,7 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ("PATCH", "/v1/posts/{post_id}"): (
         "/v1/posts/1",
         lambda: {"display_name": f"Renamed {unique()}"},
-        dict.fromkeys(COLUMNS, 403) | {"admin": 200, "pcn": 200},
+        PCN_WRITE,
     ),
     # Claims: a PCN drafts, submits and withdraws its own; its ICB approves, rejects and pays them; the
     # PCN, its ICB or an admin adjusts a paid one. Claim 1 (a draft for post 1, 2024-10) and a funded
@@ -301,7 +312,7 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
             },
         ),
         None,
-        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "icb": 201, "pcn": 201},
+        write_by_id(admin=201, icb=201, pcn=201),
     ),
     # Planning: whoever may read the PCN reads its forecast, headroom and workforce plan (the 2024-25 plan
     # is set before the rows run); the PCN itself or an admin sets a plan, each call the first plan of a
@@ -316,7 +327,7 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ("PUT", "/v1/pcns/{pcn_code}/workforce-plans/{fy}"): (
         new_plan_year,
         None,
-        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "pcn": 201},
+        write_by_id(admin=201, pcn=201),
     ),
     ("GET", "/v1/practices/{practice_code}"): (
         "/v1/practices/A00001",

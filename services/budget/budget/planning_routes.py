@@ -138,7 +138,8 @@ def get_headroom(
     },
     description="The PCN itself (or an admin): set the PCN's workforce plan for a financial year, planned WTE by "
     "role with a phase (1 to 4) and an intended start month inside the year; the body replaces the whole plan. "
-    "ICBs, dashboards, practice systems and other PCNs: 403.\n\n"
+    "Those who read the PCN but may not set its plan (its ICB, dashboards): 403; those who may not read it: 404 "
+    "`pcn-not-found`, as for no such PCN.\n\n"
     "The first plan of a year is created without `If-Match` (201; an `If-Match` then is 412, there is nothing to "
     "match). A replacement needs `If-Match` with the ETag last read (428 without, 412 when stale) and answers 200; "
     "the plan it replaces is kept in `history` with who set it and who replaced it. The same lines again change "

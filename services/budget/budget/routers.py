@@ -118,7 +118,8 @@ def list_icbs(
 )
 def create_pcn(data: PcnCreate, session: WriteSessionDep, principal: PrincipalDep, response: Response) -> PcnDetail:
     """Admin, or an ICB client for its own ICB: add a PCN with its member practices. A practice that
-    is a current member of another PCN is refused (409 `practice-in-another-pcn`, naming that PCN)."""
+    is a current member of another PCN is refused (409 `practice-in-another-pcn`, naming that PCN only
+    to an admin or that PCN's ICB). An ICB client naming another ICB: 403."""
     detail, etag = organisations.create_pcn(session=session, principal=principal, data=data)
     response.headers["ETag"] = etag
     response.headers["Location"] = f"/v1/pcns/{detail.code}"
@@ -185,7 +186,8 @@ def update_pcn(
     """Admin or the PCN's ICB: rename the PCN, set its list size, or replace its practice list. Needs
     `If-Match` with the PCN's ETag. Practices left out of a new list leave as of `effective_date`
     (default today in England; their last day is the day before) and new ones join on it; the
-    memberships they end stay in the history."""
+    memberships they end stay in the history. A PCN the client may not read: 404, as for no such
+    PCN; one it reads but may not change (the PCN itself, a dashboard): 403."""
     detail, etag = organisations.update_pcn(
         session=session, principal=principal, code=pcn_code, data=data, if_match=if_match
     )
@@ -515,7 +517,9 @@ def update_post(
     if_match: IfMatchRequired = None,
 ) -> PostPublic:
     """The post's PCN, or an admin: change a post. Needs `If-Match` with the post's ETag (missing:
-    428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post)."""
+    428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post). A post the
+    client may not read: 404 `post-not-found`, as for no such post; one it reads but may not change
+    (its ICB, a dashboard): 403."""
     public, etag = posts.update_post(
         session=session, principal=principal, post_id=post_id, data=data, if_match=if_match
     )

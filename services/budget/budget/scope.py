@@ -2,8 +2,11 @@
 
 Org codes come from the gateway's signed principal: an ``icb`` client holds its ICB code, a ``pcn``
 client its PCN code, a ``practice_system`` its practice codes, a ``dashboard`` an ICB code or none
-(national). Reads of one resource outside scope are answered 404 by the caller (no existence leak),
-lists are filtered, and writes outside scope are 403.
+(national). A resource outside a principal's scope does not exist for it: reading or writing it by
+id is answered 404 by the caller, exactly as for an id that does not exist, and no answer names
+another tenant's organisation. A 403 is for an action the principal's kind may not take on a
+resource it can see (a PCN approving its own claim, a dashboard writing), or for a body naming an
+organisation outside its scope. Lists are filtered.
 """
 
 from __future__ import annotations
@@ -92,6 +95,12 @@ def may_manage_pcn(principal: Principal, *, icb_code: str) -> bool:
 def may_manage_posts(principal: Principal) -> bool:
     """Whether this kind of principal manages any posts at all (admins and PCNs do)."""
     return principal.kind in ("admin", "pcn")
+
+
+def may_see_holder(principal: Principal, *, icb_code: str) -> bool:
+    """Whether a conflict may name the PCN that holds a code (a practice in another PCN): to an admin
+    or that PCN's ICB; anyone else learns only that the code is taken."""
+    return may_manage_pcn(principal, icb_code=icb_code)
 
 
 def may_manage_post(principal: Principal, *, pcn_code: str) -> bool:

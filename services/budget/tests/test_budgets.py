@@ -340,9 +340,12 @@ async def test_who_may_read_and_change_budgets(
         assert_problem(await client.get(BUDGET), 404, "pcn-not-found")
         assert_problem(await client.get(LEDGER), 404, "pcn-not-found")
     body = {"pot": "arrs", "amount_pence": 1, "reason": "x"}
-    for client in (other_icb, pcn, other_pcn, practice, dashboard, national):
+    for client in (pcn, dashboard, national):  # they see the PCN but may not change its budget
         assert_problem(await client.post(ALLOCATE), 403, "forbidden")
         assert_problem(await client.post(ALLOCATIONS, json=body), 403, "forbidden")
+    for client in (other_icb, other_pcn, practice):  # for them it does not exist
+        assert_problem(await client.post(ALLOCATE), 404, "pcn-not-found")
+        assert_problem(await client.post(ALLOCATIONS, json=body), 404, "pcn-not-found")
     assert (await icb.post(ALLOCATE)).status_code == 200
     assert len(await postings(admin)) == 2
 

@@ -485,15 +485,22 @@ async def test_who_may_do_what_with_claims(
     await top_up(icb, 1_000_000)
     post_id = await new_post(pcn)
     body = {"post_id": post_id, "month": "2024-10", **AMOUNTS}
-    for client in (other_pcn, icb, dashboard, practice):
+    # Writes: a post or claim the client may not read is 404, as if there were none; one it reads
+    # but whose action its kind may not take is 403.
+    for client in (icb, dashboard):
         assert_problem(await client.post("/v1/claims", json=body), 403, "forbidden")
+    for client in (other_pcn, practice):
+        assert_problem(await client.post("/v1/claims", json=body), 404, "post-not-found")
     claim = await draft(pcn, post_id)
     cid = claim["id"]
-    for client in (other_pcn, icb, dashboard):
+    for client in (icb, dashboard):
         assert_problem(await act(client, cid, "submit"), 403, "forbidden")
+    assert_problem(await act(other_pcn, cid, "submit"), 404, "claim-not-found")
     assert (await act(pcn, cid, "submit")).status_code == 200
-    for client in (pcn, other_icb, dashboard, other_pcn):
+    for client in (pcn, dashboard):
         assert_problem(await act(client, cid, "approve"), 403, "forbidden")
+    for client in (other_icb, other_pcn):
+        assert_problem(await act(client, cid, "approve"), 404, "claim-not-found")
     # Reads: in scope answers, out of scope is 404, as if there were no such claim.
     for client in (admin, icb, pcn, dashboard, national):
         assert (await client.get(f"/v1/claims/{cid}")).status_code == 200
@@ -588,8 +595,8 @@ async def test_closing_the_year_lapses_what_is_available(
     claim = await draft(pcn, await new_post(pcn))
     assert (await act(pcn, claim["id"], "submit")).status_code == 200
     close = f"{BUDGET}/close"
-    for client in (pcn, other_icb):
-        assert_problem(await client.post(close), 403, "forbidden")
+    assert_problem(await pcn.post(close), 403, "forbidden")  # it sees its budget but does not close it
+    assert_problem(await other_icb.post(close), 404, "pcn-not-found")  # for it, there is no such PCN
     assert_problem(await icb.post("/v1/pcns/U00001/budgets/2026-27/close"), 422, "financial-year-not-ended")
 
     first = await icb.post(close, headers={"Idempotency-Key": "close-2024-25"})

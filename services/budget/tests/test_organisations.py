@@ -382,11 +382,12 @@ async def test_who_may_change_a_pcn(
 ) -> None:
     ok = await patch(icb, "U00001", {"list_size": 1})
     assert ok.status_code == 200 and ok.json()["updated_by"] == "test-icb-qhm"
-    # The other ICB cannot even read it, so it sends a made-up ETag: the write is refused first.
-    assert_problem(
-        await other_icb.patch("/v1/pcns/U00001", json={"list_size": 2}, headers={"If-Match": "*"}), 403, "forbidden"
-    )
-    for client in (pcn, dashboard, national, practice):
+    # Those who cannot read it (they send a made-up ETag) are told there is no such PCN, as for an
+    # unknown code; those who read it but may not change it, 403.
+    for client in (other_icb, practice):
+        response = await client.patch("/v1/pcns/U00001", json={"list_size": 2}, headers={"If-Match": "*"})
+        assert_problem(response, 404, "pcn-not-found")
+    for client in (pcn, dashboard, national):
         response = await patch(client, "U00001", {"list_size": 2}, reader=admin)
         assert_problem(response, 403, "forbidden")
     assert_problem(
@@ -560,8 +561,10 @@ async def test_who_may_set_a_weighted_population(
     dashboard: httpx.AsyncClient,
     national: httpx.AsyncClient,
 ) -> None:
-    for client in (other_icb, pcn, dashboard, national, practice):
+    for client in (pcn, dashboard, national):
         assert_problem(await client.put(WP_PATH, json=WP), 403, "forbidden")
+    for client in (other_icb, practice):
+        assert_problem(await client.put(WP_PATH, json=WP), 404, "pcn-not-found")
     assert_problem(await admin.put("/v1/pcns/U09999/weighted-populations/2024-25", json=WP), 404, "pcn-not-found")
     assert (await admin.get("/v1/pcns/U00001")).json()["weighted_populations"] == []
 

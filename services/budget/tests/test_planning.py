@@ -579,10 +579,14 @@ async def test_who_may_do_what_with_planning(
     budget_db_url: str,
 ) -> None:
     await new_post(pcn)
-    # Writes: the PCN itself or an admin; anyone else 403, before anything is looked at.
-    for client in (icb, other_icb, other_pcn, dashboard, national, practice):
+    # Writes: the PCN itself or an admin; those who read the PCN but may not set its plan 403; for
+    # those who may not read it there is no such PCN (404).
+    for client in (icb, dashboard, national):
         assert_problem(await client.put(PLAN, json={"lines": LINES}), 403, "forbidden")
-    assert_problem(await pcn.put("/v1/pcns/U00002/workforce-plans/2024-25", json={"lines": []}), 403, "forbidden")
+    for client in (other_icb, other_pcn, practice):
+        assert_problem(await client.put(PLAN, json={"lines": LINES}), 404, "pcn-not-found")
+    response = await pcn.put("/v1/pcns/U00002/workforce-plans/2024-25", json={"lines": []})
+    assert_problem(response, 404, "pcn-not-found")
     assert plan_rows(budget_db_url) == 0
     assert_problem(await admin.put("/v1/pcns/U09999/workforce-plans/2024-25", json={"lines": []}), 404, "pcn-not-found")
     assert (await pcn.put(PLAN, json={"lines": LINES})).status_code == 201

@@ -346,8 +346,11 @@ async def test_who_may_patch(
 ) -> None:
     post_id = (await created(pcn))["id"]
     path = f"/v1/posts/{post_id}"
-    for client in (icb, other_pcn, practice, dashboard, national):
+    for client in (icb, dashboard, national):  # they read the post but may not change it
         assert_problem(await client.patch(path, json={"afc_band": "8a"}, headers={"If-Match": "*"}), 403, "forbidden")
+    for client in (other_pcn, practice):  # for them there is no such post
+        response = await client.patch(path, json={"afc_band": "8a"}, headers={"If-Match": "*"})
+        assert_problem(response, 404, "post-not-found")
     assert_problem(await admin.patch("/v1/posts/999999", json={}, headers={"If-Match": "*"}), 404, "post-not-found")
     response = await admin.patch(path, json={"afc_band": "8a"}, headers={"If-Match": "*"})
     assert response.status_code == 200 and response.json()["updated_by"] == "test-admin"

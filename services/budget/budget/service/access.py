@@ -17,6 +17,12 @@ from budget import scope
 from budget.errors import PcnNotFound
 from budget.models import Pcn
 
+# One answer for an id that does not exist and for one outside the client's scope (domain §8): the
+# detail names no id, so the two bodies are the same but for the request id and the path.
+NO_PCN = "No PCN with this code that this client may read."
+NO_POST = "No post with this id that this client may read."
+NO_CLAIM = "No claim with this id that this client may read."
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -57,25 +63,25 @@ def list_scope(principal: Principal) -> scope.ListScope:
     return visible
 
 
-def readable_pcn(session: Session, principal: Principal, code: str) -> Pcn:
+def readable_pcn(session: Session, principal: Principal, code: str, *, for_update: bool = False) -> Pcn:
     """The PCN if this principal may read it; otherwise, as when there is none, 404."""
-    pcn = repo.get_pcn(session, normalise_code(code))
+    pcn = repo.get_pcn(session, normalise_code(code), for_update=for_update)
     if pcn is None or not scope.may_read_pcn(principal, pcn_code=pcn.code, icb_code=pcn.icb_code):
-        raise PcnNotFound(f"No PCN {normalise_code(code)} that this client may read.")
+        raise PcnNotFound(NO_PCN)
     return pcn
 
 
 def require_manager(principal: Principal) -> None:
-    """403 for the kinds of client that change no PCN at all, before anything else is looked at."""
+    """403 for the kinds of client that change no PCN at all (a body naming a PCN's ICB)."""
     if not scope.may_manage_pcns(principal):
         raise Forbidden("Only an admin or the PCN's ICB may change a PCN.")
 
 
-def managed_pcn(session: Session, principal: Principal, code: str) -> Pcn:
-    """The PCN, locked for this transaction, once it is known the principal may change it."""
-    pcn = repo.get_pcn(session, normalise_code(code), for_update=True)
-    if pcn is None:
-        raise PcnNotFound(f"No PCN {normalise_code(code)}.")
+def managed_pcn(session: Session, principal: Principal, code: str, *, for_update: bool = True) -> Pcn:
+    """The PCN (locked for this transaction unless ``for_update`` is false) that an admin or its ICB
+    changes: 404 when the principal may not read it, as when there is none; 403 when it may read it
+    but not change it (the PCN itself, a dashboard)."""
+    pcn = readable_pcn(session, principal, code, for_update=for_update)
     if not scope.may_manage_pcn(principal, icb_code=pcn.icb_code):
-        raise Forbidden(f"PCN {pcn.code} belongs to ICB {pcn.icb_code}; only an admin or that ICB may change it.")
+        raise Forbidden("Only an admin or the PCN's ICB may change a PCN, its weighted populations or its budget.")
     return pcn

@@ -19,14 +19,12 @@ from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import Claim
 from arrs_kit.pagination import next_cursor_for
 from arrs_kit.principal import Principal
-from arrs_kit.problems import Forbidden
-from budget import ledger, rules, scope
+from budget import ledger, rules
 from budget import repository as repo
 from budget.errors import (
     BudgetExceeded,
     FinancialYearNotEnded,
     FundingRateMissing,
-    PcnNotFound,
     PotNotAvailable,
     WeightedPopulationMissing,
 )
@@ -129,16 +127,9 @@ def post(
 
 
 def _budget_pcn(session: Session, principal: Principal, code: str) -> Pcn:
-    """The PCN whose budget this principal may change: an admin, or the PCN's ICB (403 otherwise)."""
-    access.require_manager(principal)
-    pcn = repo.get_pcn(session, access.normalise_code(code))
-    if pcn is None:
-        raise PcnNotFound(f"No PCN {access.normalise_code(code)}.")
-    if not scope.may_manage_pcn(principal, icb_code=pcn.icb_code):
-        raise Forbidden(
-            f"PCN {pcn.code} belongs to ICB {pcn.icb_code}; only an admin or that ICB may change its budget."
-        )
-    return pcn
+    """The PCN whose budget this principal may change: an admin, or the PCN's ICB (404 when it may
+    not read the PCN, 403 when it may read but not change it). Not locked: the pots' rows are."""
+    return access.managed_pcn(session, principal, code, for_update=False)
 
 
 def allocate(*, session: Session, principal: Principal, code: str, fy: str) -> tuple[AllocateResult, bool]:

@@ -388,55 +388,60 @@ def _record(
 # Who may do what (domain §8)
 
 
+# Whatever the action, a post or claim the principal may not read is 404, as one that does not exist
+# (the same body); one it reads but whose action its kind may not take is 403, naming no organisation.
+
+
+def _visible(session: Session, principal: Principal, pcn_code: str) -> tuple[bool, str]:
+    """Whether the principal may read the things of ``pcn_code``, and that PCN's ICB."""
+    icb_code = repo.icb_codes_of_pcns(session, [pcn_code])[pcn_code]
+    return scope.may_read_pcn(principal, pcn_code=pcn_code, icb_code=icb_code), icb_code
+
+
 def _managed_post(session: Session, principal: Principal, post_id: int) -> Post:
-    """A post whose claims this principal makes: its PCN, or an admin (403 for other writers)."""
-    if not scope.may_manage_posts(principal):
-        raise Forbidden("Only a PCN (for its own posts) or an admin makes claims.")
+    """A post whose claims this principal makes: its PCN, or an admin."""
     post = repo.get_post(session, post_id)
-    if post is None:
-        raise PostNotFound(f"No post {post_id}.")
+    if post is None or not _visible(session, principal, post.pcn_code)[0]:
+        raise PostNotFound(access.NO_POST)
     if not scope.may_manage_post(principal, pcn_code=post.pcn_code):
-        raise Forbidden(f"Post {post_id} belongs to PCN {post.pcn_code}; only that PCN or an admin claims for it.")
+        raise Forbidden("Only the post's PCN or an admin makes its claims.")
     return post
 
 
 def _readable_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
     claim = session.scalars(select(Claim).where(col(Claim.id) == claim_id)).one_or_none()
-    if claim is not None:
-        icb_code = repo.icb_codes_of_pcns(session, [claim.pcn_code])[claim.pcn_code]
-        if scope.may_read_pcn(principal, pcn_code=claim.pcn_code, icb_code=icb_code):
-            return claim
-    raise ClaimNotFound(f"No claim {claim_id} that this client may read.")
+    if claim is None or not _visible(session, principal, claim.pcn_code)[0]:
+        raise ClaimNotFound(access.NO_CLAIM)
+    return claim
 
 
 def _pcn_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
     """A claim its PCN (or an admin) acts on, locked."""
-    if not scope.may_manage_posts(principal):
-        raise Forbidden("Only the claim's PCN or an admin may do this.")
-    claim = _claim_for_write(session, claim_id)
+    claim, _ = _claim_for_write(session, principal, claim_id)
     if not scope.may_manage_post(principal, pcn_code=claim.pcn_code):
-        raise Forbidden(f"Claim {claim_id} belongs to PCN {claim.pcn_code}; only that PCN or an admin may do this.")
+        raise Forbidden("Only the claim's PCN or an admin may do this.")
     return claim
 
 
 def _icb_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
     """A claim its PCN's ICB (or an admin) decides on, locked."""
-    if not scope.may_manage_pcns(principal):
-        raise Forbidden("Only the PCN's ICB or an admin approves, rejects or pays claims.")
-    claim = _claim_for_write(session, claim_id)
-    icb_code = repo.icb_codes_of_pcns(session, [claim.pcn_code])[claim.pcn_code]
+    claim, icb_code = _claim_for_write(session, principal, claim_id)
     if not scope.may_manage_pcn(principal, icb_code=icb_code):
-        raise Forbidden(f"Claim {claim_id} is of a PCN in ICB {icb_code}; only that ICB or an admin decides it.")
+        raise Forbidden("Only the PCN's ICB or an admin approves, rejects or pays claims.")
     return claim
 
 
-def _claim_for_write(session: Session, claim_id: int) -> Claim:
+def _claim_for_write(session: Session, principal: Principal, claim_id: int) -> tuple[Claim, str]:
+    """The claim, locked, if the principal may read it (404 otherwise), and its PCN's ICB."""
     claim = session.scalars(
         select(Claim).where(col(Claim.id) == claim_id).with_for_update().execution_options(populate_existing=True)
     ).one_or_none()
     if claim is None:
-        raise ClaimNotFound(f"No claim {claim_id}.")
-    return claim
+        raise ClaimNotFound(access.NO_CLAIM)
+    visible, icb_code = _visible(session, principal, claim.pcn_code)
+    if not visible:
+        raise ClaimNotFound(access.NO_CLAIM)
+    return claim, icb_code
 
 
 def _require_status(claim: Claim, action: str, *allowed: str) -> None:
@@ -925,15 +930,12 @@ def create_adjustment(
     """Correct a paid claim: the claim is computed again with the corrected amounts on the terms it
     was paid on (its rate period), and the difference from what has been claimed so far becomes an
     adjustment claim, submitted at once for the ICB's decision. Its PCN, its ICB or an admin."""
-    if principal.kind not in ("admin", "pcn", "icb"):
-        raise Forbidden("Only the claim's PCN, its ICB or an admin adjusts a paid claim.")
-    original = _claim_for_write(session, claim_id)
-    icb_code = repo.icb_codes_of_pcns(session, [original.pcn_code])[original.pcn_code]
+    original, icb_code = _claim_for_write(session, principal, claim_id)
     if not (
         scope.may_manage_post(principal, pcn_code=original.pcn_code)
         or scope.may_manage_pcn(principal, icb_code=icb_code)
     ):
-        raise Forbidden(f"Claim {claim_id} is of PCN {original.pcn_code}; only it, its ICB or an admin adjusts it.")
+        raise Forbidden("Only the claim's PCN, its ICB or an admin adjusts a paid claim.")
     if original.kind != CLAIM:
         raise InvalidClaimTransition("An adjustment corrects a claim, not another adjustment.")
     _require_status(original, "an adjustment", "paid")

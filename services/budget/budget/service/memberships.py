@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.principal import Principal
 from budget import repository as repo
-from budget import rules
+from budget import rules, scope
 from budget.errors import InvalidEffectiveDate, MembershipOverlap, PcnExists, PracticeInAnotherPcn
 from budget.models import PracticeMembership
 from budget.service.access import today_in_england
@@ -32,15 +32,30 @@ def effective_date(given: date | None) -> date:
     return given
 
 
-def in_another_pcn(held: Sequence[PracticeMembership]) -> PracticeInAnotherPcn:
-    named = ", ".join(f"{m.practice_code} (PCN {m.pcn_code})" for m in held)
+def _holders_shown(session: Session, principal: Principal, pcn_codes: Iterable[str]) -> bool:
+    """Whether a conflict may name these PCNs to the principal: only an admin, or the ICB they all
+    belong to (domain §8: no message names another tenant's organisation). Anyone else is told
+    that a code is taken, not by whom."""
+    icbs = repo.icb_codes_of_pcns(session, set(pcn_codes))
+    return all(scope.may_see_holder(principal, icb_code=icb) for icb in icbs.values())
+
+
+def in_another_pcn(session: Session, principal: Principal, held: Sequence[PracticeMembership]) -> PracticeInAnotherPcn:
+    if _holders_shown(session, principal, (m.pcn_code for m in held)):
+        named = ", ".join(f"{m.practice_code} (PCN {m.pcn_code})" for m in held)
+        return PracticeInAnotherPcn(
+            f"A practice belongs to one PCN at a time; currently a member elsewhere: {named}. "
+            "Remove it from that PCN first (PATCH its practice_codes).",
+            extra={
+                "pcn_code": held[0].pcn_code,
+                "conflicts": [{"practice_code": m.practice_code, "pcn_code": m.pcn_code} for m in held],
+            },
+        )
+    codes = ", ".join(sorted({m.practice_code for m in held}))
     return PracticeInAnotherPcn(
-        f"A practice belongs to one PCN at a time; currently a member elsewhere: {named}. "
-        "Remove it from that PCN first (PATCH its practice_codes).",
-        extra={
-            "pcn_code": held[0].pcn_code,
-            "conflicts": [{"practice_code": m.practice_code, "pcn_code": m.pcn_code} for m in held],
-        },
+        f"A practice belongs to one PCN at a time; currently a member of another PCN: {codes}. "
+        "The other PCN's ICB (or an admin) removes it from that PCN first.",
+        extra={"conflicts": [{"practice_code": m.practice_code} for m in held]},
     )
 
 
@@ -53,13 +68,19 @@ def join(
         return
     held = [m for m in repo.open_memberships_of_practices(session, practice_codes) if m.pcn_code != pcn_code]
     if held:
-        raise in_another_pcn(held)
+        raise in_another_pcn(session, principal, held)
     for past in repo.memberships_of_practices(session, practice_codes):
         if past.valid_to is not None and past.valid_to >= on:
+            if past.pcn_code == pcn_code or _holders_shown(session, principal, [past.pcn_code]):
+                raise MembershipOverlap(
+                    f"Practice {past.practice_code} was in PCN {past.pcn_code} until {past.valid_to}; "
+                    f"a new membership must start after that, not on {on}.",
+                    extra={"practice_code": past.practice_code, "pcn_code": past.pcn_code},
+                )
             raise MembershipOverlap(
-                f"Practice {past.practice_code} was in PCN {past.pcn_code} until {past.valid_to}; "
+                f"Practice {past.practice_code} was in another PCN until {past.valid_to}; "
                 f"a new membership must start after that, not on {on}.",
-                extra={"practice_code": past.practice_code, "pcn_code": past.pcn_code},
+                extra={"practice_code": past.practice_code},
             )
     # Every writer claims practices in code order, so two claims never each wait for the other's.
     for code in sorted(practice_codes):
@@ -85,7 +106,7 @@ def leave(memberships: Iterable[PracticeMembership], *, on: date, principal: Pri
 
 @contextmanager
 def conflicts_explained(
-    session: Session, *, pcn_code: str, practice_codes: Sequence[str], creating: bool
+    session: Session, principal: Principal, *, pcn_code: str, practice_codes: Sequence[str], creating: bool
 ) -> Iterator[None]:
     """Run the writes of ``pcn_code`` (``creating`` it, or changing it) and commit. A unique violation
     means a racing request got there first (the index, not our earlier read, has the last word):
@@ -99,5 +120,5 @@ def conflicts_explained(
             raise PcnExists(f"PCN {pcn_code} is in the register already.") from None
         held = [m for m in repo.open_memberships_of_practices(session, practice_codes) if m.pcn_code != pcn_code]
         if held:
-            raise in_another_pcn(held) from None
+            raise in_another_pcn(session, principal, held) from None
         raise

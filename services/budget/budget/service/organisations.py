@@ -129,7 +129,7 @@ def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tu
     """Admin, or the ICB itself: add a PCN with its member practices, joining as of ``effective_date``."""
     access.require_manager(principal)
     if not scope.may_manage_pcn(principal, icb_code=data.icb_code):
-        raise Forbidden(f"An ICB client adds PCNs to its own ICB only, not to {data.icb_code}.")
+        raise Forbidden("An ICB client adds PCNs to its own ICB only.")
     if repo.get_icb(session, data.icb_code) is None:
         raise UnknownIcb(f"ICB {data.icb_code} is not in the register; an admin adds it with POST /v1/icbs.")
     if repo.get_pcn(session, data.code) is not None:
@@ -147,7 +147,9 @@ def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tu
         updated_at=now,
         updated_by=principal.client_id,
     )
-    with memberships.conflicts_explained(session, pcn_code=pcn.code, practice_codes=data.practice_codes, creating=True):
+    with memberships.conflicts_explained(
+        session, principal, pcn_code=pcn.code, practice_codes=data.practice_codes, creating=True
+    ):
         session.add(pcn)
         session.flush()  # the PCN row before the memberships that refer to it
         memberships.join(
@@ -161,7 +163,6 @@ def update_pcn(
 ) -> tuple[PcnDetail, str]:
     """Admin or the PCN's ICB: rename, set the list size, or replace the practice list. Practices left
     out leave as of ``effective_date`` (their last day is the day before); new ones join on it."""
-    access.require_manager(principal)
     pcn = access.managed_pcn(session, principal, code)
     require_if_match(if_match, access.pcn_etag(pcn))
     on = memberships.effective_date(data.effective_date)
@@ -172,7 +173,7 @@ def update_pcn(
     if data.list_size is not None and data.list_size != pcn.list_size:
         pcn.list_size, changed = data.list_size, True
     with memberships.conflicts_explained(
-        session, pcn_code=pcn.code, practice_codes=data.practice_codes or [], creating=False
+        session, principal, pcn_code=pcn.code, practice_codes=data.practice_codes or [], creating=False
     ):
         if data.practice_codes is not None:
             current = {m.practice_code: m for m in repo.open_memberships_of_pcns(session, [pcn.code])}

@@ -57,7 +57,6 @@ from budget import repository as repo
 from budget.catalogue import Role, RoleCatalogue
 from budget.errors import (
     MonthOutsideFinancialYear,
-    PcnNotFound,
     RateNotPublished,
     RoleNotClaimable,
     WorkforcePlanNotFound,
@@ -605,14 +604,10 @@ def put_plan(
     plan is created without ``If-Match`` (sent, it is 412: there is nothing to match); a replacement
     needs it (428 without, 412 stale). The same lines again change nothing. Answers the plan, its
     ETag and whether it was created."""
-    if not scope.may_manage_posts(principal):
-        raise Forbidden("Only a PCN (its own plan) or an admin sets a workforce plan.")
-    pcn_code = access.normalise_code(code)
+    pcn_code = access.readable_pcn(session, principal, code).code  # 404 outside scope, as for no PCN
     if not scope.may_manage_post(principal, pcn_code=pcn_code):
-        raise Forbidden(f"Only an admin or PCN {pcn_code} itself may set its workforce plan.")
+        raise Forbidden("Only the PCN itself or an admin sets its workforce plan.")
     start, end = _fy(fy)
-    if repo.get_pcn(session, pcn_code) is None:
-        raise PcnNotFound(f"No PCN {pcn_code}.")
     _check_lines(catalogue, fy, start, end, data.lines)  # the catalogue is read before any lock is taken
     pcn = repo.get_pcn(session, pcn_code, for_update=True)  # writers of one PCN's plans queue here
     assert pcn is not None

@@ -76,10 +76,12 @@ def _set_costs(post: Post, costs: UnfundedCosts) -> None:
 
 def create_post(*, session: Session, principal: Principal, data: PostCreate) -> tuple[PostPublic, str]:
     """A PCN (for itself) or an admin: add a post."""
+    # The body names the PCN: outside the principal's own, 403 whether or not it exists (no lookup,
+    # so nothing is learnt about it), naming no PCN.
     if not scope.may_manage_post(principal, pcn_code=data.pcn_code):
-        raise Forbidden(f"Only an admin or PCN {data.pcn_code} itself may add its posts.")
+        raise Forbidden("Only an admin or the PCN itself may add its posts.")
     if repo.get_pcn(session, data.pcn_code) is None:
-        raise PcnNotFound(f"No PCN {data.pcn_code}.")
+        raise PcnNotFound(access.NO_PCN)
     now = access.now()
     post = Post(
         pcn_code=data.pcn_code,
@@ -111,13 +113,14 @@ def create_post(*, session: Session, principal: Principal, data: PostCreate) -> 
     return _public(post), post_etag(post)
 
 
-def _readable(session: Session, principal: Principal, post_id: int) -> Post:
-    post = repo.get_post(session, post_id)
+def _readable(session: Session, principal: Principal, post_id: int, *, for_update: bool = False) -> Post:
+    """The post if this principal may read it; otherwise, as when there is none, 404."""
+    post = repo.get_post(session, post_id, for_update=for_update)
     if post is not None:
         icb_code = repo.icb_codes_of_pcns(session, [post.pcn_code])[post.pcn_code]
         if scope.may_read_pcn(principal, pcn_code=post.pcn_code, icb_code=icb_code):
             return post
-    raise PostNotFound(f"No post {post_id} that this client may read.")
+    raise PostNotFound(access.NO_POST)
 
 
 def get_post(*, session: Session, principal: Principal, post_id: int) -> tuple[PostPublic, str]:
@@ -145,14 +148,11 @@ def list_posts(
 def update_post(
     *, session: Session, principal: Principal, post_id: int, data: PostUpdate, if_match: str | None
 ) -> tuple[PostPublic, str]:
-    """The post's PCN or an admin: change any field but ``pcn_code`` and ``role_code``."""
-    if not scope.may_manage_posts(principal):
-        raise Forbidden("Only an admin or the post's PCN may change a post.")
-    post = repo.get_post(session, post_id, for_update=True)
-    if post is None:
-        raise PostNotFound(f"No post {post_id}.")
+    """The post's PCN or an admin: change any field but ``pcn_code`` and ``role_code``. 404 for a
+    post the principal may not read, 403 for one it reads but may not change (its ICB, a dashboard)."""
+    post = _readable(session, principal, post_id, for_update=True)
     if not scope.may_manage_post(principal, pcn_code=post.pcn_code):
-        raise Forbidden(f"Post {post_id} belongs to PCN {post.pcn_code}; only an admin or that PCN may change it.")
+        raise Forbidden("Only an admin or the post's PCN may change a post.")
     require_if_match(if_match, post_etag(post))
     before = _public(post)
     fields = data.model_fields_set
