@@ -10,10 +10,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from arrs_kit import migrate
+from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import BACKENDS, DatabaseFactory
 from budget.catalogue import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app as create_budget
+from evaluation.clients.budget import BudgetClient
+from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
 from evaluation.main import create_app as create_evaluation
 from gateway.config import GatewaySettings
@@ -24,14 +27,22 @@ from roles.main import create_app as create_roles
 SERVICES = ("roles", "budget", "evaluation")
 
 
-def make_service(name: str, url: str, *, catalogue: RoleCatalogue | None = None) -> FastAPI:
+def make_service(
+    name: str,
+    url: str,
+    *,
+    catalogue: RoleCatalogue | None = None,
+    budget: BudgetClient | None = None,
+    roles: RolesClient | None = None,
+) -> FastAPI:
     """One service on ``url``; the budget service reads the role catalogue through ``catalogue``
-    (see :func:`roles_catalogue`)."""
+    (see :func:`roles_catalogue`), the evaluation service the budget and roles services through
+    ``budget`` and ``roles``."""
     if name == "roles":
         return create_roles(RolesSettings(database_url=url), configure_logs=False)
     if name == "budget":
         return create_budget(BudgetSettings(database_url=url), configure_logs=False, catalogue=catalogue)
-    return create_evaluation(EvaluationSettings(database_url=url), configure_logs=False)
+    return create_evaluation(EvaluationSettings(database_url=url), configure_logs=False, budget=budget, roles=roles)
 
 
 @contextmanager
@@ -41,6 +52,17 @@ def roles_catalogue(roles_url: str) -> Iterator[RoleCatalogue]:
     settings = RolesSettings(database_url=roles_url)
     with TestClient(create_roles(settings, configure_logs=False), base_url="http://roles") as client:
         yield RoleCatalogue(client, gateway_secret=settings.gateway_secret.get_secret_value())
+
+
+@contextmanager
+def evaluation_upstreams(roles: RoleCatalogue, budget_app: FastAPI) -> Iterator[tuple[BudgetClient, RolesClient]]:
+    """The evaluation service's clients of the budget service (``budget_app``, in this process) and of
+    the roles service ``roles`` already reaches."""
+    with TestClient(budget_app, base_url="http://budget") as budget:
+        yield (
+            BudgetClient(budget, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=0),
+            RolesClient(roles.client, gateway_secret=DEV_GATEWAY_SECRET),
+        )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -54,7 +76,10 @@ def service_apps(database_factory: DatabaseFactory) -> object:
     this roles service."""
     urls = {name: database_factory.create(name, "sqlite", partial(migrate.upgrade, name)) for name in SERVICES}
     with roles_catalogue(urls["roles"]) as catalogue:
-        yield {name: make_service(name, url, catalogue=catalogue) for name, url in urls.items()}
+        apps = {name: make_service(name, urls[name], catalogue=catalogue) for name in ("roles", "budget")}
+        with evaluation_upstreams(catalogue, apps["budget"]) as (budget, roles):
+            apps["evaluation"] = make_service("evaluation", urls["evaluation"], budget=budget, roles=roles)
+            yield apps
     for url in urls.values():
         database_factory.drop(url)
 

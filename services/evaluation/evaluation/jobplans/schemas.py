@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
@@ -44,7 +44,18 @@ def _decimal_text(value: Any) -> str:
 DecimalText = Annotated[
     str,
     BeforeValidator(_decimal_text),
-    Field(description="A number (or decimal string), up to 12 digits and 4 decimals.", examples=["72.5"]),
+    # In: a number or a decimal string; out: always the exact decimal string.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": -999_999_999_999, "maximum": 999_999_999_999},
+                {"type": "string", "pattern": _DECIMAL.pattern},
+            ],
+            "description": "A number (or decimal string), up to 12 digits and 4 decimals.",
+            "examples": ["72.5"],
+        },
+        mode="validation",
+    ),
 ]
 
 
