@@ -11,7 +11,9 @@ submitted, approved, paid, adjusted.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +26,6 @@ from sqlalchemy import create_engine, text
 
 from arrs_kit import migrate
 from arrs_kit.testing import DatabaseFactory, GatewaySigner, signing_app
-from budget.catalogue import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app as create_budget
 from tests.contract.conftest import make_service, roles_catalogue
@@ -83,17 +84,19 @@ def _seed(url: str) -> None:
             )
     finally:
         engine.dispose()
-    # Posts and allocations read no catalogue: an unreachable one stands in for it.
-    unused = RoleCatalogue.over_http("http://127.0.0.1:9", gateway_secret="unused")
-    app = create_budget(BudgetSettings(database_url=url), configure_logs=False, catalogue=unused)
-    with TestClient(app) as client:
-        client.auth = GatewaySigner()
-        response = client.post("/v1/posts", json=POST)
-        assert response.status_code == 201 and response.json()["id"] == 1, response.text
-        funds = {"pot": "arrs", "amount_pence": 100_000_000, "reason": "Schemathesis"}
-        response = client.post("/v1/pcns/U12345/budgets/2024-25/allocations", json=funds)
-        assert response.status_code == 201, response.text
-    unused.close()
+    # A post's role is checked against the catalogue: a real roles service of the seed's own.
+    with tempfile.TemporaryDirectory() as roles_dir:
+        roles_url = f"sqlite:///{Path(roles_dir) / 'roles.db'}"
+        migrate.upgrade("roles", roles_url)
+        with roles_catalogue(roles_url) as catalogue:
+            app = create_budget(BudgetSettings(database_url=url), configure_logs=False, catalogue=catalogue)
+            with TestClient(app) as client:
+                client.auth = GatewaySigner()
+                response = client.post("/v1/posts", json=POST)
+                assert response.status_code == 201 and response.json()["id"] == 1, response.text
+                funds = {"pot": "arrs", "amount_pence": 100_000_000, "reason": "Schemathesis"}
+                response = client.post("/v1/pcns/U12345/budgets/2024-25/allocations", json=funds)
+                assert response.status_code == 201, response.text
 
 
 @pytest.fixture

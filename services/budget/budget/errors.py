@@ -78,6 +78,18 @@ class PracticeNotInPcn(ProblemError):
     status, code, title = 422, "practice-not-in-pcn", "A practice is not a current member of the post's PCN"
 
 
+class UnknownRole(ProblemError):
+    status, code, title = 422, "unknown-role", "The role catalogue has no such role"
+
+
+class EmployerNotInPcn(ProblemError):
+    status, code, title = (
+        422,
+        "employer-not-in-pcn",
+        "A post employed by a practice is employed by a current member practice of its PCN",
+    )
+
+
 class FundingShareNotAllowed(ProblemError):
     status, code, title = 422, "funding-share-not-allowed", "Only a mental health practitioner post has a funding share"
 

@@ -24,6 +24,7 @@ from arrs_kit.pagination import (
 )
 from arrs_kit.principal import AdminDep, PrincipalDep, ReaderDep
 from arrs_kit.problems import problem_responses
+from budget.claim_routes import CatalogueDep
 from budget.schemas import (
     ICB_CODE_PATTERN,
     PCN_CODE_PATTERN,
@@ -447,14 +448,19 @@ PostIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The post's
     operation_id="create_post",
     status_code=201,
     response_model=PostPublic,
-    responses=problem_responses(403, 404, 422),
+    responses=problem_responses(403, 404, 422, 503),
 )
-def create_post(data: PostCreate, session: WriteSessionDep, principal: PrincipalDep, response: Response) -> PostPublic:
-    """A PCN client for its own PCN, or an admin: add a post (one person in one role). The practices
-    served must be current members of the PCN (422 `practice-not-in-pcn`); a funding share override
-    is for mental health practitioner posts only (422 `funding-share-not-allowed`); `leave_date` is
-    on or after `start_date` (422 `invalid-leave-date`)."""
-    public, etag = posts.create_post(session=session, principal=principal, data=data)
+def create_post(
+    data: PostCreate, session: WriteSessionDep, principal: PrincipalDep, catalogue: CatalogueDep, response: Response
+) -> PostPublic:
+    """A PCN client for its own PCN, or an admin: add a post (one person in one role). The role must
+    be one the role catalogue has (422 `unknown-role`; 503 `roles-unavailable` when the catalogue
+    cannot be read); the practices served must be current members of the PCN (422
+    `practice-not-in-pcn`); a post employed by a practice (`pcn_lead_practice`, `member_practice`)
+    is employed by a current member practice of the PCN (422 `employer-not-in-pcn`); a funding share
+    override is for mental health practitioner posts only (422 `funding-share-not-allowed`);
+    `leave_date` is on or after `start_date` (422 `invalid-leave-date`). Another PCN's posts: 403."""
+    public, etag = posts.create_post(session=session, catalogue=catalogue, principal=principal, data=data)
     response.headers["ETag"] = etag
     response.headers["Location"] = f"/v1/posts/{public.id}"
     return public
@@ -519,7 +525,8 @@ def update_post(
     """The post's PCN, or an admin: change a post. Needs `If-Match` with the post's ETag (missing:
     428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post). A post the
     client may not read: 404 `post-not-found`, as for no such post; one it reads but may not change
-    (its ICB, a dashboard): 403."""
+    (its ICB, a dashboard): 403. A change of `employment_model` or `employer_code` is checked as on
+    creation (422 `employer-not-in-pcn`)."""
     public, etag = posts.update_post(
         session=session, principal=principal, post_id=post_id, data=data, if_match=if_match
     )

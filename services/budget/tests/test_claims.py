@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from arrs_kit.principal import Principal
@@ -223,11 +223,29 @@ async def test_a_gp_claim_draws_on_the_ring_fenced_pot(icb: httpx.AsyncClient, p
     assert (await pot(icb, "arrs")) == {}
 
 
+async def test_a_post_whose_role_the_catalogue_lacks_is_not_claimable(
+    pcn: httpx.AsyncClient, budget_db_url: str
+) -> None:
+    # A post made before its role was checked against the catalogue (a new one is refused, 422
+    # unknown-role): its claims are refused, never computed on a guessed rate.
+    post_id = await new_post(pcn)
+    engine = create_engine(budget_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE post SET role_code = 'no_such_role' WHERE id = :id"), {"id": post_id})
+    finally:
+        engine.dispose()
+    body = {"post_id": post_id, "month": "2024-10", **AMOUNTS}
+    for path in ("/v1/claims", "/v1/claims/preview"):
+        problem = assert_problem(await pcn.post(path, json=body), 422, "role-not-claimable")
+        assert "no role no_such_role" in problem["detail"]
+    assert claim_count(budget_db_url) == 0
+
+
 @pytest.mark.parametrize(
     ("post_changes", "claim_changes", "status", "code"),
     [
         ({"role_code": "general_medical_practitioner"}, {"month": "2024-09"}, 422, "role-not-claimable"),
-        ({"role_code": "no_such_role"}, {}, 422, "role-not-claimable"),
         ({"role_code": "general_medical_practitioner", "geography": "outer_london"}, {}, 422, "rate-not-published"),
         ({"start_date": "2024-11-01"}, {}, 422, "post-not-active"),
         ({"leave_date": "2024-09-30"}, {}, 422, "post-not-active"),

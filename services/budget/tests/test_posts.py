@@ -197,8 +197,8 @@ async def test_list_is_filtered_to_scope_paginated_and_csv(
 ) -> None:
     first = await created(pcn)
     second = await created(pcn, hours_per_week="37.5", display_name="=cmd()")
-    third = await created(admin, pcn_code="U00002", practice_codes=["A81003"])
-    fourth = await created(other_pcn, pcn_code="U00003", practice_codes=["B82001"])
+    third = await created(admin, pcn_code="U00002", employer_code="A81003", practice_codes=["A81003"])
+    fourth = await created(other_pcn, pcn_code="U00003", employer_code="B82001", practice_codes=["B82001"])
     everyone = [first["id"], second["id"], third["id"], fourth["id"]]
 
     async def ids(client: httpx.AsyncClient, query: str = "") -> list[int]:

@@ -13,13 +13,28 @@ from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
 from budget import repository as repo
 from budget import rules, scope
-from budget.errors import FundingShareNotAllowed, InvalidLeaveDate, PcnNotFound, PostNotFound, PracticeNotInPcn
+from budget.catalogue import RoleCatalogue
+from budget.errors import (
+    EmployerNotInPcn,
+    FundingShareNotAllowed,
+    InvalidLeaveDate,
+    PcnNotFound,
+    PostNotFound,
+    PracticeNotInPcn,
+    UnknownRole,
+)
 from budget.models import COST_FIELDS, Post
 from budget.schemas import PostCreate, PostPublic, PostUpdate, Supervisor, UnfundedCosts
 from budget.service import access
 
 MHP_ROLES = frozenset({"mental_health_practitioner_adult", "mental_health_practitioner_cyp"})
 """The roles whose posts may carry a funding share override (domain §6)."""
+
+PRACTICE_EMPLOYED = frozenset({"pcn_lead_practice", "member_practice"})
+"""Employment models whose employer is one of the PCN's own practices: a current member (today, as
+for the practices a post serves), checked when a post is made and when a patch changes its
+employment model or employer. A practice that leaves later does not make the post's other edits
+fail; the next change of employer is checked again."""
 
 
 def post_etag(post: Post) -> str:
@@ -54,7 +69,7 @@ def _public(post: Post) -> PostPublic:
     )
 
 
-def _check(session: Session, post: Post, *, practice_codes: Collection[str] | None) -> None:
+def _check(session: Session, post: Post, *, practice_codes: Collection[str] | None, employer_changed: bool) -> None:
     """The rules that need more than one field, or the database: run on create and after a patch."""
     if post.leave_date is not None and post.leave_date < post.start_date:
         raise InvalidLeaveDate(f"leave_date {post.leave_date} is before start_date {post.start_date}.")
@@ -62,11 +77,26 @@ def _check(session: Session, post: Post, *, practice_codes: Collection[str] | No
         raise FundingShareNotAllowed(
             f"Role {post.role_code} has no funding share override; only {', '.join(sorted(MHP_ROLES))} do."
         )
+    if practice_codes is None and not (employer_changed and post.employment_model in PRACTICE_EMPLOYED):
+        return
+    current = {m.practice_code for m in repo.open_memberships_of_pcns(session, [post.pcn_code])}
     if practice_codes is not None:
-        current = {m.practice_code for m in repo.open_memberships_of_pcns(session, [post.pcn_code])}
         outside = sorted(set(practice_codes) - current)
         if outside:
             raise PracticeNotInPcn(f"{', '.join(outside)} not a current member practice of PCN {post.pcn_code}.")
+    if employer_changed and post.employment_model in PRACTICE_EMPLOYED and post.employer_code not in current:
+        # Only the caller's own input and its own PCN are named, whoever the code belongs to.
+        raise EmployerNotInPcn(
+            f"employer_code {post.employer_code} is not a current member practice of PCN {post.pcn_code}; a "
+            f"{post.employment_model} post is employed by one of the PCN's practices.",
+            extra={"employer_code": post.employer_code, "employment_model": post.employment_model},
+        )
+
+
+def _check_role(catalogue: RoleCatalogue, role_code: str) -> None:
+    """The role must be one the catalogue has (503 ``roles-unavailable`` when it cannot be read)."""
+    if catalogue.role(role_code) is None:
+        raise UnknownRole(f"The role catalogue has no role {role_code}.", extra={"role_code": role_code})
 
 
 def _set_costs(post: Post, costs: UnfundedCosts) -> None:
@@ -74,12 +104,16 @@ def _set_costs(post: Post, costs: UnfundedCosts) -> None:
         setattr(post, f"cost_{field}_pence", getattr(costs, field))
 
 
-def create_post(*, session: Session, principal: Principal, data: PostCreate) -> tuple[PostPublic, str]:
-    """A PCN (for itself) or an admin: add a post."""
+def create_post(
+    *, session: Session, catalogue: RoleCatalogue, principal: Principal, data: PostCreate
+) -> tuple[PostPublic, str]:
+    """A PCN (for itself) or an admin: add a post of a role the catalogue has, employed (when by a
+    practice) by a current member practice of the PCN."""
     # The body names the PCN: outside the principal's own, 403 whether or not it exists (no lookup,
     # so nothing is learnt about it), naming no PCN.
     if not scope.may_manage_post(principal, pcn_code=data.pcn_code):
         raise Forbidden("Only an admin or the PCN itself may add its posts.")
+    _check_role(catalogue, data.role_code)  # before any database read: no connection waits on it
     if repo.get_pcn(session, data.pcn_code) is None:
         raise PcnNotFound(access.NO_PCN)
     now = access.now()
@@ -107,7 +141,7 @@ def create_post(*, session: Session, principal: Principal, data: PostCreate) -> 
         updated_by=principal.client_id,
     )
     _set_costs(post, data.unfunded_costs_monthly_pence)
-    _check(session, post, practice_codes=data.practice_codes)
+    _check(session, post, practice_codes=data.practice_codes, employer_changed=True)
     session.add(post)
     session.commit()
     return _public(post), post_etag(post)
@@ -170,7 +204,12 @@ def update_post(
         post.supervisor_name, post.supervisor_role = data.supervisor.name, data.supervisor.role
     if data.unfunded_costs_monthly_pence is not None:
         _set_costs(post, data.unfunded_costs_monthly_pence)
-    _check(session, post, practice_codes=data.practice_codes)
+    _check(
+        session,
+        post,
+        practice_codes=data.practice_codes,
+        employer_changed=bool(fields & {"employment_model", "employer_code"}),
+    )
     if _public(post).model_dump(exclude={"updated_at", "updated_by"}) != before.model_dump(
         exclude={"updated_at", "updated_by"}
     ):
