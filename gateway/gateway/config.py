@@ -43,7 +43,11 @@ class GatewaySettings(PlatformSettings):
     )
     max_body_bytes: int = Field(1_048_576, ge=1, description="Largest request body (413 above it).")
     max_bulk_body_bytes: int = Field(
-        52_428_800, ge=1, description="Largest body on the bulk endpoints (/v1/workload, /v1/list-sizes)."
+        536_870_912,
+        ge=1,
+        description="Largest body on the bulk endpoints (/v1/workload, /v1/list-sizes), 413 above it: 512 MiB "
+        "holds a national upload of over two million records. The body is spooled to a temporary file, "
+        "never held in memory, and the service parses it as it streams.",
     )
     token_keys: dict[str, SecretStr] = Field(
         default_factory=lambda: {"dev-1": SecretStr(DEV_TOKEN_KEY)},
