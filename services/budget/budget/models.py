@@ -48,8 +48,12 @@ def _ts(*, nullable: bool = False) -> Any:
     return Column(DateTime(timezone=True), nullable=nullable)
 
 
+BY_MAX = 128
+"""The length of the columns that record who made a change (``created_by``, ``set_by``, …)."""
+
+
 def _by(*, nullable: bool = False) -> Any:
-    return Column(String(128), nullable=nullable)
+    return Column(String(BY_MAX), nullable=nullable)
 
 
 class Icb(BudgetBase, table=True):

@@ -20,13 +20,15 @@ from budget.main import create_app
 from roles.config import RolesSettings
 from roles.main import create_app as create_roles_app
 
-ICB = Principal(kind="icb", client_id="test-icb-qhm", org_codes=("QHM",))
-OTHER_ICB = Principal(kind="icb", client_id="test-icb-qox", org_codes=("QOX",))
-PCN = Principal(kind="pcn", client_id="test-pcn", org_codes=("U00001",))
-OTHER_PCN = Principal(kind="pcn", client_id="test-pcn-other", org_codes=("U00003",))
-PRACTICE = Principal(kind="practice_system", client_id="test-practice", org_codes=("A81001",))
-DASHBOARD = Principal(kind="dashboard", client_id="test-dashboard-qhm", org_codes=("QHM",))
-NATIONAL = Principal(kind="dashboard", client_id="test-dashboard-national")
+# Clients as the gateway forwards them: an internal id (a login name at the token endpoint, never
+# recorded) and a display name (what records show as who changed them).
+ICB = Principal(kind="icb", client_id="test-icb-qhm", org_codes=("QHM",), name="QHM digital team")
+OTHER_ICB = Principal(kind="icb", client_id="test-icb-qox", org_codes=("QOX",), name="QOX digital team")
+PCN = Principal(kind="pcn", client_id="test-pcn", org_codes=("U00001",), name="Riverside PCN manager")
+OTHER_PCN = Principal(kind="pcn", client_id="test-pcn-other", org_codes=("U00003",), name="Downs PCN manager")
+PRACTICE = Principal(kind="practice_system", client_id="test-practice", org_codes=("A81001",), name="A81001 feed")
+DASHBOARD = Principal(kind="dashboard", client_id="test-dashboard-qhm", org_codes=("QHM",), name="QHM dashboard")
+NATIONAL = Principal(kind="dashboard", client_id="test-dashboard-national", name="National dashboard")
 
 ICBS = [{"code": "QHM", "name": "North East and North Cumbria"}, {"code": "QOX", "name": "Bath and Wiltshire"}]
 PCNS = [

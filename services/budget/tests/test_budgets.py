@@ -216,7 +216,11 @@ async def test_top_up_and_reduction(allocated: None, icb: httpx.AsyncClient, adm
         "available",
         500_000,
     )
-    assert (posting["kind"], posting["reason"], posting["created_by"]) == ("top_up", "Agreed top-up", "test-icb-qhm")
+    assert (posting["kind"], posting["reason"], posting["created_by"]) == (
+        "top_up",
+        "Agreed top-up",
+        "QHM digital team",
+    )
     assert {p["pot"]: p["available_pence"] for p in up.json()["budget"]["pots"]}["arrs"] == 23_395_145
     down = await icb.post(ALLOCATIONS, json={"pot": "arrs_gp", "amount_pence": -3_065, "reason": "Correction"})
     assert down.status_code == 201, down.text

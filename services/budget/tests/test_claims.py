@@ -112,7 +112,9 @@ async def test_a_claim_from_draft_to_paid_moves_the_money_through_the_ledger(
     assert claim["rate_period"]["effective_from"] == "2024-10-01"
     assert claim["rate_period"]["annual_max_pence"] == 6_583_800
     assert claim["rate_period"]["provenance"] == "published" and claim["estimated_rate"] is False
-    assert [(h["status"], h["action"], h["by"]) for h in claim["history"]] == [("draft", "create", "test-pcn")]
+    assert [(h["status"], h["action"], h["by"]) for h in claim["history"]] == [
+        ("draft", "create", "Riverside PCN manager")
+    ]
     assert (await pot(admin))["held_pence"] == 0  # a draft holds nothing
 
     submitted = (await act(pcn, claim["id"], "submit")).json()
@@ -135,10 +137,10 @@ async def test_a_claim_from_draft_to_paid_moves_the_money_through_the_ledger(
     assert (final["held_pence"], final["approved_pence"], final["paid_pence"]) == (0, 0, OCT_CAP)
     assert final["available_pence"] == 1_000_000 - OCT_CAP
     assert [(h["status"], h["by"]) for h in paid["history"]] == [
-        ("draft", "test-pcn"),
-        ("submitted", "test-pcn"),
-        ("approved", "test-icb-qhm"),
-        ("paid", "test-icb-qhm"),
+        ("draft", "Riverside PCN manager"),
+        ("submitted", "Riverside PCN manager"),
+        ("approved", "QHM digital team"),
+        ("paid", "QHM digital team"),
     ]
     ledger = (await admin.get("/v1/pcns/U00001/ledger?fy=2024-25")).json()["data"]
     moves = [(p["debit_account"], p["credit_account"], p["amount_pence"], p["kind"]) for p in ledger[1:]]
@@ -364,7 +366,7 @@ async def test_reject_and_withdraw_release_the_hold(icb: httpx.AsyncClient, pcn:
         "status": "rejected",
         "action": "reject",
         "at": rejected.json()["history"][-1]["at"],
-        "by": "test-icb-qhm",
+        "by": "QHM digital team",
         "reason": "Salary evidence missing",
     }
     withdrawn = await act(pcn, october["id"], "withdraw")

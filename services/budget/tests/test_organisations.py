@@ -179,7 +179,7 @@ async def test_an_icb_adds_pcns_to_its_own_icb_only(
 ) -> None:
     created = await icb.post("/v1/pcns", json=NEW_PCN)
     assert created.status_code == 201, created.text
-    assert created.json()["created_by"] == "test-icb-qhm"
+    assert created.json()["created_by"] == "QHM digital team"
     other = await other_icb.post("/v1/pcns", json={**NEW_PCN, "code": "U00005", "practice_codes": ["B82009"]})
     assert_problem(other, 403, "forbidden")
     for client in (pcn, practice, dashboard, national):
@@ -381,7 +381,7 @@ async def test_who_may_change_a_pcn(
     national: httpx.AsyncClient,
 ) -> None:
     ok = await patch(icb, "U00001", {"list_size": 1})
-    assert ok.status_code == 200 and ok.json()["updated_by"] == "test-icb-qhm"
+    assert ok.status_code == 200 and ok.json()["updated_by"] == "QHM digital team"
     # Those who cannot read it (they send a made-up ETag) are told there is no such PCN, as for an
     # unknown code; those who read it but may not change it, 403.
     for client in (other_icb, practice):
@@ -424,7 +424,7 @@ async def test_a_practice_moves_and_its_history_stays(
     assert riverside["practice_codes"] == ["A81001"]
     assert riverside["practices"] == [{"practice_code": "A81001", "valid_from": "2024-04-01"}]
     gone = next(m for m in riverside["membership_history"] if m["practice_code"] == "A81002")
-    assert (gone["valid_from"], gone["valid_to"], gone["closed_by"]) == ("2024-04-01", "2024-12-31", "test-icb-qhm")
+    assert (gone["valid_from"], gone["valid_to"], gone["closed_by"]) == ("2024-04-01", "2024-12-31", "QHM digital team")
 
     joined = await patch(icb, "U00002", {"practice_codes": ["a81002", "A81003"], "effective_date": "2025-01-01"})
     assert joined.status_code == 200, joined.text
@@ -507,7 +507,7 @@ async def test_weighted_population_is_set_replaced_and_its_history_kept(
         "weighted_population": "51234.567",
         "reference_date": "2024-01-01",
         "set_at": first.json()["set_at"],
-        "set_by": "test-icb-qhm",
+        "set_by": "QHM digital team",
         "history": [],
     }
     assert first.headers["etag"] == '"weighted-population-U00001-2024-25-v1"'
@@ -519,7 +519,7 @@ async def test_weighted_population_is_set_replaced_and_its_history_kept(
     record = second.json()
     assert (record["weighted_population"], record["set_by"]) == ("51300.100", "test-admin")
     assert [(h["weighted_population"], h["set_by"], h["replaced_by"]) for h in record["history"]] == [
-        ("51234.567", "test-icb-qhm", "test-admin")
+        ("51234.567", "QHM digital team", "test-admin")
     ]
     assert record["history"][0]["set_at"] == first.json()["set_at"]
 

@@ -393,7 +393,12 @@ async def test_a_plan_is_created_then_replaced_under_if_match(
     assert etag == '"workforce-plan-U00001-2024-25-v1"'
     assert created.headers["location"] == PLAN
     plan = created.json()
-    assert (plan["version"], plan["created_by"], plan["updated_by"], plan["history"]) == (1, "test-pcn", "test-pcn", [])
+    assert (plan["version"], plan["created_by"], plan["updated_by"], plan["history"]) == (
+        1,
+        "Riverside PCN manager",
+        "Riverside PCN manager",
+        [],
+    )
     # By phase, start month and role; WTE with two decimals.
     assert [(line["role_code"], line["planned_wte"], line["phase"], line["start_month"]) for line in plan["lines"]] == [
         ("clinical_pharmacist", "1.00", 1, "2024-07"),
@@ -412,10 +417,10 @@ async def test_a_plan_is_created_then_replaced_under_if_match(
     assert replaced.status_code == 200, replaced.text
     assert replaced.headers["etag"] == '"workforce-plan-U00001-2024-25-v2"'
     body = replaced.json()
-    assert (body["version"], body["created_by"], body["updated_by"]) == (2, "test-pcn", "test-admin")
+    assert (body["version"], body["created_by"], body["updated_by"]) == (2, "Riverside PCN manager", "test-admin")
     assert [line["planned_wte"] for line in body["lines"]] == ["2.25"]
     [old] = body["history"]
-    assert (old["version"], old["set_by"], old["replaced_by"]) == (1, "test-pcn", "test-admin")
+    assert (old["version"], old["set_by"], old["replaced_by"]) == (1, "Riverside PCN manager", "test-admin")
     assert old["lines"] == plan["lines"]
     # The old ETag is stale now; the same lines again change nothing (same ETag, no more history).
     assert_problem(await pcn.put(PLAN, json=replacement, headers={"If-Match": etag}), 412, "precondition-failed")

@@ -63,7 +63,7 @@ async def test_pcn_creates_and_reads_a_post_exactly(pcn: httpx.AsyncClient) -> N
         "estates": 0,
         "other": 0,
     }
-    assert (body["created_by"], body["updated_by"]) == ("test-pcn", "test-pcn")
+    assert (body["created_by"], body["updated_by"]) == ("Riverside PCN manager", "Riverside PCN manager")
     read = await pcn.get(f"/v1/posts/{body['id']}")
     assert read.status_code == 200 and read.json() == body
     assert read.headers["etag"] == response.headers["etag"]

@@ -69,6 +69,15 @@ def _require_role(session: Session, code: str, *, for_update: bool = False) -> R
     return role
 
 
+BY_MAX = 128  # the length of the created_by/updated_by columns
+
+
+def _actor(principal: Principal) -> str:
+    """Who a record says made a change: the client's display name, never its internal id (a login
+    name at the token endpoint); cut to the columns' length."""
+    return principal.actor[:BY_MAX]
+
+
 def _summary(role: Role) -> RoleSummary:
     return RoleSummary.model_validate(role, from_attributes=True)
 
@@ -208,7 +217,7 @@ def add_rate_period(
         note=data.note,
         supersedes_id=data.supersedes_id,
         created_at=_now(),
-        created_by=principal.client_id,
+        created_by=_actor(principal),
     )
     session.add(period)
     session.flush()
@@ -281,7 +290,7 @@ def add_funding_share(
             rule=data.rule,
             source=data.source,
             created_at=_now(),
-            created_by=principal.client_id,
+            created_by=_actor(principal),
         )
     )
     session.commit()
@@ -300,7 +309,7 @@ def _upsert(
     values: dict[str, Any],
 ) -> tuple[M, bool]:
     """Create the row or overwrite its values, stamping who and when; answers it and whether it is new."""
-    stamp = {"updated_at": _now(), "updated_by": principal.client_id}
+    stamp = {"updated_at": _now(), "updated_by": _actor(principal)}
     if existing is None:
         row = model.model_validate({**keys, **values, **stamp})
         session.add(row)

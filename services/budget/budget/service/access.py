@@ -15,7 +15,7 @@ from arrs_kit.problems import Forbidden
 from budget import repository as repo
 from budget import scope
 from budget.errors import PcnNotFound
-from budget.models import Pcn
+from budget.models import BY_MAX, Pcn
 
 # One answer for an id that does not exist and for one outside the client's scope (domain §8): the
 # detail names no id, so the two bodies are the same but for the request id and the path.
@@ -30,6 +30,13 @@ def now() -> datetime:
 
 # Memberships change at midnight in England, not UTC.
 today_in_england = calendar.today_in_england
+
+
+def actor(principal: Principal) -> str:
+    """Who a record says made a change: the client's display name (``Principal.actor``), never its
+    internal id, which is a login name at the token endpoint; identity (scope, idempotency keys)
+    stays on ``client_id``. Cut to the columns' length (display names may be longer)."""
+    return principal.actor[:BY_MAX]
 
 
 def normalise_code(code: str) -> str:

@@ -119,7 +119,7 @@ def post(
         request_id=current_request_id(),
         idempotency_key=idempotency_key,
         created_at=now,
-        created_by=principal.client_id,
+        created_by=access.actor(principal),
     )
     session.add(posting)
     session.flush()

@@ -378,7 +378,7 @@ def _record(
             status=claim.status,
             action=action,
             at=now,
-            by=principal.client_id,
+            by=access.actor(principal),
             reason=reason,
             request_id=current_request_id(),
         )
@@ -551,9 +551,9 @@ def create_draft(
         amount_pence=c.result.reimbursable_pence if c.result else 0,
         version=1,
         created_at=now,
-        created_by=principal.client_id,
+        created_by=access.actor(principal),
         updated_at=now,
-        updated_by=principal.client_id,
+        updated_by=access.actor(principal),
     )
     session.add(claim)
     try:
@@ -592,7 +592,7 @@ def update_draft(
     now = access.now()
     _apply(claim, c)
     claim.version += 1
-    claim.updated_at, claim.updated_by = now, principal.client_id
+    claim.updated_at, claim.updated_by = now, access.actor(principal)
     _record(session, claim, action="edit", principal=principal, now=now, reason=None)
     session.commit()
     return claim_public(session, claim), claim_etag(claim)
@@ -689,7 +689,7 @@ def _finish(
 ) -> ClaimPublic:
     claim.status = status
     claim.version += 1
-    claim.updated_at, claim.updated_by = now, principal.client_id
+    claim.updated_at, claim.updated_by = now, access.actor(principal)
     _record(session, claim, action=action, principal=principal, now=now, reason=reason)
     session.flush()
     public = claim_public(session, claim)
@@ -979,9 +979,9 @@ def create_adjustment(
         amount_pence=delta,
         version=1,
         created_at=now,
-        created_by=principal.client_id,
+        created_by=access.actor(principal),
         updated_at=now,
-        updated_by=principal.client_id,
+        updated_by=access.actor(principal),
     )
     session.add(adjustment)
     try:

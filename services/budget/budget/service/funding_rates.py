@@ -67,10 +67,10 @@ def put_funding_rate(
             fy=fy,
             arrs_rate_tenth_pence=arrs,
             arrs_gp_rate_tenth_pence=gp,
-            source=f"Set through the API by {principal.client_id}",
+            source=f"Set through the API by {access.actor(principal)}",
             version=1,
             updated_at=access.now(),
-            updated_by=principal.client_id,
+            updated_by=access.actor(principal),
         )
         session.add(row)
         session.commit()
@@ -79,9 +79,9 @@ def put_funding_rate(
     else:
         row.arrs_rate_tenth_pence = arrs
         row.arrs_gp_rate_tenth_pence = gp
-        row.source = f"Set through the API by {principal.client_id}"
+        row.source = f"Set through the API by {access.actor(principal)}"
         row.version += 1
         row.updated_at = access.now()
-        row.updated_by = principal.client_id
+        row.updated_by = access.actor(principal)
         session.commit()
     return funding_rate_public(row), funding_rate_etag(row), created

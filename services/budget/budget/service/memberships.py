@@ -17,6 +17,7 @@ from budget import repository as repo
 from budget import rules, scope
 from budget.errors import InvalidEffectiveDate, MembershipOverlap, PcnExists, PracticeInAnotherPcn
 from budget.models import PracticeMembership
+from budget.service import access
 from budget.service.access import today_in_england
 
 
@@ -86,7 +87,7 @@ def join(
     for code in sorted(practice_codes):
         session.add(
             PracticeMembership(
-                practice_code=code, pcn_code=pcn_code, valid_from=on, opened_at=now, opened_by=principal.client_id
+                practice_code=code, pcn_code=pcn_code, valid_from=on, opened_at=now, opened_by=access.actor(principal)
             )
         )
 
@@ -101,7 +102,7 @@ def leave(memberships: Iterable[PracticeMembership], *, on: date, principal: Pri
             )
         membership.valid_to = rules.day_before(on)
         membership.closed_at = now
-        membership.closed_by = principal.client_id
+        membership.closed_by = access.actor(principal)
 
 
 @contextmanager

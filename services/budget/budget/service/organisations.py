@@ -55,7 +55,7 @@ def create_icb(*, session: Session, principal: Principal, data: IcbCreate) -> Ic
     exists = IcbExists(f"ICB {data.code} is in the register already.")
     if repo.get_icb(session, data.code) is not None:
         raise exists
-    icb = Icb(code=data.code, name=data.name, version=1, created_at=access.now(), created_by=principal.client_id)
+    icb = Icb(code=data.code, name=data.name, version=1, created_at=access.now(), created_by=access.actor(principal))
     session.add(icb)
     try:
         session.commit()
@@ -143,9 +143,9 @@ def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tu
         list_size=data.list_size,
         version=1,
         created_at=now,
-        created_by=principal.client_id,
+        created_by=access.actor(principal),
         updated_at=now,
-        updated_by=principal.client_id,
+        updated_by=access.actor(principal),
     )
     with memberships.conflicts_explained(
         session, principal, pcn_code=pcn.code, practice_codes=data.practice_codes, creating=True
@@ -186,7 +186,7 @@ def update_pcn(
         if changed:
             pcn.version += 1
             pcn.updated_at = now
-            pcn.updated_by = principal.client_id
+            pcn.updated_by = access.actor(principal)
     return _detail(session, pcn)
 
 

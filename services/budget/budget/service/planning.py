@@ -630,9 +630,9 @@ def put_plan(
             fy=fy,
             version=1,
             created_at=now,
-            created_by=principal.client_id,
+            created_by=access.actor(principal),
             updated_at=now,
-            updated_by=principal.client_id,
+            updated_by=access.actor(principal),
         )
         session.add(plan)
         session.flush()
@@ -653,7 +653,7 @@ def put_plan(
                     set_at=plan.updated_at,
                     set_by=plan.updated_by,
                     replaced_at=now,
-                    replaced_by=principal.client_id,
+                    replaced_by=access.actor(principal),
                     request_id=current_request_id(),
                 )
             )
@@ -665,7 +665,7 @@ def put_plan(
             )
             _add_lines(session, plan, data.lines)
             plan.version += 1
-            plan.updated_at, plan.updated_by = now, principal.client_id
+            plan.updated_at, plan.updated_by = now, access.actor(principal)
     if session.in_transaction():
         try:
             session.commit()

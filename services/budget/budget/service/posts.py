@@ -136,9 +136,9 @@ def create_post(
         display_name=data.display_name,
         version=1,
         created_at=now,
-        created_by=principal.client_id,
+        created_by=access.actor(principal),
         updated_at=now,
-        updated_by=principal.client_id,
+        updated_by=access.actor(principal),
     )
     _set_costs(post, data.unfunded_costs_monthly_pence)
     _check(session, post, practice_codes=data.practice_codes, employer_changed=True)
@@ -215,6 +215,6 @@ def update_post(
     ):
         post.version += 1
         post.updated_at = access.now()
-        post.updated_by = principal.client_id
+        post.updated_by = access.actor(principal)
     session.commit()
     return _public(post), post_etag(post)

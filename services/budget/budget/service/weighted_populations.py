@@ -78,7 +78,7 @@ def put_weighted_population(
                 reference_date=reference_date,
                 version=1,
                 set_at=now,
-                set_by=principal.client_id,
+                set_by=access.actor(principal),
             )
             session.add(row)
         else:
@@ -91,13 +91,13 @@ def put_weighted_population(
                     set_at=row.set_at,
                     set_by=row.set_by,
                     replaced_at=now,
-                    replaced_by=principal.client_id,
+                    replaced_by=access.actor(principal),
                 )
             )
             row.weighted_population_milli = milli
             row.version += 1
             row.set_at = now
-            row.set_by = principal.client_id
+            row.set_by = access.actor(principal)
         # The PCN's representation includes its weighted populations, so its ETag moves too.
         pcn.version += 1
         session.commit()
