@@ -236,7 +236,14 @@ def get_post(session: Session, post_id: int, *, for_update: bool = False) -> Pos
 
 
 def list_posts(
-    session: Session, *, scope: ListScope, pcn_code: str | None, after_id: int | None, limit: int
+    session: Session,
+    *,
+    scope: ListScope,
+    pcn_code: str | None,
+    after_id: int | None,
+    limit: int,
+    icb_code: str | None = None,
+    role_code: str | None = None,
 ) -> Sequence[Post]:
     stmt = select(Post).order_by(col(Post.id))
     if not scope.everything:
@@ -244,6 +251,10 @@ def list_posts(
         stmt = stmt.where(col(Post.pcn_code).in_(pcns_of_icbs) | col(Post.pcn_code).in_(scope.pcn_codes))
     if pcn_code is not None:
         stmt = stmt.where(col(Post.pcn_code) == pcn_code)
+    if icb_code is not None:
+        stmt = stmt.where(col(Post.pcn_code).in_(select(col(Pcn.code)).where(col(Pcn.icb_code) == icb_code)))
+    if role_code is not None:
+        stmt = stmt.where(col(Post.role_code) == role_code)
     if after_id is not None:
         stmt = stmt.where(col(Post.id) > after_id)
     return session.scalars(stmt.limit(limit)).all()

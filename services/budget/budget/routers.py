@@ -480,15 +480,27 @@ def list_posts(
     pcn_code: Annotated[
         str | None, Query(pattern=PCN_CODE_PATTERN, description="Only the posts of this PCN (any case).")
     ] = None,
+    icb_code: Annotated[
+        str | None, Query(pattern=ICB_CODE_PATTERN, description="Only the posts of this ICB's PCNs (any case).")
+    ] = None,
+    role_code: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,63}$", description="Only the posts of this role.")
+    ] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     format: FormatQuery = None,
 ) -> PostPage | Response:
     """Posts in the order they were added. Admins and national dashboards see all; an ICB client or
     an ICB's dashboard the posts of its ICB's PCNs; a PCN client its own. Practice systems may not
-    list."""
+    list. Filters combine: a PCN, an ICB's PCNs, a role."""
     items, next_cursor = posts.list_posts(
-        session=session, principal=principal, pcn_code=pcn_code, cursor=cursor, limit=limit
+        session=session,
+        principal=principal,
+        pcn_code=pcn_code,
+        icb_code=icb_code,
+        role_code=role_code,
+        cursor=cursor,
+        limit=limit,
     )
     return page_or_csv(request, format, PostPage(data=items, next_cursor=next_cursor), filename="posts")
 

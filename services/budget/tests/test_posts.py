@@ -355,3 +355,24 @@ async def test_who_may_patch(
     response = await admin.patch(path, json={"afc_band": "8a"}, headers={"If-Match": "*"})
     assert response.status_code == 200 and response.json()["updated_by"] == "test-admin"
     assert (await pcn.get(path)).json()["afc_band"] == "8a"
+
+
+async def test_posts_are_listed_by_icb_and_role(admin: httpx.AsyncClient, icb: httpx.AsyncClient) -> None:
+    pharmacist = await created(admin)
+    physio = await created(admin, role_code="first_contact_physiotherapist")
+    elsewhere = await created(
+        admin, pcn_code="U00003", employer_code="B82001", practice_codes=["B82001"], display_name="Downs"
+    )
+
+    async def ids(client: httpx.AsyncClient, **params: str) -> list[int]:
+        response = await client.get("/v1/posts", params=params)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["data"]]
+
+    assert await ids(admin, icb_code="qhm") == [pharmacist["id"], physio["id"]]
+    assert await ids(admin, role_code="clinical_pharmacist") == [pharmacist["id"], elsewhere["id"]]
+    assert await ids(admin, icb_code="QOX", role_code="clinical_pharmacist") == [elsewhere["id"]]
+    # Filters never widen a client's scope: an ICB asking for another ICB's posts sees none.
+    assert await ids(icb, icb_code="QOX") == []
+    assert await ids(icb, role_code="clinical_pharmacist") == [pharmacist["id"]]
+    assert_problem(await admin.get("/v1/posts", params={"role_code": "Not a role!"}), 422, "validation-error")

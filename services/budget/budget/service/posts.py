@@ -164,14 +164,23 @@ def get_post(*, session: Session, principal: Principal, post_id: int) -> tuple[P
 
 
 def list_posts(
-    *, session: Session, principal: Principal, pcn_code: str | None, cursor: str | None, limit: int
+    *,
+    session: Session,
+    principal: Principal,
+    pcn_code: str | None,
+    cursor: str | None,
+    limit: int,
+    icb_code: str | None = None,
+    role_code: str | None = None,
 ) -> tuple[list[PostPublic], str | None]:
-    """Posts in id order within the principal's scope, optionally of one PCN."""
+    """Posts in id order within the principal's scope, optionally of one PCN, one ICB, one role."""
     visible = access.list_scope(principal)
     rows = repo.list_posts(
         session,
         scope=visible,
         pcn_code=access.normalise_code(pcn_code) if pcn_code else None,
+        icb_code=access.normalise_code(icb_code) if icb_code else None,
+        role_code=role_code.lower() if role_code else None,
         after_id=access.after_id(cursor),
         limit=limit + 1,
     )
