@@ -12,18 +12,17 @@ practice codes and a few hundred dates a million times): a record already seen c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from datetime import date
+from operator import itemgetter
 from typing import Any
 
+from evaluation.workload.values import FIRST_DAY, LAST_DAY, LIMIT, Checks, count, count_text
 from evaluation.workload.vocabulary import GRAINS, Vocabulary, role_problem, term_problem
 
 MAX_APPOINTMENTS = 1_000_000
 """Most appointments one record may count (a sanity bound far above any practice's week or month)."""
 MAX_MINUTES = 100_000_000
 MAX_REGISTERED_PATIENTS = 2_000_000
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 WorkloadRow = tuple[str, str, str, str, str, str, str, int, int | None]
 """practice_code, grain, period_start, hcp_role, national_category, mode, status, appointments, minutes"""
@@ -55,104 +54,7 @@ GPAD_FIELDS = (
 )
 """The columns of the published GPAD practice-level CSV a workload import reads (by name)."""
 
-_ODS = re.compile(r"[A-Za-z][0-9]{5}")
-_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})(-01)?")
-_GPAD_DATE = re.compile(r"([0-9]{2})([A-Za-z]{3})([0-9]{4})")
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1
-    )
-}
-_LIMIT = 100_000  # cached spellings per checker
-
-
-def _remember(cache: dict[str, str], raw: str, value: str) -> str:
-    if len(cache) < _LIMIT:
-        cache[raw] = value
-    return value
-
-
-def _day(raw: str) -> date | None:
-    if not _ISO.fullmatch(raw):
-        return None
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        return None
-    return day if FIRST_DAY <= day <= LAST_DAY else None
-
-
-class Checks:
-    """The field checks every format shares, each answering the stored value or None."""
-
-    def __init__(self) -> None:
-        self.practices: dict[str, str] = {}
-        self.weeks: dict[str, str] = {}
-        self.months: dict[str, str] = {}
-        self.list_months: dict[str, str] = {}
-        self.gpad_months: dict[str, str] = {}
-
-    def practice(self, raw: Any) -> str | None:
-        if type(raw) is not str:
-            return None
-        found = self.practices.get(raw)
-        if found is None and _ODS.fullmatch(raw) and raw.isascii():
-            found = _remember(self.practices, raw, raw.upper())
-        return found
-
-    def period(self, grain: Any, raw: Any) -> str | None:
-        if type(raw) is not str:
-            return None
-        if grain == "week":
-            found = self.weeks.get(raw)
-            if found is None and (day := _day(raw)) is not None and day.weekday() == 0:
-                found = _remember(self.weeks, raw, day.isoformat())
-            return found
-        if grain == "month":
-            found = self.months.get(raw)
-            if found is None and (day := _day(raw)) is not None and day.day == 1:
-                found = _remember(self.months, raw, day.isoformat())
-            return found
-        return None
-
-    def list_month(self, raw: Any) -> str | None:
-        """``YYYY-MM`` (or its first day, ``YYYY-MM-01``) as the month's first day."""
-        if type(raw) is not str:
-            return None
-        found = self.list_months.get(raw)
-        if found is None and (match := _MONTH.fullmatch(raw)):
-            day = _day(f"{match[1]}-{match[2]}-01")
-            found = None if day is None else _remember(self.list_months, raw, day.isoformat())
-        return found
-
-    def gpad_month(self, raw: str) -> str | None:
-        """GPAD's ``01OCT2025`` (any case; an ISO date is read too) when it is a month's first day."""
-        found = self.gpad_months.get(raw)
-        if found is None:
-            text = raw.strip()
-            match = _GPAD_DATE.fullmatch(text)
-            if match and match[2].upper() in _MONTHS:
-                text = f"{match[3]}-{_MONTHS[match[2].upper()]:02d}-{match[1]}"
-            day = _day(text)
-            if day is not None and day.day == 1:
-                found = _remember(self.gpad_months, raw, day.isoformat())
-        return found
-
-
-def count(raw: Any, most: int) -> int | None:
-    """A JSON integer (not a boolean) from 0 to ``most``."""
-    return raw if type(raw) is int and 0 <= raw <= most else None
-
-
-def count_text(raw: str, most: int) -> int | None:
-    """A CSV cell of ASCII digits (spaces around allowed) from 0 to ``most``."""
-    raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
-        return None
-    value = int(raw)
-    return value if value <= most else None
+_ALL_FIELDS = itemgetter(*WORKLOAD_FIELDS)
 
 
 def _count_problem(field: str, most: int) -> str:
@@ -179,31 +81,37 @@ class WorkloadRecords:
 
     def from_mapping(self, obj: Any) -> WorkloadRow | Problems:
         """A JSON object (JSON array or NDJSON): counts are JSON integers, ``minutes`` may be absent."""
-        if type(obj) is not dict:
-            return [("record", "a record is a JSON object")]
-        get: Callable[[str], Any] = obj.get
-        appointments = get("appointments")
-        minutes = get("minutes")
+        try:
+            practice, grain, period, role, category, mode, status, appointments, minutes = _ALL_FIELDS(obj)
+        except (KeyError, TypeError, IndexError):  # minutes absent, another field absent, or no object
+            return self._mapping(obj)
         if (
             type(appointments) is int
             and 0 <= appointments <= MAX_APPOINTMENTS
             and (minutes is None or (type(minutes) is int and 0 <= minutes <= MAX_MINUTES))
         ):
-            grain = get("grain")
             try:
                 return (
-                    self.checks.practices[get("practice_code")],
+                    self.checks.practices[practice],
                     grain,
-                    self._periods[grain][get("period_start")],
-                    self.v.hcp_role.seen[get("hcp_role")],
-                    self.v.national_category.seen[get("national_category")],
-                    self.v.mode.seen[get("mode")],
-                    self.v.status.seen[get("status")],
+                    self._periods[grain][period],
+                    self.v.hcp_role.seen[role],
+                    self.v.national_category.seen[category],
+                    self.v.mode.seen[mode],
+                    self.v.status.seen[status],
                     appointments,
                     minutes,
                 )
             except (KeyError, TypeError):  # a value not seen before (or not a string at all)
                 pass
+        return self._mapping(obj)
+
+    def _mapping(self, obj: Any) -> WorkloadRow | Problems:
+        if type(obj) is not dict:
+            return [("record", "a record is a JSON object")]
+        get: Callable[[str], Any] = obj.get
+        appointments = get("appointments")
+        minutes = get("minutes")
         row = self._row(
             get("practice_code"),
             get("grain"),
@@ -239,7 +147,7 @@ class WorkloadRecords:
         minutes_value = None
         if has_minutes := bool(minutes.strip()):
             minutes_value = count_text(minutes, MAX_MINUTES)
-            if minutes_value is not None and len(self._minutes) < _LIMIT:
+            if minutes_value is not None and len(self._minutes) < LIMIT:
                 self._minutes[minutes] = minutes_value
         row = self._row(
             practice, grain, period, role, category, mode, status, appointments_value, minutes_value, has_minutes
@@ -248,7 +156,7 @@ class WorkloadRecords:
 
     def _count(self, raw: str) -> int | None:
         value = count_text(raw, MAX_APPOINTMENTS)
-        if value is not None and len(self._counts) < _LIMIT:
+        if value is not None and len(self._counts) < LIMIT:
             self._counts[raw] = value
         return value
 

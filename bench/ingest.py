@@ -1,0 +1,369 @@
+"""``python -m bench.ingest``: bulk workload uploads through a real gateway on PostgreSQL, against COPY.
+
+A gateway and an evaluation service (uvicorn, as ``make run`` serves them), the service on a fresh
+PostgreSQL database. The admin creates a practice-system client through the gateway for the practices
+of the data; that client posts ``--rows`` weekly records (default 1,000,000: 129 practices × 52 weeks
+× 150 keys per practice-week, cut at the count) as NDJSON, then the same rows as CSV, each into an
+emptied table, then the NDJSON again onto the stored rows (every key replaced). Each upload is read
+from a file the benchmark wrote first, so what is timed is the platform: client → gateway (spooled,
+hashed) → service (parsed, checked, COPYed into a staging table, merged with one INSERT … ON CONFLICT).
+
+The reference: the same rows, as Python tuples, COPYed by psycopg (``write_row``, the driver the
+service uses) straight into a table of the same definition (columns, primary key, partial index)
+in the same database and run: what loading costs with no HTTP, no parsing, no checks and no upsert.
+Reported: rows/s of each upload and of COPY, their ratio (the issue's target: at least 40% of COPY),
+each process's peak RSS (VmHWM) and CPU time, the service's own split (body read and staged vs merge,
+from its log), and the time a national year of weekly data would take at the measured rate.
+Writes the ``ingest`` section of ``bench/RESULTS.md`` and ``bench/out/ingest-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET, normalise_database_url
+from bench.results import write_section
+from bench.servers import HOST, Processes, cpu_seconds, free_ports, log, machine_busy_seconds, uvicorn_command
+
+REPO = Path(__file__).resolve().parent.parent
+ROLES = ("gp", "nurse", "clinical_pharmacist", "paramedic", "other_practice_staff", "unknown")
+CATEGORIES = (
+    "general_consultation_routine",
+    "general_consultation_acute",
+    "clinical_triage",
+    "planned_clinics",
+    "structured_medication_review",
+)
+MODES = ("face_to_face", "telephone", "video_online", "home_visit", "unknown")
+KEYS_PER_WEEK = len(ROLES) * len(CATEGORIES) * len(MODES)  # 150
+NATIONAL_PRACTICES = 6_300
+NATIONAL_ROWS = NATIONAL_PRACTICES * 52 * KEYS_PER_WEEK
+TARGET_SHARE = 0.40
+COLUMNS: tuple[str, ...] = ("practice_code", "grain", "period_start", "hcp_role", "national_category", "mode")
+COLUMNS += ("status", "appointments", "minutes")
+HEALTH_TIMEOUT_S = 60.0
+UPLOAD_TIMEOUT_S = 1800.0
+
+
+def rows(count: int) -> Iterator[tuple[Any, ...]]:
+    """The benchmark's records, as rows: practice by practice, week by week; deterministic."""
+    weeks = [(date(2025, 1, 6) + timedelta(weeks=n)).isoformat() for n in range(52)]
+    combos = list(itertools.product(ROLES, CATEGORIES, MODES))
+    n = 0
+    for practice in itertools.count(1):
+        for week in weeks:
+            for i, (role, category, mode) in enumerate(combos):
+                status = "dna" if i % 7 == 0 else "attended"
+                yield (f"B{practice:05d}", "week", week, role, category, mode, status, n % 97, n % 301)
+                n += 1
+                if n == count:
+                    return
+
+
+def practices(count: int) -> list[str]:
+    return sorted({row[0] for row in rows(count)})
+
+
+def write_bodies(count: int, directory: Path) -> dict[str, Path]:
+    ndjson, csv = directory / "workload.ndjson", directory / "workload.csv"
+    keys = COLUMNS
+    with ndjson.open("w") as nd, csv.open("w") as cs:
+        cs.write(",".join(keys) + "\n")
+        for row in rows(count):
+            nd.write(json.dumps(dict(zip(keys, row, strict=True)), separators=(",", ":")) + "\n")
+            cs.write(",".join(map(str, row)) + "\n")
+    return {"ndjson": ndjson, "csv": csv}
+
+
+def chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as body:
+        while chunk := body.read(1 << 16):
+            yield chunk
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def service_split(log_path: Path) -> list[dict[str, Any]]:
+    """The evaluation service's ``bulk upload merged`` log lines, in order."""
+    found = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if '"bulk upload merged"' in line:
+            found.append(json.loads(line))
+    return found
+
+
+def raw_copy(url: str, count: int) -> tuple[float, dict[str, float]]:
+    """Seconds to COPY the rows (tuples made beforehand) into a table like ``workload``, committed;
+    then the anatomy of the merge on the same rows: from a staging table, a plain ``INSERT … SELECT``
+    and the service's ``INSERT … ON CONFLICT DO UPDATE`` into an empty table like ``workload``."""
+    data = list(rows(count))
+    columns = ", ".join(COLUMNS)
+    key = ", ".join(COLUMNS[:7])
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw_workload")
+        conn.execute("CREATE TABLE bench_raw_workload (LIKE workload INCLUDING ALL)")
+        conn.commit()
+        conn.execute("CHECKPOINT")
+        started = time.perf_counter()
+        with conn.cursor().copy(f"COPY bench_raw_workload ({columns}, upload_id) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row((*row, 0))
+        conn.commit()
+        seconds = time.perf_counter() - started
+        anatomy: dict[str, float] = {}
+        conn.execute(f"CREATE TABLE bench_stage AS SELECT {columns} FROM bench_raw_workload")
+        upsert = (
+            f"ON CONFLICT ({key}) DO UPDATE SET appointments = EXCLUDED.appointments, minutes = EXCLUDED.minutes "
+            "WHERE (t.appointments, t.minutes) IS DISTINCT FROM (EXCLUDED.appointments, EXCLUDED.minutes)"
+        )
+        for name, tail in (("insert_select_s", ""), ("insert_on_conflict_s", upsert)):
+            conn.execute("TRUNCATE bench_raw_workload")
+            conn.commit()
+            conn.execute("CHECKPOINT")
+            started = time.perf_counter()
+            select = f"SELECT {columns}, 0 FROM bench_stage"
+            conn.execute(f"INSERT INTO bench_raw_workload AS t ({columns}, upload_id) {select} {tail}")
+            conn.commit()
+            anatomy[name] = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_raw_workload, bench_stage")
+        conn.commit()
+    return seconds, anatomy
+
+
+def json_parsers(path: Path) -> dict[str, float]:
+    """Seconds to parse every line of the NDJSON body with the standard library and with orjson (the
+    dependency the service's NDJSON reader takes, measured here to justify it)."""
+    lines = path.read_bytes().splitlines()
+    timings = {}
+    for name, loads in (("json", json.loads), ("orjson", orjson.loads)):
+        started = time.perf_counter()
+        for line in lines:
+            loads(line)
+        timings[name] = time.perf_counter() - started
+    return timings
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="records per upload (default 1,000,000)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("ARRS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="a PostgreSQL server (maintenance database) where the benchmark may create and drop a database",
+    )
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    parser.add_argument("--json-dir", type=Path, default=REPO / "bench" / "out")
+    parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (bodies, server logs)")
+    return parser.parse_args(argv)
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    server = _libpq(normalise_database_url(args.postgres_url))
+    admin = psycopg.connect(server, autocommit=True)
+    name = f"arrs_bench_{os.getpid()}_{int(time.time())}_ingest"
+    temp = Path(tempfile.mkdtemp(prefix="arrs-bench-ingest-"))
+    processes = Processes(temp)
+    started = datetime.now(UTC)
+    uploads: list[dict[str, Any]] = []
+    try:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        url = server.rsplit("/", 1)[0] + f"/{name}"
+        evaluation_port, gateway_port = free_ports(2)
+        closed = f"http://{HOST}:{free_ports(1)[0]}"
+        env = {
+            **os.environ,
+            "ARRS_ENV": "development",
+            "ARRS_ADMIN_API_KEY": DEV_ADMIN_API_KEY,
+            "ARRS_GATEWAY_SECRET": DEV_GATEWAY_SECRET,
+            "EVALUATION_DATABASE_URL": url,
+            "EVALUATION_BUDGET_URL": closed,
+            "EVALUATION_ROLES_URL": closed,
+            "GATEWAY_DATABASE_URL": f"sqlite:///{temp / 'gateway.db'}",
+            "GATEWAY_EVALUATION_URL": f"http://{HOST}:{evaluation_port}",
+            "GATEWAY_ROLES_URL": closed,
+            "GATEWAY_BUDGET_URL": closed,
+            # A million keys take seconds to merge after the last byte: more than the 10 s default wait.
+            "GATEWAY_UPSTREAM_TIMEOUT_S": "600",
+        }
+        for package in ("evaluation", "gateway"):
+            subprocess.run([sys.executable, "-m", package, "migrate"], env=env, check=True, cwd=REPO)
+        log(f"writing {args.rows:,} records as NDJSON and CSV under {temp}")
+        bodies = write_bodies(args.rows, temp)
+        processes.start("evaluation", uvicorn_command("evaluation.main:app", evaluation_port), env)
+        processes.wait_healthy("evaluation", f"http://{HOST}:{evaluation_port}/readyz", HEALTH_TIMEOUT_S)
+        processes.start("gateway", uvicorn_command("gateway.main:app", gateway_port), env)
+        processes.wait_healthy("gateway", f"http://{HOST}:{gateway_port}/healthz", HEALTH_TIMEOUT_S)
+        gateway = f"http://{HOST}:{gateway_port}"
+        body = {"name": "bench GP system feed", "kind": "practice_system", "org_codes": practices(args.rows)}
+        made = httpx.post(f"{gateway}/v1/clients", json=body, headers={"X-API-Key": DEV_ADMIN_API_KEY}, timeout=30)
+        made.raise_for_status()
+        key = made.json()["api_key"]
+        pids = processes.pids()
+        plan = [
+            ("ndjson", "application/x-ndjson", True),
+            ("csv", "text/csv", True),
+            ("ndjson", "application/x-ndjson", False),
+        ]
+        for fmt, media, empty_first in plan:
+            if empty_first:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("TRUNCATE workload, workload_upload")
+                    conn.execute("CHECKPOINT")
+            what = f"{fmt}, {'new keys' if empty_first else 'every key replaced'}"
+            log(f"uploading {what} ({bodies[fmt].stat().st_size / 1e6:,.0f} MB)")
+            cpu = {n: cpu_seconds(p) for n, p in pids.items()}
+            busy, clock = machine_busy_seconds(), time.perf_counter()
+            answer = httpx.post(
+                f"{gateway}/v1/workload",
+                content=chunks(bodies[fmt]),
+                headers={"X-API-Key": key, "Content-Type": media},
+                timeout=UPLOAD_TIMEOUT_S,
+            )
+            seconds = time.perf_counter() - clock
+            machine = machine_busy_seconds() - busy
+            if answer.status_code != 200:
+                raise RuntimeError(f"the upload answered {answer.status_code}: {answer.text[:500]}")
+            used = {n: cpu_seconds(p) - cpu[n] for n, p in pids.items()}
+            uploads.append(
+                {
+                    "upload": what,
+                    "format": fmt,
+                    "bytes": bodies[fmt].stat().st_size,
+                    "answer": answer.json(),
+                    "seconds": seconds,
+                    "rows_per_s": args.rows / seconds,
+                    "cpu_s": used,
+                    "other_cpu_s": max(0.0, machine - sum(used.values())),
+                    "peak_rss_mib": {n: peak_rss_mib(p) for n, p in pids.items()},
+                }
+            )
+            log(f"{what}: {seconds:.1f} s, {args.rows / seconds:,.0f} rows/s, answer {answer.json()}")
+        for upload, split in zip(uploads, service_split(temp / "evaluation.log"), strict=False):
+            upload["service_read_s"], upload["service_merge_s"] = split["read_s"], split["merge_s"]
+        log("NDJSON lines parsed by the standard library and by orjson")
+        parsers = json_parsers(bodies["ndjson"])
+        log("COPY of the same rows into a table like workload, same driver")
+        copy_s, anatomy = raw_copy(url, args.rows)
+    finally:
+        processes.stop_all()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        if args.keep_temp:
+            log(f"kept {temp}")
+        else:
+            shutil.rmtree(temp, ignore_errors=True)
+    document = {
+        "started": started.isoformat(timespec="seconds"),
+        "rows": args.rows,
+        "copy_s": copy_s,
+        "copy_rows_per_s": args.rows / copy_s,
+        "merge_anatomy": anatomy,
+        "json_parsers_s": parsers,
+        "uploads": uploads,
+        "national_rows": NATIONAL_ROWS,
+        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
+        "command": " ".join(["python -m bench.ingest", *(sys.argv[1:] if argv is None else argv)]),
+    }
+    markdown = report(document)
+    print(markdown)
+    write_section(args.results, "ingest", markdown)
+    args.json_dir.mkdir(parents=True, exist_ok=True)
+    (args.json_dir / "ingest-latest.json").write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+def report(doc: dict[str, Any]) -> str:
+    copy_rate = doc["copy_rows_per_s"]
+    lines = [
+        "# Benchmark: bulk workload uploads (PostgreSQL)",
+        "",
+        f"Written by `{doc['command']}` (also `make bench BENCH_ARGS='--only ingest'`); started {doc['started']}.",
+        f"{doc['rows']:,} weekly records per upload ({KEYS_PER_WEEK} keys per practice-week), posted by a",
+        "practice-system client through a real gateway to the evaluation service (uvicorn as `make run` serves",
+        "them) on PostgreSQL; each body read from a file written first. Machine: "
+        f"{doc['machine']['nproc']} CPUs, Python {doc['machine']['python']}, load average after the run "
+        + " ".join(f"{x:.2f}" for x in doc["machine"]["load"])
+        + ".",
+        "",
+        "| upload | body | seconds | rows/s | share of COPY | service: body read, staged / merged (s) |"
+        " peak RSS gateway / evaluation (MiB) | CPU s gateway / evaluation / rest (PostgreSQL, client, other load) |",
+        "| --- | --: | --: | --: | --: | --: | --: | --: |",
+    ]
+    for u in doc["uploads"]:
+        split = f"{u.get('service_read_s', float('nan')):.1f} / {u.get('service_merge_s', float('nan')):.1f}"
+        rss = f"{u['peak_rss_mib']['gateway']:.0f} / {u['peak_rss_mib']['evaluation']:.0f}"
+        cpu = f"{u['cpu_s']['gateway']:.1f} / {u['cpu_s']['evaluation']:.1f} / {u['other_cpu_s']:.1f}"
+        lines.append(
+            f"| {u['upload']} | {u['bytes'] / 1e6:,.0f} MB | {u['seconds']:.1f} | {u['rows_per_s']:,.0f} |"
+            f" {u['rows_per_s'] / copy_rate:.0%} | {split} | {rss} | {cpu} |"
+        )
+    lines.append(
+        f"| COPY (psycopg `write_row`) into a table like `workload` | – | {doc['copy_s']:.1f} | {copy_rate:,.0f} |"
+        " 100% | – | – | – |"
+    )
+    first, csv = doc["uploads"][0], doc["uploads"][1]
+    national_min = doc["national_rows"] / first["rows_per_s"] / 60
+    week_s = doc["national_rows"] / 52 / first["rows_per_s"]
+    anatomy = doc["merge_anatomy"]
+    share = first["rows_per_s"] / copy_rate
+    lines += [
+        "",
+        f"Target: at least {TARGET_SHARE:.0%} of COPY's rate. NDJSON reached {share:.0%}, CSV "
+        f"{csv['rows_per_s'] / copy_rate:.0%}{' (below the target: see below)' if share < TARGET_SHARE else ''}.",
+        "",
+        f"A national year of weekly data, assumed {NATIONAL_PRACTICES:,} practices × 52 weeks × {KEYS_PER_WEEK} keys"
+        f" = {doc['national_rows']:,} records, would take about {national_min:.0f} minutes of uploads at the NDJSON"
+        f" rate: {week_s:.0f} s for a week of the whole country.",
+        "",
+        "Where the time goes (the same rows, in this run): the service reads, checks and stages the body while it "
+        f"streams ({first.get('service_read_s', float('nan')):.1f} s for NDJSON), then merges "
+        f"({first.get('service_merge_s', float('nan')):.1f} s). From a staging table into an empty table like "
+        f"`workload`, a plain `INSERT … SELECT` takes {anatomy['insert_select_s']:.1f} s and the "
+        f"`INSERT … ON CONFLICT DO UPDATE` the service runs {anatomy['insert_on_conflict_s']:.1f} s, against "
+        f"{doc['copy_s']:.1f} s for COPY: the upsert's speculative insertion probes the primary key before each "
+        "row and writes a confirmation WAL record after it, so the merge alone costs about twice COPY, and the "
+        "body must have arrived whole before it may start.",
+        "",
+        f"NDJSON is parsed with orjson: the body's {doc['rows']:,} lines take {doc['json_parsers_s']['orjson']:.2f} s"
+        f" with `orjson.loads` and {doc['json_parsers_s']['json']:.2f} s with the standard library's `json.loads`"
+        " (one line at a time, as the service reads them).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
