@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from arrs_kit.app import create_service_app
 from arrs_kit.idempotency import IdempotencyStore
 from evaluation.analyses.routers import router as analyses_router
+from evaluation.analyses.shift_routes import router as shift_router
 from evaluation.clients.budget import BudgetClient
 from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
@@ -43,7 +44,7 @@ def create_app(
         description="Job plans, KPIs, workload data and the analyses of whether a role is working.",
         version="1.0.0",
         settings=settings,
-        routers=[workload_router, jobplans_router, kpi_router, analyses_router, readiness_router],
+        routers=[workload_router, jobplans_router, kpi_router, analyses_router, shift_router, readiness_router],
         tags=TAGS,
         configure_logs=configure_logs,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -64,3 +65,59 @@ class AtRiskPostPage(Page[AtRiskPost]):
     pcn_code: str
     as_of: date
     posts_evaluated: int = Field(description="Posts of the PCN in post on or after `as_of` (at risk or not).")
+
+
+class Caveat(BaseModel):
+    code: str
+    detail: str
+
+
+class ShiftWindows(BaseModel):
+    before_first: date
+    before_last: date
+    start_week: date = Field(description="The Monday of the week the post started: excluded from both windows.")
+    after_first: date
+    after_last: date
+
+
+class WorkloadShift(BaseModel):
+    """The difference-in-differences evidence of domain.md §7, in GP attended appointments per 1,000
+    registered patients per week. Without enough data, `estimate` is null and `reason` says why."""
+
+    post_id: int | None = None
+    pcn_code: str | None = None
+    role_code: str
+    start_date: date
+    weeks: int
+    as_of: date
+    unit: str = "GP attended appointments per 1,000 registered patients per week"
+    estimate: float | None = Field(
+        None,
+        description="Change at the practices served minus the change at comparison practices "
+        "(negative: work left GPs).",
+    )
+    std_error: float | None = None
+    df: float | None = Field(None, description="Welch–Satterthwaite degrees of freedom.")
+    ci_low: float | None = Field(None, description="95% interval, low end.")
+    ci_high: float | None = None
+    reason: str | None = Field(
+        None,
+        description="Why there is no estimate: `after_window_not_ended`, `no_treated_data`, "
+        "`too_few_comparison_practices`, `no_posts_of_role`.",
+    )
+    n_treated: int = 0
+    n_comparison: int = 0
+    comparison_scope: Literal["icb", "national"] | None = None
+    before_after: float | None = Field(None, description="The uncontrolled change at the practices served.")
+    comparison_change: float | None = Field(None, description="The change at the comparison practices.")
+    gp_share_before: float | None = Field(
+        None, description="GP share of attended appointments at the practices served."
+    )
+    gp_share_after: float | None = None
+    role_appointments_per_wte_per_week: float | None = Field(
+        None, description="The role's own attended appointments at the practices served, per WTE per week (after)."
+    )
+    treated_practices: list[str] = Field(default_factory=list)
+    practices_left_out: list[str] = Field(default_factory=list, description="Served, but lacking a week of data.")
+    windows: ShiftWindows
+    caveats: list[Caveat] = Field(default_factory=list)

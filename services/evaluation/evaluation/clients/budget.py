@@ -23,6 +23,10 @@ import httpx
 from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
 
+SERVICE = Principal(kind="admin", client_id="service:evaluation", name="evaluation")
+"""The evaluation service itself: for comparison groups, which are aggregates of practices the caller
+may not see one by one (nothing about them but a count and an average is ever answered)."""
+
 
 class BudgetUnavailable(ProblemError):
     status, code, title = 503, "budget-unavailable", "The budget service could not be read"
@@ -121,21 +125,36 @@ class BudgetClient:
         body = self._get(principal, f"/v1/posts/{post_id}")
         return None if body is None else self._read(_post, body)
 
-    def posts_of_pcn(self, principal: Principal, pcn_code: str) -> list[Post]:
-        """Every post of ``pcn_code`` the caller may see (all pages)."""
-        posts: list[Post] = []
+    def _pages(self, principal: Principal, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            params: dict[str, Any] = {"pcn_code": pcn_code, "limit": 500}
-            if cursor:
-                params["cursor"] = cursor
-            body = self._get(principal, "/v1/posts", params)
+            body = self._get(principal, path, {**params, "limit": 500, **({"cursor": cursor} if cursor else {})})
             if body is None:
-                return posts
-            posts.extend(self._read(lambda b: [_post(p) for p in b["data"]], body))
+                return items
+            items.extend(self._read(lambda b: list(b["data"]), body))
             cursor = body.get("next_cursor")
             if not cursor:
-                return posts
+                return items
+
+    def posts_of_pcn(self, principal: Principal, pcn_code: str) -> list[Post]:
+        """Every post of ``pcn_code`` the caller may see (all pages)."""
+        return [self._read(_post, p) for p in self._pages(principal, "/v1/posts", {"pcn_code": pcn_code})]
+
+    def role_posts(self, role_code: str, icb_code: str | None) -> list[Post]:
+        """Every post of a role in an ICB's PCNs (or nationally), read as the service."""
+        params = {"role_code": role_code, **({"icb_code": icb_code} if icb_code else {})}
+        return [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", params)]
+
+    def practices(self, icb_code: str | None) -> dict[str, str]:
+        """The current member practices of an ICB's PCNs (or of every PCN), each with its PCN, read as
+        the service."""
+        params = {"icb_code": icb_code} if icb_code else {}
+        pcns = self._pages(SERVICE, "/v1/pcns", params)
+        found: dict[str, str] = self._read(
+            lambda rows: {code: p["code"] for p in rows for code in p["practice_codes"]}, pcns
+        )
+        return found
 
     def pcn(self, principal: Principal, code: str) -> Pcn | None:
         body = self._get(principal, f"/v1/pcns/{code}")

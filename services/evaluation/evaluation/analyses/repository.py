@@ -1,0 +1,136 @@
+"""Every query of the analyses. The aggregation runs in the database: what comes back to Python is one
+row per practice and window (a few thousand rows for a national comparison group), never the weeks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, case, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement
+from sqlmodel import col
+
+from evaluation.workload.models import ListSize, Workload
+
+BEFORE, AFTER = "before", "after"
+
+
+class month_start(FunctionElement[date]):  # a SQL function's name, lower case
+    """The first day of the month of a date column, on either database."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(month_start, "postgresql")
+def _month_start_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    before_first: date
+    before_last: date
+    start_week: date
+    after_first: date
+    after_last: date
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeRates:
+    practice_code: str
+    weeks_before: int
+    weeks_after: int
+    mean_before: float | None
+    mean_after: float | None
+
+
+def _window(windows: Windows) -> Any:
+    return case((col(Workload.period_start) < windows.start_week, literal(BEFORE)), else_=literal(AFTER))
+
+
+def practice_rates(session: Session, practices: Sequence[str], windows: Windows) -> list[PracticeRates]:
+    """Per practice and window: how many weeks have both GP attended appointments and a list size,
+    and the mean weekly rate per 1,000 registered patients over them (the start week excluded)."""
+    if not practices:
+        return []
+    weekly = (
+        select(
+            col(Workload.practice_code).label("practice_code"),
+            col(Workload.period_start).label("week"),
+            func.sum(Workload.appointments).label("gp"),
+        )
+        .where(
+            col(Workload.grain) == "week",
+            col(Workload.hcp_role) == "gp",
+            col(Workload.status) == "attended",
+            col(Workload.practice_code).in_(list(practices)),
+            col(Workload.period_start).between(windows.before_first, windows.after_last),
+            col(Workload.period_start) != windows.start_week,
+        )
+        .group_by(col(Workload.practice_code), col(Workload.period_start))
+        .subquery()
+    )
+    window = case((weekly.c.week < windows.start_week, literal(BEFORE)), else_=literal(AFTER)).label("window")
+    rate = weekly.c.gp * 1000.0 / ListSize.registered_patients
+    stmt = (
+        select(weekly.c.practice_code, window, func.count().label("weeks"), func.avg(rate).label("mean_rate"))
+        .join(
+            ListSize,
+            (col(ListSize.practice_code) == weekly.c.practice_code)
+            & (col(ListSize.month) == month_start(weekly.c.week)),
+        )
+        .where(col(ListSize.registered_patients) > 0)
+        .group_by(weekly.c.practice_code, window)
+    )
+    found: dict[str, dict[str, tuple[int, float]]] = {}
+    for practice, which, weeks, mean in session.execute(stmt):
+        found.setdefault(practice, {})[which] = (int(weeks), float(mean))
+    out = []
+    for practice in practices:
+        got = found.get(practice, {})
+        before, after = got.get(BEFORE, (0, None)), got.get(AFTER, (0, None))
+        out.append(PracticeRates(practice, before[0], after[0], before[1], after[1]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Mix:
+    gp_before: int
+    all_before: int
+    gp_after: int
+    all_after: int
+    role_after: int
+
+
+def appointment_mix(session: Session, practices: Sequence[str], windows: Windows, role_code: str) -> Mix:
+    """Attended appointments at ``practices`` in each window: by GPs, by everyone, and (after) by the role."""
+    if not practices:
+        return Mix(0, 0, 0, 0, 0)
+    window = _window(windows).label("window")
+    gp = func.sum(case((col(Workload.hcp_role) == "gp", Workload.appointments), else_=0))
+    role = func.sum(case((col(Workload.hcp_role) == role_code, Workload.appointments), else_=0))
+    stmt = (
+        select(window, gp, func.sum(Workload.appointments), role)
+        .where(
+            col(Workload.grain) == "week",
+            col(Workload.status) == "attended",
+            col(Workload.practice_code).in_(list(practices)),
+            col(Workload.period_start).between(windows.before_first, windows.after_last),
+            col(Workload.period_start) != windows.start_week,
+        )
+        .group_by(window)
+    )
+    totals = {which: (int(g or 0), int(a or 0), int(r or 0)) for which, g, a, r in session.execute(stmt)}
+    before, after = totals.get(BEFORE, (0, 0, 0)), totals.get(AFTER, (0, 0, 0))
+    return Mix(before[0], before[1], after[0], after[1], after[2])
