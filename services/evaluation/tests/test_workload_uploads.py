@@ -4,13 +4,16 @@ counts, scope, idempotent retries, and bodies large enough to stream through the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
@@ -402,3 +405,36 @@ async def test_list_sizes_in_every_format(practice: httpx.AsyncClient, evaluatio
     bad = [{"practice_code": "A81001", "month": "2025-13", "registered_patients": -3}]
     problem = assert_problem(await practice.post("/v1/list-sizes", json=bad), 422, "invalid-records")
     assert [(e["line"], e["field"]) for e in problem["errors"]] == [(1, "month"), (1, "registered_patients")]
+
+
+async def test_two_writers_crossing_on_the_same_keys_is_a_409_and_nothing_of_the_upload_is_written(
+    practice: httpx.AsyncClient, evaluation_url: str
+) -> None:
+    if not evaluation_url.startswith("postgresql"):
+        pytest.skip("SQLite's writers never interleave: the merge takes the database's write lock first")
+    first, second = record(), record(hcp_role="nurse")
+    columns = ", ".join(first)
+    insert = f"INSERT INTO workload ({columns}, upload_id) VALUES ({', '.join('%s' for _ in first)}, 0)"
+    other = psycopg.connect(evaluation_url.replace("postgresql+psycopg://", "postgresql://"))
+    watcher = psycopg.connect(evaluation_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    try:
+        other.execute(insert, [*second.values()])  # another writer holds the second key, uncommitted
+        upload = asyncio.create_task(practice.post("/v1/workload", content=ndjson([first, second]), headers=NDJSON))
+        deadline = time.monotonic() + 30
+        while not watcher.execute(  # the upload waits for the other writer (polled, bounded)
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline and not upload.done(), "the upload never waited"
+            await asyncio.sleep(0.02)
+        # The other writer now wants the upload's first key: a deadlock, which PostgreSQL breaks by
+        # aborting the upload (the first to wait is the first to look).
+        await asyncio.to_thread(other.execute, insert, [*first.values()])
+        other.commit()
+        response = await upload
+    finally:
+        other.close()
+        watcher.close()
+    assert_problem(response, 409, "upload-conflict")
+    assert response.headers["retry-after"] == "1"
+    assert count(evaluation_url) == 2 and count(evaluation_url, "workload_upload") == 0
+    assert set(stored(evaluation_url, "SELECT DISTINCT upload_id FROM workload")[0]) == {0}

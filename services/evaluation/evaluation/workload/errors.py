@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from arrs_kit.problems import Forbidden, NotFound, ProblemError, Unprocessable
+from arrs_kit.problems import Conflict, Forbidden, NotFound, ProblemError, Unprocessable
 
 
 class InvalidRecords(Unprocessable):
@@ -31,3 +31,7 @@ class PracticeCodeRequired(Unprocessable):
 
 class InvalidRange(Unprocessable):
     code, title = "invalid-range", "from is after to"
+
+
+class UploadConflict(Conflict):
+    code, title = "upload-conflict", "Another upload was writing the same keys; retry"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from psycopg.errors import CardinalityViolation
+from psycopg.errors import CardinalityViolation, DeadlockDetected, SerializationFailure
 from sqlalchemy import Connection, Row, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -225,6 +225,12 @@ def _merge_sqlite(conn: Connection, target: Target, *, upload_id: int, summed: b
         f"WHERE true ON CONFLICT ({key}) DO UPDATE SET {updates} WHERE {changed}"
     )
     return int(total) - int(replaced), int(replaced)
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    """Whether the database aborted the merge because another transaction held the same keys in
+    another order (PostgreSQL breaks the deadlock by aborting one of them): retrying succeeds."""
+    return isinstance(exc, DBAPIError) and isinstance(exc.orig, DeadlockDetected | SerializationFailure)
 
 
 def finished_request(session: Session, scope: str, key: str) -> Row[Any, Any, Any, Any] | None:

@@ -34,6 +34,7 @@ from evaluation.workload.errors import (
     PracticeNotFound,
     RecordsOutOfScope,
     UnsupportedMediaType,
+    UploadConflict,
     UploadNotAllowed,
 )
 from evaluation.workload.parsing import Format, drain, media_format
@@ -172,10 +173,16 @@ def ingest(
                     "merge_s": round(time.perf_counter() - started - read_s, 3),
                 },
             )
-        except BaseException:
+        except BaseException as exc:
             conn.rollback()
             if claim is not None:
                 store.release(db, claim)
+            if repository.lost_a_race(exc):
+                raise UploadConflict(
+                    "Another upload was writing some of the same keys at the same moment; nothing of this one "
+                    "was recorded. Retry it (with the same Idempotency-Key, if it had one).",
+                    headers={"Retry-After": "1"},
+                ) from exc
             raise
     return result
 
