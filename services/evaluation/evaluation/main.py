@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
 from arrs_kit.idempotency import IdempotencyStore
+from evaluation.analyses.cost_routes import router as cost_router
 from evaluation.analyses.routers import router as analyses_router
 from evaluation.analyses.shift_routes import router as shift_router
 from evaluation.clients.budget import BudgetClient
@@ -44,7 +45,15 @@ def create_app(
         description="Job plans, KPIs, workload data and the analyses of whether a role is working.",
         version="1.0.0",
         settings=settings,
-        routers=[workload_router, jobplans_router, kpi_router, analyses_router, shift_router, readiness_router],
+        routers=[
+            workload_router,
+            jobplans_router,
+            kpi_router,
+            analyses_router,
+            shift_router,
+            cost_router,
+            readiness_router,
+        ],
         tags=TAGS,
         configure_logs=configure_logs,
     )

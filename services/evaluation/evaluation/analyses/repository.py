@@ -134,3 +134,29 @@ def appointment_mix(session: Session, practices: Sequence[str], windows: Windows
     totals = {which: (int(g or 0), int(a or 0), int(r or 0)) for which, g, a, r in session.execute(stmt)}
     before, after = totals.get(BEFORE, (0, 0, 0)), totals.get(AFTER, (0, 0, 0))
     return Mix(before[0], before[1], after[0], after[1], after[2])
+
+
+def role_appointments_by_month(
+    session: Session, practices: Sequence[str], roles: Sequence[str], first: date, last: date
+) -> dict[tuple[str, date], int]:
+    """Attended appointments by each role at ``practices``, per month (a week counts in the month its
+    Monday falls in), from weekly records."""
+    if not practices or not roles:
+        return {}
+    month = month_start(col(Workload.period_start))
+    stmt = (
+        select(col(Workload.hcp_role), month, func.sum(Workload.appointments))
+        .where(
+            col(Workload.grain) == "week",
+            col(Workload.status) == "attended",
+            col(Workload.hcp_role).in_(list(roles)),
+            col(Workload.practice_code).in_(list(practices)),
+            col(Workload.period_start).between(first, last),
+        )
+        .group_by(col(Workload.hcp_role), month)
+    )
+    return {(role, _as_date(when)): int(total) for role, when, total in session.execute(stmt)}
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

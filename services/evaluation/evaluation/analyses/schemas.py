@@ -121,3 +121,50 @@ class WorkloadShift(BaseModel):
     practices_left_out: list[str] = Field(default_factory=list, description="Served, but lacking a week of data.")
     windows: ShiftWindows
     caveats: list[Caveat] = Field(default_factory=list)
+
+
+class PostMonthCost(BaseModel):
+    post_id: int
+    display_name: str
+    role_code: str
+    month: str = Field(description="`YYYY-MM`.")
+    days_in_post: int
+    reimbursed_pence: int = Field(description="Approved and paid claims of the month, adjustments included.")
+    employment_cost_pence: int | None = Field(description="The claimed employment cost; null without a claim.")
+    unfunded_pence: int = Field(description="Non-reimbursable costs the PCN carries, for the days in post.")
+    true_cost_pence: int | None = Field(description="Employment cost plus unfunded costs.")
+    gap_pence: int | None = Field(description="True cost minus reimbursed: what the PCN pays itself.")
+
+
+class RoleMonthCost(BaseModel):
+    role_code: str
+    month: str
+    posts: int
+    reimbursed_pence: int
+    unfunded_pence: int
+    attended_appointments: int = Field(description="The role's attended appointments at the PCN's practices.")
+    cost_per_appointment_pence: int | None = Field(description="(reimbursed + unfunded) ÷ attended appointments.")
+
+
+class TrueCost(BaseModel):
+    pcn_code: str
+    fy: str
+    posts: list[PostMonthCost] = Field(description="Per post and month in post, in post order.")
+    roles: list[RoleMonthCost] = Field(description="Per role and month.")
+    totals: dict[str, int | None] = Field(description="The year's sums: reimbursed, unfunded, true cost, gap.")
+
+
+class RetentionRow(BaseModel):
+    role_code: str
+    posts: int = Field(description="Posts of the role in scope.")
+    observed: int = Field(description="Posts that started at least 12 months before `as_of`.")
+    ended_within_12_months: int
+    retention_rate: float | None = Field(description="Share of observed posts still in post 12 months after starting.")
+    still_in_post: int = Field(description="Posts in post on `as_of`.")
+
+
+class RetentionPage(Page[RetentionRow]):
+    """Retention per role."""
+
+    scope: str = Field(description="`national`, `icb:<code>` or `pcn:<code>`.")
+    as_of: date

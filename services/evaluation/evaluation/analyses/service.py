@@ -118,7 +118,7 @@ def at_risk_posts(
 ) -> tuple[list[AtRiskPost], int]:
     """The PCN's posts still in post on ``today`` (or not yet started) with every reason each is at
     risk, and how many posts were evaluated. Posts come from the budget service, as the caller sees them."""
-    posts = [p for p in budget.posts_of_pcn(principal, pcn.code) if p.leave_date is None or p.leave_date >= today]
+    posts = [p for p in budget.posts(principal, pcn_code=pcn.code) if p.leave_date is None or p.leave_date >= today]
     ids = [p.id for p in posts]
     planned = repository.posts_with_job_plans(session, ids)
     kpis = repository.kpis_of_posts(session, ids, status=ACTIVE)

@@ -81,7 +81,7 @@ def get_role_workload_shift(
     every practice a post of the role served in the weeks after (their WTE summed)."""
     today = as_of or today_in_england()
     role = role_code.lower()
-    posts = [p for p in budget_of(request).posts_of_pcn(principal, pcn.code) if p.role_code == role]
+    posts = [p for p in budget_of(request).posts(principal, pcn_code=pcn.code) if p.role_code == role]
     if not posts:
         return shift.no_posts(pcn_code=pcn.code, role_code=role, weeks=weeks, today=today)
     start = min(p.start_date for p in posts)

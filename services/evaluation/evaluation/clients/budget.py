@@ -44,6 +44,21 @@ class Post:
     supervisor_name: str
     supervisor_role: str
     display_name: str
+    unfunded_monthly_pence: int = 0  # the non-reimbursable monthly costs the PCN carries, all heads
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLine:
+    """What the analyses need of a claim (or an adjustment of one)."""
+
+    id: int
+    kind: str
+    post_id: int
+    month: str
+    status: str
+    amount_pence: int
+    actual_pence: int
+    reimbursable_pence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +66,7 @@ class Pcn:
     code: str
     name: str
     icb_code: str
+    practice_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +88,20 @@ def _post(body: dict[str, Any]) -> Post:
         supervisor_name=body["supervisor"]["name"],
         supervisor_role=body["supervisor"]["role"],
         display_name=body["display_name"],
+        unfunded_monthly_pence=sum(int(v) for v in (body.get("unfunded_costs_monthly_pence") or {}).values()),
+    )
+
+
+def _claim(body: dict[str, Any]) -> ClaimLine:
+    return ClaimLine(
+        id=int(body["id"]),
+        kind=body["kind"],
+        post_id=int(body["post_id"]),
+        month=body["month"],
+        status=body["status"],
+        amount_pence=int(body["amount_pence"]),
+        actual_pence=int(body["actual_pence"]),
+        reimbursable_pence=int(body["reimbursable_pence"]),
     )
 
 
@@ -137,9 +167,15 @@ class BudgetClient:
             if not cursor:
                 return items
 
-    def posts_of_pcn(self, principal: Principal, pcn_code: str) -> list[Post]:
-        """Every post of ``pcn_code`` the caller may see (all pages)."""
-        return [self._read(_post, p) for p in self._pages(principal, "/v1/posts", {"pcn_code": pcn_code})]
+    def posts(self, principal: Principal, *, icb_code: str | None = None, pcn_code: str | None = None) -> list[Post]:
+        """Every post the caller may see, of an ICB's PCNs or of one PCN (all pages)."""
+        params = {k: v for k, v in (("icb_code", icb_code), ("pcn_code", pcn_code)) if v}
+        return [self._read(_post, p) for p in self._pages(principal, "/v1/posts", params)]
+
+    def claims(self, principal: Principal, pcn_code: str, status: str) -> list[ClaimLine]:
+        """Every claim and adjustment of a PCN in ``status`` the caller may see (all pages)."""
+        rows = self._pages(principal, "/v1/claims", {"pcn_code": pcn_code, "status": status})
+        return [self._read(_claim, c) for c in rows]
 
     def role_posts(self, role_code: str, icb_code: str | None) -> list[Post]:
         """Every post of a role in an ICB's PCNs (or nationally), read as the service."""
@@ -158,7 +194,11 @@ class BudgetClient:
 
     def pcn(self, principal: Principal, code: str) -> Pcn | None:
         body = self._get(principal, f"/v1/pcns/{code}")
-        return None if body is None else self._read(lambda b: Pcn(b["code"], b["name"], b["icb_code"]), body)
+        return (
+            None
+            if body is None
+            else self._read(lambda b: Pcn(b["code"], b["name"], b["icb_code"], tuple(b["practice_codes"])), body)
+        )
 
     def practice(self, principal: Principal, code: str) -> Practice | None:
         body = self._get(principal, f"/v1/practices/{code}")
