@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
