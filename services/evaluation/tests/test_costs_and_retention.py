@@ -98,8 +98,8 @@ def register(database_factory: DatabaseFactory) -> Iterator[tuple[TestClient, Te
             ):
                 claim = send("/v1/claims", {"post_id": 1, "month": month, **costs})
                 for step in steps:
-                    body = {"payment_reference": f"BACS-{month}"} if step == "pay" else None
-                    send(f"/v1/claims/{claim['id']}/{step}", body)
+                    reference = {"payment_reference": f"BACS-{month}"} if step == "pay" else None
+                    send(f"/v1/claims/{claim['id']}/{step}", reference)
                 amounts[month] = claim["reimbursable_pence"]
             yield roles, budget, amounts
 
