@@ -7,7 +7,17 @@ period never changes (a correction is a new period that supersedes it), so answe
 claim keeps the id of the period it was computed with. A roles service that cannot be read makes the
 caller fail with 503 ``roles-unavailable``: a claim is never computed with a guessed rate.
 
-The client is synchronous (the budget endpoints run in worker threads) and thread-safe.
+The client is synchronous (the budget endpoints run in worker threads) and thread-safe. A roles
+service that stalls must not take the budget service with it (issue 9: sixty stalled previews held
+every worker thread, and a budget-only read waited 9 s), so calls to it are a bulkhead:
+
+- short timeouts (``connect_timeout_s``, ``timeout_s`` for each read);
+- at most ``max_in_flight`` calls at once: one more is answered 503 at once, with ``Retry-After``,
+  instead of waiting for a thread that waits on the roles service;
+- a circuit breaker (:mod:`budget.breaker`): after ``breaker_failures`` consecutive failures every
+  call is answered 503 at once for ``breaker_cool_down_s``, then one trial call decides.
+
+Answers already cached are served whatever the state of the roles service.
 """
 
 from __future__ import annotations
@@ -22,10 +32,16 @@ import httpx
 
 from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
+from budget.breaker import CircuitBreaker
 
 
 class RolesUnavailable(ProblemError):
     status, code, title = 503, "roles-unavailable", "The role catalogue could not be read"
+
+
+def _refused(detail: str, reason: str, retry_after_s: int) -> RolesUnavailable:
+    """Answered at once, without calling the roles service; ``reason`` says why, for the client."""
+    return RolesUnavailable(detail, headers={"Retry-After": str(retry_after_s)}, extra={"reason": reason})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +157,8 @@ class RoleCatalogue:
         gateway_secret: str,
         service_name: str = "budget",
         ttl_s: float = 60.0,
+        max_in_flight: int = 4,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.client = client
         self.secret = gateway_secret
@@ -149,13 +167,32 @@ class RoleCatalogue:
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, Role | None]] = {}
         self._lock = threading.Lock()
+        self.max_in_flight = max_in_flight
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
+        self.breaker = breaker or CircuitBreaker(failure_threshold=5, cool_down_s=10.0)
 
     @classmethod
     def over_http(
-        cls, base_url: str, *, gateway_secret: str, ttl_s: float = 60.0, timeout_s: float = 5.0
+        cls,
+        base_url: str,
+        *,
+        gateway_secret: str,
+        ttl_s: float = 60.0,
+        timeout_s: float = 2.0,
+        connect_timeout_s: float = 0.5,
+        max_in_flight: int = 4,
+        breaker_failures: int = 5,
+        breaker_cool_down_s: float = 10.0,
     ) -> RoleCatalogue:
-        client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
-        return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s)
+        client = httpx.Client(
+            base_url=base_url,
+            # The pool never makes a call wait: no more calls than connections are let through.
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s),
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
+            trust_env=False,
+        )
+        breaker = CircuitBreaker(failure_threshold=breaker_failures, cool_down_s=breaker_cool_down_s)
+        return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s, max_in_flight=max_in_flight, breaker=breaker)
 
     def role(self, code: str) -> Role | None:
         now = time.monotonic()
@@ -163,25 +200,52 @@ class RoleCatalogue:
             hit = self._cache.get(code)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
-        path = f"/v1/roles/{code}"
+        if not self._in_flight.acquire(blocking=False):
+            raise _refused(
+                f"{self.max_in_flight} calls to the roles service are already waiting for it; retry shortly.",
+                "too-many-in-flight",
+                1,
+            )
         try:
-            response = self.client.get(path, auth=self.auth)
-        except httpx.HTTPError as exc:
-            raise RolesUnavailable(f"The roles service did not answer ({type(exc).__name__}).") from exc
-        if response.status_code in (404, 422):  # no such role, or a code the catalogue cannot have
-            role = None
-        elif response.status_code == 200:
-            try:
-                role = _role(response.json())
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RolesUnavailable("The roles service answered a role this client cannot read.") from exc
-        else:
-            raise RolesUnavailable(f"The roles service answered {response.status_code} for {path}.")
+            role = self._fetch(code)
+        finally:
+            self._in_flight.release()
         with self._lock:
             if len(self._cache) > 1_000:
                 self._cache.clear()
             self._cache[code] = (now, role)
         return role
+
+    def _fetch(self, code: str) -> Role | None:
+        """One call through the breaker; every outcome is reported to it."""
+        wait_s = self.breaker.admit()
+        if wait_s is not None:
+            raise _refused(
+                "The roles service failed repeatedly; calls to it resume after a pause.", "circuit-open", wait_s
+            )
+        path = f"/v1/roles/{code}"
+        answered = False
+        try:
+            try:
+                response = self.client.get(path, auth=self.auth)
+            except httpx.HTTPError as exc:
+                raise RolesUnavailable(f"The roles service did not answer ({type(exc).__name__}).") from exc
+            if response.status_code in (404, 422):  # no such role, or a code the catalogue cannot have
+                role = None
+            elif response.status_code == 200:
+                try:
+                    role = _role(response.json())
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise RolesUnavailable("The roles service answered a role this client cannot read.") from exc
+            else:
+                raise RolesUnavailable(f"The roles service answered {response.status_code} for {path}.")
+            answered = True
+            return role
+        finally:
+            if answered:
+                self.breaker.succeeded()
+            else:
+                self.breaker.failed()
 
     def close(self) -> None:
         self.client.close()

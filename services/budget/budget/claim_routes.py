@@ -50,7 +50,9 @@ CHECKS = (
     "\n\nChecks (the problem `type` ends with the code; `checks` in the body lists every check that failed): "
     "`role-not-claimable`, `rate-not-published`, `post-not-active`, `post-in-baseline`, `claim-month-not-ended`, "
     "`supplier-fee-not-allowed` (422); `duplicate-claim`, `role-cap-exceeded`, `budget-exceeded` (409). "
-    "503 `roles-unavailable` when the role catalogue cannot be read: nothing is computed with a guessed rate."
+    "503 `roles-unavailable` when the role catalogue cannot be read: nothing is computed with a guessed rate. "
+    "While too many calls already wait for the roles service, or after it failed repeatedly, the 503 comes at "
+    "once with `Retry-After` and a `reason` (`too-many-in-flight`, `circuit-open`)."
 )
 IDEMPOTENT = (
     "\n\nWith an `Idempotency-Key`, a retry replays the first answer (`Idempotent-Replayed: true`) instead of "

@@ -56,6 +56,10 @@ def create_app(
         gateway_secret=settings.gateway_secret.get_secret_value(),
         ttl_s=settings.roles_cache_ttl_s,
         timeout_s=settings.roles_timeout_s,
+        connect_timeout_s=settings.roles_connect_timeout_s,
+        max_in_flight=settings.roles_max_in_flight,
+        breaker_failures=settings.roles_breaker_failures,
+        breaker_cool_down_s=settings.roles_breaker_cool_down_s,
     )
     return app
 
