@@ -189,9 +189,35 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``bench.run``'s options for this part (its PostgreSQL server is ``--claims-postgres-url``)."""
+    group = parser.add_argument_group("ingest benchmark (PostgreSQL)")
+    group.add_argument("--ingest-rows", type=int, default=1_000_000, help="records per upload (default 1,000,000)")
+
+
+def run(args: argparse.Namespace, *, command: str) -> None:
+    """The ingest part of ``make bench`` (``--only ingest``)."""
+    measure(
+        argparse.Namespace(
+            rows=args.ingest_rows,
+            postgres_url=args.claims_postgres_url,
+            results=args.results,
+            json_dir=args.json_dir,
+            keep_temp=args.keep_temp,
+        ),
+        command=command,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parse(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _on_sigterm)
+    measure(_parse(argv), command="`" + " ".join(["python -m bench.ingest", *argv]) + "`")
+    return 0
+
+
+def measure(args: argparse.Namespace, *, command: str) -> None:
+    """Upload, measure, compare with COPY; write the ``ingest`` section and the JSON copy."""
     server = _libpq(normalise_database_url(args.postgres_url))
     admin = psycopg.connect(server, autocommit=True)
     name = f"arrs_bench_{os.getpid()}_{int(time.time())}_ingest"
@@ -233,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         made.raise_for_status()
         key = made.json()["api_key"]
         pids = processes.pids()
+        idle_rss = {n: peak_rss_mib(p) for n, p in pids.items()}
         plan = [
             ("ndjson", "application/x-ndjson", True),
             ("csv", "text/csv", True),
@@ -292,18 +319,18 @@ def main(argv: list[str] | None = None) -> int:
         "copy_s": copy_s,
         "copy_rows_per_s": args.rows / copy_s,
         "merge_anatomy": anatomy,
+        "idle_rss_mib": idle_rss,
         "json_parsers_s": parsers,
         "uploads": uploads,
         "national_rows": NATIONAL_ROWS,
         "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
-        "command": " ".join(["python -m bench.ingest", *(sys.argv[1:] if argv is None else argv)]),
+        "command": command,
     }
     markdown = report(document)
     print(markdown)
     write_section(args.results, "ingest", markdown)
     args.json_dir.mkdir(parents=True, exist_ok=True)
     (args.json_dir / "ingest-latest.json").write_text(json.dumps(document, indent=2) + "\n")
-    return 0
 
 
 def report(doc: dict[str, Any]) -> str:
@@ -311,7 +338,7 @@ def report(doc: dict[str, Any]) -> str:
     lines = [
         "# Benchmark: bulk workload uploads (PostgreSQL)",
         "",
-        f"Written by `{doc['command']}` (also `make bench BENCH_ARGS='--only ingest'`); started {doc['started']}.",
+        f"Written by {doc['command']}; started {doc['started']}.",
         f"{doc['rows']:,} weekly records per upload ({KEYS_PER_WEEK} keys per practice-week), posted by a",
         "practice-system client through a real gateway to the evaluation service (uvicorn as `make run` serves",
         "them) on PostgreSQL; each body read from a file written first. Machine: "
@@ -344,6 +371,10 @@ def report(doc: dict[str, Any]) -> str:
         "",
         f"Target: at least {TARGET_SHARE:.0%} of COPY's rate. NDJSON reached {share:.0%}, CSV "
         f"{csv['rows_per_s'] / copy_rate:.0%}{' (below the target: see below)' if share < TARGET_SHARE else ''}.",
+        "",
+        f"Memory: before any upload the gateway held {doc['idle_rss_mib']['gateway']:.0f} MiB and the evaluation "
+        f"service {doc['idle_rss_mib']['evaluation']:.0f} MiB (numpy and scipy are loaded for the analyses); the "
+        "peaks above are what each reached while a body several times their size streamed through.",
         "",
         f"A national year of weekly data, assumed {NATIONAL_PRACTICES:,} practices × 52 weeks × {KEYS_PER_WEEK} keys"
         f" = {doc['national_rows']:,} records, would take about {national_min:.0f} minutes of uploads at the NDJSON"
