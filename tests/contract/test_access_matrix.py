@@ -39,6 +39,10 @@ PCN_READ |= {"dash": 200, "dash_out": 404, "dash_nat": 200}
 OUT_OF_SCOPE = ("icb_out", "pcn_out", "ps", "ps_out", "dash_out")
 
 
+# A practice of PCN U00001: also read by the practice system bound to it.
+PRACTICE_READ = PCN_READ | {"ps": 200}
+
+
 def write_by_id(**allowed: int) -> dict[str, int]:
     return dict.fromkeys(COLUMNS, 403) | dict.fromkeys(OUT_OF_SCOPE, 404) | allowed
 
@@ -127,6 +131,40 @@ async def new_plan_year(gw: httpx.AsyncClient) -> tuple[str, Any]:
     """Each call sets the first plan of a year of its own (a second PUT of a year needs its ETag)."""
     start = next(_plan_years)
     return f"/v1/pcns/U00001/workforce-plans/{start}-{(start + 1) % 100:02d}", {"lines": []}
+
+
+PLAN = {"purpose": "Medicines work off GPs.", "practice_codes": ["A00001"]}
+KPI = {"name": "SMRs", "unit": "count", "direction": "higher_is_better", "frequency": "monthly", "target": 40}
+WORKLOAD = {
+    "practice_code": "A00001",
+    "grain": "week",
+    "period_start": "2024-10-07",
+    "hcp_role": "gp",
+    "national_category": "general_consultation_routine",
+    "mode": "face_to_face",
+    "status": "attended",
+    "appointments": 120,
+}
+# Writes on what a client may see but whose version it has not read: If-Match "*" (the first version is
+# made before the rows run).
+IF_MATCH = {("PATCH", None), ("PUT", "/v1/readiness/{pcn_code}")}
+
+
+async def job_plan_of_a_new_post(gw: httpx.AsyncClient) -> tuple[str, Any]:
+    """Each call writes the first job plan of a post of its own (a second PUT needs its ETag)."""
+    return f"/v1/job-plans/{await new_post(gw)}", dict(PLAN)
+
+
+async def template_of_a_new_post(gw: httpx.AsyncClient) -> tuple[str, Any]:
+    """Each call starts the job plan of a post of its own (a post with a plan is 409)."""
+    return f"/v1/job-plans/{await new_post(gw)}/from-template", None
+
+
+async def retire_a_new_kpi(gw: httpx.AsyncClient) -> tuple[str, Any]:
+    """Each call retires a KPI of its own (of post 1; retiring twice is 409)."""
+    response = await gw.post("/v1/job-plans/1/kpis", json=KPI, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    return f"/v1/kpis/{response.json()['id']}/retire", None
 
 
 async def throwaway_client(gw: httpx.AsyncClient) -> tuple[str, Any]:
@@ -329,12 +367,80 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
         None,
         write_by_id(admin=201, pcn=201),
     ),
-    ("GET", "/v1/practices/{practice_code}"): (
-        "/v1/practices/A00001",
-        None,
-        {"admin": 200, "icb": 200, "icb_out": 404, "pcn": 200, "pcn_out": 404, "ps": 200, "ps_out": 404}
-        | {"dash": 200, "dash_out": 404, "dash_nat": 200},
+    ("GET", "/v1/practices/{practice_code}"): ("/v1/practices/A00001", None, PRACTICE_READ),
+    # Evaluation: job plans, KPIs and readiness belong to the PCN of the post, which writes them (and the
+    # admin); its ICB and dashboards read them. Post 1 has a job plan and KPI 1, and PCN U00001 a
+    # readiness, made before the rows run.
+    ("PUT", "/v1/job-plans/{post_id}"): (job_plan_of_a_new_post, None, write_by_id(admin=201, pcn=201)),
+    ("GET", "/v1/job-plans/{post_id}"): ("/v1/job-plans/1", None, PCN_READ),
+    ("GET", "/v1/job-plans/{post_id}/versions"): ("/v1/job-plans/1/versions", None, PCN_READ),
+    ("GET", "/v1/job-plans/{post_id}/versions/{version}"): ("/v1/job-plans/1/versions/1", None, PCN_READ),
+    ("POST", "/v1/job-plans/{post_id}/from-template"): (template_of_a_new_post, None, write_by_id(admin=201, pcn=201)),
+    ("POST", "/v1/job-plans/{post_id}/kpis"): (
+        "/v1/job-plans/1/kpis",
+        lambda: dict(KPI),
+        write_by_id(admin=201, pcn=201),
     ),
+    ("GET", "/v1/job-plans/{post_id}/kpis"): ("/v1/job-plans/1/kpis", None, PCN_READ),
+    ("GET", "/v1/kpis/{kpi_id}"): ("/v1/kpis/1", None, PCN_READ),
+    ("PATCH", "/v1/kpis/{kpi_id}"): ("/v1/kpis/1", lambda: {"name": f"SMRs {unique()}"}, PCN_WRITE),
+    ("POST", "/v1/kpis/{kpi_id}/retire"): (retire_a_new_kpi, None, PCN_WRITE),
+    ("POST", "/v1/kpis/{kpi_id}/measurements"): (
+        "/v1/kpis/1/measurements",
+        lambda: [{"period_start": "2024-10-01", "value": unique()}],
+        PCN_WRITE,
+    ),
+    ("GET", "/v1/kpis/{kpi_id}/measurements"): ("/v1/kpis/1/measurements", None, PCN_READ),
+    ("GET", "/v1/kpis/{kpi_id}/measurements/history"): ("/v1/kpis/1/measurements/history", None, PCN_READ),
+    ("PUT", "/v1/readiness/{pcn_code}"): (
+        "/v1/readiness/U00001",
+        lambda: {"cells": [{"area": "estates", "lens": "operations", "status": "in_progress"}]},
+        PCN_WRITE,
+    ),
+    ("GET", "/v1/readiness/{pcn_code}"): ("/v1/readiness/U00001", None, PCN_READ),
+    ("GET", "/v1/readiness/{pcn_code}/history"): ("/v1/readiness/U00001/history", None, PCN_READ),
+    # The analyses: read by whoever reads the PCN or post; retention is a list (filtered, 403 to practices).
+    ("GET", "/v1/evaluations/posts/{post_id}/kpi-attainment"): (
+        "/v1/evaluations/posts/1/kpi-attainment",
+        None,
+        PCN_READ,
+    ),
+    ("GET", "/v1/evaluations/pcns/{pcn_code}/at-risk-posts"): (
+        "/v1/evaluations/pcns/U00001/at-risk-posts",
+        None,
+        PCN_READ,
+    ),
+    ("GET", "/v1/evaluations/posts/{post_id}/workload-shift"): (
+        "/v1/evaluations/posts/1/workload-shift",
+        None,
+        PCN_READ,
+    ),
+    ("GET", "/v1/evaluations/pcns/{pcn_code}/roles/{role_code}/workload-shift"): (
+        "/v1/evaluations/pcns/U00001/roles/clinical_pharmacist/workload-shift",
+        None,
+        PCN_READ,
+    ),
+    ("GET", "/v1/evaluations/pcns/{pcn_code}/true-cost"): (
+        "/v1/evaluations/pcns/U00001/true-cost?fy=2024-25",
+        None,
+        PCN_READ,
+    ),
+    ("GET", "/v1/evaluations/retention"): ("/v1/evaluations/retention", None, READ),
+    # Workload and list sizes: the admin and a practice system post them, the latter for its own
+    # practices only (a record of another practice refuses the batch); a practice is read by whoever
+    # may see it.
+    ("POST", "/v1/workload"): (
+        "/v1/workload",
+        lambda: [dict(WORKLOAD)],
+        dict.fromkeys(COLUMNS, 403) | {"admin": 200, "ps": 200},
+    ),
+    ("GET", "/v1/workload"): ("/v1/workload?practice_code=A00001", None, PRACTICE_READ),
+    ("POST", "/v1/list-sizes"): (
+        "/v1/list-sizes",
+        lambda: [{"practice_code": "A00001", "month": "2024-10", "registered_patients": 10_000}],
+        dict.fromkeys(COLUMNS, 403) | {"admin": 200, "ps": 200},
+    ),
+    ("GET", "/v1/list-sizes"): ("/v1/list-sizes?practice_code=A00001", None, PRACTICE_READ),
 }
 
 # Operations anyone may call: the token endpoint checks the client's own credentials.
@@ -375,6 +481,13 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         assert response.status_code == 201 and response.json()["id"] == 1, response.text
         response = await gw.put("/v1/pcns/U00001/workforce-plans/2024-25", json={"lines": []}, headers=ADMIN)
         assert response.status_code == 201, response.text
+        for path, body, method in (
+            ("/v1/job-plans/1", PLAN, "PUT"),
+            ("/v1/job-plans/1/kpis", KPI, "POST"),
+            ("/v1/readiness/U00001", {"cells": []}, "PUT"),
+        ):
+            response = await gw.request(method, path, json=body, headers=ADMIN)
+            assert response.status_code == 201, response.text
 
         keys: dict[str, dict[str, str]] = {"admin": ADMIN}
         for column, kind, codes in (
@@ -398,7 +511,7 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
             assert set(expected) == set(COLUMNS), f"{method} {template}: the row must name every column"
             for column, headers in [*keys.items(), *denied.items()]:
                 target, payload = await path(gw) if callable(path) else (path, body() if body else None)
-                extra = {"If-Match": "*"} if method == "PATCH" else {}
+                extra = {"If-Match": "*"} if (method, None) in IF_MATCH or (method, template) in IF_MATCH else {}
                 response = await gw.request(method, target, headers={**headers, **extra}, json=payload)
                 want = expected.get(column, 401)
                 if response.status_code != want:

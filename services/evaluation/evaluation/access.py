@@ -2,9 +2,10 @@
 
 A post, a KPI (through its post) or a PCN exists for a caller only if the budget service shows it to
 that caller: it is read **on behalf of the caller**, so the budget service's scope rules decide, and
-anything outside scope is the same 404 as anything that does not exist. Among what a caller can see,
-only its PCN (or an admin) changes job plans, KPIs, measurements and readiness: an ICB or a
-dashboard that can see them gets 403. Practice systems read nothing here (403 before any lookup).
+anything outside scope is the same 404 as anything that does not exist (practice systems see no
+post or PCN, so they get 404 too, as from the budget service). Among what a caller can see, only its
+PCN (or an admin) changes job plans, KPIs, measurements and readiness: an ICB or a dashboard that can
+see them gets 403.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from arrs_kit.db import ReadSessionDep
-from arrs_kit.principal import Principal, ReaderDep
+from arrs_kit.principal import Principal, PrincipalDep
 from arrs_kit.problems import Forbidden
 from evaluation.clients.budget import BudgetClient, Pcn, Post
 from evaluation.errors import KpiNotFound, PcnNotFound, PostNotFound
@@ -39,7 +40,7 @@ def _may_manage(principal: Principal, what: str) -> None:
         raise Forbidden(f"Only the PCN (or an admin) changes {what}; this client may read them.")
 
 
-def visible_post(post_id: PostIdPath, principal: ReaderDep, request: Request) -> Post:
+def visible_post(post_id: PostIdPath, principal: PrincipalDep, request: Request) -> Post:
     post = budget_of(request).post(principal, post_id)
     if post is None:
         raise PostNotFound(f"No post {post_id}.")
@@ -49,7 +50,7 @@ def visible_post(post_id: PostIdPath, principal: ReaderDep, request: Request) ->
 VisiblePost = Annotated[Post, Depends(visible_post)]
 
 
-def managed_post(post: VisiblePost, principal: ReaderDep) -> Post:
+def managed_post(post: VisiblePost, principal: PrincipalDep) -> Post:
     _may_manage(principal, "a post's job plan, KPIs and measurements")
     return post
 
@@ -63,7 +64,7 @@ class KpiInScope:
     post: Post
 
 
-def visible_kpi(kpi_id: KpiIdPath, principal: ReaderDep, request: Request, session: ReadSessionDep) -> KpiInScope:
+def visible_kpi(kpi_id: KpiIdPath, principal: PrincipalDep, request: Request, session: ReadSessionDep) -> KpiInScope:
     kpi = repository.kpi(session, kpi_id)
     post = budget_of(request).post(principal, kpi.post_id) if kpi is not None else None
     if kpi is None or post is None:
@@ -74,7 +75,7 @@ def visible_kpi(kpi_id: KpiIdPath, principal: ReaderDep, request: Request, sessi
 VisibleKpi = Annotated[KpiInScope, Depends(visible_kpi)]
 
 
-def managed_kpi(found: VisibleKpi, principal: ReaderDep) -> KpiInScope:
+def managed_kpi(found: VisibleKpi, principal: PrincipalDep) -> KpiInScope:
     _may_manage(principal, "a post's KPIs and measurements")
     return found
 
@@ -82,7 +83,7 @@ def managed_kpi(found: VisibleKpi, principal: ReaderDep) -> KpiInScope:
 ManagedKpi = Annotated[KpiInScope, Depends(managed_kpi)]
 
 
-def visible_pcn(pcn_code: PcnCodePath, principal: ReaderDep, request: Request) -> Pcn:
+def visible_pcn(pcn_code: PcnCodePath, principal: PrincipalDep, request: Request) -> Pcn:
     pcn = budget_of(request).pcn(principal, pcn_code.upper())
     if pcn is None:
         raise PcnNotFound(f"No PCN {pcn_code.upper()}.")
@@ -92,7 +93,7 @@ def visible_pcn(pcn_code: PcnCodePath, principal: ReaderDep, request: Request) -
 VisiblePcn = Annotated[Pcn, Depends(visible_pcn)]
 
 
-def managed_pcn(pcn: VisiblePcn, principal: ReaderDep) -> Pcn:
+def managed_pcn(pcn: VisiblePcn, principal: PrincipalDep) -> Pcn:
     _may_manage(principal, "a PCN's readiness")
     return pcn
 

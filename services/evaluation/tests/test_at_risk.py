@@ -123,7 +123,7 @@ async def test_scope_of_the_analyses(as_pcn: httpx.AsyncClient, client_as: Any, 
         assert_problem(await outsider.get("/v1/evaluations/pcns/U00001/at-risk-posts"), 404, "pcn-not-found")
         assert_problem(await outsider.get("/v1/evaluations/posts/1/kpi-attainment"), 404, "post-not-found")
     async with client_as(who.PRACTICE) as practice:
-        assert_problem(await practice.get("/v1/evaluations/pcns/U00001/at-risk-posts"), 403, "forbidden")
+        assert_problem(await practice.get("/v1/evaluations/pcns/U00001/at-risk-posts"), 404, "pcn-not-found")
     assert_problem(await as_pcn.get("/v1/evaluations/pcns/U00003/at-risk-posts"), 404, "pcn-not-found")
     assert_problem(await as_pcn.get("/v1/evaluations/pcns/X1/at-risk-posts"), 422, "validation-error")
     assert_problem(

@@ -124,7 +124,7 @@ async def test_who_may_see_and_change_a_job_plan(as_pcn: httpx.AsyncClient, clie
                 assert body["detail"] == unknown["detail"].replace("999", "1")
                 assert "U00001" not in response.text
     async with client_as(who.PRACTICE) as practice:
-        assert_problem(await practice.get("/v1/job-plans/1"), 403, "forbidden")
+        assert_problem(await practice.get("/v1/job-plans/1"), 404, "post-not-found")  # no post is theirs
 
 
 def closed_port() -> int:

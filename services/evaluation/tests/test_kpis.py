@@ -192,4 +192,4 @@ async def test_who_may_see_and_change_kpis(as_pcn: httpx.AsyncClient, client_as:
             body = assert_problem(response, 404, "kpi-not-found")
             assert body["detail"] == unknown["detail"].replace("99999", str(kpi["id"]))
     async with client_as(who.PRACTICE) as practice:
-        assert_problem(await practice.get(url), 403, "forbidden")
+        assert_problem(await practice.get(url), 404, "kpi-not-found")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from arrs_kit.calendar import financial_year
 from arrs_kit.db import ReadSessionDep
 from arrs_kit.pagination import CSV_RESPONSE_DOC, FormatQuery, csv_response, wants_csv
-from arrs_kit.principal import ReaderDep
+from arrs_kit.principal import PrincipalDep, ReaderDep
 from arrs_kit.problems import problem_responses
 from evaluation.access import VisiblePcn, budget_of
 from evaluation.analyses import costs, repository
@@ -35,7 +35,7 @@ FyQuery = Annotated[
 def get_true_cost(
     pcn: VisiblePcn,
     fy: FyQuery,
-    principal: ReaderDep,
+    principal: PrincipalDep,
     request: Request,
     session: ReadSessionDep,
     format: FormatQuery = None,

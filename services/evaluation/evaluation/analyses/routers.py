@@ -17,7 +17,7 @@ from arrs_kit.pagination import (
     next_cursor_for,
     wants_csv,
 )
-from arrs_kit.principal import ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from arrs_kit.types import BoundedDate
 from evaluation.access import VisiblePcn, VisiblePost, budget_of
@@ -71,7 +71,7 @@ def get_kpi_attainment(
 )
 def list_at_risk_posts(
     pcn: VisiblePcn,
-    principal: ReaderDep,
+    principal: PrincipalDep,
     request: Request,
     session: ReadSessionDep,
     as_of: AsOfQuery = None,

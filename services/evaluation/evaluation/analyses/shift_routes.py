@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from arrs_kit.db import ReadSessionDep
-from arrs_kit.principal import ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from evaluation.access import VisiblePcn, VisiblePost, budget_of
 from evaluation.analyses import shift
@@ -32,7 +32,7 @@ RoleCodePath = Annotated[
 )
 def get_post_workload_shift(
     post: VisiblePost,
-    principal: ReaderDep,
+    principal: PrincipalDep,
     request: Request,
     session: ReadSessionDep,
     weeks: WeeksQuery = 12,
@@ -71,7 +71,7 @@ def get_post_workload_shift(
 def get_role_workload_shift(
     pcn: VisiblePcn,
     role_code: RoleCodePath,
-    principal: ReaderDep,
+    principal: PrincipalDep,
     request: Request,
     session: ReadSessionDep,
     weeks: WeeksQuery = 12,

@@ -21,7 +21,7 @@ from arrs_kit.pagination import (
     next_cursor_for,
     page_or_csv,
 )
-from arrs_kit.principal import ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from evaluation.access import ManagedKpi, ManagedPost, VisibleKpi, VisiblePost
 from evaluation.clock import today_in_england
@@ -63,7 +63,7 @@ def _with_etag(public: KpiPublic, tag: str, status: int = 200, location: str | N
     response_model=KpiPublic,
     responses=problem_responses(403, 404, 422, 503),
 )
-def create_kpi(post: ManagedPost, body: KpiCreate, session: WriteSessionDep, principal: ReaderDep) -> JSONResponse:
+def create_kpi(post: ManagedPost, body: KpiCreate, session: WriteSessionDep, principal: PrincipalDep) -> JSONResponse:
     """Add a KPI to the post's job plan (the plan must exist: 404 `job-plan-not-found`): its name,
     unit, direction (`higher_is_better`/`lower_is_better`), frequency (`weekly`/`monthly`), target
     and optional baseline. The target applies from the current period."""
@@ -115,7 +115,7 @@ def get_kpi(found: VisibleKpi, session: ReadSessionDep) -> JSONResponse:
     responses=problem_responses(403, 404, 409, 412, 422, 428, 503),
 )
 def update_kpi(
-    found: ManagedKpi, body: KpiUpdate, session: WriteSessionDep, principal: ReaderDep, if_match: IfMatch = None
+    found: ManagedKpi, body: KpiUpdate, session: WriteSessionDep, principal: PrincipalDep, if_match: IfMatch = None
 ) -> JSONResponse:
     """Change a KPI's name, unit, baseline or how it is measured, or set a new target from a period on
     (`target_effective_from`, a period start; default the current period): earlier periods keep the
@@ -133,7 +133,7 @@ def update_kpi(
 def retire_kpi(
     found: ManagedKpi,
     session: WriteSessionDep,
-    principal: ReaderDep,
+    principal: PrincipalDep,
     # Optional, yet a named schema (not `KpiRetire | null`) for client generators: no body is `{}`.
     body: Annotated[KpiRetire, Body(default_factory=KpiRetire)],
 ) -> JSONResponse:
@@ -154,7 +154,7 @@ def record_measurements(
     batch: MeasurementBatch,
     request: Request,
     session: WriteSessionDep,
-    principal: ReaderDep,
+    principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> MeasurementResult | JSONResponse:
     """Record values `[{period_start, value}]` (up to 500). A period starts on a Monday for a weekly

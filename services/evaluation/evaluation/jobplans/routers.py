@@ -17,7 +17,7 @@ from arrs_kit.pagination import (
     next_cursor_for,
     page_or_csv,
 )
-from arrs_kit.principal import ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from evaluation.access import ManagedPost, VisiblePost
 from evaluation.clients.roles import RolesClient
@@ -47,7 +47,7 @@ def _with_etag(public: JobPlanPublic, tag: str, status: int = 200) -> JSONRespon
     },
 )
 def put_job_plan(
-    post: ManagedPost, body: JobPlanBody, session: WriteSessionDep, principal: ReaderDep, if_match: IfMatch = None
+    post: ManagedPost, body: JobPlanBody, session: WriteSessionDep, principal: PrincipalDep, if_match: IfMatch = None
 ) -> JSONResponse:
     """The post's job plan: its answers to the six questions (purpose, how the role works, the named
     people, expected outcomes, how they are measured, supervision). The first PUT creates it (201);
@@ -110,7 +110,7 @@ def get_job_plan_version(post: VisiblePost, version: VersionPath, session: ReadS
     responses=problem_responses(403, 404, 409, 422, 503),
 )
 def start_job_plan_from_template(
-    post: ManagedPost, request: Request, session: WriteSessionDep, principal: ReaderDep, response: Response
+    post: ManagedPost, request: Request, session: WriteSessionDep, principal: PrincipalDep, response: Response
 ) -> JobPlanFromTemplate:
     """Start the post's job plan from its role's template in the catalogue: its purpose and
     responsibilities, the post's practices and supervisor, the role's supervision frequency and the

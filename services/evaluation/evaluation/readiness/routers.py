@@ -19,7 +19,7 @@ from arrs_kit.pagination import (
     page_or_csv,
     wants_csv,
 )
-from arrs_kit.principal import ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from evaluation.access import ManagedPcn, VisiblePcn
 from evaluation.clock import today_in_england
@@ -41,7 +41,7 @@ IfMatch = Annotated[str | None, Header(description="The ETag you last read: requ
     },
 )
 def put_readiness(
-    pcn: ManagedPcn, body: ReadinessBody, session: WriteSessionDep, principal: ReaderDep, if_match: IfMatch = None
+    pcn: ManagedPcn, body: ReadinessBody, session: WriteSessionDep, principal: PrincipalDep, if_match: IfMatch = None
 ) -> JSONResponse:
     """Record the PCN's operating-plan readiness: for each of the nine areas and four lenses a status
     (`not_started`, `in_progress`, `in_place`), an owner, a due date and a note. The assessment is
