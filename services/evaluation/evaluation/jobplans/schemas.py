@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
@@ -259,7 +259,8 @@ class MeasurementIn(Strict):
     value: DecimalText
 
 
-MeasurementBatch = Annotated[list[MeasurementIn], Field(min_length=1, max_length=500)]
+class MeasurementBatch(RootModel[Annotated[list[MeasurementIn], Field(min_length=1, max_length=500)]]):
+    """Up to 500 measurements of one KPI, recorded together or not at all."""
 
 
 class MeasurementResult(BaseModel):
