@@ -426,6 +426,12 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
         PCN_READ,
     ),
     ("GET", "/v1/evaluations/retention"): ("/v1/evaluations/retention", None, READ),
+    ("GET", "/v1/evaluations/pcns/{pcn_code}/summary"): (
+        "/v1/evaluations/pcns/U00001/summary?fy=2024-25",
+        None,
+        PCN_READ,
+    ),
+    ("GET", "/v1/evaluations/pcn-summaries"): ("/v1/evaluations/pcn-summaries?icb_code=QHM", None, READ),
     # Workload and list sizes: the admin and a practice system post them, the latter for its own
     # practices only (a record of another practice refuses the batch); a practice is read by whoever
     # may see it.

@@ -11,6 +11,7 @@ from arrs_kit.idempotency import IdempotencyStore
 from evaluation.analyses.cost_routes import router as cost_router
 from evaluation.analyses.routers import router as analyses_router
 from evaluation.analyses.shift_routes import router as shift_router
+from evaluation.analyses.summary_routes import router as summary_router
 from evaluation.clients.budget import BudgetClient
 from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
@@ -52,6 +53,7 @@ def create_app(
             analyses_router,
             shift_router,
             cost_router,
+            summary_router,
             readiness_router,
         ],
         tags=TAGS,

@@ -216,3 +216,36 @@ async def test_retention_per_role(evaluation: Any) -> None:
         assert_problem(
             await outsider.get("/v1/evaluations/retention", params={"pcn_code": "U30001"}), 404, "pcn-not-found"
         )
+
+
+async def test_the_pcn_summary_agrees_with_each_analysis(evaluation: Any) -> None:
+    params = {"fy": "2024-25", "as_of": "2025-02-15"}
+    async with evaluation(PCN) as pcn:
+        response = await pcn.get("/v1/evaluations/pcns/U30001/summary", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        cost = (await pcn.get("/v1/evaluations/pcns/U30001/true-cost", params={"fy": "2024-25"})).json()
+        risk = (await pcn.get("/v1/evaluations/pcns/U30001/at-risk-posts", params={"as_of": "2025-02-15"})).json()
+        shift = (
+            await pcn.get(
+                "/v1/evaluations/pcns/U30001/roles/clinical_pharmacist/workload-shift", params={"as_of": "2025-02-15"}
+            )
+        ).json()
+        assert_problem(
+            await pcn.get("/v1/evaluations/pcns/U30001/summary", params={"fy": "2024"}), 422, "validation-error"
+        )
+    assert {k: body["true_cost"][k] for k in cost["totals"]} == cost["totals"]
+    assert body["at_risk"]["posts_evaluated"] == risk["posts_evaluated"] == 2  # the care coordinator has left
+    assert [p["post_id"] for p in body["at_risk"]["posts"]] == [p["post_id"] for p in risk["data"]]
+    pharmacist = next(s for s in body["workload_shift"] if s["role_code"] == "clinical_pharmacist")
+    assert (pharmacist["estimate"], pharmacist["reason"]) == (shift["estimate"], shift["reason"])
+    assert body["readiness"]["version"] == 0 and body["readiness"]["not_started"] == 36
+    role = next(r for r in body["true_cost"]["roles"] if r["role_code"] == "clinical_pharmacist")
+    assert role["attended_appointments"] == 120
+    async with evaluation(ADMIN) as admin:
+        rows = (
+            await admin.get("/v1/evaluations/pcn-summaries", params={"icb_code": "QCC", "as_of": "2025-02-15"})
+        ).json()
+    assert [(r["pcn_code"], r["posts_evaluated"], r["posts_at_risk"]) for r in rows["data"]] == [("U30001", 2, 2)]
+    async with evaluation(OTHER_ICB) as outsider:
+        assert (await outsider.get("/v1/evaluations/pcn-summaries", params={"icb_code": "QCC"})).json()["data"] == []

@@ -42,3 +42,9 @@ def financial_year(fy: str) -> tuple[date, date]:
         return parse_fy(fy)
     except ValueError as exc:
         raise InvalidFinancialYear(str(exc)) from exc
+
+
+def fy_of(day: date) -> str:
+    """The financial year ``day`` falls in, ``YYYY-YY``."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start}-{(start + 1) % 100:02d}"

@@ -168,3 +168,81 @@ class RetentionPage(Page[RetentionRow]):
 
     scope: str = Field(description="`national`, `icb:<code>` or `pcn:<code>`.")
     as_of: date
+
+
+class AttainmentSummary(BaseModel):
+    active_kpis: int
+    latest: dict[str, int] = Field(description="Active KPIs by the status of their latest period.")
+    overdue_kpis: int
+    flagged_posts: list[int] = Field(description="Posts with an active KPI not on track for 2+ periods.")
+
+
+class AtRiskSummary(BaseModel):
+    posts_evaluated: int
+    posts_at_risk: int
+    posts: list[AtRiskPost]
+
+
+class ShiftSummary(BaseModel):
+    role_code: str
+    start_date: date
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    reason: str | None
+    n_treated: int
+    n_comparison: int
+    comparison_scope: str | None
+
+
+class RoleCostSummary(BaseModel):
+    role_code: str
+    attended_appointments: int
+    cost_per_appointment_pence: int | None = Field(description="The year's (reimbursed + unfunded) ÷ appointments.")
+
+
+class CostSummary(BaseModel):
+    fy: str
+    reimbursed_pence: int
+    unfunded_pence: int
+    true_cost_pence: int
+    gap_pence: int
+    roles: list[RoleCostSummary]
+
+
+class ReadinessBrief(BaseModel):
+    version: int
+    in_place: int
+    in_progress: int
+    not_started: int
+    overdue: int
+    percent_in_place: str
+
+
+class PcnEvaluation(BaseModel):
+    """The evaluation half of a PCN's scorecard, in one answer."""
+
+    pcn_code: str
+    as_of: date
+    fy: str
+    kpi_attainment: AttainmentSummary
+    at_risk: AtRiskSummary
+    workload_shift: list[ShiftSummary] = Field(description="Per role of the PCN's posts, from its first post.")
+    true_cost: CostSummary
+    readiness: ReadinessBrief
+
+
+class PcnEvaluationRow(BaseModel):
+    pcn_code: str
+    posts_evaluated: int
+    posts_at_risk: int
+    flagged_posts: int
+    active_kpis: int
+    overdue_kpis: int
+    readiness_percent_in_place: str
+
+
+class PcnEvaluationPage(Page[PcnEvaluationRow]):
+    """A page of an ICB's PCNs, one row each, by PCN code."""
+
+    as_of: date

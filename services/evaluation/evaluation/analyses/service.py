@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -113,23 +115,47 @@ def _reasons(post: Post, has_plan: bool, kpis: Sequence[Kpi], results: dict[int,
     return reasons
 
 
-def at_risk_posts(
-    *, session: Session, budget: BudgetClient, principal: Principal, pcn: Pcn, today: date
-) -> tuple[list[AtRiskPost], int]:
-    """The PCN's posts still in post on ``today`` (or not yet started) with every reason each is at
-    risk, and how many posts were evaluated. Posts come from the budget service, as the caller sees them."""
-    posts = [p for p in budget.posts(principal, pcn_code=pcn.code) if p.leave_date is None or p.leave_date >= today]
-    ids = [p.id for p in posts]
+@dataclass
+class Assessment:
+    """What the analyses say about a PCN's posts in post (or not yet started) on a day."""
+
+    evaluated: int = 0
+    at_risk: list[AtRiskPost] = field(default_factory=list)
+    active_kpis: int = 0
+    latest: Counter[str] = field(default_factory=Counter)  # latest status of each active KPI
+    flagged_posts: list[int] = field(default_factory=list)
+    overdue_kpis: int = 0
+
+
+def assess(*, session: Session, posts: Sequence[Post], today: date) -> dict[str, Assessment]:
+    """Every PCN's :class:`Assessment`, from its posts (any number of PCNs: the queries are in bulk)."""
+    current = [p for p in posts if p.leave_date is None or p.leave_date >= today]
+    ids = [p.id for p in current]
     planned = repository.posts_with_job_plans(session, ids)
     kpis = repository.kpis_of_posts(session, ids, status=ACTIVE)
     kpi_ids = [k.id for k in kpis if k.id is not None]
     targets, values = repository.targets(session, kpi_ids), repository.measurements(session, kpi_ids)
     results = {k.id: _evaluate(k, targets[k.id], values[k.id], today) for k in kpis if k.id is not None}
-    at_risk: list[AtRiskPost] = []
-    for post in sorted(posts, key=lambda p: p.id):
-        reasons = _reasons(post, post.id in planned, [k for k in kpis if k.post_id == post.id], results)
+    by_post: dict[int, list[Kpi]] = {}
+    for kpi in kpis:
+        by_post.setdefault(kpi.post_id, []).append(kpi)
+    out: dict[str, Assessment] = {}
+    for post in sorted(current, key=lambda p: p.id):
+        found = out.setdefault(post.pcn_code, Assessment())
+        found.evaluated += 1
+        own = by_post.get(post.id, [])
+        for kpi in own:
+            assert kpi.id is not None
+            result = results[kpi.id]
+            found.active_kpis += 1
+            found.overdue_kpis += result.overdue
+            if result.latest is not None:
+                found.latest[result.latest.status.value] += 1
+        if any(k.id is not None and results[k.id].flagged for k in own):
+            found.flagged_posts.append(post.id)
+        reasons = _reasons(post, post.id in planned, own, results)
         if reasons:
-            at_risk.append(
+            found.at_risk.append(
                 AtRiskPost(
                     post_id=post.id,
                     display_name=post.display_name,
@@ -139,4 +165,14 @@ def at_risk_posts(
                     reasons=reasons,
                 )
             )
-    return at_risk, len(posts)
+    return out
+
+
+def at_risk_posts(
+    *, session: Session, budget: BudgetClient, principal: Principal, pcn: Pcn, today: date
+) -> tuple[list[AtRiskPost], int]:
+    """The PCN's posts still in post on ``today`` (or not yet started) with every reason each is at
+    risk, and how many posts were evaluated. Posts come from the budget service, as the caller sees them."""
+    found = assess(session=session, posts=budget.posts(principal, pcn_code=pcn.code), today=today)
+    assessment = found.get(pcn.code, Assessment())
+    return assessment.at_risk, assessment.evaluated

@@ -172,6 +172,13 @@ class BudgetClient:
         params = {k: v for k, v in (("icb_code", icb_code), ("pcn_code", pcn_code)) if v}
         return [self._read(_post, p) for p in self._pages(principal, "/v1/posts", params)]
 
+    def pcns(self, principal: Principal, *, icb_code: str | None = None) -> list[Pcn]:
+        """Every PCN the caller may see, of one ICB or all (all pages)."""
+        rows = self._pages(principal, "/v1/pcns", {"icb_code": icb_code} if icb_code else {})
+        return [
+            self._read(lambda b: Pcn(b["code"], b["name"], b["icb_code"], tuple(b["practice_codes"])), r) for r in rows
+        ]
+
     def claims(self, principal: Principal, pcn_code: str, status: str) -> list[ClaimLine]:
         """Every claim and adjustment of a PCN in ``status`` the caller may see (all pages)."""
         rows = self._pages(principal, "/v1/claims", {"pcn_code": pcn_code, "status": status})

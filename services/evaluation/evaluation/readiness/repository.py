@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -31,3 +31,20 @@ def versions(session: Session, pcn_code: str, *, before: int | None, limit: int)
 def add(session: Session, row: ReadinessVersion) -> None:
     session.add(row)
     session.flush()
+
+
+def current_of(session: Session, pcn_codes: Sequence[str]) -> dict[str, ReadinessVersion]:
+    """The current version of each of ``pcn_codes`` that has one (one query)."""
+    if not pcn_codes:
+        return {}
+    latest = (
+        select(col(ReadinessVersion.pcn_code), func.max(ReadinessVersion.version).label("version"))
+        .where(col(ReadinessVersion.pcn_code).in_(list(pcn_codes)))
+        .group_by(col(ReadinessVersion.pcn_code))
+        .subquery()
+    )
+    stmt = select(ReadinessVersion).join(
+        latest,
+        (col(ReadinessVersion.pcn_code) == latest.c.pcn_code) & (col(ReadinessVersion.version) == latest.c.version),
+    )
+    return {row.pcn_code: row for row in session.scalars(stmt)}
