@@ -8,6 +8,7 @@ ROUTES: dict[str, str] = {
     "icbs": "budget",
     "pcns": "budget",
     "funding-rates": "budget",
+    "budgets": "budget",
     "posts": "budget",
     "claims": "budget",
     "job-plans": "evaluation",

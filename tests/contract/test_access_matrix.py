@@ -292,6 +292,7 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
         ICB_WRITE,
     ),
     ("GET", "/v1/pcns/{pcn_code}/budgets/{fy}"): ("/v1/pcns/U00001/budgets/2024-25", None, PCN_READ),
+    ("GET", "/v1/budgets"): ("/v1/budgets?fy=2024-25", None, READ),
     ("GET", "/v1/pcns/{pcn_code}/ledger"): ("/v1/pcns/U00001/ledger", None, PCN_READ),
     # Posts: a PCN manages its own, its ICB and dashboards read them. Post 1 (of PCN U00001) is made
     # before the rows run. Creating one names the PCN in the body: 403 to all but the PCN and admins.

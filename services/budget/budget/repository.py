@@ -201,6 +201,17 @@ def balances_of(session: Session, pcn_code: str, fy: str) -> Sequence[BudgetBala
     return session.scalars(stmt).all()
 
 
+def balances_of_pcns(session: Session, pcn_codes: Collection[str], fy: str) -> Sequence[BudgetBalance]:
+    if not pcn_codes:
+        return []
+    stmt = (
+        select(BudgetBalance)
+        .where(col(BudgetBalance.pcn_code).in_(list(pcn_codes)), col(BudgetBalance.fy) == fy)
+        .order_by(col(BudgetBalance.pcn_code), col(BudgetBalance.pot))
+    )
+    return session.scalars(stmt).all()
+
+
 def net_posted(session: Session, pcn_code: str, fy: str, pot: str, *, kind: str, account: str) -> int:
     """What postings of ``kind`` have moved into ``account`` of the pot, net of what they moved out."""
     signed = case((col(Posting.credit_account) == account, col(Posting.amount_pence)), else_=-col(Posting.amount_pence))

@@ -32,6 +32,7 @@ from budget.schemas import (
     AllocateResult,
     AllocationCreate,
     AllocationPublic,
+    BudgetPage,
     BudgetPublic,
     FundingRatePage,
     FundingRatePublic,
@@ -407,6 +408,35 @@ def get_budget(pcn_code: PcnCodePath, fy: FyPath, session: ReadSessionDep, princ
     """A PCN's budget for a financial year: per pot, what has been allocated, held by submitted
     claims, approved, paid and lapsed, and what is available. Outside the client's scope: 404."""
     return budgets.get_budget(session=session, principal=principal, code=pcn_code, fy=fy)
+
+
+@router.get(
+    "/budgets",
+    tags=["budgets"],
+    operation_id="list_budgets",
+    response_model=BudgetPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+)
+def list_budgets(
+    request: Request,
+    session: ReadSessionDep,
+    principal: ReaderDep,
+    fy: Annotated[
+        str, Query(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])
+    ],
+    icb_code: Annotated[
+        str | None, Query(pattern=ICB_CODE_PATTERN, description="Only the PCNs of this ICB (any case).")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> BudgetPage | Response:
+    """Every PCN's budget for a financial year, by PCN code (an ICB's dashboards and scorecards read
+    them in one call): the PCNs the client may see, optionally of one ICB."""
+    items, next_cursor = budgets.list_budgets(
+        session=session, principal=principal, fy=fy, icb_code=icb_code, cursor=cursor, limit=limit
+    )
+    return page_or_csv(request, format, BudgetPage(data=items, next_cursor=next_cursor), filename="budgets")
 
 
 @router.get(

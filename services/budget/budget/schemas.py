@@ -321,6 +321,10 @@ class BudgetPublic(BaseModel):
     pots: list[PotBalance] = Field(description="One per pot anything has been posted to, by pot.")
 
 
+class BudgetPage(Page[BudgetPublic]):
+    """A page of PCN budgets for one financial year, by PCN code."""
+
+
 class PotSum(BaseModel):
     pot: str
     rate_per_weighted_patient: str

@@ -374,3 +374,28 @@ async def test_postings_are_append_only_and_balances_never_negative(
     finally:
         engine.dispose()
     assert len(await postings(admin)) == 2
+
+
+async def test_every_pcns_budget_for_a_year_in_one_list(
+    allocated: None, admin: httpx.AsyncClient, icb: httpx.AsyncClient, pcn: httpx.AsyncClient
+) -> None:
+    listed = (await admin.get("/v1/budgets", params={"fy": "2024-25"})).json()
+    assert [b["pcn_code"] for b in listed["data"]] == ["U00001", "U00002", "U00003"]
+    one = (await admin.get("/v1/pcns/U00001/budgets/2024-25")).json()
+    assert listed["data"][0] == one  # the same pots as the PCN's own budget
+    by_icb = (await admin.get("/v1/budgets", params={"fy": "2024-25", "icb_code": "qox"})).json()["data"]
+    assert [b["pcn_code"] for b in by_icb] == ["U00003"]
+    # Scope: an ICB sees its PCNs, a PCN itself; an empty year has no pots.
+    assert [b["pcn_code"] for b in (await icb.get("/v1/budgets", params={"fy": "2024-25"})).json()["data"]] == [
+        "U00001",
+        "U00002",
+    ]
+    assert [
+        (b["pcn_code"], b["pots"]) for b in (await pcn.get("/v1/budgets", params={"fy": "2030-31"})).json()["data"]
+    ] == [("U00001", [])]
+    page = (await admin.get("/v1/budgets", params={"fy": "2024-25", "limit": 2})).json()
+    rest = (await admin.get("/v1/budgets", params={"fy": "2024-25", "cursor": page["next_cursor"]})).json()
+    assert [b["pcn_code"] for b in page["data"] + rest["data"]] == ["U00001", "U00002", "U00003"]
+    assert_problem(await admin.get("/v1/budgets", params={"fy": "2024-26"}), 422, "invalid-financial-year")
+    csv_text = (await admin.get("/v1/budgets", params={"fy": "2024-25", "format": "csv"})).text
+    assert csv_text.splitlines()[0].startswith("pcn_code,fy,pots")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from arrs_kit.calendar import financial_year, today_in_england
 from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import Claim
-from arrs_kit.pagination import next_cursor_for
+from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from budget import ledger, rules
 from budget import repository as repo
@@ -247,6 +247,27 @@ def get_budget(*, session: Session, principal: Principal, code: str, fy: str) ->
     """A PCN's pots for a financial year, straight from the maintained balance rows."""
     pcn = access.readable_pcn(session, principal, code)
     return budget_public(pcn.code, _fy(fy), repo.balances_of(session, pcn.code, fy))
+
+
+def list_budgets(
+    *, session: Session, principal: Principal, fy: str, icb_code: str | None, cursor: str | None, limit: int
+) -> tuple[list[BudgetPublic], str | None]:
+    """The pots of every PCN the principal may see (optionally of one ICB) for a year, by PCN code; a
+    PCN with nothing posted that year has no pots."""
+    _fy(fy)
+    after = decode_cursor(cursor, str)
+    pcns = repo.list_pcns(
+        session,
+        scope=access.list_scope(principal),
+        icb_code=access.normalise_code(icb_code) if icb_code else None,
+        after_code=str(after[0]) if after else None,
+        limit=limit + 1,
+    )
+    page, next_cursor = next_cursor_for(pcns, limit, lambda r: (r.code,))
+    rows: dict[str, list[BudgetBalance]] = {p.code: [] for p in page}
+    for row in repo.balances_of_pcns(session, list(rows), fy):
+        rows[row.pcn_code].append(row)
+    return [budget_public(code, fy, balances) for code, balances in rows.items()], next_cursor
 
 
 def list_ledger(
