@@ -36,6 +36,15 @@ class GatewaySettings(PlatformSettings):
     evaluation_url: str = Field("http://127.0.0.1:8003", description="Base URL of the evaluation service.")
     upstream_timeout_s: float = Field(10.0, gt=0, description="Longest wait for an upstream's answer: then 504.")
     upstream_connect_timeout_s: float = Field(2.0, gt=0, description="Longest wait to connect: then 503.")
+    scorecard_timeout_s: float = Field(
+        5.0, gt=0, description="Longest wait for each part of a scorecard: then the part is missing, not the card."
+    )
+    bulk_upstream_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="Longest wait for the answer to a bulk upload (/v1/workload, /v1/list-sizes), which merges "
+        "after its last byte: then 504.",
+    )
     upstream_max_connections: int = Field(100, ge=1, description="Pooled connections per upstream.")
     openapi_cache_s: float = Field(30.0, ge=0, description="How long the merged OpenAPI document is reused.")
     max_buffered_body_bytes: int = Field(

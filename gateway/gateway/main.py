@@ -38,6 +38,7 @@ from gateway.proxy import forward, make_client, send_problem
 from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, retry_after_header
 from gateway.routing import BULK_PATHS, PUBLIC_PATHS, owner_of
 from gateway.schemas import Health, Readiness
+from gateway.scorecard_routes import router as scorecard_router
 
 VERSION = "1.0.0"
 
@@ -109,6 +110,12 @@ class Gateway:
         self._openapi_at = 0.0
         self.api = self._build_api()
         self.proxies = TrustedProxies(settings.trusted_proxies)
+        # A bulk upload is merged after its last byte: its answer may take minutes, not seconds.
+        self.bulk_timeout = httpx.Timeout(
+            settings.bulk_upstream_timeout_s,
+            connect=settings.upstream_connect_timeout_s,
+            pool=settings.upstream_connect_timeout_s,
+        )
         self._app = RequestContextMiddleware(self._dispatch, service="gateway", trust_request_id=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -218,6 +225,7 @@ class Gateway:
             sign=lambda request, digest: self.auth.signed_headers(principal, request, digest),
             extra_headers=own,
             max_buffered_body_bytes=self.settings.max_buffered_body_bytes,
+            timeout=self.bulk_timeout if path in BULK_PATHS else None,
         )
 
     async def _refuse(self, send: Send, failure: AuthFailure, path: str) -> None:
@@ -295,6 +303,7 @@ class Gateway:
                 {"name": "clients", "description": "API clients (admin)."},
                 {"name": "oauth", "description": "OAuth 2.0 client credentials."},
                 {"name": "audit", "description": "The audit log of state-changing requests (admin)."},
+                {"name": "scorecards", "description": "PCN scorecards composed from the three services."},
             ],
         )
         api.state.gateway = self
@@ -302,6 +311,7 @@ class Gateway:
         api.state.settings = self.settings
         install_problem_handlers(api)
         api.include_router(own_router)
+        api.include_router(scorecard_router)
 
         @api.get(
             "/healthz",

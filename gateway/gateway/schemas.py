@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -114,3 +114,54 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"]
     upstreams: dict[str, str] = Field(description="Each upstream service and whether it is ready.")
+
+
+class MissingPart(BaseModel):
+    part: str
+    upstream: str = Field(description="The service the part comes from.")
+    status: int | None = Field(description="What it answered; null when it did not answer.")
+    reason: str | None
+
+
+class Scorecard(BaseModel):
+    """A PCN's scorecard, composed from the three services as the caller sees them. A part a service
+    could not give is null and listed in `parts_missing`."""
+
+    pcn_code: str
+    pcn_name: str | None
+    icb_code: str | None
+    list_size: int | None
+    fy: str
+    as_of: date
+    budget: list[dict[str, Any]] | None = Field(description="The year's pots (budget service).")
+    forecast: list[dict[str, Any]] | None = Field(description="Projected outturn and lapse per pot (budget service).")
+    posts_by_role: list[dict[str, Any]] | None = Field(description="Posts in post and their WTE, per role.")
+    kpi_attainment: dict[str, Any] | None = Field(description="Active KPIs by latest status, overdue, flagged posts.")
+    at_risk_posts: dict[str, Any] | None = Field(description="Posts at risk and every reason.")
+    workload_shift: list[dict[str, Any]] | None = Field(description="Each role's latest workload-shift estimate.")
+    true_cost: dict[str, Any] | None = Field(description="The year's true cost, gap and cost per appointment.")
+    readiness: dict[str, Any] | None = Field(description="Operating-plan readiness in summary.")
+    parts_missing: list[MissingPart]
+
+
+class ScorecardRow(BaseModel):
+    pcn_code: str
+    pcn_name: str
+    list_size: int
+    allocated_pence: int | None
+    available_pence: int | None
+    paid_pence: int | None
+    posts_in_post: int | None
+    posts_at_risk: int | None
+    flagged_posts: int | None
+    overdue_kpis: int | None
+    readiness_percent_in_place: str | None
+
+
+class ScorecardPage(Page[ScorecardRow]):
+    """A page of an ICB's PCNs, one scorecard row each, by PCN code."""
+
+    icb_code: str
+    fy: str
+    as_of: date
+    parts_missing: list[MissingPart]

@@ -40,6 +40,7 @@ def test_every_resource_of_the_contract_has_an_owner() -> None:
         "icbs": "budget",
         "pcns": "budget",
         "funding-rates": "budget",
+        "budgets": "budget",
         "posts": "budget",
         "claims": "budget",
         "job-plans": "evaluation",

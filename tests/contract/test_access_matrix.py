@@ -179,6 +179,9 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ("GET", "/v1/clients"): ("/v1/clients", None, dict.fromkeys(COLUMNS, 403) | {"admin": 200}),
     ("DELETE", "/v1/clients/{client_id}"): (throwaway_client, None, dict.fromkeys(COLUMNS, 403) | {"admin": 204}),
     ("GET", "/v1/audit-events"): ("/v1/audit-events", None, dict.fromkeys(COLUMNS, 403) | {"admin": 200}),
+    # Scorecards are composed from the services as the caller: their scope is the services' scope.
+    ("GET", "/v1/scorecards/{pcn_code}"): ("/v1/scorecards/U00001?fy=2024-25", None, PCN_READ),
+    ("GET", "/v1/scorecards"): ("/v1/scorecards?icb_code=QHM&fy=2024-25", None, READ),
     # The catalogue: everybody but practice systems reads it, the admin writes it.
     ("GET", "/v1/roles"): ("/v1/roles", None, READ),
     ("GET", "/v1/rates"): ("/v1/rates", None, READ),
