@@ -225,7 +225,7 @@ class Gateway:
             sign=lambda request, digest: self.auth.signed_headers(principal, request, digest),
             extra_headers=own,
             max_buffered_body_bytes=self.settings.max_buffered_body_bytes,
-            timeout=self.bulk_timeout if path in BULK_PATHS else None,
+            upstream_timeout=self.bulk_timeout if path in BULK_PATHS else None,
         )
 
     async def _refuse(self, send: Send, failure: AuthFailure, path: str) -> None:

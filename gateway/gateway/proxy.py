@@ -175,10 +175,10 @@ async def forward(
     sign: Signer,
     extra_headers: list[tuple[bytes, bytes]],
     max_buffered_body_bytes: int,
-    timeout: httpx.Timeout | None = None,
+    upstream_timeout: httpx.Timeout | None = None,
 ) -> None:
-    """Forward one request to ``client``'s upstream and relay the answer (``timeout`` replaces the
-    client's own for this request).
+    """Forward one request to ``client``'s upstream and relay the answer (``upstream_timeout``
+    replaces the client's own for this request).
 
     ``sign`` answers the signed principal headers for the request exactly as httpx will send it
     (final path and query) and the body's digest; ``extra_headers`` are the gateway's own (request
@@ -217,8 +217,8 @@ async def forward(
             return
         for name, value in sign(request, body.digest):
             request.headers[name] = value
-        if timeout is not None:
-            request.extensions["timeout"] = timeout.as_dict()
+        if upstream_timeout is not None:
+            request.extensions["timeout"] = upstream_timeout.as_dict()
         await _exchange(scope, send, client, request, upstream)
     finally:
         body.close()

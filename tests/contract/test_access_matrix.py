@@ -491,12 +491,12 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         assert response.status_code == 201 and response.json()["id"] == 1, response.text
         response = await gw.put("/v1/pcns/U00001/workforce-plans/2024-25", json={"lines": []}, headers=ADMIN)
         assert response.status_code == 201, response.text
-        for path, body, method in (
+        for first_path, first_body, first_method in (
             ("/v1/job-plans/1", PLAN, "PUT"),
             ("/v1/job-plans/1/kpis", KPI, "POST"),
             ("/v1/readiness/U00001", {"cells": []}, "PUT"),
         ):
-            response = await gw.request(method, path, json=body, headers=ADMIN)
+            response = await gw.request(first_method, first_path, json=first_body, headers=ADMIN)
             assert response.status_code == 201, response.text
 
         keys: dict[str, dict[str, str]] = {"admin": ADMIN}

@@ -7,8 +7,9 @@ import asyncio
 import csv
 import io
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Any
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ async def stalled(scope: Scope, receive: Receive, send: Send) -> None:
 @pytest.fixture
 def make_gateway(
     service_apps: dict[str, FastAPI], database_factory: DatabaseFactory
-) -> AsyncIterator[Callable[..., Gateway]]:
+) -> Iterator[Callable[..., Gateway]]:
     url = database_factory.create("gateway", "sqlite", partial(migrate.upgrade, "gateway"))
 
     def make(*, down: str | None = None, stalled_service: str | None = None) -> Gateway:
@@ -77,9 +78,9 @@ def make_gateway(
         }
         if stalled_service:
             transports[stalled_service] = httpx.ASGITransport(app=stalled)
-        urls = {f"{down}_url": nowhere} if down else {}
+        overrides: dict[str, Any] = {f"{down}_url": nowhere} if down else {}
         settings = GatewaySettings(
-            database_url=url, rate_limits={}, scorecard_timeout_s=0.5 if stalled_service else 5.0, **urls
+            database_url=url, rate_limits={}, scorecard_timeout_s=0.5 if stalled_service else 5.0, **overrides
         )
         return create_app(settings, transports=transports, configure_logs=False)
 
