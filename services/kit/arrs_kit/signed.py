@@ -75,6 +75,9 @@ class MemoryNonces:
         self._seen[nonce] = fresh_until
         return True
 
+    def __len__(self) -> int:
+        return len(self._seen)
+
     async def aclose(self) -> None:
         self._seen.clear()
 

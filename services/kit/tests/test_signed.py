@@ -1,0 +1,86 @@
+"""Signed requests at a service: the middleware in front of an app, and the nonce stores (in memory,
+and in a real Redis shared by replicas)."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import httpx
+import pytest
+import redis
+from fastapi import APIRouter, FastAPI
+
+from arrs_kit.app import create_service_app
+from arrs_kit.principal import PrincipalDep
+from arrs_kit.settings import DEV_GATEWAY_SECRET, ServiceSettings
+from arrs_kit.signed import MemoryNonces, RedisNonces
+from arrs_kit.testing import assert_problem, signed_headers
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def redis_or_skip() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+
+
+async def test_memory_nonces_are_used_once_and_forgotten_when_stale() -> None:
+    nonces = MemoryNonces()
+    now = time.time()
+    for n in range(3):  # requests whose signatures are no longer fresh...
+        assert await nonces.first_use(f"{n:032x}", now - 1)
+    assert await nonces.first_use("a" * 32, now + 60)
+    assert not await nonces.first_use("a" * 32, now + 60)  # used once
+    assert len(nonces) == 1  # ...are forgotten as new ones come: the store holds one window at most
+
+
+async def test_redis_nonces_are_shared_by_every_replica() -> None:
+    redis_or_skip()
+    one, two = RedisNonces(REDIS_URL), RedisNonces(REDIS_URL)
+    nonce = uuid.uuid4().hex
+    try:
+        assert await one.first_use(nonce, time.time() + 60)
+        assert not await two.first_use(nonce, time.time() + 60)  # the other replica refuses it too
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+def app_with(nonce_redis_url: str | None) -> FastAPI:
+    settings = ServiceSettings(database_url="sqlite://", ARRS_NONCE_REDIS_URL=nonce_redis_url)
+    router = APIRouter()
+
+    @router.get("/v1/whoami")
+    def whoami(principal: PrincipalDep) -> dict[str, str]:
+        return {"client_id": principal.client_id}
+
+    return create_service_app(
+        name="t", title="t", description="t", version="1", settings=settings, routers=[router], configure_logs=False
+    )
+
+
+async def test_a_service_with_an_unreachable_nonce_store_refuses_signed_requests() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = app_with(f"redis://127.0.0.1:{port}/0")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        headers = signed_headers(method="GET", path="/v1/whoami", secret=DEV_GATEWAY_SECRET)
+        assert_problem(await client.get("/v1/whoami", headers=headers), 503, "service-unavailable")
+        assert (await client.get("/healthz")).status_code == 200  # unsigned requests need no store
+
+
+async def test_a_service_with_a_shared_store_answers_once() -> None:
+    redis_or_skip()
+    first, second = app_with(REDIS_URL), app_with(REDIS_URL)
+    headers = signed_headers(method="GET", path="/v1/whoami", secret=DEV_GATEWAY_SECRET)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as a,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as b,
+    ):
+        assert (await a.get("/v1/whoami", headers=headers)).json() == {"client_id": "test-admin"}
+        assert_problem(await b.get("/v1/whoami", headers=headers), 401, "unauthenticated")
