@@ -11,12 +11,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
+
+from arrs_kit import serve
 
 HOST = "127.0.0.1"
 RESERVED_PORTS = range(8000, 8004)  # `make run` uses these
@@ -73,28 +74,16 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-# As tools/run.py (GATEWAY_HTTP there) serves the gateway, the public door: its own HTTP protocol (a
-# problem+json even for a request it cannot parse) and no uvicorn proxy-header handling (the gateway
-# decides itself which X-Forwarded-For to believe). Kept in step with tools/run.py by hand: importing it
-# would import every service's settings.
-GATEWAY_HTTP = ["--http", "gateway.server:ProblemHttpToolsProtocol", "--no-proxy-headers"]
-SERVICE_HTTP = ["--http", "httptools"]
+def uvicorn_command(factory: str, port: int) -> list[str]:
+    """As ``tools/run.py`` serves a service or the gateway (the public door with its own HTTP protocol
+    and no uvicorn proxy-header handling): :func:`arrs_kit.serve.uvicorn_command`."""
+    return serve.uvicorn_command(factory, HOST, port, public=factory.startswith("gateway."))
 
 
 def http_options(factory: str) -> list[str]:
-    """The HTTP protocol options ``tools/run.py`` gives uvicorn for ``factory`` (the gateway's are its own)."""
-    return GATEWAY_HTTP if factory.startswith("gateway.") else SERVICE_HTTP
-
-
-def uvicorn_command(factory: str, port: int) -> list[str]:
-    """As ``tools/run.py`` starts a service or the gateway: one worker, uvloop, the HTTP protocol of
-    :func:`http_options`, no uvicorn access log."""
-    return [
-        sys.executable, "-m", "uvicorn", factory, "--factory",
-        "--host", HOST, "--port", str(port), "--workers", "1",
-        "--loop", "uvloop", *http_options(factory),
-        "--no-access-log", "--timeout-graceful-shutdown", "5",
-    ]  # fmt: skip
+    """The HTTP protocol options ``factory`` is served with (for the report)."""
+    command = uvicorn_command(factory, 0)
+    return command[command.index("--http") : command.index("--no-access-log")]
 
 
 def nginx_config(*, prefix: Path, port: int, upstream_port: int) -> str:

@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from types import FrameType
 
+from arrs_kit import serve
 from budget.config import BudgetSettings
 from evaluation.config import EvaluationSettings
 from gateway.config import GatewaySettings
@@ -24,20 +25,8 @@ from roles.config import RolesSettings
 STOP_GRACE_S = 10.0
 
 
-# The gateway is the public door: malformed requests get a problem+json from its own HTTP protocol,
-# and it alone decides which X-Forwarded-For to believe (GATEWAY_TRUSTED_PROXIES), so uvicorn's own
-# proxy-header handling (which trusts any local peer) is off.
-GATEWAY_HTTP = ["--http", "gateway.server:ProblemHttpToolsProtocol", "--no-proxy-headers"]
-
-
 def uvicorn_command(factory: str, host: str, port: int) -> list[str]:
-    http = GATEWAY_HTTP if factory.startswith("gateway.") else ["--http", "httptools"]
-    return [
-        sys.executable, "-m", "uvicorn", factory, "--factory",
-        "--host", host, "--port", str(port),
-        "--loop", "uvloop", *http,
-        "--no-access-log", "--timeout-graceful-shutdown", "5",
-    ]  # fmt: skip
+    return serve.uvicorn_command(factory, host, port, public=factory.startswith("gateway."))
 
 
 def migrate_all() -> None:

@@ -14,16 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from arrs_kit.processes import free_port
 from arrs_kit.testing import DatabaseFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def port_open(port: int) -> bool:

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from arrs_kit import migrate
-from tests.contract.test_processes import ROOT, free_port, wait_ready
-from tools.run import uvicorn_command
+from arrs_kit.processes import ServiceProcess, free_port
+from tests.contract.test_processes import ROOT
 
 
 def exchange(port: int, request: bytes, timeout_s: float = 60.0) -> tuple[int, dict[str, str], bytes]:
@@ -55,7 +54,6 @@ def get(path: str, *headers: str) -> bytes:
 def gateway_port(tmp_path: Path) -> Iterator[int]:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     migrate.upgrade("gateway", url)
-    port = free_port()
     closed = free_port()  # no service behind it: these checks happen before any forwarding
     env = {
         **os.environ,
@@ -65,17 +63,11 @@ def gateway_port(tmp_path: Path) -> Iterator[int]:
         "GATEWAY_EVALUATION_URL": f"http://127.0.0.1:{closed}",
         "GATEWAY_AUTH_FAILURES_PER_SOURCE": "5",
     }
-    log = (tmp_path / "gateway.log").open("wb")
-    process = subprocess.Popen(
-        uvicorn_command("gateway.main:app", "127.0.0.1", port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    gateway = ServiceProcess("gateway.main:app", env, tmp_path / "gateway.log", cwd=ROOT, ready_path="/healthz")
     try:
-        wait_ready(f"http://127.0.0.1:{port}/healthz", process)
-        yield port
+        yield gateway.port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        gateway.stop()
 
 
 def test_a_header_flood_is_431_while_other_requests_are_served(gateway_port: int) -> None:

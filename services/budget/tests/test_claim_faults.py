@@ -24,12 +24,10 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -39,6 +37,8 @@ from sqlalchemy.pool import NullPool
 
 from arrs_kit import migrate
 from arrs_kit.principal import Principal
+from arrs_kit.processes import ServiceProcess as Service
+from arrs_kit.processes import poll
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, DatabaseFactory, GatewaySigner, require_postgres, signed_headers
 from budget import repository
@@ -56,57 +56,6 @@ UNREAD = 2  # submissions the service completes whose answers the client never r
 KILL_AFTER = 10  # acknowledged submissions before SIGKILL
 LEASE_S = 5  # BUDGET_IDEMPOTENCY_LEASE_S: how long a dead request's key blocks a retry
 DEADLINE_S = 90.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def poll(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    """Wait for a state of another process (bounded by a deadline; nothing is decided by time)."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout_s} s")
-        time.sleep(0.05)
-
-
-class Service:
-    """One uvicorn process of a service, its log in a file."""
-
-    def __init__(self, factory: str, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self.log: IO[bytes] = log.open("ab")
-        command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--no-access-log"]
-        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        poll(self.ready, f"{factory} on port {self.port} ready")
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"the process exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 def environment(**values: str) -> dict[str, str]:

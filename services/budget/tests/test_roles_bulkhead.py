@@ -25,19 +25,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
 
 from arrs_kit import migrate
 from arrs_kit.principal import Principal
+from arrs_kit.processes import ServiceProcess as Service
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, DatabaseFactory, GatewaySigner, require_postgres
 
@@ -50,59 +47,6 @@ MAX_IN_FLIGHT = 4
 BREAKER_FAILURES = 3
 DEADLINE_S = 120.0  # a bound on waiting for another process, never a measure
 PREVIEW = {"month": "2024-10", "salary_pence": 450_000, "employer_ni_pence": 52_000, "employer_pension_pence": 65_000}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def poll(condition: Callable[[], bool], what: str) -> None:
-    """Wait for a state of another process (bounded by a deadline; nothing is decided by time)."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {DEADLINE_S} s")
-        time.sleep(0.05)
-
-
-class Service:
-    """One uvicorn process of a service, its log in a file."""
-
-    def __init__(self, factory: str, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self.log: IO[bytes] = log.open("ab")
-        command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--no-access-log"]
-        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        poll(self.ready, f"{factory} on port {self.port} ready")
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"the process exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def signal(self, number: signal.Signals) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(number)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 def environment(**values: str) -> dict[str, str]:
