@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -438,3 +440,190 @@ async def test_two_writers_crossing_on_the_same_keys_is_a_409_and_nothing_of_the
     assert response.headers["retry-after"] == "1"
     assert count(evaluation_url) == 2 and count(evaluation_url, "workload_upload") == 0
     assert set(stored(evaluation_url, "SELECT DISTINCT upload_id FROM workload")[0]) == {0}
+
+
+# How the merge went: the statements it ran, in order (the service logs them with each upload). On
+# PostgreSQL a batch whose periods are all new is one plain INSERT (the fast path); otherwise, or when
+# the plain insert meets a key after all, the upsert. SQLite has one way only.
+
+
+def merges(caplog: pytest.LogCaptureFixture) -> list[list[str]]:
+    """The statements of each merge logged so far."""
+    return [
+        [step["step"] for step in getattr(r, "merge_steps", [])]
+        for r in caplog.records
+        if r.name == "arrs.evaluation.workload" and r.getMessage() == "bulk upload merged"
+    ]
+
+
+def on_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def upload_ids(url: str) -> dict[tuple[str, ...], int]:
+    rows = stored(
+        url,
+        "SELECT practice_code, grain, period_start, hcp_role, national_category, mode, status, upload_id FROM workload",
+    )
+    return {tuple(str(v) for v in row[:7]): row[7] for row in rows}
+
+
+def key(**changes: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in list(record(**changes).values())[:7])
+
+
+async def test_a_batch_of_new_periods_is_one_plain_insert(
+    practice: httpx.AsyncClient, evaluation_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="arrs.evaluation.workload")
+    batch = [
+        record(period_start=week, hcp_role=role, appointments=n, minutes=None if role == "nurse" else 10 * n)
+        for n, (week, role) in enumerate(itertools.product(("2025-01-06", "2025-01-13"), ("gp", "nurse", "paramedic")))
+    ]
+    answer = await practice.post("/v1/workload", content=ndjson(batch), headers=NDJSON)
+    assert answer.json() == {"received": 6, "inserted": 6, "replaced": 0}, answer.text
+    # A later week onto the stored ones: its period is new, so the fast path again.
+    later = await practice.post("/v1/workload", json=[record(period_start="2025-01-20", appointments=77)])
+    assert later.json() == {"received": 1, "inserted": 1, "replaced": 0}
+    fast = ["check", "insert"] if on_postgres(evaluation_url) else ["check", "upsert_last_per_key"]
+    assert merges(caplog) == [fast, fast]
+    got = values(evaluation_url)
+    assert len(got) == 7
+    for n, row in enumerate(batch):
+        assert got[key(**row)] == (n, row["minutes"])
+    assert got[key(period_start="2025-01-20")] == (77, 1200)
+    uploads = stored(evaluation_url, "SELECT id, received, inserted, replaced FROM workload_upload ORDER BY id")
+    (first, *_), (second, *_) = uploads
+    assert [tuple(u[1:]) for u in uploads] == [(6, 6, 0), (1, 1, 0)]
+    ids = upload_ids(evaluation_url)
+    assert ids.pop(key(period_start="2025-01-20")) == second and set(ids.values()) == {first}
+
+
+async def test_a_batch_with_stored_keys_is_upserted_with_exact_counts(
+    practice: httpx.AsyncClient, evaluation_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="arrs.evaluation.workload")
+    first = [record(), record(hcp_role="nurse"), record(hcp_role="paramedic")]
+    assert (await practice.post("/v1/workload", json=first)).json() == {"received": 3, "inserted": 3, "replaced": 0}
+    second = [
+        record(appointments=130),  # stored: changed
+        record(hcp_role="nurse"),  # stored: the same values
+        record(mode="telephone"),  # new, in a stored period
+        record(period_start="2025-01-13"),  # new, in a new period
+    ]
+    answer = await practice.post("/v1/workload", content=ndjson(second), headers=NDJSON)
+    assert answer.json() == {"received": 4, "inserted": 2, "replaced": 2}, answer.text
+    fast = ["check", "insert"] if on_postgres(evaluation_url) else ["check", "upsert_last_per_key"]
+    assert merges(caplog) == [fast, ["check", "upsert" if on_postgres(evaluation_url) else "upsert_last_per_key"]]
+    got = values(evaluation_url)
+    assert len(got) == 5
+    assert got[key()] == (130, 1200) and got[key(hcp_role="nurse")] == (120, 1200)
+    assert got[key(mode="telephone")] == (120, 1200) and got[key(period_start="2025-01-13")] == (120, 1200)
+    uploads = stored(evaluation_url, "SELECT id, received, inserted, replaced FROM workload_upload ORDER BY id")
+    assert [tuple(u[1:]) for u in uploads] == [(3, 3, 0), (4, 2, 2)]
+    one, two = (u[0] for u in uploads)
+    ids = upload_ids(evaluation_url)
+    assert ids[key()] == two and ids[key(mode="telephone")] == two and ids[key(period_start="2025-01-13")] == two
+    assert ids[key(hcp_role="nurse")] == one and ids[key(hcp_role="paramedic")] == one  # unchanged, untouched
+
+
+async def test_a_batch_naming_a_key_twice_keeps_its_last_record_on_either_path(
+    practice: httpx.AsyncClient, evaluation_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="arrs.evaluation.workload")
+    # New periods only: the plain insert meets the key's second record and gives way to the upsert
+    # of the last record of each key.
+    new = [
+        record(appointments=1),
+        record(hcp_role="nurse", appointments=2),
+        record(appointments=3, minutes=None),
+        record(hcp_role="paramedic", appointments=4),
+    ]
+    answer = await practice.post("/v1/workload", content=ndjson(new), headers=NDJSON)
+    assert answer.json() == {"received": 4, "inserted": 3, "replaced": 0}, answer.text
+    # Stored periods: the upsert meets the key twice and gives way to the same.
+    stored_too = [
+        record(appointments=7),
+        record(mode="telephone", appointments=8),
+        record(appointments=9),
+        record(hcp_role="nurse", appointments=2),
+    ]
+    answer = await practice.post("/v1/workload", content=ndjson(stored_too), headers=NDJSON)
+    assert answer.json() == {"received": 4, "inserted": 1, "replaced": 2}, answer.text
+    if on_postgres(evaluation_url):
+        assert merges(caplog) == [
+            ["check", "insert", "upsert_last_per_key"],
+            ["check", "upsert", "upsert_last_per_key"],
+        ]
+    else:
+        assert merges(caplog) == [["check", "upsert_last_per_key"]] * 2
+    got = values(evaluation_url)
+    assert got == {
+        key(): (9, 1200),
+        key(hcp_role="nurse"): (2, 1200),
+        key(hcp_role="paramedic"): (4, 1200),
+        key(mode="telephone"): (8, 1200),
+    }
+    uploads = stored(evaluation_url, "SELECT received, inserted, replaced FROM workload_upload ORDER BY id")
+    assert [tuple(u) for u in uploads] == [(4, 3, 0), (4, 1, 2)]
+
+
+async def test_gpad_sums_take_the_plain_insert_when_their_months_are_new(
+    practice: httpx.AsyncClient, evaluation_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="arrs.evaluation.workload")
+    assert (await practice.post("/v1/workload", content=GPAD_2023, headers=CSV)).json() == {
+        "received": 3,
+        "inserted": 2,
+        "replaced": 0,
+    }
+    assert (await practice.post("/v1/workload", content=GPAD_2023, headers=CSV)).json() == {
+        "received": 3,
+        "inserted": 0,
+        "replaced": 2,
+    }
+    first = ["check", "insert_sums"] if on_postgres(evaluation_url) else ["check", "upsert_sums"]
+    assert merges(caplog) == [first, ["check", "upsert_sums"]]
+    routine = ("A81001", "month", "2025-10-01", "gp", "general_consultation_routine", "face_to_face", "attended")
+    assert values(evaluation_url)[routine] == (65, None)
+
+
+async def test_a_key_another_writer_stores_during_the_plain_insert_is_replaced(
+    practice: httpx.AsyncClient, evaluation_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fast path's check sees no stored period, but another writer (uncommitted then) holds one of
+    the keys: the plain insert waits for it and, once it commits, gives way to the upsert."""
+    if not on_postgres(evaluation_url):
+        pytest.skip("SQLite's writers never interleave: the merge takes the database's write lock first")
+    caplog.set_level(logging.INFO, logger="arrs.evaluation.workload")
+    theirs = record(hcp_role="nurse", appointments=5)
+    columns = ", ".join(theirs)
+    libpq = evaluation_url.replace("postgresql+psycopg://", "postgresql://")
+    other = psycopg.connect(libpq)
+    watcher = psycopg.connect(libpq, autocommit=True)
+    try:
+        other.execute(
+            f"INSERT INTO workload ({columns}, upload_id) VALUES ({', '.join('%s' for _ in theirs)}, 0)",
+            [*theirs.values()],
+        )
+        batch = [record(), record(hcp_role="nurse", appointments=99), record(hcp_role="paramedic")]
+        upload = asyncio.create_task(practice.post("/v1/workload", content=ndjson(batch), headers=NDJSON))
+        deadline = time.monotonic() + 30
+        while not watcher.execute(  # the upload waits for the other writer's key (polled, bounded)
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline and not upload.done(), "the upload never waited"
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(other.commit)
+        response = await upload
+    finally:
+        other.close()
+        watcher.close()
+    assert response.json() == {"received": 3, "inserted": 2, "replaced": 1}, response.text
+    assert merges(caplog) == [["check", "insert", "upsert_last_per_key"]]
+    assert values(evaluation_url) == {
+        key(): (120, 1200),
+        key(hcp_role="nurse"): (99, 1200),
+        key(hcp_role="paramedic"): (120, 1200),
+    }
+    assert set(upload_ids(evaluation_url).values()) == {stored(evaluation_url, "SELECT id FROM workload_upload")[0][0]}

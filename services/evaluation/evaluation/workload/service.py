@@ -155,7 +155,8 @@ def ingest(
                 client_id=principal.client_id,
                 request_id=upload.request_id,
             )
-            inserted, replaced = repository.merge(conn, target, upload_id=upload_id, summed=gpad, staged_rows=staged)
+            merged = repository.merge(conn, target, upload_id=upload_id, summed=gpad, staged_rows=staged)
+            inserted, replaced = merged.inserted, merged.replaced
             repository.set_upload_counts(conn, upload_id, inserted=inserted, replaced=replaced)
             result = UploadResult(received=tally.received, inserted=inserted, replaced=replaced)
             if claim is not None:
@@ -171,6 +172,7 @@ def ingest(
                     "replaced": replaced,
                     "read_s": round(read_s, 3),
                     "merge_s": round(time.perf_counter() - started - read_s, 3),
+                    "merge_steps": [{"step": name, "s": seconds} for name, seconds in merged.steps],
                 },
             )
         except BaseException as exc:
