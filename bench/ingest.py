@@ -12,8 +12,10 @@ when none of the batch's periods is stored, else ``INSERT … ON CONFLICT DO UPD
 The reference: the same rows, as Python tuples, COPYed by psycopg (``write_row``, the driver the
 service uses) straight into a table of the same definition (columns, primary key, partial index)
 in the same database and round: what loading costs with no HTTP, no parsing, no checks and no upsert.
-The three uploads and the COPY are one round; ``--rounds`` (default 2) repeats them on the same
-servers, each upload compared with its own round's COPY, so the report gives the spread too.
+The three uploads are one round, ``--rounds`` (default 3) repeats them on the same servers; COPY runs
+before and after each upload, and an upload is compared with the mean of the two beside it, so that
+load from elsewhere on a shared machine weighs on both sides of the ratio alike. The report gives the
+spread and the median over the rounds.
 Reported: rows/s of each upload and of COPY, their ratio (the issue's target: at least 40% of COPY),
 each process's peak RSS (VmHWM) and CPU time, the service's own split (body read and staged vs merge,
 and the merge's statements with their seconds, from its log), the machine's load average before and
@@ -30,6 +32,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -120,9 +123,9 @@ def service_split(log_path: Path) -> list[dict[str, Any]]:
     return found
 
 
-def raw_copy(url: str, data: list[tuple[Any, ...]]) -> tuple[float, dict[str, float]]:
+def raw_copy(url: str, data: list[tuple[Any, ...]], *, anatomy: bool) -> tuple[float, dict[str, float]]:
     """Seconds to COPY the rows (tuples made beforehand) into a table like ``workload``, committed;
-    then the anatomy of the merge on the same rows: from a staging table into an empty table like
+    with ``anatomy``, then the anatomy of the merge on the same rows: from a staging table into an empty table like
     ``workload``, a plain ``INSERT … SELECT`` (the service's merge of new keys), the same in primary-key
     order (``ORDER BY``, measured and not adopted: the sort costs more than it saves) and the service's
     ``INSERT … ON CONFLICT DO UPDATE`` (its merge when keys are stored)."""
@@ -139,7 +142,11 @@ def raw_copy(url: str, data: list[tuple[Any, ...]]) -> tuple[float, dict[str, fl
                 copy.write_row((*row, 0))
         conn.commit()
         seconds = time.perf_counter() - started
-        anatomy: dict[str, float] = {}
+        timings: dict[str, float] = {}
+        if not anatomy:
+            conn.execute("DROP TABLE bench_raw_workload")
+            conn.commit()
+            return seconds, timings
         conn.execute(f"CREATE TABLE bench_stage AS SELECT {columns} FROM bench_raw_workload")
         upsert = (
             f"ON CONFLICT ({key}) DO UPDATE SET appointments = EXCLUDED.appointments, minutes = EXCLUDED.minutes "
@@ -157,10 +164,10 @@ def raw_copy(url: str, data: list[tuple[Any, ...]]) -> tuple[float, dict[str, fl
             select = f"SELECT {columns}, 0 FROM bench_stage"
             conn.execute(f"INSERT INTO bench_raw_workload AS t ({columns}, upload_id) {select} {tail}")
             conn.commit()
-            anatomy[name] = time.perf_counter() - started
+            timings[name] = time.perf_counter() - started
         conn.execute("DROP TABLE bench_raw_workload, bench_stage")
         conn.commit()
-    return seconds, anatomy
+    return seconds, timings
 
 
 def json_parsers(path: Path) -> dict[str, float]:
@@ -183,7 +190,7 @@ def _libpq(url: str) -> str:
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="records per upload (default 1,000,000)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of the three uploads and COPY (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three uploads (default 3)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("ARRS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
@@ -203,7 +210,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``bench.run``'s options for this part (its PostgreSQL server is ``--claims-postgres-url``)."""
     group = parser.add_argument_group("ingest benchmark (PostgreSQL)")
     group.add_argument("--ingest-rows", type=int, default=1_000_000, help="records per upload (default 1,000,000)")
-    group.add_argument("--ingest-rounds", type=int, default=2, help="rounds of the three uploads and COPY (default 2)")
+    group.add_argument("--ingest-rounds", type=int, default=3, help="rounds of the three uploads (default 3)")
 
 
 def run(args: argparse.Namespace, *, command: str) -> None:
@@ -283,24 +290,37 @@ def measure(args: argparse.Namespace, *, command: str) -> None:
             ("ndjson", "application/x-ndjson", False),
         ]
         for round_ in range(1, args.rounds + 1):
-            for fmt, media, empty_first in plan:
-                if empty_first:
-                    with psycopg.connect(url, autocommit=True) as conn:
+            # COPY before and after each upload: an upload is compared with the two beside it, so load
+            # from elsewhere on the machine weighs on both sides of the ratio alike.
+            log(f"round {round_}: COPY of the same rows into a table like workload, same driver")
+            copy_s = [raw_copy(url, data, anatomy=False)[0]]
+            anatomy: dict[str, float] = {}
+            for number, (fmt, media, empty_first) in enumerate(plan, start=1):
+                with psycopg.connect(url, autocommit=True) as conn:
+                    if empty_first:
                         conn.execute("TRUNCATE workload, workload_upload")
-                        conn.execute("CHECKPOINT")
+                    conn.execute("CHECKPOINT")
                 what = f"{fmt}, {'new keys' if empty_first else 'every key replaced'}"
                 log(f"round {round_}: uploading {what} ({bodies[fmt].stat().st_size / 1e6:,.0f} MB)")
-                uploads.append(_upload(gateway, key, bodies[fmt], media, pids, args.rows) | {"round": round_})
-                uploads[-1]["upload"], uploads[-1]["format"] = what, fmt
-                log(f"{what}: {uploads[-1]['seconds']:.1f} s, {uploads[-1]['rows_per_s']:,.0f} rows/s")
-            log(f"round {round_}: COPY of the same rows into a table like workload, same driver")
-            copy_s, anatomy = raw_copy(url, data)
-            copies.append({"round": round_, "copy_s": copy_s, "copy_rows_per_s": args.rows / copy_s, **anatomy})
+                upload = _upload(gateway, key, bodies[fmt], media, pids, args.rows)
+                log(f"{what}: {upload['seconds']:.1f} s, {upload['rows_per_s']:,.0f} rows/s; COPY again")
+                seconds, anatomy = raw_copy(url, data, anatomy=number == len(plan))
+                copy_s.append(seconds)
+                beside = (copy_s[-2] + copy_s[-1]) / 2
+                uploads.append(
+                    upload
+                    | {
+                        "round": round_,
+                        "upload": what,
+                        "format": fmt,
+                        "copy_beside_s": [copy_s[-2], copy_s[-1]],
+                        "share_of_copy": upload["rows_per_s"] / (args.rows / beside),
+                    }
+                )
+            copies.append({"round": round_, "copy_s": copy_s, **anatomy})
         for upload, split in zip(uploads, service_split(temp / "evaluation.log"), strict=False):
             upload["service_read_s"], upload["service_merge_s"] = split["read_s"], split["merge_s"]
             upload["merge_steps"] = split.get("merge_steps", [])
-        for upload in uploads:
-            upload["share_of_copy"] = upload["rows_per_s"] / copies[upload["round"] - 1]["copy_rows_per_s"]
         log("NDJSON lines parsed by the standard library and by orjson")
         parsers = json_parsers(bodies["ndjson"])
     finally:
@@ -368,7 +388,22 @@ def _steps(upload: dict[str, Any]) -> str:
 
 def _spread(values: list[float]) -> str:
     low, high = min(values), max(values)
-    return f"{low:.0%}" if round(low, 2) == round(high, 2) else f"{low:.0%}–{high:.0%}"
+    if round(low, 2) == round(high, 2):
+        return f"{low:.0%}"
+    return f"{low:.0%}–{high:.0%} (median {statistics.median(values):.0%})"
+
+
+def _load_note(doc: dict[str, Any]) -> str:
+    machine = doc["machine"]
+    busiest = max(machine["load_before"][0], machine["load"][0])
+    if busiest < machine["nproc"] / 2:
+        return "The machine was otherwise quiet (load averages above)."
+    return (
+        f"The machine is shared and was not quiet: a one-minute load average of up to {busiest:.1f} on "
+        f"{machine['nproc']} CPUs, other work (tests, servers) competing with every process of the run; its CPU "
+        "time is in the last column's rest. Each upload is compared with the COPYs just before and after it, and "
+        "the rounds' spread shows how much the load moved the figures."
+    )
 
 
 def report(doc: dict[str, Any]) -> str:
@@ -380,32 +415,30 @@ def report(doc: dict[str, Any]) -> str:
         f"{doc['rows']:,} weekly records per upload ({KEYS_PER_WEEK} keys per practice-week), posted by a",
         "practice-system client through a real gateway to the evaluation service (uvicorn as `make run` serves",
         "them) on PostgreSQL; each body read from a file written first. "
-        f"{doc['rounds']} round{'s' if doc['rounds'] > 1 else ''} of three uploads and a COPY on the same servers, "
-        "each upload compared with its own round's COPY. Machine: "
+        f"{doc['rounds']} round{'s' if doc['rounds'] > 1 else ''} of three uploads on the same servers, with a COPY "
+        "of the same rows before and after each: an upload's share is its rate against the mean time of the two "
+        "COPYs beside it. Machine: "
         f"{machine['nproc']} CPUs, Python {machine['python']}, load average before the run "
         + " ".join(f"{x:.2f}" for x in machine["load_before"])
         + ", after it "
         + " ".join(f"{x:.2f}" for x in machine["load"])
         + ".",
         "",
-        "| round | upload | body | seconds | rows/s | share of COPY | service: body read, staged / merged (s) |"
-        " merge statements (s) | peak RSS gateway / evaluation (MiB) |"
+        "| round | upload | body | seconds | rows/s | COPY before / after (s) | share of COPY |"
+        " service: body read, staged / merged (s) | merge statements (s) | peak RSS gateway / evaluation (MiB) |"
         " CPU s gateway / evaluation / rest (PostgreSQL, client, other load) |",
-        "| --: | --- | --: | --: | --: | --: | --: | --- | --: | --: |",
+        "| --: | --- | --: | --: | --: | --: | --: | --: | --- | --: | --: |",
     ]
     for u in doc["uploads"]:
         split = f"{u.get('service_read_s', float('nan')):.1f} / {u.get('service_merge_s', float('nan')):.1f}"
         rss = f"{u['peak_rss_mib']['gateway']:.0f} / {u['peak_rss_mib']['evaluation']:.0f}"
         cpu = f"{u['cpu_s']['gateway']:.1f} / {u['cpu_s']['evaluation']:.1f} / {u['other_cpu_s']:.1f}"
+        copies = " / ".join(f"{x:.1f}" for x in u["copy_beside_s"])
         lines.append(
             f"| {u['round']} | {u['upload']} | {u['bytes'] / 1e6:,.0f} MB | {u['seconds']:.1f} |"
-            f" {u['rows_per_s']:,.0f} | {u['share_of_copy']:.0%} | {split} | {_steps(u)} | {rss} | {cpu} |"
+            f" {u['rows_per_s']:,.0f} | {copies} | {u['share_of_copy']:.0%} | {split} | {_steps(u)} | {rss} | {cpu} |"
         )
-    for c in doc["copies"]:
-        lines.append(
-            f"| {c['round']} | COPY (psycopg `write_row`) into a table like `workload` | – | {c['copy_s']:.1f} |"
-            f" {c['copy_rows_per_s']:,.0f} | 100% | – | – | – | – |"
-        )
+    copy_s = [x for c in doc["copies"] for x in c["copy_s"]]
     shares = {
         what: [u["share_of_copy"] for u in doc["uploads"] if u["upload"] == what]
         for what in ("ndjson, new keys", "csv, new keys", "ndjson, every key replaced")
@@ -418,10 +451,17 @@ def report(doc: dict[str, Any]) -> str:
     last = doc["copies"][-1]
     lines += [
         "",
-        f"Target: at least {TARGET_SHARE:.0%} of COPY's rate for first-time uploads. Over the rounds NDJSON reached "
-        f"{_spread(shares['ndjson, new keys'])}, CSV {_spread(shares['csv, new keys'])} (new keys), and a "
-        f"resubmission of every key {_spread(shares['ndjson, every key replaced'])}"
-        + (" (new keys below the target in some round)." if min(new_keys) < TARGET_SHARE else "."),
+        f"COPY (psycopg `write_row`) of the same rows into a table like `workload`: {len(copy_s)} times, "
+        f"{min(copy_s):.1f}–{max(copy_s):.1f} s (median {statistics.median(copy_s):.1f} s, "
+        f"{doc['rows'] / statistics.median(copy_s):,.0f} rows/s).",
+        "",
+        f"Target: at least {TARGET_SHARE:.0%} of COPY's rate for first-time uploads (new keys). Over the rounds, "
+        f"new keys as NDJSON reached {_spread(shares['ndjson, new keys'])} and as CSV "
+        f"{_spread(shares['csv, new keys'])}; a resubmission of every key "
+        f"{_spread(shares['ndjson, every key replaced'])}."
+        + (" New keys fell below the target in some round." if min(new_keys) < TARGET_SHARE else ""),
+        "",
+        _load_note(doc),
         "",
         f"Memory: before any upload the gateway held {doc['idle_rss_mib']['gateway']:.0f} MiB and the evaluation "
         f"service {doc['idle_rss_mib']['evaluation']:.0f} MiB (numpy and scipy are loaded for the analyses); the "
@@ -439,7 +479,7 @@ def report(doc: dict[str, Any]) -> str:
         f"table into an empty table like `workload`, the plain insert takes {last['insert_select_s']:.1f} s, the "
         f"same in primary-key order {last['insert_select_ordered_s']:.1f} s (the sort costs more than a sequential "
         f"fill of the B-tree saves, the rows arriving practice by practice and week by week) and the upsert "
-        f"{last['insert_on_conflict_s']:.1f} s, against {last['copy_s']:.1f} s for COPY: the upsert's speculative "
+        f"{last['insert_on_conflict_s']:.1f} s, against {last['copy_s'][-1]:.1f} s for COPY: the upsert's speculative "
         "insertion probes the primary key before each row and writes a confirmation WAL record after it.",
         "",
         f"NDJSON is parsed with orjson: the body's {doc['rows']:,} lines take {doc['json_parsers_s']['orjson']:.2f} s"
