@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := services/kit services/roles services/budget services/evaluation gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: run test lint format bench migrate validate-deploy clean lock
+.PHONY: run test lint format bench demo migrate validate-deploy clean lock
 
 $(STAMP): requirements.txt $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -45,6 +45,10 @@ validate-deploy: $(STAMP)
 ## bench: the benchmarks in bench/ (results go to bench/RESULTS.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## demo: load the national synthetic data set through a running platform (GATEWAY_URL; SMALL=1: two ICBs); README "A national data set"
+demo: $(STAMP)
+	$(BIN)/python -m tools.demo
 
 lock: $(STAMP)
 	{ echo "# Every dependency of the platform and its tests, pinned. Regenerate with: make lock"; \
