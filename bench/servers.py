@@ -212,6 +212,21 @@ class Processes:
             time.sleep(0.1)
         raise RuntimeError(f"{name} was not healthy at {url} within {timeout_s:.0f} s ({last_error})")
 
+    def stop(self, name: str) -> None:
+        """Stop one server (to start it again with other settings), gracefully, then by force."""
+        for entry in [e for e in self._started if e[0] == name]:
+            _name, process, log_file = entry
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                log(f"{name} did not stop in {STOP_GRACE_S:.0f} s: killing it")
+                process.kill()
+                process.wait(timeout=STOP_GRACE_S)
+            log_file.close()
+            self._started.remove(entry)
+
     def stop_all(self) -> None:
         for _name, process, _ in reversed(self._started):
             if process.poll() is None:
