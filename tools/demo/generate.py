@@ -96,7 +96,8 @@ ICBS: tuple[tuple[str, str, str, float], ...] = (
     ("QYG", "Cheshire and Merseyside", "N", 2.7),
 )
 NATIONAL_PCNS = 1250
-PRACTICES_PER_PCN = 5.04  # 6,300 / 1,250
+PCN_TARGET_MEDIAN = 40_000
+"""With practices of 10,000 patients on average, PCNs of about 50,000: 6,300 practices in 1,250 PCNs."""
 SUPPLIERS = (("EMIS", 0.55), ("TPP", 0.40), ("Vision", 0.05))
 PRACTICES_PER_FEED = 100
 """A practice-system client (one supplier's feed in one ICB) serves at most this many practices."""
@@ -342,20 +343,22 @@ def _icb(seed: int, index: int, code: str, name: str, letter: str, n_pcns: int, 
     # Each ICB has a block of PCN numbers and of practice numbers of its own: codes never collide, and
     # stay clear of the README walkthroughs' codes (U12345, A81001 and the like).
     pcn_numbers = 70_000 + index * 500 + np.sort(rng.choice(500, size=n_pcns, replace=False))
-    sizes = 1 + rng.poisson(PRACTICES_PER_PCN - 1, size=n_pcns)
-    sizes = np.clip(sizes, 1, 20)
-    practice_numbers = 10_000 + index * 1_500 + np.sort(rng.choice(1_500, size=int(sizes.sum()), replace=False))
-    rng.shuffle(practice_numbers)
+    practice_numbers = 10_000 + index * 1_500 + rng.permutation(1_500)
     pcns = []
     used = 0
     places = rng.permutation(len(PLACES) * len(PLACES))
     for k in range(n_pcns):
         pcn_code = f"U{pcn_numbers[k]:05d}"
-        numbers = sorted(int(n) for n in practice_numbers[used : used + int(sizes[k])])
-        used += int(sizes[k])
+        # A PCN is the practices that together serve its target population (30,000 to 50,000 patients
+        # as a rule, a few far larger): practices join until their lists reach it.
+        target = float(np.clip(rng.lognormal(np.log(PCN_TARGET_MEDIAN), 0.3), 30_000, 130_000))
+        practices: list[Practice] = []
+        while sum(p.list_base for p in practices) < target and len(practices) < 20:
+            practices.append(_practice(seed, f"{letter}{practice_numbers[used]:05d}", pcn_code, code))
+            used += 1
+        practices.sort(key=lambda p: p.code)
         first, second = divmod(int(places[k % len(places)]), len(PLACES))
         pcn_name = f"{PLACES[first]} {PLACES[second]} PCN" if first != second else f"{PLACES[first]} PCN"
-        practices = [_practice(seed, f"{letter}{n:05d}", pcn_code, code) for n in numbers]
         pcn = Pcn(pcn_code, pcn_name, code, practices, weighting=float(rng.uniform(0.85, 1.2)))
         pcn.posts = _posts(seed, pcn, roles)
         pcns.append(pcn)
@@ -410,14 +413,16 @@ def _posts(seed: int, pcn: Pcn, roles: Mapping[str, RoleInfo]) -> list[Post]:
     codes = pcn.practice_codes
     unserved = list(rng.permutation(codes))  # for the effect role: each practice served by one post at most
     posts: list[Post] = []
+    size = pcn_list_size(pcn) / 50_000  # larger PCNs have more posts (roles capped at one post: never more)
     for role in roles.values():
         profile = PROFILES.get(role.code, DEFAULT_PROFILE)
-        if rng.random() >= profile.prevalence:
+        if rng.random() >= min(0.97, profile.prevalence * size**0.5):
             continue
         earliest = max(POSTS_FROM, role.added_on)
         if earliest > POSTS_TO:
             continue
-        for n in range(int(rng.integers(1, profile.most + 1))):
+        most = profile.most if profile.most == 1 else max(1, round(profile.most * size))
+        for n in range(int(rng.integers(1, most + 1))):
             if role.code == EFFECT_ROLE:
                 take = min(int(rng.integers(1, 3)), len(unserved))
                 if take == 0:

@@ -225,6 +225,9 @@ class Loader:
         )
 
         async def icb_client(item: gen.Icb, progress: Progress) -> None:
+            if f"icb:{item.code}" in self.state.clients:
+                progress.skip()
+                return
             await self.ensure_client(f"icb:{item.code}", f"{item.code} ICB digital team (demo)", "icb", [item.code])
             progress.add()
 
@@ -367,6 +370,10 @@ class Loader:
     async def budgets(self) -> None:
         async def one(pcn: gen.Pcn, progress: Progress) -> None:
             key = self.key(f"icb:{pcn.icb_code}")
+            steps = [f"{step}:{pcn.code}:{fy}" for fy in gen.FINANCIAL_YEARS for step in ("wp", "alloc")]
+            if all(step in self.state.done for step in steps):
+                progress.skip()
+                return
             for fy in gen.FINANCIAL_YEARS:
                 if f"wp:{pcn.code}:{fy}" not in self.state.done:
                     population, reference = gen.weighted_population(pcn, fy)
@@ -443,8 +450,10 @@ class Loader:
                 made = gen.plan(self.seed, post, pcn, self.ds.roles[post.role_code])
                 if made is None:
                     continue
-                await self._plan(made, key)
-                progress.add()
+                if await self._plan(made, key):
+                    progress.add()
+                else:
+                    progress.skip()
 
         pcns = interleave(self.ds.pcns)
         total = sum(
@@ -459,8 +468,12 @@ class Loader:
             workers=self.workers,
         )
 
-    async def _plan(self, made: gen.Plan, key: str) -> None:
+    async def _plan(self, made: gen.Plan, key: str) -> bool:
+        """The post's job plan, KPIs and measurements; whether anything was left to do."""
         post_id = self.state.ids[f"post:{made.post.key}"]
+        steps = [f"jobplan:{made.post.key}"] + [f"measurements:{k.key}" for k in made.kpis if k.measurements]
+        if all(step in self.state.done for step in steps) and all(f"kpi:{k.key}" in self.state.ids for k in made.kpis):
+            return False
         if f"jobplan:{made.post.key}" not in self.state.done:
             response = await self.api.call("PUT", f"/v1/job-plans/{post_id}", key=key, body=made.job_plan)
             check(response, 200, 201, 428)
@@ -484,6 +497,7 @@ class Loader:
                 headers = self.idem(f"measurements-{kpi.key}")
                 check(await self.api.call("POST", path, key=key, body=kpi.measurements, headers=headers), 200)
                 self.state.mark_done(f"measurements:{kpi.key}")
+        return True
 
     async def _adopt_kpis(self, made: gen.Plan, post_id: int, key: str) -> None:
         page = check(
@@ -512,8 +526,10 @@ class Loader:
         async def one(item: tuple[gen.Pcn, list[gen.Claim]], progress: Progress) -> None:
             pcn, wanted = item
             for claim in wanted:
-                await self._claim(pcn, claim)
-                progress.add()
+                if await self._claim(pcn, claim):
+                    progress.add()
+                else:
+                    progress.skip()
 
         total = sum(len(w) for _p, w in plans)
         await self.phase(
@@ -525,10 +541,13 @@ class Loader:
             workers=self.workers,
         )
 
-    async def _claim(self, pcn: gen.Pcn, claim: gen.Claim) -> None:
+    async def _claim(self, pcn: gen.Pcn, claim: gen.Claim) -> bool:
+        """Take the claim to its goal; whether anything was left to do."""
         pcn_key, icb_key = self.key(f"pcn:{pcn.code}"), self.key(f"icb:{pcn.icb_code}")
         steps = ("draft", "submitted", "approved", "paid")
         known = self.state.claims.get(claim.key)
+        if known is not None and (known[1] not in steps or steps.index(known[1]) >= steps.index(claim.goal)):
+            return False
         if known is None:
             body = {**claim.body, "post_id": self.state.ids[f"post:{claim.post.key}"]}
             try:
@@ -539,14 +558,14 @@ class Loader:
                 known = await self._adopt_claim(pcn, claim, pcn_key)
             elif problem(response) in REFUSALS:
                 self._refused(claim, problem(response))
-                return
+                return True
             else:
                 made = check(response, 201).json()
                 known = (made["id"], made["status"])
                 self.state.record("claim", claim.key, id=known[0], status=known[1])
         claim_id, status = known
-        if status.startswith("refused") or status not in steps:
-            return
+        if status not in steps:
+            return True
         actions = (
             ("submit", pcn_key, None),
             ("approve", icb_key, None),
@@ -556,16 +575,17 @@ class Loader:
             if steps.index(status) >= steps.index(reached):
                 continue
             if steps.index(status) >= steps.index(claim.goal):
-                return
+                return True
             path = f"/v1/claims/{claim_id}/{action}"
             response = await self.api.call(
                 "POST", path, key=key, body=payload, headers=self.idem(f"claim-{claim.key}-{action}")
             )
             if response.status_code == 409 and problem(response) in ("budget-exceeded", "role-cap-exceeded"):
                 self._refused(claim, problem(response), claim_id)
-                return
+                return True
             status = check(response, 200).json()["status"]
             self.state.record("claim", claim.key, id=claim_id, status=status)
+        return True
 
     async def _adopt_claim(self, pcn: gen.Pcn, claim: gen.Claim, key: str) -> tuple[int, str]:
         post_id = self.state.ids[f"post:{claim.post.key}"]
