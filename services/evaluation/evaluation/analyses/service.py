@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,19 +21,21 @@ from evaluation.analyses.schemas import (
 )
 from evaluation.clients.budget import BudgetClient, Pcn, Post
 from evaluation.jobplans import repository
-from evaluation.jobplans.models import Kpi, KpiMeasurement, KpiTarget
+from evaluation.jobplans.models import Kpi
 from evaluation.periods import Frequency
 
 ACTIVE = "active"
 
 
-def _evaluate(kpi: Kpi, targets: Sequence[KpiTarget], values: Sequence[KpiMeasurement], today: date) -> KpiResult:
+def _evaluate(
+    kpi: Kpi, targets: Sequence[tuple[date, Decimal]], values: Mapping[date, Decimal], today: date
+) -> KpiResult:
     return evaluate_kpi(
         frequency=Frequency(kpi.frequency),
         direction=Direction(kpi.direction),
         created_on=kpi.created_at.date(),
-        targets=[(t.effective_from, Decimal(t.target)) for t in targets],
-        values={m.period_start: Decimal(m.value) for m in values},
+        targets=targets,
+        values=values,
         today=today,
     )
 
@@ -68,7 +70,7 @@ def post_attainment(*, session: Session, post: Post, today: date) -> PostAttainm
     """Every KPI of the post, period by period, as of ``today``."""
     kpis = repository.kpis_of_posts(session, [post.id])
     ids = [k.id for k in kpis if k.id is not None]
-    targets, values = repository.targets(session, ids), repository.measurements(session, ids)
+    targets, values = repository.target_values(session, ids), repository.measurement_values(session, ids)
     results = [_attainment(k, _evaluate(k, targets[k.id], values[k.id], today)) for k in kpis if k.id is not None]
     return PostAttainment(
         post_id=post.id,
@@ -134,7 +136,7 @@ def assess(*, session: Session, posts: Sequence[Post], today: date) -> dict[str,
     planned = repository.posts_with_job_plans(session, ids)
     kpis = repository.kpis_of_posts(session, ids, status=ACTIVE)
     kpi_ids = [k.id for k in kpis if k.id is not None]
-    targets, values = repository.targets(session, kpi_ids), repository.measurements(session, kpi_ids)
+    targets, values = repository.target_values(session, kpi_ids), repository.measurement_values(session, kpi_ids)
     results = {k.id: _evaluate(k, targets[k.id], values[k.id], today) for k in kpis if k.id is not None}
     by_post: dict[int, list[Kpi]] = {}
     for kpi in kpis:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,18 +84,34 @@ def target(session: Session, kpi_id: int, effective_from: date) -> KpiTarget | N
     return session.get(KpiTarget, (kpi_id, effective_from))
 
 
-def measurements(session: Session, kpi_ids: Iterable[int]) -> dict[int, list[KpiMeasurement]]:
+def target_values(session: Session, kpi_ids: Iterable[int]) -> dict[int, list[tuple[date, Decimal]]]:
+    """Each KPI's targets as (first period, target), oldest first: the two columns the analyses read, as
+    plain tuples (no ORM objects: an ICB's scorecard list reads thousands)."""
     ids = list(kpi_ids)
-    out: dict[int, list[KpiMeasurement]] = {i: [] for i in ids}
+    out: dict[int, list[tuple[date, Decimal]]] = {i: [] for i in ids}
     if not ids:
         return out
     stmt = (
-        select(KpiMeasurement)
-        .where(col(KpiMeasurement.kpi_id).in_(ids))
-        .order_by(col(KpiMeasurement.kpi_id), col(KpiMeasurement.period_start))
+        select(col(KpiTarget.kpi_id), col(KpiTarget.effective_from), col(KpiTarget.target))
+        .where(col(KpiTarget.kpi_id).in_(ids))
+        .order_by(col(KpiTarget.effective_from))
     )
-    for row in session.scalars(stmt):
-        out[row.kpi_id].append(row)
+    for kpi_id, effective_from, target in session.execute(stmt):
+        out[kpi_id].append((effective_from, Decimal(target)))
+    return out
+
+
+def measurement_values(session: Session, kpi_ids: Iterable[int]) -> dict[int, dict[date, Decimal]]:
+    """Each KPI's values by period: the two columns the analyses read, as plain values (no ORM objects)."""
+    ids = list(kpi_ids)
+    out: dict[int, dict[date, Decimal]] = {i: {} for i in ids}
+    if not ids:
+        return out
+    stmt = select(col(KpiMeasurement.kpi_id), col(KpiMeasurement.period_start), col(KpiMeasurement.value)).where(
+        col(KpiMeasurement.kpi_id).in_(ids)
+    )
+    for kpi_id, period_start, value in session.execute(stmt):
+        out[kpi_id][period_start] = Decimal(value)
     return out
 
 
