@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Engine, event
 
 from arrs_kit.app import create_service_app
 from arrs_kit.idempotency import IdempotencyStore
@@ -28,6 +30,29 @@ TAGS = [
     {"name": "evaluations", "description": "The analyses: is the role working?"},
     {"name": "readiness", "description": "Operating-plan readiness per PCN."},
 ]
+
+
+def plan_every_execution(engine: Engine) -> None:
+    """On PostgreSQL, plan each execution of a statement for its own parameters (``plan_cache_mode =
+    force_custom_plan`` on every connection of the pool).
+
+    psycopg prepares a statement on the server after its fifth execution, and after five more PostgreSQL
+    may switch a prepared statement to one generic plan for any parameters. The analyses' aggregations
+    (a list of an ICB's practices, a window of weeks) are executed again and again with the same text;
+    their generic plan probes ``list_size`` once per practice-week where the plan made for the actual
+    parameters hashes it, and took twice as long (``bench/RESULTS.md``, the analyses). Planning them
+    afresh costs well under a millisecond."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _custom_plans(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a SET inside the pool's transaction would be rolled back
+        try:
+            dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
+        finally:
+            dbapi_connection.autocommit = autocommit
 
 
 def create_app(
@@ -59,6 +84,7 @@ def create_app(
         tags=TAGS,
         configure_logs=configure_logs,
     )
+    plan_every_execution(app.state.db.engine)
     secret = settings.gateway_secret.get_secret_value()
     app.state.idempotency = IdempotencyStore(idempotency_keys, lease=timedelta(seconds=settings.idempotency_lease_s))
     app.state.budget = budget or BudgetClient.over_http(
