@@ -3,6 +3,8 @@ gateway's own included, answers 422 ``invalid-cursor`` for a cursor it did not i
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -30,9 +32,20 @@ POST = {
 }
 
 
-async def list_paths(gw: httpx.AsyncClient) -> dict[str, bool]:
-    """The GET operations that take a ``cursor``, their path parameters filled in: whether each
-    names only resources the test made."""
+def required_query(parameters: list[dict[str, Any]]) -> dict[str, str]:
+    """A list's required query parameters (a financial year, an ICB), each from its documented example."""
+    query = {}
+    for p in parameters:
+        if p["in"] == "query" and p.get("required"):
+            schema = p.get("schema", {})
+            examples = schema.get("examples") or p.get("examples") or [schema.get("example", "QHM")]
+            query[p["name"]] = str(examples[0])
+    return query
+
+
+async def list_paths(gw: httpx.AsyncClient) -> dict[str, tuple[dict[str, str], bool]]:
+    """The GET operations that take a ``cursor``, their path parameters and required query parameters
+    filled in: the query, and whether each names only resources the test made."""
     document = (await gw.get("/openapi.json")).json()
     paths = {}
     for template, item in document["paths"].items():
@@ -40,7 +53,7 @@ async def list_paths(gw: httpx.AsyncClient) -> dict[str, bool]:
         if any(p["name"] == "cursor" and p["in"] == "query" for p in parameters):
             names = {p["name"] for p in parameters if p["in"] == "path"}
             values = {name: PATH_VALUES.get(name, "1") for name in names}
-            paths[template.format(**values)] = names <= set(PATH_VALUES)
+            paths[template.format(**values)] = (required_query(parameters), names <= set(PATH_VALUES))
     return paths
 
 
@@ -51,10 +64,18 @@ async def test_every_list_refuses_a_crafted_cursor(gateway_app: Gateway) -> None
         assert (await gw.post("/v1/pcns", json=pcn, headers=ADMIN)).status_code == 201
         assert (await gw.post("/v1/posts", json=POST, headers=ADMIN)).json()["id"] == 1
         paths = await list_paths(gw)
-        assert {"/v1/audit-events", "/v1/claims", "/v1/posts", "/v1/pcns/U00001/ledger", "/v1/roles"} <= set(paths)
-        for path, made in sorted(paths.items()):
+        assert {
+            "/v1/audit-events",
+            "/v1/budgets",
+            "/v1/claims",
+            "/v1/posts",
+            "/v1/pcns/U00001/ledger",
+            "/v1/roles",
+        } <= set(paths)
+        assert paths["/v1/budgets"][0] == {"fy": "2024-25"}
+        for path, (query, made) in sorted(paths.items()):
             for key in ([2**63], [-(2**63) - 1], [1.5], [None], []):
-                response = await gw.get(path, params={"cursor": encode_cursor(key)}, headers=ADMIN)
+                response = await gw.get(path, params={**query, "cursor": encode_cursor(key)}, headers=ADMIN)
                 allowed = {422} if made else {404, 422}
                 assert response.status_code in allowed, f"{path} with {key}: {response.status_code} {response.text}"
                 if response.status_code == 422:
