@@ -200,7 +200,8 @@ class BudgetClient:
         return found
 
     def pcn(self, principal: Principal, code: str) -> Pcn | None:
-        body = self._get(principal, f"/v1/pcns/{code}")
+        """A PCN (code in any case), or None when it does not exist or the caller may not see it."""
+        body = self._get(principal, f"/v1/pcns/{code.upper()}")
         return (
             None
             if body is None
@@ -208,7 +209,9 @@ class BudgetClient:
         )
 
     def practice(self, principal: Principal, code: str) -> Practice | None:
-        body = self._get(principal, f"/v1/practices/{code}")
+        """A practice's current PCN and ICB (code in any case), or None when it does not exist or the
+        caller may not see it (the budget service's scope rules decide, practice systems included)."""
+        body = self._get(principal, f"/v1/practices/{code.upper()}")
         return (
             None
             if body is None
