@@ -1,14 +1,18 @@
 """The clock of the evaluation service: "now" in UTC for timestamps, and "today in England" for
-periods (imported from the kit, so every service counts days the same way)."""
+periods (an English scheme's days are England's: 1 April and the 1st of a month begin at midnight UK
+time, in summer time too)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
-from arrs_kit.calendar import today_in_england
-
-__all__ = ["now_utc", "today_in_england"]
+ENGLAND = ZoneInfo("Europe/London")
 
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def today_in_england() -> date:
+    return datetime.now(ENGLAND).date()

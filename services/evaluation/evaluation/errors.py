@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from arrs_kit.problems import Conflict, NotFound, Unprocessable
+from arrs_kit.problems import Conflict, NotFound, ProblemError, Unprocessable
+
+
+class InvalidFinancialYear(ProblemError):
+    status, code, title = 422, "invalid-financial-year", "Not a financial year"
 
 
 class PostNotFound(NotFound):

@@ -1,6 +1,11 @@
 """The scheme's calendar: financial years (1 April to 31 March, written ``YYYY-YY``) and "today",
 which for an English scheme is today in England (uplifts start at midnight UK time, and 1 July and
-1 October fall in summer time)."""
+1 October fall in summer time).
+
+Domain, not plumbing: it stays here only for the budget service, which still imports it. Every other
+service keeps its own (``roles.calendar``, ``evaluation.periods`` with ``evaluation.clock``,
+``gateway.calendar``); once the budget service holds its own copy, delete this module and its test.
+Nothing new may import it."""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from arrs_kit.problems import ProblemError
 
 
+class InvalidFinancialYear(ProblemError):
+    status, code, title = 422, "invalid-financial-year", "Not a financial year"
+
+
 class RoleNotFound(ProblemError):
     status, code, title = 404, "role-not-found", "No such role in the catalogue"
 

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from arrs_kit.calendar import financial_year, today_in_england
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.idempotency import Claim, IdempotencyStore
 from arrs_kit.pagination import decode_cursor, next_cursor_for
@@ -17,6 +16,7 @@ from arrs_kit.principal import Principal
 from arrs_kit.problems import Unprocessable
 from roles import models, rules
 from roles import repository as repo
+from roles.calendar import financial_year, today_in_england
 from roles.errors import (
     FundingShareConflict,
     InvalidRoleDates,

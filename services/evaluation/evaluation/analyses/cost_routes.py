@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from arrs_kit.calendar import financial_year
 from arrs_kit.db import ReadSessionDep
 from arrs_kit.pagination import CSV_RESPONSE_DOC, FormatQuery, csv_response, wants_csv
 from arrs_kit.principal import PrincipalDep, ReaderDep
@@ -18,6 +17,7 @@ from evaluation.analyses.routers import AsOfQuery
 from evaluation.analyses.schemas import RetentionPage, TrueCost
 from evaluation.clock import today_in_england
 from evaluation.errors import PcnNotFound
+from evaluation.periods import financial_year
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 

@@ -9,7 +9,6 @@ from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.calendar import financial_year
 from arrs_kit.money import round_half_up
 from arrs_kit.principal import Principal
 from evaluation.analyses import costs, repository, shift
@@ -25,6 +24,7 @@ from evaluation.analyses.schemas import (
 )
 from evaluation.analyses.service import Assessment, assess
 from evaluation.clients.budget import BudgetClient, Pcn, Post
+from evaluation.periods import financial_year
 from evaluation.readiness import repository as readiness_repository
 from evaluation.readiness import service as readiness
 

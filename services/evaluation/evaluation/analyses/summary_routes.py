@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from arrs_kit.calendar import financial_year, fy_of
 from arrs_kit.db import ReadSessionDep
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
@@ -25,6 +24,7 @@ from evaluation.analyses.routers import AsOfQuery
 from evaluation.analyses.schemas import PcnEvaluation, PcnEvaluationPage
 from evaluation.analyses.shift_routes import WeeksQuery
 from evaluation.clock import today_in_england
+from evaluation.periods import financial_year, fy_of
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 

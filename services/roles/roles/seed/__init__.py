@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from arrs_kit.calendar import parse_fy
 from roles import rules
+from roles.calendar import parse_fy
 from roles.models import FundingShare, JobPlanTemplate, RatePeriod, Role, RoleCap, SupervisionRequirement
 
 SEED_PRINCIPAL = "seed"
