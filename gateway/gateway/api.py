@@ -20,6 +20,7 @@ from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden, NotFound, Unauthenticated, problem_response, problem_responses
 from arrs_kit.types import BoundedDate
 from gateway.identity import ClientRecord, matches, new_api_key, new_client_id, new_salted_hash, now_utc
+from gateway.kinds import ADMIN
 from gateway.models import ApiClient
 from gateway.schemas import (
     AuditEventPage,
@@ -50,7 +51,7 @@ def current_principal(request: Request) -> Principal:
 
 
 def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if not principal.is_admin:
+    if principal.kind != ADMIN:
         raise Forbidden("Only an admin client may manage API clients and read the audit log.")
     return principal
 

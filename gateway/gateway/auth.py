@@ -9,8 +9,9 @@ import httpx
 
 from arrs_kit.principal import Principal, principal_headers
 from gateway.identity import ClientDirectory, FailureThrottle, TokenIssuer, matches, split_api_key
+from gateway.kinds import ADMIN
 
-BOOTSTRAP_ADMIN = Principal(kind="admin", client_id="bootstrap-admin", name="bootstrap-admin")
+BOOTSTRAP_ADMIN = Principal(kind=ADMIN, client_id="bootstrap-admin", name="bootstrap-admin")
 
 WWW_AUTHENTICATE = 'ApiKey realm="arrs", header="X-API-Key", Bearer realm="arrs"'
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from arrs_kit.db import UtcDateTime
-from arrs_kit.principal import PRINCIPAL_KINDS
+from gateway.kinds import CLIENT_KINDS
 
 
 class GatewayBase(SQLModel, registry=registry()):
@@ -26,7 +26,7 @@ def _ts(nullable: bool = False) -> Column:  # type: ignore[type-arg]
 class ApiClient(GatewayBase, table=True):
     __tablename__ = "api_client"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in PRINCIPAL_KINDS)})", name="ck_api_client_kind"),
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in CLIENT_KINDS)})", name="ck_api_client_kind"),
     )
 
     id: str = Field(sa_column=Column(String(40), primary_key=True))

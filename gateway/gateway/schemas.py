@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import NoControlCharacters
-
-ClientKind = Literal["admin", "icb", "pcn", "practice_system", "dashboard"]
+from gateway.kinds import ClientKind
 
 ICB_CODE = re.compile(r"^[A-Z0-9]{3}$")
 PCN_CODE = re.compile(r"^U[0-9]{5}$")

@@ -16,18 +16,25 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from arrs_kit.db import ReadSessionDep
-from arrs_kit.principal import Principal, PrincipalDep
+from arrs_kit.principal import Principal, PrincipalDep, kinds_allowed
 from arrs_kit.problems import Forbidden
 from evaluation.clients.budget import BudgetClient, Pcn, Post
 from evaluation.errors import KpiNotFound, PcnNotFound, PostNotFound
 from evaluation.jobplans import repository
 from evaluation.jobplans.models import Kpi
-
-MANAGERS = frozenset({"admin", "pcn"})
+from evaluation.kinds import MANAGERS, READERS
 
 PostIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The post's id (budget service).")]
 KpiIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The KPI's id.")]
 PcnCodePath = Annotated[str, Path(pattern=r"^[Uu][0-9]{5}$", description="PCN code, `U` + 5 digits (any case).")]
+
+
+ReaderDep = Annotated[
+    Principal,
+    Depends(
+        kinds_allowed(READERS, "A practice-system client may only post workload and list sizes for its own practices.")
+    ),
+]
 
 
 def budget_of(request: Request) -> BudgetClient:

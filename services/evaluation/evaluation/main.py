@@ -19,6 +19,7 @@ from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
 from evaluation.jobplans.kpi_routes import router as kpi_router
 from evaluation.jobplans.routers import router as jobplans_router
+from evaluation.kinds import KINDS
 from evaluation.models import idempotency_keys
 from evaluation.readiness.routers import router as readiness_router
 from evaluation.workload.routers import router as workload_router
@@ -83,6 +84,7 @@ def create_app(
         ],
         tags=TAGS,
         configure_logs=configure_logs,
+        principal_kinds=KINDS,
     )
     plan_every_execution(app.state.db.engine)
     secret = settings.gateway_secret.get_secret_value()

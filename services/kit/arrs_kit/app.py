@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,8 +28,12 @@ def create_service_app(
     routers: Sequence[APIRouter],
     tags: list[dict[str, Any]] | None = None,
     configure_logs: bool = True,
+    principal_kinds: Collection[str] | None = None,
 ) -> FastAPI:
-    """Build a service: its database is opened lazily and disposed when the app stops."""
+    """Build a service: its database is opened lazily and disposed when the app stops.
+
+    ``principal_kinds``: the kinds of client the service knows; a signed principal of any other kind
+    is refused with 401 before any route runs."""
     if configure_logs:
         configure_logging(settings.log_level)
     db = Database(
@@ -62,7 +66,12 @@ def create_service_app(
     app.state.service_name = name
     install_problem_handlers(app)
     # The request context is outermost, so even a refused signature answers with a request id.
-    app.add_middleware(SignedPrincipalMiddleware, secret=settings.gateway_secret.get_secret_value(), nonces=nonces)
+    app.add_middleware(
+        SignedPrincipalMiddleware,
+        secret=settings.gateway_secret.get_secret_value(),
+        nonces=nonces,
+        kinds=principal_kinds,
+    )
     app.add_middleware(RequestContextMiddleware, service=name)
 
     @app.get("/healthz", include_in_schema=False)

@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Collection
 from typing import Protocol
 
 from starlette.exceptions import HTTPException
@@ -122,11 +123,23 @@ async def _refuse(send: Send, scope: Scope, status: int, code: str, detail: str)
 
 
 class SignedPrincipalMiddleware:
-    def __init__(self, app: ASGIApp, *, secret: str, nonces: NonceStore, buffer_bytes: int = 1_048_576) -> None:
+    """``kinds``: the principal kinds the service knows; a principal of another kind is refused like a
+    bad signature (None: any kind, for a service that checks kinds itself)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret: str,
+        nonces: NonceStore,
+        buffer_bytes: int = 1_048_576,
+        kinds: Collection[str] | None = None,
+    ) -> None:
         self.app = app
         self.secret = secret
         self.nonces = nonces
         self.buffer_bytes = buffer_bytes
+        self.kinds = frozenset(kinds) if kinds is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,6 +165,7 @@ class SignedPrincipalMiddleware:
             path=scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
             secret=self.secret,
+            kinds=self.kinds,
         )
         if request is None or length == -1:
             await _refuse(send, scope, 401, "unauthenticated", "The gateway's signature on this request is not valid.")

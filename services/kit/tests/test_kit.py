@@ -161,8 +161,13 @@ def test_principal_signature_binds_every_part_of_the_request() -> None:
     assert verify(now=999_900) is None  # from the future
     assert verify(**{"x-arrs-principal-issued": "abc"}) is None
     assert verify_headers({}, method="GET", path="/", query="", secret="secret") is None
+    # Kinds are the services' to name: one they do not know does not verify, nor does a malformed one.
     bad_kind = principal_headers(Principal(kind="root", client_id="c1"), "secret", method="GET", path="/", now=5)
-    assert verify_headers(bad_kind, method="GET", path="/", query="", secret="secret", now=5) is None
+    kinds = {"admin", "icb", "pcn", "practice_system", "dashboard"}
+    assert verify_headers(bad_kind, method="GET", path="/", query="", secret="secret", now=5, kinds=kinds) is None
+    for malformed in ("", "Admin", "pcn,icb", "x" * 41):
+        odd = principal_headers(Principal(kind=malformed, client_id="c1"), "secret", method="GET", path="/", now=5)
+        assert verify_headers(odd, method="GET", path="/", query="", secret="secret", now=5) is None
 
 
 def test_dates_are_iso_strings_only() -> None:

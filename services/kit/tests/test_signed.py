@@ -6,14 +6,15 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from typing import Annotated
 
 import httpx
 import pytest
 import redis
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from arrs_kit.app import create_service_app
-from arrs_kit.principal import PrincipalDep
+from arrs_kit.principal import Principal, PrincipalDep, kinds_allowed
 from arrs_kit.settings import DEV_GATEWAY_SECRET, ServiceSettings
 from arrs_kit.signed import MemoryNonces, RedisNonces
 from arrs_kit.testing import assert_problem, signed_headers
@@ -50,7 +51,7 @@ async def test_redis_nonces_are_shared_by_every_replica() -> None:
         await two.aclose()
 
 
-def app_with(nonce_redis_url: str | None) -> FastAPI:
+def app_with(nonce_redis_url: str | None, kinds: frozenset[str] | None = None) -> FastAPI:
     settings = ServiceSettings(database_url="sqlite://", ARRS_NONCE_REDIS_URL=nonce_redis_url)
     router = APIRouter()
 
@@ -58,9 +59,33 @@ def app_with(nonce_redis_url: str | None) -> FastAPI:
     def whoami(principal: PrincipalDep) -> dict[str, str]:
         return {"client_id": principal.client_id}
 
+    @router.get("/v1/teas")
+    def teas(principal: Annotated[Principal, Depends(kinds_allowed({"tea_maker"}, "Tea makers only."))]) -> str:
+        return principal.kind
+
     return create_service_app(
-        name="t", title="t", description="t", version="1", settings=settings, routers=[router], configure_logs=False
+        name="t",
+        title="t",
+        description="t",
+        version="1",
+        settings=settings,
+        routers=[router],
+        configure_logs=False,
+        principal_kinds=kinds,
     )
+
+
+async def test_a_service_knows_its_own_kinds_and_who_may_do_what() -> None:
+    app = app_with(None, frozenset({"tea_maker", "tea_drinker"}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+
+        async def get(path: str, kind: str) -> httpx.Response:
+            who = Principal(kind=kind, client_id="c1")
+            return await client.get(path, headers=signed_headers(who, method="GET", path=path))
+
+        assert (await get("/v1/teas", "tea_maker")).json() == "tea_maker"
+        assert_problem(await get("/v1/teas", "tea_drinker"), 403, "forbidden")
+        assert_problem(await get("/v1/whoami", "admin"), 401, "unauthenticated")  # a kind it does not know
 
 
 async def test_a_service_with_an_unreachable_nonce_store_refuses_signed_requests() -> None:

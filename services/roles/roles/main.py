@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
+from roles.access import KINDS
 from roles.config import RolesSettings
 from roles.routers import router
 
@@ -28,6 +29,7 @@ def create_app(settings: RolesSettings | None = None, *, configure_logs: bool = 
         routers=[router],
         tags=TAGS,
         configure_logs=configure_logs,
+        principal_kinds=KINDS,
     )
 
 

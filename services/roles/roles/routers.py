@@ -17,10 +17,10 @@ from arrs_kit.pagination import (
     LimitQuery,
     page_or_csv,
 )
-from arrs_kit.principal import AdminDep, ReaderDep
 from arrs_kit.problems import problem_responses
 from arrs_kit.types import BoundedDate
 from roles import service
+from roles.access import AdminDep, ReaderDep
 from roles.schemas import (
     CapPublic,
     CapUpsert,

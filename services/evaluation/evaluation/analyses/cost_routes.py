@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from arrs_kit.db import ReadSessionDep
 from arrs_kit.pagination import CSV_RESPONSE_DOC, FormatQuery, csv_response, wants_csv
-from arrs_kit.principal import PrincipalDep, ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
-from evaluation.access import VisiblePcn, budget_of
+from evaluation.access import ReaderDep, VisiblePcn, budget_of
 from evaluation.analyses import costs, repository
 from evaluation.analyses.retention import retention
 from evaluation.analyses.routers import AsOfQuery

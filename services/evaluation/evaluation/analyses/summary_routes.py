@@ -16,9 +16,9 @@ from arrs_kit.pagination import (
     next_cursor_for,
     page_or_csv,
 )
-from arrs_kit.principal import PrincipalDep, ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
-from evaluation.access import VisiblePcn, budget_of
+from evaluation.access import ReaderDep, VisiblePcn, budget_of
 from evaluation.analyses import summary
 from evaluation.analyses.routers import AsOfQuery
 from evaluation.analyses.schemas import PcnEvaluation, PcnEvaluationPage

@@ -22,8 +22,9 @@ import httpx
 
 from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
+from evaluation.kinds import ADMIN
 
-SERVICE = Principal(kind="admin", client_id="service:evaluation", name="evaluation")
+SERVICE = Principal(kind=ADMIN, client_id="service:evaluation", name="evaluation")
 """The evaluation service itself: for comparison groups, which are aggregates of practices the caller
 may not see one by one (nothing about them but a count and an average is ever answered)."""
 

@@ -26,6 +26,7 @@ from arrs_kit.idempotency import IdempotencyKeyReused, IdempotencyStore, Replay
 from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from evaluation.clients.budget import BudgetClient
+from evaluation.kinds import PRACTICE_SYSTEM, UPLOADERS, is_admin
 from evaluation.workload import repository
 from evaluation.workload.errors import (
     InvalidRange,
@@ -42,7 +43,6 @@ from evaluation.workload.reading import Kind, Layout, Reader, Tally
 from evaluation.workload.repository import LIST_SIZE, WORKLOAD
 from evaluation.workload.schemas import ListSizeRecord, UploadResult, WorkloadRecord
 
-UPLOADERS = frozenset({"admin", "practice_system"})
 log = logging.getLogger("arrs.evaluation.workload")
 
 
@@ -109,7 +109,7 @@ def ingest(
         replay = _replay_if_done(db, scope, upload.idempotency_key, body)
         if replay is not None:
             return replay
-    allowed = None if principal.is_admin else frozenset(code.upper() for code in principal.org_codes)
+    allowed = None if is_admin(principal) else frozenset(code.upper() for code in principal.org_codes)
     target = WORKLOAD if upload.kind is Kind.WORKLOAD else LIST_SIZE
     reader = Reader(upload.kind, fmt)
     tally = Tally(allowed)
@@ -225,13 +225,13 @@ def _refuse_unless_clean(tally: Tally, fmt: Format, reader: Reader) -> None:
 def readable_practice(*, principal: Principal, budget: BudgetClient, practice_code: str | None) -> str | None:
     """The practice a read is about, if the caller may see it (404 otherwise); None: all (admin)."""
     if practice_code is None:
-        if principal.is_admin:
+        if is_admin(principal):
             return None
         raise PracticeCodeRequired("Name the practice to read (practice_code); only an admin may read every practice.")
     code = practice_code.upper()
-    if principal.is_admin:
+    if is_admin(principal):
         return code
-    if principal.kind == "practice_system":
+    if principal.kind == PRACTICE_SYSTEM:
         visible = code in {org.upper() for org in principal.org_codes}
     else:
         visible = budget.practice(principal, code) is not None
