@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
 import anyio.to_thread
-from sqlalchemy import select
-from sqlmodel import col
 
 from arrs_kit.db import Database
 from arrs_kit.principal import Principal
-from gateway.identity import now_utc
+from gateway import repository
+from gateway.clock import now_utc
 from gateway.models import AuditEvent
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -22,12 +18,15 @@ def outcome_of(status: int) -> str:
 
 
 class AuditLog:
+    """Records one event per state-changing request, in a transaction of its own, once the answer's
+    status is known."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def _insert(self, event: AuditEvent) -> None:
         with self.db.writer() as session:
-            session.add(event)
+            repository.add(session, event)
             session.commit()
 
     async def record(
@@ -52,16 +51,3 @@ class AuditLog:
             outcome=outcome_of(status),
         )
         await anyio.to_thread.run_sync(self._insert, event)
-
-    def list(
-        self, *, client_id: str | None, since: datetime | None, before_id: int | None, limit: int
-    ) -> Sequence[AuditEvent]:
-        stmt = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
-        if client_id is not None:
-            stmt = stmt.where(col(AuditEvent.client_id) == client_id)
-        if since is not None:
-            stmt = stmt.where(col(AuditEvent.at) >= since)
-        if before_id is not None:
-            stmt = stmt.where(col(AuditEvent.id) < before_id)
-        with self.db.reader() as session:
-            return session.scalars(stmt).all()

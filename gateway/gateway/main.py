@@ -27,15 +27,18 @@ from arrs_kit.middleware import RequestContextMiddleware
 from arrs_kit.openapi import install_openapi
 from arrs_kit.principal import Principal
 from arrs_kit.problems import install_problem_handlers, problem_response
-from gateway.api import router as own_router
 from gateway.audit import WRITE_METHODS, AuditLog
-from gateway.auth import WWW_AUTHENTICATE, Authenticator, AuthFailure
 from gateway.config import GatewaySettings
 from gateway.edge import TrustedProxies, has_dot_segment, header_limits, refuse_websocket
-from gateway.identity import ClientDirectory, FailureThrottle, TokenIssuer
+from gateway.identity.authenticator import WWW_AUTHENTICATE, Authenticator, AuthFailure
+from gateway.identity.clients import ClientDirectory
+from gateway.identity.signer import Signer
+from gateway.identity.throttle import FailureThrottle
+from gateway.identity.tokens import TokenIssuer
 from gateway.openapi_merge import MergeConflict, merge_documents
 from gateway.proxy import forward, make_client, send_problem
 from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, retry_after_header
+from gateway.routers import router as own_router
 from gateway.routing import BULK_PATHS, PUBLIC_PATHS, owner_of
 from gateway.schemas import Health, Readiness
 from gateway.scorecard_routes import router as scorecard_router
@@ -86,11 +89,11 @@ class Gateway:
         )
         self.auth = Authenticator(
             admin_api_key=settings.admin_api_key.get_secret_value(),
-            gateway_secret=settings.gateway_secret.get_secret_value(),
             directory=self.directory,
             issuer=self.issuer,
             throttle=self.throttle,
         )
+        self.signer = Signer(settings.gateway_secret.get_secret_value())
         self.audit = AuditLog(self.db)
         self.buckets: Buckets = (
             RedisBuckets(settings.rate_limit_redis_url) if settings.rate_limit_redis_url else MemoryBuckets()
@@ -222,7 +225,7 @@ class Gateway:
             send,
             client=self.clients[owner],
             upstream=owner,
-            sign=lambda request, digest: self.auth.signed_headers(principal, request, digest),
+            sign=lambda request, digest: self.signer.headers(principal, request, digest),
             extra_headers=own,
             max_buffered_body_bytes=self.settings.max_buffered_body_bytes,
             upstream_timeout=self.bulk_timeout if path in BULK_PATHS else None,

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from arrs_kit.pagination import CSV_RESPONSE_DOC, CursorQuery, FormatQuery, LimitQuery, csv_response, wants_csv
 from arrs_kit.problems import NotFound, ProblemError, problem_responses
 from arrs_kit.types import BoundedDate
-from gateway.api import current_principal as principal_of
-from gateway.api import gateway_of
 from gateway.calendar import financial_year, fy_of, today_in_england
+from gateway.deps import current_principal as principal_of
+from gateway.deps import gateway_of
 from gateway.schemas import Scorecard, ScorecardPage
 from gateway.scorecards import Reader, icb_rows, pcn_scorecard
 

@@ -53,7 +53,7 @@ class Reader:
     async def get(self, upstream: str, path: str, params: dict[str, Any] | None = None) -> Answer:
         client = self.gateway.clients[upstream]
         request = client.build_request("GET", path, params=params, headers={"x-request-id": self.request_id})
-        for name, value in self.gateway.auth.signed_headers(self.principal, request, EMPTY_DIGEST):
+        for name, value in self.gateway.signer.headers(self.principal, request, EMPTY_DIGEST):
             request.headers[name] = value
         try:
             # The whole exchange, body included, within the part's time (whatever the transport).

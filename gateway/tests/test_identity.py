@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from arrs_kit import migrate
 from arrs_kit.testing import BACKENDS, DatabaseFactory
 from gateway.config import GatewaySettings
-from gateway.identity import TOKEN_AUDIENCE, TOKEN_ISSUER
+from gateway.identity.tokens import TOKEN_AUDIENCE, TOKEN_ISSUER
 from gateway.main import Gateway, create_app
 
 ADMIN_KEY = {"X-API-Key": "dev-admin-key"}
@@ -364,7 +364,8 @@ async def test_logs_carry_the_principal_and_request_id_never_a_credential(
 
 
 def test_verified_tokens_are_remembered_safely(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.identity import ClientRecord, TokenIssuer
+    from gateway.identity.clients import ClientRecord
+    from gateway.identity.tokens import TokenIssuer
 
     issuer = TokenIssuer({"k1": "a" * 40}, "k1", ttl_s=600)
     record = ClientRecord("cl_x", "test client", "pcn", ("U12345",), "kid", "s", "h", "s", "h", revoked=False)
@@ -377,7 +378,7 @@ def test_verified_tokens_are_remembered_safely(monkeypatch: pytest.MonkeyPatch) 
         decodes += 1
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr("gateway.identity.jwt.decode", counting_decode)
+    monkeypatch.setattr("gateway.identity.tokens.jwt.decode", counting_decode)
     assert issuer.verify(token) is not None and issuer.verify(token) is not None
     assert decodes == 1  # the signature is checked once
     head, body, signature = token.split(".")
@@ -390,6 +391,6 @@ def test_verified_tokens_are_remembered_safely(monkeypatch: pytest.MonkeyPatch) 
     claims = issuer.verify(token)
     assert claims is not None
     before = decodes
-    monkeypatch.setattr("gateway.identity.time.time", lambda: claims["exp"] + 1)  # past its expiry
+    monkeypatch.setattr("gateway.identity.tokens.time.time", lambda: claims["exp"] + 1)  # past its expiry
     issuer.verify(token)
     assert decodes == before + 1  # an expired entry is never served from memory: the token is checked again

@@ -1,19 +1,24 @@
-"""Who is calling: the bootstrap admin key, API clients' keys, and bearer tokens, as a :class:`Principal`."""
+"""The one place credentials are checked: the bootstrap admin key, API clients' keys and bearer tokens
+on every proxied request, and client id and secret at the token endpoint. Failures are counted by the
+throttle wherever they happen."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
 
-import httpx
-
-from arrs_kit.principal import Principal, principal_headers
-from gateway.identity import ClientDirectory, FailureThrottle, TokenIssuer, matches, split_api_key
+from arrs_kit.principal import Principal
+from gateway.identity.clients import ClientDirectory, ClientRecord
+from gateway.identity.credentials import matches, split_api_key
+from gateway.identity.throttle import FailureThrottle
+from gateway.identity.tokens import TokenIssuer
 from gateway.kinds import ADMIN
 
 BOOTSTRAP_ADMIN = Principal(kind=ADMIN, client_id="bootstrap-admin", name="bootstrap-admin")
 
 WWW_AUTHENTICATE = 'ApiKey realm="arrs", header="X-API-Key", Bearer realm="arrs"'
+TOO_MANY_FAILURES = "Too many failed attempts from this address; wait and retry."
+CLIENT_ID_MAX = 64  # longer client ids are never looked up (nor counted beyond this many characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +40,11 @@ class Authenticator:
         self,
         *,
         admin_api_key: str,
-        gateway_secret: str,
         directory: ClientDirectory,
         issuer: TokenIssuer,
         throttle: FailureThrottle,
     ) -> None:
         self._admin_key = admin_api_key.encode()
-        self._secret = gateway_secret
         self.directory = directory
         self.issuer = issuer
         self.throttle = throttle
@@ -59,11 +62,24 @@ class Authenticator:
             return AuthFailure(401, "Authorization must be 'Bearer <token>'.")
         return AuthFailure(401, "Send an API key in X-API-Key, or a bearer token from POST /v1/oauth/token.")
 
+    async def client_credentials(self, client_id: str, client_secret: str, source: str) -> ClientRecord | AuthFailure:
+        """The client a token request from ``source`` authenticates as (OAuth client credentials), or
+        why not: 429 while throttled, 401 for an unknown, revoked or wrong client (each counted)."""
+        identity = "client:" + client_id[:CLIENT_ID_MAX]
+        throttled = self._throttled(source, identity)
+        if throttled is not None:
+            return throttled
+        record = await self.directory.by_id(client_id) if len(client_id) <= CLIENT_ID_MAX else None
+        if record is None or record.revoked or not matches(client_secret, record.secret_salt, record.secret_hash):
+            self.throttle.failed(source, identity)
+            return AuthFailure(401, "Client authentication failed.")
+        return record
+
     def _throttled(self, source: str, identity: str | None = None) -> AuthFailure | None:
         retry_after = self.throttle.retry_after(source, identity)
         if retry_after is None:
             return None
-        return AuthFailure(429, "Too many failed attempts from this address; wait and retry.", retry_after)
+        return AuthFailure(429, TOO_MANY_FAILURES, retry_after)
 
     async def _by_api_key(self, api_key: str, source: str) -> Principal | AuthFailure:
         parts = split_api_key(api_key)
@@ -97,16 +113,3 @@ class Authenticator:
         if record is None or record.revoked:
             return AuthFailure(401, "This API client has been revoked.")
         return record.principal
-
-    def signed_headers(self, principal: Principal, request: httpx.Request, body_digest: bytes) -> list[tuple[str, str]]:
-        """The signed principal headers for ``request`` exactly as it will be sent upstream."""
-        signed = principal_headers(
-            principal,
-            self._secret,
-            method=request.method,
-            path=request.url.path,
-            query=request.url.query.decode("latin-1"),
-            body_digest=body_digest,
-            request_id=request.headers.get("x-request-id", ""),
-        )
-        return list(signed.items())
