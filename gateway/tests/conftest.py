@@ -1,3 +1,7 @@
+"""Fixtures of the gateway's tests: a fresh gateway database, and stand-ins for the services (the echo
+app, or whatever a test serves). The gateway with the real services behind it is tested in
+tests/contract."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,14 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from arrs_kit import migrate
 from arrs_kit.testing import DatabaseFactory
-from budget.config import BudgetSettings
-from budget.main import create_app as create_budget
-from evaluation.config import EvaluationSettings
-from evaluation.main import create_app as create_evaluation
 from gateway.config import GatewaySettings
 from gateway.main import Gateway, create_app
-from roles.config import RolesSettings
-from roles.main import create_app as create_roles
 
 ADMIN_KEY = {"X-API-Key": "dev-admin-key"}
 
@@ -62,18 +60,6 @@ def echo_upstream() -> ASGIApp:
 
 
 @pytest.fixture
-def service_urls(database_factory: DatabaseFactory) -> object:
-    urls = {
-        "roles": database_factory.create("roles", "sqlite", lambda u: migrate.upgrade("roles", u)),
-        "budget": database_factory.create("budget", "sqlite", lambda u: migrate.upgrade("budget", u)),
-        "evaluation": database_factory.create("evaluation", "sqlite", lambda u: migrate.upgrade("evaluation", u)),
-    }
-    yield urls
-    for url in urls.values():
-        database_factory.drop(url)
-
-
-@pytest.fixture
 def gateway_db_url(database_factory: DatabaseFactory) -> object:
     url = database_factory.create("gateway", "sqlite", lambda u: migrate.upgrade("gateway", u))
     yield url
@@ -88,31 +74,6 @@ def gateway_settings(gateway_db_url: str) -> Callable[..., GatewaySettings]:
         return GatewaySettings(database_url=gateway_db_url, **overrides)
 
     return make
-
-
-@pytest.fixture
-def gateway_app(service_urls: dict[str, str], gateway_settings: Callable[..., GatewaySettings]) -> Gateway:
-    """The gateway with the three real services in-process."""
-    transports = {
-        "roles": httpx.ASGITransport(
-            app=create_roles(RolesSettings(database_url=service_urls["roles"]), configure_logs=False)
-        ),
-        "budget": httpx.ASGITransport(
-            app=create_budget(BudgetSettings(database_url=service_urls["budget"]), configure_logs=False)
-        ),
-        "evaluation": httpx.ASGITransport(
-            app=create_evaluation(EvaluationSettings(database_url=service_urls["evaluation"]), configure_logs=False)
-        ),
-    }
-    return create_app(gateway_settings(), transports=transports, configure_logs=False)
-
-
-@pytest.fixture
-async def gateway(gateway_app: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=gateway_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        yield client
-    await gateway_app.aclose()
 
 
 @pytest.fixture
