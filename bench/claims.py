@@ -42,7 +42,7 @@ After every run, before anything is reported, the run is checked: every answer 2
 pot's ``held`` equals the sum of the amounts submitted to it and there is one hold posting (one row) per
 submission (baseline: each pot's rows and their sum of amounts are exactly those sent, one row per
 claim id); with keys, every key recorded ``done``; and the whole ledger verifies
-(:func:`budget.repository.verify_ledger`). Any failure stops the benchmark with the reason: no figure
+(:func:`budget.repository.ledger.verify_ledger`). Any failure stops the benchmark with the reason: no figure
 is ever reported for a run that did not do what it claims.
 
 PostgreSQL is the server at ``--claims-postgres-url`` (default ``$ARRS_TEST_POSTGRES_URL`` or
@@ -93,8 +93,8 @@ from bench.servers import (
     machine_busy_seconds,
     uvicorn_command,
 )
-from budget import repository
 from budget.config import BudgetSettings
+from budget.repository import ledger as ledger_repo
 from gateway.config import GatewaySettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -569,7 +569,7 @@ def _verify_submit(plan: Plan, budget_url: str) -> list[str]:
                 if done != plan.total:
                     raise VerificationError(f"{plan.label}: {done} keys recorded done for {plan.total} submissions")
                 checks.append(f"{plan.total} keys `done`")
-            problems = repository.verify_ledger(session)
+            problems = ledger_repo.verify_ledger(session)
             if problems:
                 raise VerificationError(f"{plan.label}: the ledger does not verify: {problems[:5]}")
             checks.append("ledger verifies")

@@ -390,9 +390,9 @@ class Report:
             " (submit: the claim `submitted` at its draft's amount; baseline: `submitted` with its id, pot and amount"
             " echoed), no transport error; submit: each pot's `held` equals the sum of the amounts submitted to it"
             " and there is one hold posting (row) per submission, with keys every key recorded `done`, and"
-            " `budget.repository.verify_ledger` finds nothing; baseline: on each pot exactly the rows and the sum of"
-            " amounts sent to it, one row per claim id; raw DB: pgbench processed every transaction, none failed,"
-            " one row per transaction.",
+            " `budget.repository.ledger.verify_ledger` finds nothing; baseline: on each pot exactly the rows and the"
+            " sum of amounts sent to it, one row per claim id; raw DB: pgbench processed every transaction, none"
+            " failed, one row per transaction.",
             "",
             "## Machine",
             "",

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from arrs_kit import migrate
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import BACKENDS, DatabaseFactory
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app as create_budget
 from evaluation.clients.budget import BudgetClient

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from arrs_kit.calendar import InvalidFinancialYear as InvalidFinancialYear
 from arrs_kit.problems import ProblemError
+from budget.domain.calendar import InvalidFinancialYear as InvalidFinancialYear
 
 
 class IcbExists(ProblemError):

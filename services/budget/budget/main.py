@@ -8,11 +8,10 @@ from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
 from arrs_kit.idempotency import IdempotencyStore
-from budget import claim_routes, planning_routes
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.models import idempotency_keys
-from budget.routers import router
+from budget.routers import ROUTERS
 
 TAGS = [
     {
@@ -46,7 +45,7 @@ def create_app(
         description="PCN budgets, the double-entry ledger, posts and monthly reimbursement claims.",
         version="1.0.0",
         settings=settings,
-        routers=[router, claim_routes.router, planning_routes.router],
+        routers=ROUTERS,
         tags=TAGS,
         configure_logs=configure_logs,
     )

@@ -13,10 +13,10 @@ from arrs_kit import migrate
 from arrs_kit.principal import Principal
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, asgi_client
-from budget import repository
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app
+from budget.repository import ledger as ledger_repo
 from roles.config import RolesSettings
 from roles.main import create_app as create_roles_app
 
@@ -163,11 +163,11 @@ async def register(admin: httpx.AsyncClient) -> None:
 @pytest.fixture
 def ledger_verified(budget_db_url: str) -> Iterator[None]:
     """After the test, whatever it did: every pot's balances recomputed from its postings must equal
-    the maintained balance rows (``repository.verify_ledger``)."""
+    the maintained balance rows (``ledger_repo.verify_ledger``)."""
     yield
     engine = create_engine(budget_db_url)
     try:
         with Session(engine) as session:
-            assert repository.verify_ledger(session) == []
+            assert ledger_repo.verify_ledger(session) == []
     finally:
         engine.dispose()

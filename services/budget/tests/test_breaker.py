@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from arrs_kit.settings import DEV_GATEWAY_SECRET
-from budget.breaker import CircuitBreaker
-from budget.catalogue import RoleCatalogue, RolesUnavailable
+from budget.clients.breaker import CircuitBreaker
+from budget.clients.roles import RoleCatalogue, RolesUnavailable
 
 
 class Clock:

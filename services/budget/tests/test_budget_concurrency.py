@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from budget import repository
+from budget.repository import ledger as ledger_repo
 
 pytestmark = pytest.mark.usefixtures("ledger_verified")
 
@@ -25,14 +25,14 @@ def race_window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """Either the requests race as they come, or each one pauses after taking the pot's balance row
     and before posting, so without the lock every racer would read the same available amount."""
     if request.param == "window-held-open":
-        original = repository.lock_balance
+        original = ledger_repo.lock_balance
 
         def slow(*args: Any, **kwargs: Any) -> Any:
             row = original(*args, **kwargs)
             time.sleep(0.02)
             return row
 
-        monkeypatch.setattr(repository, "lock_balance", slow)
+        monkeypatch.setattr(ledger_repo, "lock_balance", slow)
     return str(request.param)
 
 

@@ -41,7 +41,7 @@ from arrs_kit.processes import ServiceProcess as Service
 from arrs_kit.processes import poll
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, DatabaseFactory, GatewaySigner, require_postgres, signed_headers
-from budget import repository
+from budget.repository import ledger as ledger_repo
 
 pytestmark = pytest.mark.postgres
 
@@ -157,7 +157,7 @@ def lock_waiters(engine: Engine) -> int:
 def snapshot(engine: Engine) -> dict[int, dict[str, Any]]:
     """Per claim: its status, its hold postings (amount, key), its events and its key's state."""
     with Session(engine) as session:
-        assert repository.verify_ledger(session) == []
+        assert ledger_repo.verify_ledger(session) == []
         claims = session.execute(text("SELECT id, status, amount_pence FROM claim ORDER BY id")).all()
         holds = session.execute(
             text("SELECT reference, amount_pence, idempotency_key FROM posting WHERE kind = 'claim_hold'")
@@ -183,7 +183,7 @@ def snapshot(engine: Engine) -> dict[int, dict[str, Any]]:
 
 def pot(engine: Engine) -> tuple[int, int, int]:
     with Session(engine) as session:
-        row = repository.get_balance(session, PCN_CODE, FY, "arrs")
+        row = ledger_repo.get_balance(session, PCN_CODE, FY, "arrs")
         assert row is not None
         return row.allocated_pence, row.held_pence, row.available_pence
 

@@ -7,7 +7,7 @@ example, on SQLite and on PostgreSQL. A plain model predicts every answer (a sub
 not fit is 409 ``budget-exceeded`` and changes nothing, a transition from the wrong status is 409
 ``invalid-claim-transition``, …), and after every step:
 
-- the maintained balances equal the postings (``repository.verify_ledger`` is empty);
+- the maintained balances equal the postings (``ledger_repo.verify_ledger`` is empty);
 - every balance the API serves is what the model says: ``held`` is the sum of the submitted claims, ``approved``
   of the approved ones, ``paid`` of the paid ones net of recovered negative adjustments, and
   ``available = allocated − held − approved − paid`` is never negative, per pot;
@@ -43,11 +43,11 @@ from arrs_kit import migrate
 from arrs_kit.principal import Principal
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, GatewaySigner, assert_problem, require_postgres
-from budget import repository
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app
 from budget.models import Claim, Posting
+from budget.repository import ledger as ledger_repo
 
 FY = "2024-25"
 PCN_CODE = "U00001"
@@ -423,7 +423,7 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
             assert served.get(pot, zero) == expected, (pot, served.get(pot), expected)
             assert expected["available_pence"] >= 0
         with Session(self.engine) as session:
-            assert repository.verify_ledger(session) == []
+            assert ledger_repo.verify_ledger(session) == []
             postings = session.execute(
                 select(
                     col(Posting.reference),

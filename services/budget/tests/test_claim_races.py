@@ -34,12 +34,13 @@ from arrs_kit.db import Database
 from arrs_kit.principal import Principal
 from arrs_kit.problems import ProblemError
 from arrs_kit.testing import ADMIN, asgi_client, assert_problem
-from budget import ledger, repository
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
+from budget.domain import ledger
 from budget.main import create_app
 from budget.models import BudgetBalance, Claim, Posting
-from budget.service import claims
+from budget.repository import ledger as ledger_repo
+from budget.service.claims import lifecycle
 
 pytestmark = [
     pytest.mark.postgres,
@@ -138,7 +139,7 @@ async def prepare(c: dict[str, httpx.AsyncClient], *, posts: int, months: int, t
 
 def pot(engine: Engine) -> BudgetBalance:
     with Session(engine) as session:
-        row = repository.get_balance(session, PCN_CODE, FY, "arrs")
+        row = ledger_repo.get_balance(session, PCN_CODE, FY, "arrs")
         assert row is not None
         return row
 
@@ -169,7 +170,7 @@ def assert_available_never_negative(engine: Engine) -> None:
             .where(col(Posting.pcn_code) == PCN_CODE, col(Posting.fy) == FY, col(Posting.pot) == "arrs")
             .order_by(col(Posting.id))
         ).all()
-        assert repository.verify_ledger(session) == []
+        assert ledger_repo.verify_ledger(session) == []
     balances = ledger.Balances()
     for debit, credit, amount in rows:
         balances = ledger.apply(balances, debit_account=debit, credit_account=credit, amount_pence=amount)
@@ -230,7 +231,7 @@ async def test_concurrent_submissions_hold_exactly_what_fits(
             pids[claim_id] = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
             barrier.wait(timeout=DEADLINE_S)
             try:
-                public = claims.submit(session=session, catalogue=roles_catalogue, principal=PCN, claim_id=claim_id)
+                public = lifecycle.submit(session=session, catalogue=roles_catalogue, principal=PCN, claim_id=claim_id)
                 outcomes[claim_id] = (public.status, public.amount_pence)
             except ProblemError as exc:
                 outcomes[claim_id] = (exc.code, exc.status)
@@ -288,14 +289,14 @@ async def test_concurrent_submissions_hold_exactly_what_fits(
 def gate_lock_balance(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Hold the first submission that reaches the pot's lock until the test opens the gate."""
     gate = threading.Event()
-    original = repository.lock_balance
+    original = ledger_repo.lock_balance
 
     def gated(*args: Any, **kwargs: Any) -> Any:
         if not gate.wait(timeout=DEADLINE_S):
             raise RuntimeError("the test never opened the gate")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(repository, "lock_balance", gated)
+    monkeypatch.setattr(ledger_repo, "lock_balance", gated)
     return gate
 
 

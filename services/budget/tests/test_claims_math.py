@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from budget.claims_math import compute_claim, days_in_post, decimal_string, round_half_up
+from budget.domain.claims_math import compute_claim, days_in_post, decimal_string, round_half_up
 
 CP_NATIONAL_OCT_2024 = 6_583_800  # clinical pharmacist, national, from 1 Oct 2024
 CP_NATIONAL_JUL_2023 = 6_234_000

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
-from budget import repository
+from budget.repository import register as register_repo
 
 ICB = {"code": "QHM", "name": "North East and North Cumbria"}
 
@@ -34,13 +34,13 @@ def race_window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     is free and claiming it, so on PostgreSQL every request passes the check and the partial unique
     index alone has to turn all but one away."""
     if request.param == "window-held-open":
-        original = repository.memberships_of_practices
+        original = register_repo.memberships_of_practices
 
         def slow(session: Any, practice_codes: Sequence[str]) -> Any:
             time.sleep(0.05)
             return original(session, practice_codes)
 
-        monkeypatch.setattr(repository, "memberships_of_practices", slow)
+        monkeypatch.setattr(register_repo, "memberships_of_practices", slow)
     return str(request.param)
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from budget import ledger, rules
+from budget.domain import ledger, money, register
 
 
 @pytest.mark.parametrize(
@@ -29,9 +29,9 @@ from budget import ledger, rules
     ],
 )
 def test_arrs_sum_is_exact_and_rounds_half_up(rate: str, population: str, pence: int) -> None:
-    got = rules.arrs_sum_pence(
-        rate_tenth_pence=rules.rate_to_tenth_pence(rate),
-        weighted_population_milli=rules.population_to_milli(population),
+    got = money.arrs_sum_pence(
+        rate_tenth_pence=money.rate_to_tenth_pence(rate),
+        weighted_population_milli=register.population_to_milli(population),
     )
     assert got == pence
     # The same by decimal arithmetic, to make sure the hand-worked figure is right.
@@ -40,21 +40,21 @@ def test_arrs_sum_is_exact_and_rounds_half_up(rate: str, population: str, pence:
 
 
 def test_round_half_up_goes_away_from_zero() -> None:
-    assert [rules.round_half_up(Fraction(n, 2)) for n in (-3, -1, 1, 3)] == [-2, -1, 1, 2]
-    assert rules.round_half_up(Decimal("0.49")) == 0
-    assert rules.round_half_up(Decimal("-0.49")) == 0
+    assert [money.round_half_up(Fraction(n, 2)) for n in (-3, -1, 1, 3)] == [-2, -1, 1, 2]
+    assert money.round_half_up(Decimal("0.49")) == 0
+    assert money.round_half_up(Decimal("-0.49")) == 0
 
 
 @pytest.mark.parametrize(("text", "tenths"), [("22.894", 22_894), ("1.3", 1_300), ("7", 7_000), ("0.001", 1)])
 def test_rates_are_exact_tenths_of_a_penny(text: str, tenths: int) -> None:
-    assert rules.rate_to_tenth_pence(text) == tenths
-    assert rules.rate_to_tenth_pence(rules.tenth_pence_to_rate(tenths)) == tenths
+    assert money.rate_to_tenth_pence(text) == tenths
+    assert money.rate_to_tenth_pence(money.tenth_pence_to_rate(tenths)) == tenths
 
 
 @pytest.mark.parametrize("text", ["22.8945", "abc", "NaN", "Infinity"])
 def test_rates_with_more_than_three_decimals_or_no_number_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
-        rules.rate_to_tenth_pence(text)
+        money.rate_to_tenth_pence(text)
 
 
 def test_postings_move_balances_and_available_follows() -> None:

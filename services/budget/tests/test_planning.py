@@ -23,11 +23,12 @@ from sqlalchemy.orm import Session
 from arrs_kit.principal import Principal
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import GatewaySigner, asgi_client, assert_problem
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app
 from budget.models import WorkforcePlan, WorkforcePlanHistory, WorkforcePlanLine
-from budget.service.planning import _affordable_centi, _cost
+from budget.service.planning.headroom import affordable_centi as _affordable_centi
+from budget.service.planning.headroom import cost_pence as _cost
 
 DB = pytest.mark.usefixtures("register", "ledger_verified")
 """The register in the test's own database, and the ledger verified after the test."""

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from budget import rules
+from budget.domain import register
 
 
 @pytest.mark.parametrize(
@@ -16,9 +16,9 @@ from budget import rules
 def test_reference_date_is_the_first_of_january_before_the_year(fy: str, day: date | None) -> None:
     if day is None:
         with pytest.raises(ValueError):
-            rules.reference_date_for(fy)
+            register.reference_date_for(fy)
     else:
-        assert rules.reference_date_for(fy) == day
+        assert register.reference_date_for(fy) == day
 
 
 @pytest.mark.parametrize(
@@ -33,16 +33,16 @@ def test_reference_date_is_the_first_of_january_before_the_year(fy: str, day: da
     ],
 )
 def test_weighted_populations_are_exact(text: str, milli: int, shown: str) -> None:
-    assert rules.population_to_milli(text) == milli
-    assert rules.milli_to_population(milli) == shown
+    assert register.population_to_milli(text) == milli
+    assert register.milli_to_population(milli) == shown
 
 
 @pytest.mark.parametrize("text", ["1.2345", "abc", "NaN", "Infinity", ""])
 def test_weighted_populations_refuse_what_is_not_exact(text: str) -> None:
     with pytest.raises(ValueError):
-        rules.population_to_milli(text)
+        register.population_to_milli(text)
 
 
 def test_leaving_as_of_a_day_ends_the_day_before() -> None:
-    assert rules.day_before(date(2025, 1, 1)) == date(2024, 12, 31)
-    assert rules.day_before(date(2024, 3, 1)) == date(2024, 2, 29)
+    assert register.day_before(date(2025, 1, 1)) == date(2024, 12, 31)
+    assert register.day_before(date(2024, 3, 1)) == date(2024, 2, 29)

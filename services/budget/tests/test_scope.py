@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from arrs_kit.principal import Principal
-from budget import scope
+from budget.domain import scope
 
 ADMIN = Principal("admin", "a")
 ICB = Principal("icb", "i", ("QHM",))

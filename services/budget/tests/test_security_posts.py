@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from arrs_kit.principal import Principal
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import asgi_client, assert_problem
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app
 from budget.models import Post

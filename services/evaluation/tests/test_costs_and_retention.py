@@ -25,7 +25,7 @@ from arrs_kit import migrate
 from arrs_kit.principal import Principal
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, GatewaySigner, asgi_client, assert_problem
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app as create_budget
 from evaluation.clients.budget import BudgetClient

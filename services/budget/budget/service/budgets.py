@@ -14,13 +14,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.calendar import financial_year, today_in_england
 from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import Claim
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
-from budget import ledger, rules
-from budget import repository as repo
+from budget.domain import ledger, money, register
+from budget.domain.calendar import financial_year, today_in_england
 from budget.errors import (
     BudgetExceeded,
     FinancialYearNotEnded,
@@ -29,7 +28,10 @@ from budget.errors import (
     WeightedPopulationMissing,
 )
 from budget.models import POTS, BudgetBalance, Pcn, Posting
-from budget.schemas import (
+from budget.repository import funding_rates as funding_rates_repo
+from budget.repository import ledger as ledger_repo
+from budget.repository import register as register_repo
+from budget.schemas.budgets import (
     AllocateResult,
     AllocationCreate,
     AllocationPublic,
@@ -40,7 +42,7 @@ from budget.schemas import (
     PotSum,
     YearClosePublic,
 )
-from budget.service import access
+from budget.service import authz, common
 
 ALLOCATION = "allocation"  # the formula sum, rate × weighted population (and its recalculations)
 TOP_UP = "top_up"
@@ -94,7 +96,7 @@ def post(
     reference: str | None = None,
     idempotency_key: str | None = None,
 ) -> Posting:
-    """Post one movement to a pot whose balance row the caller holds locked (:func:`repo.lock_balance`)."""
+    """Post one movement to a pot whose balance row the caller holds locked (:func:`ledger_repo.lock_balance`)."""
     before = ledger.Balances(**{f: getattr(balance, f) for f in ledger.BALANCE_FIELDS})
     after = ledger.apply(before, debit_account=debit_account, credit_account=credit_account, amount_pence=amount_pence)
     if not after.is_valid():
@@ -119,7 +121,7 @@ def post(
         request_id=current_request_id(),
         idempotency_key=idempotency_key,
         created_at=now,
-        created_by=access.actor(principal),
+        created_by=common.actor(principal),
     )
     session.add(posting)
     session.flush()
@@ -129,7 +131,7 @@ def post(
 def _budget_pcn(session: Session, principal: Principal, code: str) -> Pcn:
     """The PCN whose budget this principal may change: an admin, or the PCN's ICB (404 when it may
     not read the PCN, 403 when it may read but not change it). Not locked: the pots' rows are."""
-    return access.managed_pcn(session, principal, code, for_update=False)
+    return authz.managed_pcn(session, principal, code, for_update=False)
 
 
 def allocate(*, session: Session, principal: Principal, code: str, fy: str) -> tuple[AllocateResult, bool]:
@@ -140,37 +142,37 @@ def allocate(*, session: Session, principal: Principal, code: str, fy: str) -> t
     difference. Answers the sums and the balances, and whether anything was posted."""
     pcn = _budget_pcn(session, principal, code)
     _fy(fy)
-    population = repo.get_weighted_population(session, pcn.code, fy)
+    population = register_repo.get_weighted_population(session, pcn.code, fy)
     if population is None:
         raise WeightedPopulationMissing(
             f"PCN {pcn.code} has no weighted population for {fy}; set it first "
             f"(PUT /v1/pcns/{pcn.code}/weighted-populations/{fy}).",
             extra={"pcn_code": pcn.code, "fy": fy},
         )
-    rate = repo.get_funding_rate(session, fy)
+    rate = funding_rates_repo.get_funding_rate(session, fy)
     if rate is None:
         raise FundingRateMissing(
             f"No funding rate for {fy}; an admin sets it with PUT /v1/funding-rates/{fy}.", extra={"fy": fy}
         )
     rates = {"arrs": rate.arrs_rate_tenth_pence, "arrs_gp": rate.arrs_gp_rate_tenth_pence}
     milli = population.weighted_population_milli
-    wp_text = rules.milli_to_population(milli)
-    now = access.now()
+    wp_text = register.milli_to_population(milli)
+    now = common.now()
     sums: list[PotSum] = []
     posted = False
     for pot in POTS:  # always in this order: writers lock a PCN's pots in the same order
         tenths = rates[pot]
-        target = 0 if tenths is None else rules.arrs_sum_pence(rate_tenth_pence=tenths, weighted_population_milli=milli)
-        if tenths is None and repo.get_balance(session, pcn.code, fy, pot) is None:
+        target = 0 if tenths is None else money.arrs_sum_pence(rate_tenth_pence=tenths, weighted_population_milli=milli)
+        if tenths is None and ledger_repo.get_balance(session, pcn.code, fy, pot) is None:
             continue  # no such pot this year, and nothing was ever posted to it
         if tenths is not None:
-            sums.append(PotSum(pot=pot, rate_per_weighted_patient=rules.tenth_pence_to_rate(tenths), sum_pence=target))
-        balance = repo.lock_balance(session, pcn.code, fy, pot, now=now)
-        already = repo.net_posted(session, pcn.code, fy, pot, kind=ALLOCATION, account="available")
+            sums.append(PotSum(pot=pot, rate_per_weighted_patient=money.tenth_pence_to_rate(tenths), sum_pence=target))
+        balance = ledger_repo.lock_balance(session, pcn.code, fy, pot, now=now)
+        already = ledger_repo.net_posted(session, pcn.code, fy, pot, kind=ALLOCATION, account="available")
         delta = target - already
         if delta == 0:
             continue
-        rate_text = "no rate" if tenths is None else f"£{rules.tenth_pence_to_rate(tenths)}"
+        rate_text = "no rate" if tenths is None else f"£{money.tenth_pence_to_rate(tenths)}"
         reason = f"{pot} sum {fy}: {rate_text} × {wp_text} weighted patients at {population.reference_date}" + (
             "" if already == 0 else f" (recalculated; {already} pence allocated before)"
         )
@@ -196,7 +198,7 @@ def allocate(*, session: Session, principal: Principal, code: str, fy: str) -> t
         weighted_population=wp_text,
         reference_date=population.reference_date,
         sums=sums,
-        pots=[pot_balance(b) for b in repo.balances_of(session, pcn.code, fy)],
+        pots=[pot_balance(b) for b in ledger_repo.balances_of(session, pcn.code, fy)],
     )
     return result, posted
 
@@ -216,11 +218,11 @@ def add_allocation(
     pcn = _budget_pcn(session, principal, code)
     _fy(fy)
     if data.pot == "arrs_gp":
-        rate = repo.get_funding_rate(session, fy)
+        rate = funding_rates_repo.get_funding_rate(session, fy)
         if rate is None or rate.arrs_gp_rate_tenth_pence is None:
             raise PotNotAvailable(f"{fy} has no ring-fenced arrs_gp pot (no ARRS GP rate).", extra={"pot": data.pot})
-    now = access.now()
-    balance = repo.lock_balance(session, pcn.code, fy, data.pot, now=now)
+    now = common.now()
+    balance = ledger_repo.lock_balance(session, pcn.code, fy, data.pot, now=now)
     topping_up = data.amount_pence > 0
     posting = post(
         session,
@@ -235,7 +237,8 @@ def add_allocation(
         idempotency_key=idempotency_key,
     )
     public = AllocationPublic(
-        posting=posting_public(posting), budget=budget_public(pcn.code, fy, repo.balances_of(session, pcn.code, fy))
+        posting=posting_public(posting),
+        budget=budget_public(pcn.code, fy, ledger_repo.balances_of(session, pcn.code, fy)),
     )
     if claim is not None:
         claim.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
@@ -245,8 +248,8 @@ def add_allocation(
 
 def get_budget(*, session: Session, principal: Principal, code: str, fy: str) -> BudgetPublic:
     """A PCN's pots for a financial year, straight from the maintained balance rows."""
-    pcn = access.readable_pcn(session, principal, code)
-    return budget_public(pcn.code, _fy(fy), repo.balances_of(session, pcn.code, fy))
+    pcn = authz.readable_pcn(session, principal, code)
+    return budget_public(pcn.code, _fy(fy), ledger_repo.balances_of(session, pcn.code, fy))
 
 
 def list_budgets(
@@ -256,16 +259,16 @@ def list_budgets(
     PCN with nothing posted that year has no pots."""
     _fy(fy)
     after = decode_cursor(cursor, str)
-    pcns = repo.list_pcns(
+    pcns = register_repo.list_pcns(
         session,
-        scope=access.list_scope(principal),
-        icb_code=access.normalise_code(icb_code) if icb_code else None,
+        scope=authz.list_scope(principal),
+        icb_code=common.normalise_code(icb_code) if icb_code else None,
         after_code=str(after[0]) if after else None,
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(pcns, limit, lambda r: (r.code,))
     rows: dict[str, list[BudgetBalance]] = {p.code: [] for p in page}
-    for row in repo.balances_of_pcns(session, list(rows), fy):
+    for row in ledger_repo.balances_of_pcns(session, list(rows), fy):
         rows[row.pcn_code].append(row)
     return [budget_public(code, fy, balances) for code, balances in rows.items()], next_cursor
 
@@ -274,10 +277,12 @@ def list_ledger(
     *, session: Session, principal: Principal, code: str, fy: str | None, cursor: str | None, limit: int
 ) -> tuple[list[PostingPublic], str | None]:
     """A PCN's postings (one FY, or all), oldest first."""
-    pcn = access.readable_pcn(session, principal, code)
+    pcn = authz.readable_pcn(session, principal, code)
     if fy is not None:
         _fy(fy)
-    rows = repo.list_postings(session, pcn_code=pcn.code, fy=fy, after_id=access.after_id(cursor), limit=limit + 1)
+    rows = ledger_repo.list_postings(
+        session, pcn_code=pcn.code, fy=fy, after_id=common.after_id(cursor), limit=limit + 1
+    )
     page, next_cursor = next_cursor_for(rows, limit, lambda r: [r.id])
     return [posting_public(r) for r in page], next_cursor
 
@@ -299,12 +304,12 @@ def close_year(
     _, last_day = financial_year(fy)
     if today_in_england() <= last_day:
         raise FinancialYearNotEnded(f"{fy} runs to {last_day}; it can be closed from the day after.", extra={"fy": fy})
-    now = access.now()
+    now = common.now()
     lapsed: list[PotLapse] = []
     for pot in POTS:  # the same order as every other writer
-        if repo.get_balance(session, pcn.code, fy, pot) is None:
+        if ledger_repo.get_balance(session, pcn.code, fy, pot) is None:
             continue
-        balance = repo.lock_balance(session, pcn.code, fy, pot, now=now)
+        balance = ledger_repo.lock_balance(session, pcn.code, fy, pot, now=now)
         amount = balance.available_pence
         if amount == 0:
             continue
@@ -322,7 +327,10 @@ def close_year(
         )
         lapsed.append(PotLapse(pot=pot, lapsed_pence=amount))
     public = YearClosePublic(
-        pcn_code=pcn.code, fy=fy, lapsed=lapsed, pots=[pot_balance(b) for b in repo.balances_of(session, pcn.code, fy)]
+        pcn_code=pcn.code,
+        fy=fy,
+        lapsed=lapsed,
+        pots=[pot_balance(b) for b in ledger_repo.balances_of(session, pcn.code, fy)],
     )
     if claim is not None:
         claim.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")

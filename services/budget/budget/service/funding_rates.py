@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.calendar import financial_year
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import PreconditionFailed
-from budget import repository as repo
-from budget import rules
+from budget.domain import money
+from budget.domain.calendar import financial_year
 from budget.models import FundingRate
-from budget.schemas import FundingRatePublic, FundingRatePut
-from budget.service import access
+from budget.repository import funding_rates as funding_rates_repo
+from budget.schemas.budgets import FundingRatePublic, FundingRatePut
+from budget.service import common
 
 
 def funding_rate_etag(row: FundingRate) -> str:
@@ -25,8 +25,8 @@ def funding_rate_public(row: FundingRate) -> FundingRatePublic:
     gp = row.arrs_gp_rate_tenth_pence
     return FundingRatePublic(
         fy=row.fy,
-        arrs_per_weighted_patient=rules.tenth_pence_to_rate(row.arrs_rate_tenth_pence),
-        arrs_gp_per_weighted_patient=None if gp is None else rules.tenth_pence_to_rate(gp),
+        arrs_per_weighted_patient=money.tenth_pence_to_rate(row.arrs_rate_tenth_pence),
+        arrs_gp_per_weighted_patient=None if gp is None else money.tenth_pence_to_rate(gp),
         source=row.source,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
@@ -38,7 +38,7 @@ def list_funding_rates(
 ) -> tuple[list[FundingRatePublic], str | None]:
     """Every financial year's rates, by FY."""
     after = decode_cursor(cursor, str)
-    rows = repo.list_funding_rates(session, after_fy=after[0] if after else None, limit=limit + 1)
+    rows = funding_rates_repo.list_funding_rates(session, after_fy=after[0] if after else None, limit=limit + 1)
     page, next_cursor = next_cursor_for(rows, limit, lambda r: [r.fy])
     return [funding_rate_public(r) for r in page], next_cursor
 
@@ -50,13 +50,13 @@ def put_funding_rate(
     created. The same rates again change nothing; ``If-Match``, when sent, must name the current
     ones. Sums already allocated stay until ``allocate`` is called again, which posts the difference."""
     financial_year(fy)
-    arrs = rules.rate_to_tenth_pence(data.arrs_per_weighted_patient)
+    arrs = money.rate_to_tenth_pence(data.arrs_per_weighted_patient)
     gp = (
         None
         if data.arrs_gp_per_weighted_patient is None
-        else rules.rate_to_tenth_pence(data.arrs_gp_per_weighted_patient)
+        else money.rate_to_tenth_pence(data.arrs_gp_per_weighted_patient)
     )
-    row = repo.get_funding_rate(session, fy, for_update=True)
+    row = funding_rates_repo.get_funding_rate(session, fy, for_update=True)
     if if_match is not None and if_match.strip():
         if row is None:
             raise PreconditionFailed(f"There are no rates for {fy} yet; send no If-Match.")
@@ -67,10 +67,10 @@ def put_funding_rate(
             fy=fy,
             arrs_rate_tenth_pence=arrs,
             arrs_gp_rate_tenth_pence=gp,
-            source=f"Set through the API by {access.actor(principal)}",
+            source=f"Set through the API by {common.actor(principal)}",
             version=1,
-            updated_at=access.now(),
-            updated_by=access.actor(principal),
+            updated_at=common.now(),
+            updated_by=common.actor(principal),
         )
         session.add(row)
         session.commit()
@@ -79,9 +79,9 @@ def put_funding_rate(
     else:
         row.arrs_rate_tenth_pence = arrs
         row.arrs_gp_rate_tenth_pence = gp
-        row.source = f"Set through the API by {access.actor(principal)}"
+        row.source = f"Set through the API by {common.actor(principal)}"
         row.version += 1
-        row.updated_at = access.now()
-        row.updated_by = access.actor(principal)
+        row.updated_at = common.now()
+        row.updated_by = common.actor(principal)
         session.commit()
     return funding_rate_public(row), funding_rate_etag(row), created

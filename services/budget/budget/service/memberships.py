@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arrs_kit.principal import Principal
-from budget import repository as repo
-from budget import rules, scope
+from budget.domain import register, scope
 from budget.errors import InvalidEffectiveDate, MembershipOverlap, PcnExists, PracticeInAnotherPcn
 from budget.models import PracticeMembership
-from budget.service import access
-from budget.service.access import today_in_england
+from budget.repository import register as register_repo
+from budget.service import common
+from budget.service.common import today_in_england
 
 
 def effective_date(given: date | None) -> date:
@@ -37,7 +37,7 @@ def _holders_shown(session: Session, principal: Principal, pcn_codes: Iterable[s
     """Whether a conflict may name these PCNs to the principal: only an admin, or the ICB they all
     belong to (domain §8: no message names another tenant's organisation). Anyone else is told
     that a code is taken, not by whom."""
-    icbs = repo.icb_codes_of_pcns(session, set(pcn_codes))
+    icbs = register_repo.icb_codes_of_pcns(session, set(pcn_codes))
     return all(scope.may_see_holder(principal, icb_code=icb) for icb in icbs.values())
 
 
@@ -67,10 +67,10 @@ def join(
     or after ``on``."""
     if not practice_codes:
         return
-    held = [m for m in repo.open_memberships_of_practices(session, practice_codes) if m.pcn_code != pcn_code]
+    held = [m for m in register_repo.open_memberships_of_practices(session, practice_codes) if m.pcn_code != pcn_code]
     if held:
         raise in_another_pcn(session, principal, held)
-    for past in repo.memberships_of_practices(session, practice_codes):
+    for past in register_repo.memberships_of_practices(session, practice_codes):
         if past.valid_to is not None and past.valid_to >= on:
             if past.pcn_code == pcn_code or _holders_shown(session, principal, [past.pcn_code]):
                 raise MembershipOverlap(
@@ -87,7 +87,7 @@ def join(
     for code in sorted(practice_codes):
         session.add(
             PracticeMembership(
-                practice_code=code, pcn_code=pcn_code, valid_from=on, opened_at=now, opened_by=access.actor(principal)
+                practice_code=code, pcn_code=pcn_code, valid_from=on, opened_at=now, opened_by=common.actor(principal)
             )
         )
 
@@ -100,9 +100,9 @@ def leave(memberships: Iterable[PracticeMembership], *, on: date, principal: Pri
                 f"Practice {membership.practice_code} joined on {membership.valid_from}; it can leave from "
                 "the day after at the earliest (effective_date), so its membership keeps at least one day."
             )
-        membership.valid_to = rules.day_before(on)
+        membership.valid_to = register.day_before(on)
         membership.closed_at = now
-        membership.closed_by = access.actor(principal)
+        membership.closed_by = common.actor(principal)
 
 
 @contextmanager
@@ -117,9 +117,11 @@ def conflicts_explained(
         session.commit()
     except IntegrityError:
         session.rollback()
-        if creating and repo.get_pcn(session, pcn_code) is not None:
+        if creating and register_repo.get_pcn(session, pcn_code) is not None:
             raise PcnExists(f"PCN {pcn_code} is in the register already.") from None
-        held = [m for m in repo.open_memberships_of_practices(session, practice_codes) if m.pcn_code != pcn_code]
+        held = [
+            m for m in register_repo.open_memberships_of_practices(session, practice_codes) if m.pcn_code != pcn_code
+        ]
         if held:
             raise in_another_pcn(session, principal, held) from None
         raise

@@ -11,11 +11,11 @@ from arrs_kit.etag import require_if_match
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
-from budget import repository as repo
-from budget import scope
+from budget.domain import scope
 from budget.errors import IcbExists, PcnExists, PracticeNotFound, UnknownIcb
 from budget.models import Icb, Pcn, PracticeMembership
-from budget.schemas import (
+from budget.repository import register as register_repo
+from budget.schemas.register import (
     CurrentPractice,
     IcbCreate,
     IcbPublic,
@@ -27,7 +27,7 @@ from budget.schemas import (
     PracticeMembershipPublic,
     PracticePublic,
 )
-from budget.service import access, memberships
+from budget.service import authz, common, memberships
 from budget.service.weighted_populations import weighted_population_public
 
 # ICBs
@@ -41,9 +41,9 @@ def list_icbs(
     *, session: Session, principal: Principal, cursor: str | None, limit: int
 ) -> tuple[list[IcbPublic], str | None]:
     """ICBs ordered by code: all of them nationally, else the principal's own ICB."""
-    visible = access.list_scope(principal)
+    visible = authz.list_scope(principal)
     after = decode_cursor(cursor, str)
-    rows = repo.list_icbs(session, scope=visible, after_code=after[0] if after else None, limit=limit + 1)
+    rows = register_repo.list_icbs(session, scope=visible, after_code=after[0] if after else None, limit=limit + 1)
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))
     return [_icb_public(r) for r in page], next_cursor
 
@@ -53,9 +53,9 @@ def create_icb(*, session: Session, principal: Principal, data: IcbCreate) -> Ic
     if not scope.may_create_icb(principal):
         raise Forbidden("Only an admin client may add an ICB.")
     exists = IcbExists(f"ICB {data.code} is in the register already.")
-    if repo.get_icb(session, data.code) is not None:
+    if register_repo.get_icb(session, data.code) is not None:
         raise exists
-    icb = Icb(code=data.code, name=data.name, version=1, created_at=access.now(), created_by=access.actor(principal))
+    icb = Icb(code=data.code, name=data.name, version=1, created_at=common.now(), created_by=common.actor(principal))
     session.add(icb)
     try:
         session.commit()
@@ -84,58 +84,58 @@ def _summary(pcn: Pcn, icb_name: str, members: Iterable[PracticeMembership]) -> 
 
 
 def _detail(session: Session, pcn: Pcn) -> tuple[PcnDetail, str]:
-    rows = repo.memberships_of_pcn(session, pcn.code)
+    rows = register_repo.memberships_of_pcn(session, pcn.code)
     current = sorted((m for m in rows if m.valid_to is None), key=lambda m: m.practice_code)
-    replaced = repo.weighted_population_history(session, pcn.code)
+    replaced = register_repo.weighted_population_history(session, pcn.code)
     detail = PcnDetail(
-        **_summary(pcn, repo.icb_names(session, [pcn.icb_code])[pcn.icb_code], current).model_dump(),
+        **_summary(pcn, register_repo.icb_names(session, [pcn.icb_code])[pcn.icb_code], current).model_dump(),
         practices=[CurrentPractice(practice_code=m.practice_code, valid_from=m.valid_from) for m in current],
         membership_history=[PcnMembership.model_validate(m, from_attributes=True) for m in rows],
         weighted_populations=[
             weighted_population_public(row, (old for old in replaced if old.fy == row.fy))
-            for row in repo.weighted_populations_of_pcn(session, pcn.code)
+            for row in register_repo.weighted_populations_of_pcn(session, pcn.code)
         ],
     )
-    return detail, access.pcn_etag(pcn)
+    return detail, authz.pcn_etag(pcn)
 
 
 def list_pcns(
     *, session: Session, principal: Principal, icb_code: str | None, cursor: str | None, limit: int
 ) -> tuple[list[PcnSummary], str | None]:
     """PCNs ordered by code, within the principal's scope and optionally one ICB."""
-    visible = access.list_scope(principal)
+    visible = authz.list_scope(principal)
     after = decode_cursor(cursor, str)
-    rows = repo.list_pcns(
+    rows = register_repo.list_pcns(
         session,
         scope=visible,
-        icb_code=access.normalise_code(icb_code) if icb_code else None,
+        icb_code=common.normalise_code(icb_code) if icb_code else None,
         after_code=after[0] if after else None,
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))
     members: dict[str, list[PracticeMembership]] = {}
-    for membership in repo.open_memberships_of_pcns(session, [p.code for p in page]):
+    for membership in register_repo.open_memberships_of_pcns(session, [p.code for p in page]):
         members.setdefault(membership.pcn_code, []).append(membership)
-    names = repo.icb_names(session, {p.icb_code for p in page})
+    names = register_repo.icb_names(session, {p.icb_code for p in page})
     return [_summary(p, names[p.icb_code], members.get(p.code, [])) for p in page], next_cursor
 
 
 def get_pcn(*, session: Session, principal: Principal, code: str) -> tuple[PcnDetail, str]:
     """One PCN with its practices, their history and its weighted populations; 404 outside scope."""
-    return _detail(session, access.readable_pcn(session, principal, code))
+    return _detail(session, authz.readable_pcn(session, principal, code))
 
 
 def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tuple[PcnDetail, str]:
     """Admin, or the ICB itself: add a PCN with its member practices, joining as of ``effective_date``."""
-    access.require_manager(principal)
+    authz.require_manager(principal)
     if not scope.may_manage_pcn(principal, icb_code=data.icb_code):
         raise Forbidden("An ICB client adds PCNs to its own ICB only.")
-    if repo.get_icb(session, data.icb_code) is None:
+    if register_repo.get_icb(session, data.icb_code) is None:
         raise UnknownIcb(f"ICB {data.icb_code} is not in the register; an admin adds it with POST /v1/icbs.")
-    if repo.get_pcn(session, data.code) is not None:
+    if register_repo.get_pcn(session, data.code) is not None:
         raise PcnExists(f"PCN {data.code} is in the register already; change it with PATCH /v1/pcns/{data.code}.")
     on = memberships.effective_date(data.effective_date)
-    now = access.now()
+    now = common.now()
     pcn = Pcn(
         code=data.code,
         name=data.name,
@@ -143,9 +143,9 @@ def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tu
         list_size=data.list_size,
         version=1,
         created_at=now,
-        created_by=access.actor(principal),
+        created_by=common.actor(principal),
         updated_at=now,
-        updated_by=access.actor(principal),
+        updated_by=common.actor(principal),
     )
     with memberships.conflicts_explained(
         session, principal, pcn_code=pcn.code, practice_codes=data.practice_codes, creating=True
@@ -163,10 +163,10 @@ def update_pcn(
 ) -> tuple[PcnDetail, str]:
     """Admin or the PCN's ICB: rename, set the list size, or replace the practice list. Practices left
     out leave as of ``effective_date`` (their last day is the day before); new ones join on it."""
-    pcn = access.managed_pcn(session, principal, code)
-    require_if_match(if_match, access.pcn_etag(pcn))
+    pcn = authz.managed_pcn(session, principal, code)
+    require_if_match(if_match, authz.pcn_etag(pcn))
     on = memberships.effective_date(data.effective_date)
-    now = access.now()
+    now = common.now()
     changed = False
     if data.name is not None and data.name != pcn.name:
         pcn.name, changed = data.name, True
@@ -176,7 +176,7 @@ def update_pcn(
         session, principal, pcn_code=pcn.code, practice_codes=data.practice_codes or [], creating=False
     ):
         if data.practice_codes is not None:
-            current = {m.practice_code: m for m in repo.open_memberships_of_pcns(session, [pcn.code])}
+            current = {m.practice_code: m for m in register_repo.open_memberships_of_pcns(session, [pcn.code])}
             wanted = set(data.practice_codes)
             removed = [m for c, m in sorted(current.items()) if c not in wanted]
             added = sorted(wanted - set(current))
@@ -186,7 +186,7 @@ def update_pcn(
         if changed:
             pcn.version += 1
             pcn.updated_at = now
-            pcn.updated_by = access.actor(principal)
+            pcn.updated_by = common.actor(principal)
     return _detail(session, pcn)
 
 
@@ -196,9 +196,9 @@ def update_pcn(
 def get_practice(*, session: Session, principal: Principal, code: str) -> PracticePublic:
     """The PCN and ICB a practice belongs to now, and every PCN it has been in; 404 outside scope.
     A practice that has left every PCN is in the scope of the PCN it left last."""
-    practice_code = access.normalise_code(code)
-    rows = sorted(repo.memberships_of_practices(session, [practice_code]), key=lambda m: m.valid_from)
-    icbs = repo.icb_codes_of_pcns(session, {m.pcn_code for m in rows})
+    practice_code = common.normalise_code(code)
+    rows = sorted(register_repo.memberships_of_practices(session, [practice_code]), key=lambda m: m.valid_from)
+    icbs = register_repo.icb_codes_of_pcns(session, {m.pcn_code for m in rows})
     current = next((m for m in rows if m.valid_to is None), None)
     deciding = current or (rows[-1] if rows else None)
     if deciding is None or not scope.may_read_practice(

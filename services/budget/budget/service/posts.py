@@ -11,9 +11,8 @@ from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.pagination import next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
-from budget import repository as repo
-from budget import rules, scope
-from budget.catalogue import RoleCatalogue
+from budget.clients.roles import RoleCatalogue
+from budget.domain import hours, scope
 from budget.errors import (
     EmployerNotInPcn,
     FundingShareNotAllowed,
@@ -24,8 +23,10 @@ from budget.errors import (
     UnknownRole,
 )
 from budget.models import COST_FIELDS, Post
-from budget.schemas import PostCreate, PostPublic, PostUpdate, Supervisor, UnfundedCosts
-from budget.service import access
+from budget.repository import posts as posts_repo
+from budget.repository import register as register_repo
+from budget.schemas.posts import PostCreate, PostPublic, PostUpdate, Supervisor, UnfundedCosts
+from budget.service import authz, common
 
 MHP_ROLES = frozenset({"mental_health_practitioner_adult", "mental_health_practitioner_cyp"})
 """The roles whose posts may carry a funding share override (domain §6)."""
@@ -49,8 +50,8 @@ def _public(post: Post) -> PostPublic:
         role_code=post.role_code,
         afc_band=post.afc_band,
         geography=post.geography,
-        hours_per_week=rules.centi_to_hours(post.hours_per_week_centi),
-        wte=rules.wte_of(post.hours_per_week_centi),
+        hours_per_week=hours.centi_to_hours(post.hours_per_week_centi),
+        wte=hours.wte_of(post.hours_per_week_centi),
         start_date=post.start_date,
         leave_date=post.leave_date,
         employment_model=post.employment_model,
@@ -79,7 +80,7 @@ def _check(session: Session, post: Post, *, practice_codes: Collection[str] | No
         )
     if practice_codes is None and not (employer_changed and post.employment_model in PRACTICE_EMPLOYED):
         return
-    current = {m.practice_code for m in repo.open_memberships_of_pcns(session, [post.pcn_code])}
+    current = {m.practice_code for m in register_repo.open_memberships_of_pcns(session, [post.pcn_code])}
     if practice_codes is not None:
         outside = sorted(set(practice_codes) - current)
         if outside:
@@ -114,15 +115,15 @@ def create_post(
     if not scope.may_manage_post(principal, pcn_code=data.pcn_code):
         raise Forbidden("Only an admin or the PCN itself may add its posts.")
     _check_role(catalogue, data.role_code)  # before any database read: no connection waits on it
-    if repo.get_pcn(session, data.pcn_code) is None:
-        raise PcnNotFound(access.NO_PCN)
-    now = access.now()
+    if register_repo.get_pcn(session, data.pcn_code) is None:
+        raise PcnNotFound(authz.NO_PCN)
+    now = common.now()
     post = Post(
         pcn_code=data.pcn_code,
         role_code=data.role_code,
         afc_band=data.afc_band,
         geography=data.geography,
-        hours_per_week_centi=rules.hours_to_centi(data.hours_per_week),
+        hours_per_week_centi=hours.hours_to_centi(data.hours_per_week),
         start_date=data.start_date,
         leave_date=data.leave_date,
         employment_model=data.employment_model,
@@ -136,9 +137,9 @@ def create_post(
         display_name=data.display_name,
         version=1,
         created_at=now,
-        created_by=access.actor(principal),
+        created_by=common.actor(principal),
         updated_at=now,
-        updated_by=access.actor(principal),
+        updated_by=common.actor(principal),
     )
     _set_costs(post, data.unfunded_costs_monthly_pence)
     _check(session, post, practice_codes=data.practice_codes, employer_changed=True)
@@ -149,12 +150,12 @@ def create_post(
 
 def _readable(session: Session, principal: Principal, post_id: int, *, for_update: bool = False) -> Post:
     """The post if this principal may read it; otherwise, as when there is none, 404."""
-    post = repo.get_post(session, post_id, for_update=for_update)
+    post = posts_repo.get_post(session, post_id, for_update=for_update)
     if post is not None:
-        icb_code = repo.icb_codes_of_pcns(session, [post.pcn_code])[post.pcn_code]
+        icb_code = register_repo.icb_codes_of_pcns(session, [post.pcn_code])[post.pcn_code]
         if scope.may_read_pcn(principal, pcn_code=post.pcn_code, icb_code=icb_code):
             return post
-    raise PostNotFound(access.NO_POST)
+    raise PostNotFound(authz.NO_POST)
 
 
 def get_post(*, session: Session, principal: Principal, post_id: int) -> tuple[PostPublic, str]:
@@ -174,14 +175,14 @@ def list_posts(
     role_code: str | None = None,
 ) -> tuple[list[PostPublic], str | None]:
     """Posts in id order within the principal's scope, optionally of one PCN, one ICB, one role."""
-    visible = access.list_scope(principal)
-    rows = repo.list_posts(
+    visible = authz.list_scope(principal)
+    rows = posts_repo.list_posts(
         session,
         scope=visible,
-        pcn_code=access.normalise_code(pcn_code) if pcn_code else None,
-        icb_code=access.normalise_code(icb_code) if icb_code else None,
+        pcn_code=common.normalise_code(pcn_code) if pcn_code else None,
+        icb_code=common.normalise_code(icb_code) if icb_code else None,
         role_code=role_code.lower() if role_code else None,
-        after_id=access.after_id(cursor),
+        after_id=common.after_id(cursor),
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.id,))
@@ -206,7 +207,7 @@ def update_post(
         if name in fields:
             setattr(post, name, getattr(data, name))
     if data.hours_per_week is not None:
-        post.hours_per_week_centi = rules.hours_to_centi(data.hours_per_week)
+        post.hours_per_week_centi = hours.hours_to_centi(data.hours_per_week)
     if data.practice_codes is not None:
         post.practice_codes = sorted(data.practice_codes)
     if data.supervisor is not None:
@@ -223,7 +224,7 @@ def update_post(
         exclude={"updated_at", "updated_by"}
     ):
         post.version += 1
-        post.updated_at = access.now()
-        post.updated_by = access.actor(principal)
+        post.updated_at = common.now()
+        post.updated_by = common.actor(principal)
     session.commit()
     return _public(post), post_etag(post)

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.principal import Principal
 from arrs_kit.problems import PreconditionFailed
-from budget import repository as repo
-from budget import rules
+from budget.domain import register
 from budget.errors import InvalidFinancialYear, InvalidReferenceDate
 from budget.models import WeightedPopulation, WeightedPopulationHistory
-from budget.schemas import ReplacedWeightedPopulation, WeightedPopulationPublic, WeightedPopulationPut
-from budget.service import access
+from budget.repository import register as register_repo
+from budget.schemas.register import ReplacedWeightedPopulation, WeightedPopulationPublic, WeightedPopulationPut
+from budget.service import authz, common
 
 
 def weighted_population_etag(row: WeightedPopulation) -> str:
@@ -27,13 +27,13 @@ def weighted_population_public(
     return WeightedPopulationPublic(
         pcn_code=row.pcn_code,
         fy=row.fy,
-        weighted_population=rules.milli_to_population(row.weighted_population_milli),
+        weighted_population=register.milli_to_population(row.weighted_population_milli),
         reference_date=row.reference_date,
         set_at=row.set_at,
         set_by=row.set_by,
         history=[
             ReplacedWeightedPopulation(
-                weighted_population=rules.milli_to_population(old.weighted_population_milli),
+                weighted_population=register.milli_to_population(old.weighted_population_milli),
                 reference_date=old.reference_date,
                 set_at=old.set_at,
                 set_by=old.set_by,
@@ -52,16 +52,16 @@ def put_weighted_population(
     replaces the old one, which stays readable in ``history``; the same value again changes nothing.
     ``If-Match`` is optional: sent, it must name the value being replaced."""
     try:
-        reference_date = rules.reference_date_for(fy)
+        reference_date = register.reference_date_for(fy)
     except ValueError as exc:
         raise InvalidFinancialYear(str(exc)) from exc
-    pcn = access.managed_pcn(session, principal, code)
+    pcn = authz.managed_pcn(session, principal, code)
     if data.reference_date != reference_date:
         raise InvalidReferenceDate(
             f"The weighted population for {fy} is the one at {reference_date}, not {data.reference_date}."
         )
-    milli = rules.population_to_milli(data.weighted_population)
-    row = repo.get_weighted_population(session, pcn.code, fy)
+    milli = register.population_to_milli(data.weighted_population)
+    row = register_repo.get_weighted_population(session, pcn.code, fy)
     if if_match is not None and if_match.strip():  # an empty header is no precondition
         if row is None:
             raise PreconditionFailed(f"PCN {pcn.code} has no weighted population for {fy} yet; send no If-Match.")
@@ -69,7 +69,7 @@ def put_weighted_population(
     if row is not None and row.weighted_population_milli == milli:
         session.rollback()  # the same value again: nothing to record, nothing moves
     else:
-        now = access.now()
+        now = common.now()
         if row is None:
             row = WeightedPopulation(
                 pcn_code=pcn.code,
@@ -78,7 +78,7 @@ def put_weighted_population(
                 reference_date=reference_date,
                 version=1,
                 set_at=now,
-                set_by=access.actor(principal),
+                set_by=common.actor(principal),
             )
             session.add(row)
         else:
@@ -91,15 +91,15 @@ def put_weighted_population(
                     set_at=row.set_at,
                     set_by=row.set_by,
                     replaced_at=now,
-                    replaced_by=access.actor(principal),
+                    replaced_by=common.actor(principal),
                 )
             )
             row.weighted_population_milli = milli
             row.version += 1
             row.set_at = now
-            row.set_by = access.actor(principal)
+            row.set_by = common.actor(principal)
         # The PCN's representation includes its weighted populations, so its ETag moves too.
         pcn.version += 1
         session.commit()
-    public = weighted_population_public(row, repo.weighted_population_history(session, pcn.code, fy))
+    public = weighted_population_public(row, register_repo.weighted_population_history(session, pcn.code, fy))
     return public, weighted_population_etag(row)

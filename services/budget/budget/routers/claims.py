@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
@@ -14,10 +14,9 @@ from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
 from arrs_kit.pagination import CSV_RESPONSE_DOC, DEFAULT_LIMIT, CursorQuery, FormatQuery, LimitQuery, page_or_csv
 from arrs_kit.principal import Principal, PrincipalDep
 from arrs_kit.problems import problem_responses
-from budget.catalogue import RoleCatalogue
-from budget.schemas import (
+from budget.deps import CatalogueDep, ClaimIdPath, IfMatchRequired
+from budget.schemas.claims import (
     CLAIM_MONTH_PATTERN,
-    PCN_CODE_PATTERN,
     AdjustmentCreate,
     ClaimCreate,
     ClaimPage,
@@ -25,26 +24,14 @@ from budget.schemas import (
     ClaimPreview,
     ClaimPublic,
     ClaimReject,
-    ClaimStatus,
     ClaimUpdate,
     ClaimWithdraw,
+    StatusField,
 )
-from budget.service import claims
+from budget.schemas.common import PCN_CODE_PATTERN
+from budget.service.claims import adjustments, drafts, lifecycle
 
 router = APIRouter(prefix="/v1", tags=["claims"])
-
-# The claim paths take `{claim_id:int}` (digits only), so `/v1/claims/preview` is never read as a claim id:
-# `GET` or `PATCH /v1/claims/preview` is 405, not a 422 about the id. A path that is no id at all is 404.
-ClaimIdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="The claim's id.", examples=[1])]
-IfMatchRequired = Annotated[str | None, Header(description="The ETag you last read (required).")]
-
-
-def _catalogue(request: Request) -> RoleCatalogue:
-    catalogue: RoleCatalogue = request.app.state.catalogue
-    return catalogue
-
-
-CatalogueDep = Annotated[RoleCatalogue, Depends(_catalogue)]
 
 CHECKS = (
     "\n\nChecks (the problem `type` ends with the code; `checks` in the body lists every check that failed): "
@@ -74,7 +61,7 @@ WITH_CATALOGUE = problem_responses(403, 404, 409, 422, 503)
 def preview_claim(
     data: ClaimCreate, session: ReadSessionDep, principal: PrincipalDep, catalogue: CatalogueDep
 ) -> ClaimPreview:
-    return claims.preview(session=session, catalogue=catalogue, principal=principal, data=data)
+    return drafts.preview(session=session, catalogue=catalogue, principal=principal, data=data)
 
 
 @router.post(
@@ -90,7 +77,7 @@ def preview_claim(
 def create_claim(
     data: ClaimCreate, session: WriteSessionDep, principal: PrincipalDep, catalogue: CatalogueDep, response: Response
 ) -> ClaimPublic:
-    public, etag = claims.create_draft(session=session, catalogue=catalogue, principal=principal, data=data)
+    public, etag = drafts.create_draft(session=session, catalogue=catalogue, principal=principal, data=data)
     response.headers["ETag"] = etag
     response.headers["Location"] = f"/v1/claims/{public.id}"
     return public
@@ -108,7 +95,7 @@ def list_claims(
     principal: PrincipalDep,
     pcn_code: Annotated[str | None, Query(pattern=PCN_CODE_PATTERN, description="Only this PCN's claims.")] = None,
     month: Annotated[str | None, Query(pattern=CLAIM_MONTH_PATTERN, description="Only this month, `YYYY-MM`.")] = None,
-    status: Annotated[ClaimStatus | None, Query(description="Only claims in this status.")] = None,
+    status: Annotated[StatusField | None, Query(description="Only claims in this status.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     format: FormatQuery = None,
@@ -116,7 +103,7 @@ def list_claims(
     """Claims and adjustments in the order they were made, each with its computation and history,
     within the client's scope (admins and national dashboards all; an ICB's clients its PCNs'; a PCN
     its own). Practice systems may not list."""
-    items, next_cursor = claims.list_claims(
+    items, next_cursor = drafts.list_claims(
         session=session, principal=principal, pcn_code=pcn_code, month=month, status=status, cursor=cursor, limit=limit
     )
     return page_or_csv(request, format, ClaimPage(data=items, next_cursor=next_cursor), filename="claims")
@@ -133,7 +120,7 @@ def get_claim(
 ) -> ClaimPublic:
     """One claim with its computation, its history and its ETag (a draft is edited with it).
     Outside the client's scope: 404 `claim-not-found`."""
-    public, etag = claims.get_claim(session=session, principal=principal, claim_id=claim_id)
+    public, etag = drafts.get_claim(session=session, principal=principal, claim_id=claim_id)
     response.headers["ETag"] = etag
     return public
 
@@ -156,7 +143,7 @@ def update_claim(
     response: Response,
     if_match: IfMatchRequired = None,
 ) -> ClaimPublic:
-    public, etag = claims.update_draft(
+    public, etag = drafts.update_draft(
         session=session, catalogue=catalogue, principal=principal, claim_id=claim_id, data=data, if_match=if_match
     )
     response.headers["ETag"] = etag
@@ -220,7 +207,7 @@ def submit_claim(
         claim_id=claim_id,
         key=idempotency_key,
         payload=None,
-        work=lambda key: claims.submit(
+        work=lambda key: lifecycle.submit(
             session=session,
             catalogue=catalogue,
             principal=principal,
@@ -253,7 +240,7 @@ def approve_claim(
         claim_id=claim_id,
         key=idempotency_key,
         payload=None,
-        work=lambda key: claims.approve(
+        work=lambda key: lifecycle.approve(
             session=session, principal=principal, claim_id=claim_id, claim_key=key, idempotency_key=idempotency_key
         ),
     )
@@ -283,7 +270,7 @@ def reject_claim(
         claim_id=claim_id,
         key=idempotency_key,
         payload=data.model_dump(mode="json"),
-        work=lambda key: claims.reject(
+        work=lambda key: lifecycle.reject(
             session=session,
             principal=principal,
             claim_id=claim_id,
@@ -318,7 +305,7 @@ def pay_claim(
         claim_id=claim_id,
         key=idempotency_key,
         payload=data.model_dump(mode="json"),
-        work=lambda key: claims.pay(
+        work=lambda key: lifecycle.pay(
             session=session,
             principal=principal,
             claim_id=claim_id,
@@ -355,7 +342,7 @@ def withdraw_claim(
         claim_id=claim_id,
         key=idempotency_key,
         payload=data.model_dump(mode="json"),
-        work=lambda key: claims.withdraw(
+        work=lambda key: lifecycle.withdraw(
             session=session,
             principal=principal,
             claim_id=claim_id,
@@ -397,7 +384,7 @@ def create_adjustment(
         claim_id=claim_id,
         key=idempotency_key,
         payload=data.model_dump(mode="json"),
-        work=lambda key: claims.create_adjustment(
+        work=lambda key: adjustments.create_adjustment(
             session=session,
             catalogue=catalogue,
             principal=principal,

@@ -14,7 +14,7 @@ every worker thread, and a budget-only read waited 9 s), so calls to it are a bu
 - short timeouts (``connect_timeout_s``, ``timeout_s`` for each read);
 - at most ``max_in_flight`` calls at once: one more is answered 503 at once, with ``Retry-After``,
   instead of waiting for a thread that waits on the roles service;
-- a circuit breaker (:mod:`budget.breaker`): after ``breaker_failures`` consecutive failures every
+- a circuit breaker (:mod:`budget.clients.breaker`): after ``breaker_failures`` consecutive failures every
   call is answered 503 at once for ``breaker_cool_down_s``, then one trial call decides.
 
 Answers already cached are served whatever the state of the roles service.
@@ -32,7 +32,7 @@ import httpx
 
 from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
-from budget.breaker import CircuitBreaker
+from budget.clients.breaker import CircuitBreaker
 
 
 class RolesUnavailable(ProblemError):

@@ -12,7 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from arrs_kit.types import NoControlCharacters
-from budget.schemas import ROLE_CODE_PATTERN, ClaimMonth, ClaimStatus, Pot, Strict, Timestamp
+from budget.schemas.budgets import Pot
+from budget.schemas.claims import ClaimMonth, StatusField
+from budget.schemas.common import Strict, Timestamp
+from budget.schemas.posts import ROLE_CODE_PATTERN
 
 # Forecast
 
@@ -75,7 +78,7 @@ class ForecastMonth(BaseModel):
         "pot's `unprojected_months`."
     )
     claim_id: int | None = Field(description="The live claim of the month (`claimed` and `draft`).")
-    claim_status: ClaimStatus | None = Field(description="Its status.")
+    claim_status: StatusField | None = Field(description="Its status.")
     claimed_pence: int = Field(
         description="`claimed`: the claim's reimbursable amount (already in the ledger); otherwise 0."
     )

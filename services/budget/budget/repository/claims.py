@@ -1,0 +1,116 @@
+"""Queries of claims and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from budget.domain.claim_states import COUNTED, ENDED, LIVE, ClaimKind, ClaimStatus
+from budget.domain.scope import ListScope
+from budget.models import Claim, ClaimEvent, Pcn
+
+
+def get_claim(session: Session, claim_id: int, *, for_update: bool = False) -> Claim | None:
+    """The claim; ``for_update`` locks its row for this transaction and reads it afresh."""
+    stmt = select(Claim).where(col(Claim.id) == claim_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(stmt).one_or_none()
+
+
+def live_claim(session: Session, *, post_id: int | None, month: str, exclude: int | None) -> Claim | None:
+    """The post's live claim for the month (not rejected or withdrawn), other than ``exclude``."""
+    stmt = select(Claim).where(
+        col(Claim.post_id) == post_id,
+        col(Claim.month) == month,
+        col(Claim.kind) == ClaimKind.CLAIM,
+        col(Claim.status).not_in(ENDED),
+    )
+    if exclude is not None:
+        stmt = stmt.where(col(Claim.id) != exclude)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def counted_hours_by_post(
+    session: Session, *, pcn_code: str, role_code: str, month: str, other_than_post: int | None, exclude: int | None
+) -> list[tuple[int, int]]:
+    """(post id, its largest hours in hundredths) of the other posts of a role whose claims for the
+    month count against the role's cap (submitted, approved or paid)."""
+    stmt = select(col(Claim.post_id), func.max(col(Claim.hours_per_week_centi))).where(
+        col(Claim.pcn_code) == pcn_code,
+        col(Claim.role_code) == role_code,
+        col(Claim.month) == month,
+        col(Claim.kind) == ClaimKind.CLAIM,
+        col(Claim.status).in_(COUNTED),
+        col(Claim.post_id) != other_than_post,
+    )
+    if exclude is not None:
+        stmt = stmt.where(col(Claim.id) != exclude)
+    return [(int(post_id), int(centi)) for post_id, centi in session.execute(stmt.group_by(col(Claim.post_id))).all()]
+
+
+def counted_adjustments_pence(session: Session, claim_id: int | None) -> int:
+    """What the adjustments of a claim that still count add to it (signed)."""
+    stmt = select(func.coalesce(func.sum(col(Claim.amount_pence)), 0)).where(
+        col(Claim.adjusts_claim_id) == claim_id,
+        col(Claim.status).in_(COUNTED),
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def list_claims(
+    session: Session,
+    *,
+    scope: ListScope,
+    pcn_code: str | None,
+    month: str | None,
+    status: ClaimStatus | None,
+    after_id: int | None,
+    limit: int,
+) -> Sequence[Claim]:
+    stmt = select(Claim).order_by(col(Claim.id))
+    if not scope.everything:
+        pcns_of_icbs = select(col(Pcn.code)).where(col(Pcn.icb_code).in_(scope.icb_codes))
+        stmt = stmt.where(col(Claim.pcn_code).in_(pcns_of_icbs) | col(Claim.pcn_code).in_(scope.pcn_codes))
+    if pcn_code is not None:
+        stmt = stmt.where(col(Claim.pcn_code) == pcn_code)
+    if month is not None:
+        stmt = stmt.where(col(Claim.month) == month)
+    if status is not None:
+        stmt = stmt.where(col(Claim.status) == status)
+    if after_id is not None:
+        stmt = stmt.where(col(Claim.id) > after_id)
+    return session.scalars(stmt.limit(limit)).all()
+
+
+def events_of(session: Session, claim_ids: Sequence[int]) -> dict[int, list[ClaimEvent]]:
+    """The history of each claim, oldest first."""
+    if not claim_ids:
+        return {}
+    rows = session.scalars(
+        select(ClaimEvent).where(col(ClaimEvent.claim_id).in_(claim_ids)).order_by(col(ClaimEvent.id))
+    ).all()
+    grouped: dict[int, list[ClaimEvent]] = {}
+    for row in rows:
+        grouped.setdefault(row.claim_id, []).append(row)
+    return grouped
+
+
+def live_claims_of_pcn(
+    session: Session, pcn_code: str, *, fy: str | None = None, until_month: str | None = None
+) -> Sequence[Claim]:
+    """The PCN's live claims (kind ``claim``, not rejected or withdrawn), of one FY or up to a month,
+    by post, oldest month first."""
+    stmt = select(Claim).where(
+        col(Claim.pcn_code) == pcn_code,
+        col(Claim.kind) == ClaimKind.CLAIM,
+        col(Claim.status).in_(LIVE),
+    )
+    if fy is not None:
+        stmt = stmt.where(col(Claim.fy) == fy)
+    if until_month is not None:
+        stmt = stmt.where(col(Claim.month) <= until_month)
+    return session.scalars(stmt.order_by(col(Claim.post_id), col(Claim.month), col(Claim.id))).all()

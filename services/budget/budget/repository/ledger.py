@@ -1,0 +1,130 @@
+"""Queries of the pots' balances and the ledger's postings, and the ledger's verification.
+
+Every writer to a pot takes its balance row through :func:`lock_balance` first."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from budget.domain import ledger
+from budget.models import (
+    BudgetBalance,
+    Posting,
+)
+
+
+def get_balance(session: Session, pcn_code: str, fy: str, pot: str) -> BudgetBalance | None:
+    return session.get(BudgetBalance, (pcn_code, fy, pot))
+
+
+def lock_balance(session: Session, pcn_code: str, fy: str, pot: str, *, now: datetime) -> BudgetBalance:
+    """The pot's balance row, created at zero if absent, locked for this transaction: every writer
+    to a pot goes through here first (``FOR UPDATE`` on PostgreSQL; on SQLite the writer session
+    already holds the database's write lock). Callers lock several pots in ``POTS`` order."""
+    stmt = (
+        select(BudgetBalance)
+        .where(
+            col(BudgetBalance.pcn_code) == pcn_code,
+            col(BudgetBalance.fy) == fy,
+            col(BudgetBalance.pot) == pot,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = session.scalars(stmt).one_or_none()
+    if row is not None:
+        return row
+    values = {"pcn_code": pcn_code, "fy": fy, "pot": pot, "updated_at": now}
+    values |= dict.fromkeys(ledger.BALANCE_FIELDS, 0)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # A racing creator makes this wait for its commit, then do nothing: one row, whoever races.
+    session.execute(insert(BudgetBalance).values(**values).on_conflict_do_nothing())
+    return session.scalars(stmt).one()
+
+
+def balances_of(session: Session, pcn_code: str, fy: str) -> Sequence[BudgetBalance]:
+    stmt = (
+        select(BudgetBalance)
+        .where(col(BudgetBalance.pcn_code) == pcn_code, col(BudgetBalance.fy) == fy)
+        .order_by(col(BudgetBalance.pot))
+    )
+    return session.scalars(stmt).all()
+
+
+def balances_of_pcns(session: Session, pcn_codes: Collection[str], fy: str) -> Sequence[BudgetBalance]:
+    if not pcn_codes:
+        return []
+    stmt = (
+        select(BudgetBalance)
+        .where(col(BudgetBalance.pcn_code).in_(list(pcn_codes)), col(BudgetBalance.fy) == fy)
+        .order_by(col(BudgetBalance.pcn_code), col(BudgetBalance.pot))
+    )
+    return session.scalars(stmt).all()
+
+
+def net_posted(session: Session, pcn_code: str, fy: str, pot: str, *, kind: str, account: str) -> int:
+    """What postings of ``kind`` have moved into ``account`` of the pot, net of what they moved out."""
+    signed = case((col(Posting.credit_account) == account, col(Posting.amount_pence)), else_=-col(Posting.amount_pence))
+    stmt = select(func.coalesce(func.sum(signed), 0)).where(
+        col(Posting.pcn_code) == pcn_code,
+        col(Posting.fy) == fy,
+        col(Posting.pot) == pot,
+        col(Posting.kind) == kind,
+        (col(Posting.credit_account) == account) | (col(Posting.debit_account) == account),
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def list_postings(
+    session: Session, *, pcn_code: str, fy: str | None, after_id: int | None, limit: int
+) -> Sequence[Posting]:
+    stmt = select(Posting).where(col(Posting.pcn_code) == pcn_code).order_by(col(Posting.id))
+    if fy is not None:
+        stmt = stmt.where(col(Posting.fy) == fy)
+    if after_id is not None:
+        stmt = stmt.where(col(Posting.id) > after_id)
+    return session.scalars(stmt.limit(limit)).all()
+
+
+def verify_ledger(session: Session) -> list[str]:
+    """Recompute every pot's balances from the postings and compare them with the maintained rows.
+
+    Answers one line per disagreement (an empty list: the ledger and the balances agree), and flags
+    maintained balances that break the pot's invariants."""
+    totals = session.execute(
+        select(
+            col(Posting.pcn_code),
+            col(Posting.fy),
+            col(Posting.pot),
+            col(Posting.debit_account),
+            col(Posting.credit_account),
+            func.sum(col(Posting.amount_pence)),
+        ).group_by(
+            col(Posting.pcn_code),
+            col(Posting.fy),
+            col(Posting.pot),
+            col(Posting.debit_account),
+            col(Posting.credit_account),
+        )
+    ).all()
+    moved: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
+    for pcn_code, fy, pot, debit, credit, amount in totals:
+        moved.setdefault((pcn_code, fy, pot), []).append((debit, credit, int(amount)))
+    kept = {(b.pcn_code, b.fy, b.pot): b for b in session.scalars(select(BudgetBalance)).all()}
+    problems = []
+    for key in sorted(set(moved) | set(kept)):
+        expected = ledger.replay(moved.get(key, []))
+        row = kept.get(key)
+        actual = ledger.Balances(**{f: getattr(row, f) for f in ledger.BALANCE_FIELDS}) if row else ledger.Balances()
+        if actual != expected:
+            problems.append(f"{'/'.join(key)}: maintained {actual}, from postings {expected}")
+        if not actual.is_valid():
+            problems.append(f"{'/'.join(key)}: maintained balances break the invariants: {actual}")
+    return problems

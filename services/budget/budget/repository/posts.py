@@ -1,0 +1,77 @@
+"""Queries of posts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from budget.domain.claim_states import LIVE, ClaimKind
+from budget.domain.scope import ListScope
+from budget.models import (
+    Claim,
+    Pcn,
+    Post,
+)
+
+
+def get_post(session: Session, post_id: int, *, for_update: bool = False) -> Post | None:
+    stmt = select(Post).where(col(Post.id) == post_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_posts(
+    session: Session,
+    *,
+    scope: ListScope,
+    pcn_code: str | None,
+    after_id: int | None,
+    limit: int,
+    icb_code: str | None = None,
+    role_code: str | None = None,
+) -> Sequence[Post]:
+    stmt = select(Post).order_by(col(Post.id))
+    if not scope.everything:
+        pcns_of_icbs = select(col(Pcn.code)).where(col(Pcn.icb_code).in_(scope.icb_codes))
+        stmt = stmt.where(col(Post.pcn_code).in_(pcns_of_icbs) | col(Post.pcn_code).in_(scope.pcn_codes))
+    if pcn_code is not None:
+        stmt = stmt.where(col(Post.pcn_code) == pcn_code)
+    if icb_code is not None:
+        stmt = stmt.where(col(Post.pcn_code).in_(select(col(Pcn.code)).where(col(Pcn.icb_code) == icb_code)))
+    if role_code is not None:
+        stmt = stmt.where(col(Post.role_code) == role_code)
+    if after_id is not None:
+        stmt = stmt.where(col(Post.id) > after_id)
+    return session.scalars(stmt.limit(limit)).all()
+
+
+def posts_in_fy(session: Session, pcn_code: str, fy: str, start: date, end: date) -> Sequence[Post]:
+    """The PCN's posts in post on a day of the FY (``start`` to ``end``), and any post with a live
+    claim in it, by id."""
+    claimed = select(col(Claim.post_id)).where(
+        col(Claim.pcn_code) == pcn_code,
+        col(Claim.fy) == fy,
+        col(Claim.kind) == ClaimKind.CLAIM,
+        col(Claim.status).in_(LIVE),
+    )
+    stmt = (
+        select(Post)
+        .where(col(Post.pcn_code) == pcn_code, or_(_in_post(start, end), col(Post.id).in_(claimed)))
+        .order_by(col(Post.id))
+    )
+    return session.scalars(stmt).all()
+
+
+def non_baseline_posts_in(session: Session, pcn_code: str, start: date, end: date) -> Sequence[Post]:
+    """The PCN's posts not in the baseline and in post on a day from ``start`` to ``end``."""
+    stmt = select(Post).where(col(Post.pcn_code) == pcn_code, col(Post.baseline).is_(False), _in_post(start, end))
+    return session.scalars(stmt).all()
+
+
+def _in_post(start: date, end: date) -> ColumnElement[bool]:
+    return (col(Post.start_date) <= end) & (col(Post.leave_date).is_(None) | (col(Post.leave_date) >= start))

@@ -1,0 +1,218 @@
+"""HTTP endpoints of PCN budgets and the ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
+from arrs_kit.pagination import (
+    CSV_RESPONSE_DOC,
+    DEFAULT_LIMIT,
+    CursorQuery,
+    FormatQuery,
+    LimitQuery,
+    page_or_csv,
+)
+from arrs_kit.principal import PrincipalDep, ReaderDep
+from arrs_kit.problems import problem_responses
+from budget.deps import (
+    FyPath,
+    PcnCodePath,
+)
+from budget.schemas.budgets import (
+    AllocateResult,
+    AllocationCreate,
+    AllocationPublic,
+    BudgetPage,
+    BudgetPublic,
+    PostingPage,
+    YearClosePublic,
+)
+from budget.schemas.common import ICB_CODE_PATTERN
+from budget.service import budgets
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post(
+    "/pcns/{pcn_code}/budgets/{fy}/allocate",
+    tags=["budgets"],
+    operation_id="allocate_budget",
+    response_model=AllocateResult,
+    responses={201: {"model": AllocateResult, "description": "Sums posted"}, **problem_responses(403, 404, 409, 422)},
+)
+def allocate_budget(
+    pcn_code: PcnCodePath, fy: FyPath, session: WriteSessionDep, principal: PrincipalDep
+) -> JSONResponse:
+    """Admin or the PCN's ICB: compute the financial year's sums, round_half_up(rate per weighted
+    patient × the PCN's weighted population at 1 January before the FY), for `arrs` and, where the
+    year has a GP rate, `arrs_gp`, and post them to the ledger. 201 when something was posted; 200
+    with the same body when nothing changed (calling again is safe, no `Idempotency-Key` needed).
+    After a corrected rate or weighted population it posts the difference (a reduction needs that
+    much available: 409 `budget-exceeded`). 422 `weighted-population-missing` or
+    `funding-rate-missing` when an input is absent."""
+    result, posted = budgets.allocate(session=session, principal=principal, code=pcn_code, fy=fy)
+    return JSONResponse(result.model_dump(mode="json"), status_code=201 if posted else 200)
+
+
+@router.post(
+    "/pcns/{pcn_code}/budgets/{fy}/allocations",
+    tags=["budgets"],
+    operation_id="add_allocation",
+    status_code=201,
+    response_model=AllocationPublic,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def add_allocation(
+    pcn_code: PcnCodePath,
+    fy: FyPath,
+    data: AllocationCreate,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> AllocationPublic | JSONResponse:
+    """The PCN's ICB (or an admin): record an allocation by amount with its reason: a top-up
+    (positive `amount_pence`) or a reduction (negative; never more than is available, 409
+    `budget-exceeded`, nothing written). With an `Idempotency-Key`, a retry replays the first answer
+    instead of posting twice; the same key with another body is 422 `idempotency-key-reused`."""
+    result = run_idempotent(
+        store=request.app.state.idempotency,
+        db=request.app.state.db,
+        session=session,
+        principal_id=principal.client_id,
+        operation=f"add_allocation:{pcn_code.upper()}:{fy}",
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=data.model_dump(mode="json"),
+        work=lambda claim: budgets.add_allocation(
+            session=session,
+            principal=principal,
+            code=pcn_code,
+            fy=fy,
+            data=data,
+            claim=claim,
+            idempotency_key=idempotency_key,
+        ),
+    )
+    if isinstance(result, AllocationPublic):
+        response.headers["Location"] = f"/v1/pcns/{result.posting.pcn_code}/ledger"
+    return result
+
+
+@router.post(
+    "/pcns/{pcn_code}/budgets/{fy}/close",
+    tags=["budgets"],
+    operation_id="close_budget_year",
+    response_model=YearClosePublic,
+    responses=problem_responses(403, 404, 409, 422),
+)
+def close_budget_year(
+    pcn_code: PcnCodePath,
+    fy: FyPath,
+    request: Request,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> YearClosePublic | JSONResponse:
+    """The PCN's ICB (or an admin), after 31 March: close the financial year. What is still
+    available in each pot lapses (`available` → `lapsed` on the ledger); unused money is not carried
+    forward. Claims still held or approved keep their money; a hold released later (a rejection or
+    withdrawal after the close) returns to `available`, and closing again lapses it. Answers what
+    lapsed now and the pots after. 422 `financial-year-not-ended` before the year is over. With an
+    `Idempotency-Key` a retry replays the first answer."""
+    return run_idempotent(
+        store=request.app.state.idempotency,
+        db=request.app.state.db,
+        session=session,
+        principal_id=principal.client_id,
+        operation=f"close_budget_year:{pcn_code.upper()}:{fy}",
+        key=idempotency_key,
+        method="POST",
+        path=request.url.path,
+        payload=None,
+        work=lambda claim: budgets.close_year(
+            session=session,
+            principal=principal,
+            code=pcn_code,
+            fy=fy,
+            claim=claim,
+            idempotency_key=idempotency_key,
+        ),
+    )
+
+
+@router.get(
+    "/pcns/{pcn_code}/budgets/{fy}",
+    tags=["budgets"],
+    operation_id="get_budget",
+    response_model=BudgetPublic,
+    responses=problem_responses(404, 422),
+)
+def get_budget(pcn_code: PcnCodePath, fy: FyPath, session: ReadSessionDep, principal: PrincipalDep) -> BudgetPublic:
+    """A PCN's budget for a financial year: per pot, what has been allocated, held by submitted
+    claims, approved, paid and lapsed, and what is available. Outside the client's scope: 404."""
+    return budgets.get_budget(session=session, principal=principal, code=pcn_code, fy=fy)
+
+
+@router.get(
+    "/budgets",
+    tags=["budgets"],
+    operation_id="list_budgets",
+    response_model=BudgetPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+)
+def list_budgets(
+    request: Request,
+    session: ReadSessionDep,
+    principal: ReaderDep,
+    fy: Annotated[
+        str, Query(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])
+    ],
+    icb_code: Annotated[
+        str | None, Query(pattern=ICB_CODE_PATTERN, description="Only the PCNs of this ICB (any case).")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> BudgetPage | Response:
+    """Every PCN's budget for a financial year, by PCN code (an ICB's dashboards and scorecards read
+    them in one call): the PCNs the client may see, optionally of one ICB."""
+    items, next_cursor = budgets.list_budgets(
+        session=session, principal=principal, fy=fy, icb_code=icb_code, cursor=cursor, limit=limit
+    )
+    return page_or_csv(request, format, BudgetPage(data=items, next_cursor=next_cursor), filename="budgets")
+
+
+@router.get(
+    "/pcns/{pcn_code}/ledger",
+    tags=["budgets"],
+    operation_id="list_ledger",
+    response_model=PostingPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(404, 422)},
+)
+def list_ledger(
+    pcn_code: PcnCodePath,
+    request: Request,
+    session: ReadSessionDep,
+    principal: PrincipalDep,
+    fy: Annotated[
+        str | None, Query(min_length=7, max_length=7, description="Only this financial year (`YYYY-YY`).")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> PostingPage | Response:
+    """A PCN's ledger postings, oldest first: each moves `amount_pence` from `debit_account` to
+    `credit_account` of one pot, with its kind, reason and who posted it. Outside scope: 404."""
+    items, next_cursor = budgets.list_ledger(
+        session=session, principal=principal, code=pcn_code, fy=fy, cursor=cursor, limit=limit
+    )
+    page = PostingPage(data=items, next_cursor=next_cursor)
+    return page_or_csv(request, format, page, filename=f"ledger-{pcn_code.upper()}")

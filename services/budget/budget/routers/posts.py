@@ -1,0 +1,133 @@
+"""HTTP endpoints of posts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.pagination import (
+    CSV_RESPONSE_DOC,
+    DEFAULT_LIMIT,
+    CursorQuery,
+    FormatQuery,
+    LimitQuery,
+    page_or_csv,
+)
+from arrs_kit.principal import PrincipalDep
+from arrs_kit.problems import problem_responses
+from budget.deps import (
+    CatalogueDep,
+    IfMatchRequired,
+    PostIdPath,
+)
+from budget.schemas.common import ICB_CODE_PATTERN, PCN_CODE_PATTERN
+from budget.schemas.posts import PostCreate, PostPage, PostPublic, PostUpdate
+from budget.service import posts
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post(
+    "/posts",
+    tags=["posts"],
+    operation_id="create_post",
+    status_code=201,
+    response_model=PostPublic,
+    responses=problem_responses(403, 404, 422, 503),
+)
+def create_post(
+    data: PostCreate, session: WriteSessionDep, principal: PrincipalDep, catalogue: CatalogueDep, response: Response
+) -> PostPublic:
+    """A PCN client for its own PCN, or an admin: add a post (one person in one role). The role must
+    be one the role catalogue has (422 `unknown-role`; 503 `roles-unavailable` when the catalogue
+    cannot be read); the practices served must be current members of the PCN (422
+    `practice-not-in-pcn`); a post employed by a practice (`pcn_lead_practice`, `member_practice`)
+    is employed by a current member practice of the PCN (422 `employer-not-in-pcn`); a funding share
+    override is for mental health practitioner posts only (422 `funding-share-not-allowed`);
+    `leave_date` is on or after `start_date` (422 `invalid-leave-date`). Another PCN's posts: 403."""
+    public, etag = posts.create_post(session=session, catalogue=catalogue, principal=principal, data=data)
+    response.headers["ETag"] = etag
+    response.headers["Location"] = f"/v1/posts/{public.id}"
+    return public
+
+
+@router.get(
+    "/posts",
+    tags=["posts"],
+    operation_id="list_posts",
+    response_model=PostPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+)
+def list_posts(
+    request: Request,
+    session: ReadSessionDep,
+    principal: PrincipalDep,
+    pcn_code: Annotated[
+        str | None, Query(pattern=PCN_CODE_PATTERN, description="Only the posts of this PCN (any case).")
+    ] = None,
+    icb_code: Annotated[
+        str | None, Query(pattern=ICB_CODE_PATTERN, description="Only the posts of this ICB's PCNs (any case).")
+    ] = None,
+    role_code: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,63}$", description="Only the posts of this role.")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> PostPage | Response:
+    """Posts in the order they were added. Admins and national dashboards see all; an ICB client or
+    an ICB's dashboard the posts of its ICB's PCNs; a PCN client its own. Practice systems may not
+    list. Filters combine: a PCN, an ICB's PCNs, a role."""
+    items, next_cursor = posts.list_posts(
+        session=session,
+        principal=principal,
+        pcn_code=pcn_code,
+        icb_code=icb_code,
+        role_code=role_code,
+        cursor=cursor,
+        limit=limit,
+    )
+    return page_or_csv(request, format, PostPage(data=items, next_cursor=next_cursor), filename="posts")
+
+
+@router.get(
+    "/posts/{post_id}",
+    tags=["posts"],
+    operation_id="get_post",
+    response_model=PostPublic,
+    responses=problem_responses(404, 422),
+)
+def get_post(post_id: PostIdPath, session: ReadSessionDep, principal: PrincipalDep, response: Response) -> PostPublic:
+    """One post, with its ETag. Outside the client's scope: 404 `post-not-found`."""
+    public, etag = posts.get_post(session=session, principal=principal, post_id=post_id)
+    response.headers["ETag"] = etag
+    return public
+
+
+@router.patch(
+    "/posts/{post_id}",
+    tags=["posts"],
+    operation_id="update_post",
+    response_model=PostPublic,
+    responses=problem_responses(403, 404, 412, 422, 428),
+)
+def update_post(
+    post_id: PostIdPath,
+    data: PostUpdate,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    if_match: IfMatchRequired = None,
+) -> PostPublic:
+    """The post's PCN, or an admin: change a post. Needs `If-Match` with the post's ETag (missing:
+    428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post). A post the
+    client may not read: 404 `post-not-found`, as for no such post; one it reads but may not change
+    (its ICB, a dashboard): 403. A change of `employment_model` or `employer_code` is checked as on
+    creation (422 `employer-not-in-pcn`)."""
+    public, etag = posts.update_post(
+        session=session, principal=principal, post_id=post_id, data=data, if_match=if_match
+    )
+    response.headers["ETag"] = etag
+    return public

@@ -1,0 +1,166 @@
+"""Bodies of funding rates, budgets and the ledger (domain §3, §5)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+)
+
+from arrs_kit.pagination import Page
+from budget.domain import money
+from budget.schemas.common import (
+    Reason,
+    Strict,
+    Timestamp,
+)
+
+# Funding rates, budgets and the ledger.
+
+Pot = Literal["arrs", "arrs_gp"]
+
+
+def _positive_rate(value: str) -> str:
+    if money.rate_to_tenth_pence(value) <= 0:
+        raise ValueError("a rate is more than 0")
+    return value
+
+
+RateStr = Annotated[
+    str,
+    Field(
+        pattern=money.RATE_PATTERN,
+        description="Pounds per weighted patient as a decimal string with up to 3 decimals, more than 0.",
+        examples=["22.894"],
+    ),
+    AfterValidator(_positive_rate),
+]
+MAX_ALLOCATION_PENCE = 100_000_000_000  # £1bn: far above any PCN's budget, far below BigInteger's limit
+
+
+class FundingRatePut(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"arrs_per_weighted_patient": "22.894", "arrs_gp_per_weighted_patient": "1.303"}]
+        },
+    )
+
+    arrs_per_weighted_patient: RateStr
+    arrs_gp_per_weighted_patient: RateStr | None = Field(
+        None, description="The ring-fenced GP rate (2024-25 only so far); null or absent where there is none."
+    )
+
+
+class FundingRatePublic(BaseModel):
+    fy: str
+    arrs_per_weighted_patient: str = Field(description="Pounds per weighted patient, three decimals.")
+    arrs_gp_per_weighted_patient: str | None
+    source: str | None
+    updated_at: Timestamp
+    updated_by: str
+
+
+class FundingRatePage(Page[FundingRatePublic]):
+    """A page of funding rates."""
+
+
+class PotBalance(BaseModel):
+    pot: str
+    allocated_pence: int
+    held_pence: int
+    approved_pence: int
+    paid_pence: int
+    lapsed_pence: int = Field(description="Moved out of `available` when the financial year closed.")
+    available_pence: int = Field(description="allocated − held − approved − paid − lapsed; never negative.")
+
+
+class BudgetPublic(BaseModel):
+    pcn_code: str
+    fy: str
+    pots: list[PotBalance] = Field(description="One per pot anything has been posted to, by pot.")
+
+
+class BudgetPage(Page[BudgetPublic]):
+    """A page of PCN budgets for one financial year, by PCN code."""
+
+
+class PotSum(BaseModel):
+    pot: str
+    rate_per_weighted_patient: str
+    sum_pence: int = Field(description="round_half_up(rate × weighted population), to the penny.")
+
+
+class AllocateResult(BaseModel):
+    pcn_code: str
+    fy: str
+    weighted_population: str
+    reference_date: date
+    sums: list[PotSum] = Field(description="The formula sum of each pot this financial year has a rate for.")
+    pots: list[PotBalance]
+
+
+class AllocationCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"pot": "arrs", "amount_pence": 2_500_000, "reason": "Agreed top-up"}]},
+    )
+
+    pot: Pot
+    amount_pence: StrictInt = Field(
+        ge=-MAX_ALLOCATION_PENCE,
+        le=MAX_ALLOCATION_PENCE,
+        description="A top-up (positive) or a reduction (negative, at most what is available); never 0.",
+    )
+    reason: Reason
+
+    @field_validator("amount_pence")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("an allocation moves money: amount_pence is not 0")
+        return value
+
+
+class PostingPublic(BaseModel):
+    id: int
+    pcn_code: str
+    fy: str
+    pot: str
+    debit_account: str = Field(description="The account the amount leaves.")
+    credit_account: str = Field(description="The account the amount enters.")
+    amount_pence: int
+    kind: str
+    reason: str
+    reference: str | None
+    request_id: str | None
+    created_at: Timestamp
+    created_by: str
+
+
+class AllocationPublic(BaseModel):
+    posting: PostingPublic
+    budget: BudgetPublic
+
+
+class PotLapse(BaseModel):
+    pot: str
+    lapsed_pence: int = Field(description="What this close moved from `available` to `lapsed`.")
+
+
+class YearClosePublic(BaseModel):
+    pcn_code: str
+    fy: str
+    lapsed: list[PotLapse] = Field(description="What lapsed now, per pot (empty when nothing was available).")
+    pots: list[PotBalance] = Field(description="The pots after the close.")
+
+
+class PostingPage(Page[PostingPublic]):
+    """A page of ledger postings, oldest first."""

@@ -1,0 +1,114 @@
+"""Who may see and change which resource (domain §8): the rows a principal may read or change,
+loaded once, with the rules of :mod:`budget.domain.scope`."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from arrs_kit.etag import make_etag
+from arrs_kit.principal import Principal
+from arrs_kit.problems import Forbidden
+from budget.domain import scope
+from budget.errors import ClaimNotFound, PcnNotFound, PostNotFound
+from budget.models import Claim, Pcn, Post
+from budget.repository import claims as claims_repo
+from budget.repository import posts as posts_repo
+from budget.repository import register as register_repo
+from budget.service.common import normalise_code
+
+# One answer for an id that does not exist and for one outside the client's scope (domain §8): the
+# detail names no id, so the two bodies are the same but for the request id and the path.
+NO_PCN = "No PCN with this code that this client may read."
+NO_POST = "No post with this id that this client may read."
+NO_CLAIM = "No claim with this id that this client may read."
+
+
+def pcn_etag(pcn: Pcn) -> str:
+    return make_etag("pcn", pcn.code, pcn.version)
+
+
+def list_scope(principal: Principal) -> scope.ListScope:
+    """The rows of the register's lists this principal sees; 403 for those who may not list."""
+    visible = scope.list_scope(principal)
+    if visible is None:
+        raise Forbidden("A practice system reads only its own practices (GET /v1/practices/{practice_code}).")
+    return visible
+
+
+def readable_pcn(session: Session, principal: Principal, code: str, *, for_update: bool = False) -> Pcn:
+    """The PCN if this principal may read it; otherwise, as when there is none, 404."""
+    pcn = register_repo.get_pcn(session, normalise_code(code), for_update=for_update)
+    if pcn is None or not scope.may_read_pcn(principal, pcn_code=pcn.code, icb_code=pcn.icb_code):
+        raise PcnNotFound(NO_PCN)
+    return pcn
+
+
+def require_manager(principal: Principal) -> None:
+    """403 for the kinds of client that change no PCN at all (a body naming a PCN's ICB)."""
+    if not scope.may_manage_pcns(principal):
+        raise Forbidden("Only an admin or the PCN's ICB may change a PCN.")
+
+
+def managed_pcn(session: Session, principal: Principal, code: str, *, for_update: bool = True) -> Pcn:
+    """The PCN (locked for this transaction unless ``for_update`` is false) that an admin or its ICB
+    changes: 404 when the principal may not read it, as when there is none; 403 when it may read it
+    but not change it (the PCN itself, a dashboard)."""
+    pcn = readable_pcn(session, principal, code, for_update=for_update)
+    if not scope.may_manage_pcn(principal, icb_code=pcn.icb_code):
+        raise Forbidden("Only an admin or the PCN's ICB may change a PCN, its weighted populations or its budget.")
+    return pcn
+
+
+# Posts and claims. Whatever the action, a post or claim the principal may not read is 404, as one
+# that does not exist (the same body); one it reads but whose action its kind may not take is 403,
+# naming no organisation.
+
+
+def _visible(session: Session, principal: Principal, pcn_code: str) -> tuple[bool, str]:
+    """Whether the principal may read the things of ``pcn_code``, and that PCN's ICB."""
+    icb_code = register_repo.icb_codes_of_pcns(session, [pcn_code])[pcn_code]
+    return scope.may_read_pcn(principal, pcn_code=pcn_code, icb_code=icb_code), icb_code
+
+
+def managed_post(session: Session, principal: Principal, post_id: int) -> Post:
+    """A post whose claims this principal makes: its PCN, or an admin."""
+    post = posts_repo.get_post(session, post_id)
+    if post is None or not _visible(session, principal, post.pcn_code)[0]:
+        raise PostNotFound(NO_POST)
+    if not scope.may_manage_post(principal, pcn_code=post.pcn_code):
+        raise Forbidden("Only the post's PCN or an admin makes its claims.")
+    return post
+
+
+def readable_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
+    claim = claims_repo.get_claim(session, claim_id)
+    if claim is None or not _visible(session, principal, claim.pcn_code)[0]:
+        raise ClaimNotFound(NO_CLAIM)
+    return claim
+
+
+def pcn_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
+    """A claim its PCN (or an admin) acts on, locked."""
+    claim, _ = claim_for_write(session, principal, claim_id)
+    if not scope.may_manage_post(principal, pcn_code=claim.pcn_code):
+        raise Forbidden("Only the claim's PCN or an admin may do this.")
+    return claim
+
+
+def icb_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
+    """A claim its PCN's ICB (or an admin) decides on, locked."""
+    claim, icb_code = claim_for_write(session, principal, claim_id)
+    if not scope.may_manage_pcn(principal, icb_code=icb_code):
+        raise Forbidden("Only the PCN's ICB or an admin approves, rejects or pays claims.")
+    return claim
+
+
+def claim_for_write(session: Session, principal: Principal, claim_id: int) -> tuple[Claim, str]:
+    """The claim, locked, if the principal may read it (404 otherwise), and its PCN's ICB."""
+    claim = claims_repo.get_claim(session, claim_id, for_update=True)
+    if claim is None:
+        raise ClaimNotFound(NO_CLAIM)
+    visible, icb_code = _visible(session, principal, claim.pcn_code)
+    if not visible:
+        raise ClaimNotFound(NO_CLAIM)
+    return claim, icb_code

@@ -1,0 +1,126 @@
+"""Adjustments to paid claims (domain §6): the claim computed again with corrected amounts on the
+terms it was paid on, the difference becoming an adjustment claim submitted at once."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from arrs_kit.idempotency import Claim as IdempotencyClaim
+from arrs_kit.principal import Principal
+from arrs_kit.problems import Forbidden
+from budget.clients.roles import RoleCatalogue
+from budget.domain import claim_states, scope
+from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus
+from budget.errors import (
+    AdjustmentNotNeeded,
+    AdjustmentPending,
+    InvalidClaimTransition,
+    RateNotPublished,
+    RoleNotClaimable,
+    SupplierFeeNotAllowed,
+)
+from budget.models import Claim
+from budget.repository import claims as claims_repo
+from budget.repository import ledger as ledger_repo
+from budget.repository import posts as posts_repo
+from budget.schemas.claims import AdjustmentCreate, ClaimPublic
+from budget.service import authz, common
+from budget.service.claims.compute import computation_fields, compute
+from budget.service.claims.lifecycle import move_money, record_event, require_status
+from budget.service.claims.presenters import claim_public
+
+
+def create_adjustment(
+    *,
+    session: Session,
+    catalogue: RoleCatalogue,
+    principal: Principal,
+    claim_id: int,
+    data: AdjustmentCreate,
+    claim_key: IdempotencyClaim | None = None,
+    idempotency_key: str | None = None,
+) -> ClaimPublic:
+    """Correct a paid claim: the claim is computed again with the corrected amounts on the terms it
+    was paid on (its rate period), and the difference from what has been claimed so far becomes an
+    adjustment claim, submitted at once for the ICB's decision. Its PCN, its ICB or an admin."""
+    original, icb_code = authz.claim_for_write(session, principal, claim_id)
+    if not (
+        scope.may_manage_post(principal, pcn_code=original.pcn_code)
+        or scope.may_manage_pcn(principal, icb_code=icb_code)
+    ):
+        raise Forbidden("Only the claim's PCN, its ICB or an admin adjusts a paid claim.")
+    if original.kind != ClaimKind.CLAIM:
+        raise InvalidClaimTransition("An adjustment corrects a claim, not another adjustment.")
+    require_status(original, claim_states.ADJUST)
+    post = posts_repo.get_post(session, original.post_id)
+    assert post is not None
+    now = common.now()
+    ledger_repo.lock_balance(session, original.pcn_code, original.fy, original.pot, now=now)
+    c = compute(
+        session,
+        catalogue,
+        post=post,
+        month=original.month,
+        inputs=data,
+        check_duplicate=False,
+        exclude_claim_id=original.id,
+    )
+    # The month has ended and the claim was paid: only the checks about the amounts apply again.
+    c.failures = [f for f in c.failures if isinstance(f, SupplierFeeNotAllowed | RoleNotClaimable | RateNotPublished)]
+    c.raise_failures()
+    assert c.result is not None
+    delta = c.result.reimbursable_pence - (
+        original.amount_pence + claims_repo.counted_adjustments_pence(session, original.id)
+    )
+    if delta == 0:
+        raise AdjustmentNotNeeded(
+            f"The corrected amounts come to {c.result.reimbursable_pence} pence, what claim {claim_id} already claims."
+        )
+    adjustment = Claim(
+        **computation_fields(c),
+        kind=ClaimKind.ADJUSTMENT,
+        adjusts_claim_id=original.id,
+        post_id=original.post_id,
+        pcn_code=original.pcn_code,
+        role_code=original.role_code,
+        month=original.month,
+        fy=original.fy,
+        pot=original.pot,
+        status=ClaimStatus.SUBMITTED,
+        salary_pence=data.salary_pence,
+        employer_ni_pence=data.employer_ni_pence,
+        employer_pension_pence=data.employer_pension_pence,
+        supplier_fee_pence=data.supplier_fee_pence,
+        amount_pence=delta,
+        version=1,
+        created_at=now,
+        created_by=common.actor(principal),
+        updated_at=now,
+        updated_by=common.actor(principal),
+    )
+    session.add(adjustment)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise AdjustmentPending(f"Claim {claim_id} already has an adjustment awaiting a decision.") from exc
+    record_event(session, adjustment, action=ClaimAction.CREATE, principal=principal, now=now, reason=data.reason)
+    move_money(
+        session,
+        adjustment,
+        claim_states.HOLD,
+        amount=delta,
+        reason=f"adjustment {adjustment.id} of claim {original.id}: {data.reason}",
+        principal=principal,
+        now=now,
+        idempotency_key=idempotency_key,
+    )
+    session.flush()
+    public = claim_public(session, adjustment)
+    if claim_key is not None:
+        claim_key.record(
+            session, status=201, body=public.model_dump(mode="json"), location=f"/v1/claims/{adjustment.id}"
+        )
+    session.commit()
+    return public

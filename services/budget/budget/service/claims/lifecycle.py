@@ -1,0 +1,295 @@
+"""A claim's lifecycle after the draft (domain §6): submit, approve, reject, pay, withdraw, each a
+transition of :mod:`budget.domain.claim_states` that moves the claim's money on its pot through
+:func:`budget.service.budgets.post`, on the pot's balance row locked first, so the ``available``
+check and the hold are one atomic step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from arrs_kit.context import current_request_id
+from arrs_kit.idempotency import Claim as IdempotencyClaim
+from arrs_kit.principal import Principal
+from budget.clients.roles import RoleCatalogue
+from budget.domain import claim_states
+from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus, Decider, Transition
+from budget.errors import InvalidClaimTransition
+from budget.models import BudgetBalance, Claim, ClaimEvent
+from budget.repository import ledger as ledger_repo
+from budget.repository import posts as posts_repo
+from budget.schemas.claims import ClaimInput, ClaimPublic
+from budget.service import authz, budgets, common
+from budget.service.claims.compute import apply, compute
+from budget.service.claims.presenters import claim_public
+
+
+def require_status(claim: Claim, transition: Transition) -> None:
+    """409 ``invalid-claim-transition`` unless the claim is in one of the transition's sources."""
+    if not claim_states.allowed(transition, claim.status):
+        raise InvalidClaimTransition(
+            f"Claim {claim.id} is {claim.status}; {transition.gerund} needs it {' or '.join(transition.sources)}.",
+            extra={"claim_id": claim.id, "claim_status": claim.status},
+        )
+
+
+def record_event(
+    session: Session, claim: Claim, *, action: ClaimAction, principal: Principal, now: datetime, reason: str | None
+) -> None:
+    """Add the claim's new status to its history."""
+    assert claim.id is not None
+    session.add(
+        ClaimEvent(
+            claim_id=claim.id,
+            status=claim.status,
+            action=action,
+            at=now,
+            by=common.actor(principal),
+            reason=reason,
+            request_id=current_request_id(),
+        )
+    )
+
+
+def move_money(
+    session: Session,
+    claim: Claim,
+    move: claim_states.Move,
+    *,
+    amount: int,
+    reason: str,
+    principal: Principal,
+    now: datetime,
+    idempotency_key: str | None,
+    balance: BudgetBalance | None = None,
+) -> None:
+    """Post one movement of the claim's money on its pot: on ``balance`` when the caller already
+    holds the pot's row locked, otherwise locked here (always after the claim's row)."""
+    if amount <= 0:
+        return
+    if balance is None:
+        balance = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
+    budgets.post(
+        session,
+        balance,
+        debit_account=move.debit,
+        credit_account=move.credit,
+        amount_pence=amount,
+        kind=move.kind,
+        reason=reason,
+        principal=principal,
+        now=now,
+        reference=f"claim:{claim.id}",
+        idempotency_key=idempotency_key,
+    )
+
+
+def _finish(
+    session: Session,
+    claim: Claim,
+    *,
+    status: ClaimStatus,
+    action: ClaimAction,
+    principal: Principal,
+    now: datetime,
+    reason: str | None,
+    claim_key: IdempotencyClaim | None,
+) -> ClaimPublic:
+    claim.status = status
+    claim.version += 1
+    claim.updated_at, claim.updated_by = now, common.actor(principal)
+    record_event(session, claim, action=action, principal=principal, now=now, reason=reason)
+    session.flush()
+    public = claim_public(session, claim)
+    if claim_key is not None:
+        claim_key.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/claims/{claim.id}")
+    session.commit()
+    return public
+
+
+def submit(
+    *,
+    session: Session,
+    catalogue: RoleCatalogue,
+    principal: Principal,
+    claim_id: int,
+    claim_key: IdempotencyClaim | None = None,
+    idempotency_key: str | None = None,
+) -> ClaimPublic:
+    """draft → submitted: the checks run again on today's terms, then the amount moves from
+    ``available`` to ``held`` in one step under the pot's lock (409 ``budget-exceeded`` otherwise)."""
+    claim = authz.pcn_claim(session, principal, claim_id)
+    require_status(claim, claim_states.SUBMIT)
+    post = posts_repo.get_post(session, claim.post_id)
+    assert post is not None
+    inputs = ClaimInput(
+        salary_pence=claim.salary_pence,
+        employer_ni_pence=claim.employer_ni_pence,
+        employer_pension_pence=claim.employer_pension_pence,
+        supplier_fee_pence=claim.supplier_fee_pence,
+    )
+    catalogue.role(post.role_code)  # read (or 503) before any lock is taken; then it is cached
+    now = common.now()
+    # The pot's lock first, so the cap check below sees every claim submitted before this one.
+    balance = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
+    # No duplicate check: this draft is itself the post's one live claim for the month (the partial
+    # unique index allows no other while it lives).
+    c = compute(
+        session,
+        catalogue,
+        post=post,
+        month=claim.month,
+        inputs=inputs,
+        exclude_claim_id=claim.id,
+        check_duplicate=False,
+    )
+    c.raise_failures()
+    apply(claim, c)
+    if claim.pot != balance.pot:  # the year's pots changed since the draft (a GP rate was set)
+        balance = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
+    move_money(
+        session,
+        claim,
+        claim_states.HOLD,
+        amount=claim.amount_pence,
+        reason=f"claim {claim.id} submitted: {claim.role_code}, post {claim.post_id}, {claim.month}",
+        principal=principal,
+        now=now,
+        idempotency_key=idempotency_key,
+        balance=balance,
+    )
+    return _finish(
+        session,
+        claim,
+        status=ClaimStatus.SUBMITTED,
+        action=ClaimAction.SUBMIT,
+        principal=principal,
+        now=now,
+        reason=None,
+        claim_key=claim_key,
+    )
+
+
+def _decide(
+    session: Session,
+    principal: Principal,
+    claim_id: int,
+    transition: Transition,
+    *,
+    note: str | None,
+    claim_key: IdempotencyClaim | None,
+    idempotency_key: str | None,
+) -> ClaimPublic:
+    claim = (authz.icb_claim if transition.by is Decider.ICB else authz.pcn_claim)(session, principal, claim_id)
+    require_status(claim, transition)
+    now = common.now()
+    move = claim_states.move_for(claim.status, transition.target, amount_pence=claim.amount_pence)
+    if move is not None:
+        what = "adjustment" if claim.kind == ClaimKind.ADJUSTMENT else "claim"
+        move_money(
+            session,
+            claim,
+            move,
+            amount=abs(claim.amount_pence),
+            reason=f"{what} {claim.id} {transition.target}" + (f": {note}" if note else ""),
+            principal=principal,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+    if transition.target is ClaimStatus.PAID:
+        claim.payment_reference = note
+    return _finish(
+        session,
+        claim,
+        status=transition.target,
+        action=transition.action,
+        principal=principal,
+        now=now,
+        reason=note,
+        claim_key=claim_key,
+    )
+
+
+def approve(
+    *,
+    session: Session,
+    principal: Principal,
+    claim_id: int,
+    claim_key: IdempotencyClaim | None = None,
+    idempotency_key: str | None = None,
+) -> ClaimPublic:
+    """submitted → approved (held → approved): the PCN's ICB or an admin."""
+    return _decide(
+        session,
+        principal,
+        claim_id,
+        claim_states.APPROVE,
+        note=None,
+        claim_key=claim_key,
+        idempotency_key=idempotency_key,
+    )
+
+
+def reject(
+    *,
+    session: Session,
+    principal: Principal,
+    claim_id: int,
+    reason: str,
+    claim_key: IdempotencyClaim | None = None,
+    idempotency_key: str | None = None,
+) -> ClaimPublic:
+    """submitted → rejected with a reason (the hold is released): the PCN's ICB or an admin."""
+    return _decide(
+        session,
+        principal,
+        claim_id,
+        claim_states.REJECT,
+        note=reason,
+        claim_key=claim_key,
+        idempotency_key=idempotency_key,
+    )
+
+
+def pay(
+    *,
+    session: Session,
+    principal: Principal,
+    claim_id: int,
+    payment_reference: str,
+    claim_key: IdempotencyClaim | None = None,
+    idempotency_key: str | None = None,
+) -> ClaimPublic:
+    """approved → paid with the payment's reference (approved → paid, or a recovery paid →
+    available): the PCN's ICB or an admin."""
+    return _decide(
+        session,
+        principal,
+        claim_id,
+        claim_states.PAY,
+        note=payment_reference,
+        claim_key=claim_key,
+        idempotency_key=idempotency_key,
+    )
+
+
+def withdraw(
+    *,
+    session: Session,
+    principal: Principal,
+    claim_id: int,
+    reason: str | None,
+    claim_key: IdempotencyClaim | None = None,
+    idempotency_key: str | None = None,
+) -> ClaimPublic:
+    """draft or submitted → withdrawn (a hold is released): the claim's PCN or an admin."""
+    return _decide(
+        session,
+        principal,
+        claim_id,
+        claim_states.WITHDRAW,
+        note=reason,
+        claim_key=claim_key,
+        idempotency_key=idempotency_key,
+    )
