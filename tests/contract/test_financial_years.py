@@ -1,5 +1,6 @@
 """Every service counts financial years and days the same way: each keeps its own copy of the
-scheme's calendar (domain, not kit), and these are the rules they must agree on."""
+scheme's calendar (domain, not kit: the kit's copy is gone), and these are the rules they must agree
+on."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import date
 import pytest
 
 from arrs_kit.problems import ProblemError
+from budget.domain import calendar as budget_calendar
 from evaluation import clock as evaluation_clock
 from evaluation import errors as evaluation_errors
 from evaluation import periods as evaluation_periods
@@ -28,6 +30,13 @@ class Calendar:
 
 
 CALENDARS = [
+    Calendar(
+        "budget",
+        budget_calendar.parse_fy,
+        budget_calendar.financial_year,
+        budget_calendar.today_in_england,
+        budget_calendar.InvalidFinancialYear,
+    ),
     Calendar(
         "roles",
         roles_calendar.parse_fy,
@@ -86,4 +95,4 @@ def test_today_is_the_same_day_everywhere(calendar: Calendar) -> None:
     ("day", "fy"), [(date(2024, 3, 31), "2023-24"), (date(2024, 4, 1), "2024-25"), (date(2099, 12, 31), "2099-00")]
 )
 def test_the_year_a_day_falls_in(day: date, fy: str) -> None:
-    assert evaluation_periods.fy_of(day) == gateway_calendar.fy_of(day) == fy
+    assert budget_calendar.fy_of(day) == evaluation_periods.fy_of(day) == gateway_calendar.fy_of(day) == fy
