@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
-from arrs_kit.idempotency import IdempotencyStore
+from arrs_kit.idempotency import IdempotencyStore, Replayed, replayed_response
 from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.models import idempotency_keys
@@ -49,6 +49,7 @@ def create_app(
         tags=TAGS,
         configure_logs=configure_logs,
     )
+    app.add_exception_handler(Replayed, replayed_response)  # a retry with an Idempotency-Key (budget.deps)
     app.state.idempotency = IdempotencyStore(idempotency_keys, lease=timedelta(seconds=settings.idempotency_lease_s))
     app.state.catalogue = catalogue or RoleCatalogue.over_http(
         settings.roles_url,

@@ -40,6 +40,7 @@ from budget.domain import ledger
 from budget.main import create_app
 from budget.models import BudgetBalance, Claim, Posting
 from budget.repository import ledger as ledger_repo
+from budget.service import authz
 from budget.service.claims import lifecycle
 
 pytestmark = [
@@ -231,7 +232,8 @@ async def test_concurrent_submissions_hold_exactly_what_fits(
             pids[claim_id] = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
             barrier.wait(timeout=DEADLINE_S)
             try:
-                public = lifecycle.submit(session=session, catalogue=roles_catalogue, principal=PCN, claim_id=claim_id)
+                claim = authz.pcn_claim(session, PCN, claim_id)
+                public = lifecycle.submit(session=session, catalogue=roles_catalogue, principal=PCN, claim=claim)
                 outcomes[claim_id] = (public.status, public.amount_pence)
             except ProblemError as exc:
                 outcomes[claim_id] = (exc.code, exc.status)

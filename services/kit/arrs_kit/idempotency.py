@@ -1,8 +1,8 @@
 """Idempotency keys: a retried POST never does its work twice.
 
-The first request with a key claims it (a row committed on its own, state ``in_progress``), does its
-work, and records its response **in the same transaction as the work**, so either both happen or
-neither. A retry with the same key and the same body replays the recorded response
+The first request with a key takes a lease on it (a row committed on its own, state ``in_progress``),
+does its work, and records its response **in the same transaction as the work**, so either both
+happen or neither. A retry with the same key and the same body replays the recorded response
 (``Idempotent-Replayed: true``); the same key with another body is 422
 ``/problems/idempotency-key-reused``; the same key while the first is still running is 409
 ``/problems/idempotency-key-in-progress``. A request that fails (any error) releases its claim, so
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -88,7 +88,7 @@ class Replay:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class KeyLease:
     """The right to do the work once; pass it to the service, which records the response."""
 
     store: IdempotencyStore
@@ -109,7 +109,7 @@ class IdempotencyStore:
         t = self.table
         return session.execute(select(t).where(t.c.scope == scope, t.c.key == key)).one_or_none()
 
-    def claim(self, db: Database, *, scope: str, key: str, request_hash: str) -> Claim | Replay:
+    def claim(self, db: Database, *, scope: str, key: str, request_hash: str) -> KeyLease | Replay:
         """Claim ``key`` for this request, or answer the recorded response of an earlier one."""
         t = self.table
         now = datetime.now(UTC)
@@ -126,7 +126,7 @@ class IdempotencyStore:
                     )
                 )
                 session.commit()
-                return Claim(self, scope, key)
+                return KeyLease(self, scope, key)
             except IntegrityError:
                 session.rollback()
             row = self._row(session, scope, key)
@@ -153,9 +153,9 @@ class IdempotencyStore:
                 raise IdempotencyKeyInProgress(
                     "Another retry took this key over; retry shortly.", headers={"Retry-After": "1"}
                 )
-            return Claim(self, scope, key)
+            return KeyLease(self, scope, key)
 
-    def record(self, session: Session, claim: Claim, *, status: int, body: Any, location: str | None) -> None:
+    def record(self, session: Session, claim: KeyLease, *, status: int, body: Any, location: str | None) -> None:
         t = self.table
         session.execute(
             update(t)
@@ -165,7 +165,7 @@ class IdempotencyStore:
             )
         )
 
-    def release(self, db: Database, claim: Claim) -> None:
+    def release(self, db: Database, claim: KeyLease) -> None:
         """Give the key back after a failure, so the client can retry the request."""
         t = self.table
         with db.writer() as session:
@@ -184,12 +184,12 @@ def run_idempotent(
     method: str,
     path: str,
     payload: Any,
-    work: Callable[[Claim | None], T],
+    work: Callable[[KeyLease | None], T],
 ) -> T | JSONResponse:
     """Run ``work`` at most once per (client, operation, key); replay its response on a retry.
 
-    ``work`` receives the claim (or None without a key) and must call ``claim.record`` inside its
-    transaction on ``session``. Any failure rolls that transaction back and releases the claim.
+    ``work`` receives the lease (or None without a key) and must call ``lease.record`` inside its
+    transaction on ``session``. Any failure rolls that transaction back and releases the lease.
     """
     if key is None:
         return work(None)
@@ -200,6 +200,58 @@ def run_idempotent(
         return outcome.response()
     try:
         return work(outcome)
+    except BaseException:
+        # End the failed transaction first: on SQLite it holds the write lock the release needs.
+        session.rollback()
+        store.release(db, outcome)
+        raise
+
+
+Claim = KeyLease
+"""The lease's former name, kept for the services that still import it."""
+
+
+class Replayed(Exception):
+    """Raised by :func:`lease` for a retry: answer ``replay`` (register :func:`replayed_response`)."""
+
+    def __init__(self, replay: Replay) -> None:
+        super().__init__("replayed")
+        self.replay = replay
+
+
+async def replayed_response(_request: Any, exc: Exception) -> JSONResponse:
+    """The exception handler for :class:`Replayed`: the first request's response, replayed."""
+    assert isinstance(exc, Replayed)
+    return exc.replay.response()
+
+
+def lease(
+    *,
+    store: IdempotencyStore,
+    db: Database,
+    session: Session,
+    principal_id: str,
+    operation: str,
+    key: str | None,
+    method: str,
+    path: str,
+    payload: Any,
+) -> Iterator[KeyLease | None]:
+    """The body of a yield dependency (scope ``function``) that hands the route a lease: None without
+    a key; :class:`Replayed` for a retry of a finished request; otherwise a lease the service
+    records its response on. A failure of the request rolls ``session`` back and releases the lease
+    before the error is answered, so the client may retry. The same rules as :func:`run_idempotent`.
+    """
+    if key is None:
+        yield None
+        return
+    outcome = store.claim(
+        db, scope=f"{principal_id}:{operation}", key=key, request_hash=fingerprint(method, path, payload)
+    )
+    if isinstance(outcome, Replay):
+        raise Replayed(outcome)
+    try:
+        yield outcome
     except BaseException:
         # End the failed transaction first: on SQLite it holds the write lock the release needs.
         session.rollback()

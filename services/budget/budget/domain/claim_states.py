@@ -67,41 +67,31 @@ def sql_list(values: Iterable[StrEnum]) -> str:
     return "(" + ", ".join(f"'{value.value}'" for value in values) + ")"
 
 
-class Decider(StrEnum):
-    """Who takes a step, besides an admin (domain §8)."""
-
-    PCN = "pcn"  # the claim's PCN
-    ICB = "icb"  # the PCN's ICB
-    PCN_OR_ICB = "pcn_or_icb"
-
-
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """A lifecycle step: who takes it, from which statuses, to which."""
+    """A lifecycle step: from which statuses, to which. Who may take it is a rule of
+    :mod:`budget.service.authz` (domain §8), applied by the route's dependency."""
 
     action: ClaimAction
     gerund: str  # as a refusal says it: "approving needs it submitted"
     sources: tuple[ClaimStatus, ...]
     target: ClaimStatus
-    by: Decider
 
 
-SUBMIT = Transition(ClaimAction.SUBMIT, "submitting", (ClaimStatus.DRAFT,), ClaimStatus.SUBMITTED, by=Decider.PCN)
-APPROVE = Transition(ClaimAction.APPROVE, "approving", (ClaimStatus.SUBMITTED,), ClaimStatus.APPROVED, by=Decider.ICB)
-REJECT = Transition(ClaimAction.REJECT, "rejecting", (ClaimStatus.SUBMITTED,), ClaimStatus.REJECTED, by=Decider.ICB)
-PAY = Transition(ClaimAction.PAY, "paying", (ClaimStatus.APPROVED,), ClaimStatus.PAID, by=Decider.ICB)
+SUBMIT = Transition(ClaimAction.SUBMIT, "submitting", (ClaimStatus.DRAFT,), ClaimStatus.SUBMITTED)
+APPROVE = Transition(ClaimAction.APPROVE, "approving", (ClaimStatus.SUBMITTED,), ClaimStatus.APPROVED)
+REJECT = Transition(ClaimAction.REJECT, "rejecting", (ClaimStatus.SUBMITTED,), ClaimStatus.REJECTED)
+PAY = Transition(ClaimAction.PAY, "paying", (ClaimStatus.APPROVED,), ClaimStatus.PAID)
 WITHDRAW = Transition(
-    ClaimAction.WITHDRAW,
-    "withdrawing",
-    (ClaimStatus.DRAFT, ClaimStatus.SUBMITTED),
-    ClaimStatus.WITHDRAWN,
-    by=Decider.PCN,
+    ClaimAction.WITHDRAW, "withdrawing", (ClaimStatus.DRAFT, ClaimStatus.SUBMITTED), ClaimStatus.WITHDRAWN
 )
-EDIT = Transition(ClaimAction.EDIT, "editing", (ClaimStatus.DRAFT,), ClaimStatus.DRAFT, by=Decider.PCN)
-ADJUST = Transition(
-    ClaimAction.CREATE, "an adjustment", (ClaimStatus.PAID,), ClaimStatus.SUBMITTED, by=Decider.PCN_OR_ICB
-)
+EDIT = Transition(ClaimAction.EDIT, "editing", (ClaimStatus.DRAFT,), ClaimStatus.DRAFT)
+ADJUST = Transition(ClaimAction.CREATE, "an adjustment", (ClaimStatus.PAID,), ClaimStatus.SUBMITTED)
 """Correcting a paid claim: the adjustment it creates is submitted at once."""
+
+
+ADJUSTABLE_KINDS = (ClaimKind.CLAIM,)
+"""An adjustment corrects a claim, never another adjustment."""
 
 
 def allowed(transition: Transition, status: str) -> bool:

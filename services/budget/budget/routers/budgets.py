@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
-from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -19,10 +18,7 @@ from arrs_kit.pagination import (
 )
 from arrs_kit.principal import PrincipalDep, ReaderDep
 from arrs_kit.problems import problem_responses
-from budget.deps import (
-    FyPath,
-    PcnCodePath,
-)
+from budget.deps import AllocationLease, FyPath, ManagedPcn, PcnCodePath, ReadablePcn, YearCloseLease
 from budget.schemas.budgets import (
     AllocateResult,
     AllocationCreate,
@@ -46,7 +42,7 @@ router = APIRouter(prefix="/v1")
     responses={201: {"model": AllocateResult, "description": "Sums posted"}, **problem_responses(403, 404, 409, 422)},
 )
 def allocate_budget(
-    pcn_code: PcnCodePath, fy: FyPath, session: WriteSessionDep, principal: PrincipalDep
+    pcn_code: PcnCodePath, fy: FyPath, pcn: ManagedPcn, session: WriteSessionDep, principal: PrincipalDep
 ) -> JSONResponse:
     """Admin or the PCN's ICB: compute the financial year's sums, round_half_up(rate per weighted
     patient × the PCN's weighted population at 1 January before the FY), for `arrs` and, where the
@@ -55,7 +51,7 @@ def allocate_budget(
     After a corrected rate or weighted population it posts the difference (a reduction needs that
     much available: 409 `budget-exceeded`). 422 `weighted-population-missing` or
     `funding-rate-missing` when an input is absent."""
-    result, posted = budgets.allocate(session=session, principal=principal, code=pcn_code, fy=fy)
+    result, posted = budgets.allocate(session=session, principal=principal, pcn=pcn, fy=fy)
     return JSONResponse(result.model_dump(mode="json"), status_code=201 if posted else 200)
 
 
@@ -71,38 +67,26 @@ def add_allocation(
     pcn_code: PcnCodePath,
     fy: FyPath,
     data: AllocationCreate,
-    request: Request,
+    lease: AllocationLease,
+    pcn: ManagedPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
     response: Response,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AllocationPublic | JSONResponse:
+) -> AllocationPublic:
     """The PCN's ICB (or an admin): record an allocation by amount with its reason: a top-up
     (positive `amount_pence`) or a reduction (negative; never more than is available, 409
     `budget-exceeded`, nothing written). With an `Idempotency-Key`, a retry replays the first answer
     instead of posting twice; the same key with another body is 422 `idempotency-key-reused`."""
-    result = run_idempotent(
-        store=request.app.state.idempotency,
-        db=request.app.state.db,
+    result = budgets.add_allocation(
         session=session,
-        principal_id=principal.client_id,
-        operation=f"add_allocation:{pcn_code.upper()}:{fy}",
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=data.model_dump(mode="json"),
-        work=lambda claim: budgets.add_allocation(
-            session=session,
-            principal=principal,
-            code=pcn_code,
-            fy=fy,
-            data=data,
-            claim=claim,
-            idempotency_key=idempotency_key,
-        ),
+        principal=principal,
+        pcn=pcn,
+        fy=fy,
+        data=data,
+        lease=lease,
+        idempotency_key=lease.key if lease else None,
     )
-    if isinstance(result, AllocationPublic):
-        response.headers["Location"] = f"/v1/pcns/{result.posting.pcn_code}/ledger"
+    response.headers["Location"] = f"/v1/pcns/{result.posting.pcn_code}/ledger"
     return result
 
 
@@ -116,35 +100,19 @@ def add_allocation(
 def close_budget_year(
     pcn_code: PcnCodePath,
     fy: FyPath,
-    request: Request,
+    lease: YearCloseLease,
+    pcn: ManagedPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> YearClosePublic | JSONResponse:
+) -> YearClosePublic:
     """The PCN's ICB (or an admin), after 31 March: close the financial year. What is still
     available in each pot lapses (`available` → `lapsed` on the ledger); unused money is not carried
     forward. Claims still held or approved keep their money; a hold released later (a rejection or
     withdrawal after the close) returns to `available`, and closing again lapses it. Answers what
     lapsed now and the pots after. 422 `financial-year-not-ended` before the year is over. With an
     `Idempotency-Key` a retry replays the first answer."""
-    return run_idempotent(
-        store=request.app.state.idempotency,
-        db=request.app.state.db,
-        session=session,
-        principal_id=principal.client_id,
-        operation=f"close_budget_year:{pcn_code.upper()}:{fy}",
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=None,
-        work=lambda claim: budgets.close_year(
-            session=session,
-            principal=principal,
-            code=pcn_code,
-            fy=fy,
-            claim=claim,
-            idempotency_key=idempotency_key,
-        ),
+    return budgets.close_year(
+        session=session, principal=principal, pcn=pcn, fy=fy, lease=lease, idempotency_key=lease.key if lease else None
     )
 
 
@@ -155,10 +123,10 @@ def close_budget_year(
     response_model=BudgetPublic,
     responses=problem_responses(404, 422),
 )
-def get_budget(pcn_code: PcnCodePath, fy: FyPath, session: ReadSessionDep, principal: PrincipalDep) -> BudgetPublic:
+def get_budget(pcn_code: PcnCodePath, fy: FyPath, pcn: ReadablePcn, session: ReadSessionDep) -> BudgetPublic:
     """A PCN's budget for a financial year: per pot, what has been allocated, held by submitted
     claims, approved, paid and lapsed, and what is available. Outside the client's scope: 404."""
-    return budgets.get_budget(session=session, principal=principal, code=pcn_code, fy=fy)
+    return budgets.get_budget(session=session, pcn=pcn, fy=fy)
 
 
 @router.get(
@@ -199,9 +167,9 @@ def list_budgets(
 )
 def list_ledger(
     pcn_code: PcnCodePath,
+    pcn: ReadablePcn,
     request: Request,
     session: ReadSessionDep,
-    principal: PrincipalDep,
     fy: Annotated[
         str | None, Query(min_length=7, max_length=7, description="Only this financial year (`YYYY-YY`).")
     ] = None,
@@ -211,8 +179,6 @@ def list_ledger(
 ) -> PostingPage | Response:
     """A PCN's ledger postings, oldest first: each moves `amount_pence` from `debit_account` to
     `credit_account` of one pot, with its kind, reason and who posted it. Outside scope: 404."""
-    items, next_cursor = budgets.list_ledger(
-        session=session, principal=principal, code=pcn_code, fy=fy, cursor=cursor, limit=limit
-    )
+    items, next_cursor = budgets.list_ledger(session=session, pcn=pcn, fy=fy, cursor=cursor, limit=limit)
     page = PostingPage(data=items, next_cursor=next_cursor)
     return page_or_csv(request, format, page, filename=f"ledger-{pcn_code.upper()}")

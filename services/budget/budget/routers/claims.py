@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
-from arrs_kit.idempotency import Claim as IdempotencyClaim
-from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
 from arrs_kit.pagination import CSV_RESPONSE_DOC, DEFAULT_LIMIT, CursorQuery, FormatQuery, LimitQuery, page_or_csv
-from arrs_kit.principal import Principal, PrincipalDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
-from budget.deps import CatalogueDep, ClaimIdPath, IfMatchRequired
+from budget.deps import (
+    AdjustableClaim,
+    AdjustLease,
+    ApproveLease,
+    CatalogueDep,
+    ClaimIdPath,
+    IcbClaim,
+    IfMatchRequired,
+    PayLease,
+    PcnClaim,
+    PostToClaim,
+    PostToPreview,
+    ReadableClaim,
+    RejectLease,
+    SubmitLease,
+    WithdrawBody,
+    WithdrawLease,
+)
 from budget.schemas.claims import (
     CLAIM_MONTH_PATTERN,
     AdjustmentCreate,
@@ -25,7 +39,6 @@ from budget.schemas.claims import (
     ClaimPublic,
     ClaimReject,
     ClaimUpdate,
-    ClaimWithdraw,
     StatusField,
 )
 from budget.schemas.common import PCN_CODE_PATTERN
@@ -59,9 +72,9 @@ WITH_CATALOGUE = problem_responses(403, 404, 409, 422, 503)
     "`budget-exceeded` included; nothing is stored." + CHECKS,
 )
 def preview_claim(
-    data: ClaimCreate, session: ReadSessionDep, principal: PrincipalDep, catalogue: CatalogueDep
+    data: ClaimCreate, post: PostToPreview, session: ReadSessionDep, catalogue: CatalogueDep
 ) -> ClaimPreview:
-    return drafts.preview(session=session, catalogue=catalogue, principal=principal, data=data)
+    return drafts.preview(session=session, catalogue=catalogue, post=post, data=data)
 
 
 @router.post(
@@ -75,9 +88,14 @@ def preview_claim(
     "failing check refuses the draft." + CHECKS,
 )
 def create_claim(
-    data: ClaimCreate, session: WriteSessionDep, principal: PrincipalDep, catalogue: CatalogueDep, response: Response
+    data: ClaimCreate,
+    post: PostToClaim,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    catalogue: CatalogueDep,
+    response: Response,
 ) -> ClaimPublic:
-    public, etag = drafts.create_draft(session=session, catalogue=catalogue, principal=principal, data=data)
+    public, etag = drafts.create_draft(session=session, catalogue=catalogue, principal=principal, post=post, data=data)
     response.headers["ETag"] = etag
     response.headers["Location"] = f"/v1/claims/{public.id}"
     return public
@@ -115,12 +133,10 @@ def list_claims(
     response_model=ClaimPublic,
     responses=problem_responses(404, 422),
 )
-def get_claim(
-    claim_id: ClaimIdPath, session: ReadSessionDep, principal: PrincipalDep, response: Response
-) -> ClaimPublic:
+def get_claim(claim_id: ClaimIdPath, claim: ReadableClaim, session: ReadSessionDep, response: Response) -> ClaimPublic:
     """One claim with its computation, its history and its ETag (a draft is edited with it).
     Outside the client's scope: 404 `claim-not-found`."""
-    public, etag = drafts.get_claim(session=session, principal=principal, claim_id=claim_id)
+    public, etag = drafts.get_claim(session=session, claim=claim)
     response.headers["ETag"] = etag
     return public
 
@@ -137,6 +153,7 @@ def get_claim(
 def update_claim(
     claim_id: ClaimIdPath,
     data: ClaimUpdate,
+    claim: PcnClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
@@ -144,42 +161,17 @@ def update_claim(
     if_match: IfMatchRequired = None,
 ) -> ClaimPublic:
     public, etag = drafts.update_draft(
-        session=session, catalogue=catalogue, principal=principal, claim_id=claim_id, data=data, if_match=if_match
+        session=session, catalogue=catalogue, principal=principal, claim=claim, data=data, if_match=if_match
     )
     response.headers["ETag"] = etag
     return public
 
 
-def _idempotent(
-    request: Request,
-    session: Any,
-    principal: Principal,
-    *,
-    action: str,
-    claim_id: int,
-    key: str | None,
-    payload: object,
-    work: Callable[[IdempotencyClaim | None], ClaimPublic],
-    status: int = 200,
-) -> JSONResponse:
-    """Run a lifecycle step at most once per key; answer the claim as built (already a validated
-    ``ClaimPublic``: it is not validated a second time on the way out), or the replay."""
-    result = run_idempotent(
-        store=request.app.state.idempotency,
-        db=request.app.state.db,
-        session=session,
-        principal_id=principal.client_id,
-        operation=f"{action}_claim:{claim_id}",
-        key=key,
-        method="POST",
-        path=request.url.path,
-        payload=payload,
-        work=work,
-    )
-    if isinstance(result, JSONResponse):
-        return result
-    headers = {"Location": f"/v1/claims/{result.id}"} if status == 201 else None
-    return JSONResponse(result.model_dump(mode="json"), status_code=status, headers=headers)
+def _answer(public: ClaimPublic, *, status: int = 200) -> JSONResponse:
+    """The claim as built (already a validated ``ClaimPublic``: it is not validated a second time on
+    the way out); a retry with the same Idempotency-Key never gets here (its first answer is replayed)."""
+    headers = {"Location": f"/v1/claims/{public.id}"} if status == 201 else None
+    return JSONResponse(public.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 @router.post(
@@ -193,28 +185,14 @@ def _idempotent(
 )
 def submit_claim(
     claim_id: ClaimIdPath,
-    request: Request,
+    lease: SubmitLease,
+    claim: PcnClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    return _idempotent(
-        request,
-        session,
-        principal,
-        action="submit",
-        claim_id=claim_id,
-        key=idempotency_key,
-        payload=None,
-        work=lambda key: lifecycle.submit(
-            session=session,
-            catalogue=catalogue,
-            principal=principal,
-            claim_id=claim_id,
-            claim_key=key,
-            idempotency_key=idempotency_key,
-        ),
+    return _answer(
+        lifecycle.submit(session=session, catalogue=catalogue, principal=principal, claim=claim, lease=lease)
     )
 
 
@@ -226,24 +204,9 @@ def submit_claim(
     description="The PCN's ICB or an admin: approve a submitted claim (held → approved)." + IDEMPOTENT,
 )
 def approve_claim(
-    claim_id: ClaimIdPath,
-    request: Request,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    claim_id: ClaimIdPath, lease: ApproveLease, claim: IcbClaim, session: WriteSessionDep, principal: PrincipalDep
 ) -> JSONResponse:
-    return _idempotent(
-        request,
-        session,
-        principal,
-        action="approve",
-        claim_id=claim_id,
-        key=idempotency_key,
-        payload=None,
-        work=lambda key: lifecycle.approve(
-            session=session, principal=principal, claim_id=claim_id, claim_key=key, idempotency_key=idempotency_key
-        ),
-    )
+    return _answer(lifecycle.approve(session=session, principal=principal, claim=claim, lease=lease))
 
 
 @router.post(
@@ -257,28 +220,12 @@ def approve_claim(
 def reject_claim(
     claim_id: ClaimIdPath,
     data: ClaimReject,
-    request: Request,
+    lease: RejectLease,
+    claim: IcbClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    return _idempotent(
-        request,
-        session,
-        principal,
-        action="reject",
-        claim_id=claim_id,
-        key=idempotency_key,
-        payload=data.model_dump(mode="json"),
-        work=lambda key: lifecycle.reject(
-            session=session,
-            principal=principal,
-            claim_id=claim_id,
-            reason=data.reason,
-            claim_key=key,
-            idempotency_key=idempotency_key,
-        ),
-    )
+    return _answer(lifecycle.reject(session=session, principal=principal, claim=claim, reason=data.reason, lease=lease))
 
 
 @router.post(
@@ -292,28 +239,15 @@ def reject_claim(
 def pay_claim(
     claim_id: ClaimIdPath,
     data: ClaimPay,
-    request: Request,
+    lease: PayLease,
+    claim: IcbClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    return _idempotent(
-        request,
-        session,
-        principal,
-        action="pay",
-        claim_id=claim_id,
-        key=idempotency_key,
-        payload=data.model_dump(mode="json"),
-        work=lambda key: lifecycle.pay(
-            session=session,
-            principal=principal,
-            claim_id=claim_id,
-            payment_reference=data.payment_reference,
-            claim_key=key,
-            idempotency_key=idempotency_key,
-        ),
+    public = lifecycle.pay(
+        session=session, principal=principal, claim=claim, payment_reference=data.payment_reference, lease=lease
     )
+    return _answer(public)
 
 
 @router.post(
@@ -326,30 +260,14 @@ def pay_claim(
 )
 def withdraw_claim(
     claim_id: ClaimIdPath,
-    request: Request,
+    data: WithdrawBody,
+    lease: WithdrawLease,
+    claim: PcnClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
-    # Optional, yet a named schema (not `ClaimWithdraw | null`) for client generators: no body is `{}`.
-    data: Annotated[ClaimWithdraw, Body(default_factory=ClaimWithdraw)],
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    reason = data.reason
-    return _idempotent(
-        request,
-        session,
-        principal,
-        action="withdraw",
-        claim_id=claim_id,
-        key=idempotency_key,
-        payload=data.model_dump(mode="json"),
-        work=lambda key: lifecycle.withdraw(
-            session=session,
-            principal=principal,
-            claim_id=claim_id,
-            reason=reason,
-            claim_key=key,
-            idempotency_key=idempotency_key,
-        ),
+    return _answer(
+        lifecycle.withdraw(session=session, principal=principal, claim=claim, reason=data.reason, lease=lease)
     )
 
 
@@ -370,28 +288,13 @@ def withdraw_claim(
 def create_adjustment(
     claim_id: ClaimIdPath,
     data: AdjustmentCreate,
-    request: Request,
+    lease: AdjustLease,
+    original: AdjustableClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    return _idempotent(
-        request,
-        session,
-        principal,
-        action="adjust",
-        claim_id=claim_id,
-        key=idempotency_key,
-        payload=data.model_dump(mode="json"),
-        work=lambda key: adjustments.create_adjustment(
-            session=session,
-            catalogue=catalogue,
-            principal=principal,
-            claim_id=claim_id,
-            data=data,
-            claim_key=key,
-            idempotency_key=idempotency_key,
-        ),
-        status=201,
+    public = adjustments.create_adjustment(
+        session=session, catalogue=catalogue, principal=principal, original=original, data=data, lease=lease
     )
+    return _answer(public, status=201)

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from arrs_kit.db import ReadSessionDep
 from arrs_kit.pagination import FormatQuery, csv_response, wants_csv
-from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
-from budget.deps import CatalogueDep, FyQuery, PcnCodePath
+from budget.deps import CatalogueDep, FyQuery, PcnCodePath, ReadablePcn
 from budget.routers.docs import OUTAGE, csv_doc
 from budget.schemas.claims import CLAIM_MONTH_PATTERN
 from budget.schemas.planning import ForecastPublic, HeadroomPublic
@@ -44,13 +43,13 @@ router = APIRouter(prefix="/v1", tags=["planning"])
 def get_forecast(
     pcn_code: PcnCodePath,
     fy: FyQuery,
+    pcn: ReadablePcn,
     request: Request,
     session: ReadSessionDep,
-    principal: PrincipalDep,
     catalogue: CatalogueDep,
     format: FormatQuery = None,
 ) -> ForecastPublic | Response:
-    public = forecast.forecast(session=session, catalogue=catalogue, principal=principal, code=pcn_code, fy=fy)
+    public = forecast.forecast(session=session, catalogue=catalogue, pcn=pcn, fy=fy)
     if wants_csv(request, format):
         return csv_response(
             forecast.forecast_rows(public), next_cursor=None, filename=f"forecast-{public.pcn_code}-{public.fy}"
@@ -78,8 +77,8 @@ def get_forecast(
 )
 def get_headroom(
     pcn_code: PcnCodePath,
+    pcn: ReadablePcn,
     session: ReadSessionDep,
-    principal: PrincipalDep,
     catalogue: CatalogueDep,
     role_code: Annotated[
         str,
@@ -102,8 +101,7 @@ def get_headroom(
     return headroom.headroom(
         session=session,
         catalogue=catalogue,
-        principal=principal,
-        code=pcn_code,
+        pcn=pcn,
         role_code=role_code,
         from_month=from_month,
         geography=geography,

@@ -21,8 +21,11 @@ from budget.deps import (
     FyPath,
     IfMatchOptional,
     IfMatchRequired,
+    LockedManagedPcn,
     PcnCodePath,
     PracticeCodePath,
+    ReadablePcn,
+    ReferenceDate,
 )
 from budget.schemas.common import ICB_CODE_PATTERN
 from budget.schemas.register import (
@@ -128,10 +131,10 @@ def list_pcns(
     response_model=PcnDetail,
     responses=problem_responses(404, 422),
 )
-def get_pcn(pcn_code: PcnCodePath, session: ReadSessionDep, principal: PrincipalDep, response: Response) -> PcnDetail:
+def get_pcn(pcn_code: PcnCodePath, pcn: ReadablePcn, session: ReadSessionDep, response: Response) -> PcnDetail:
     """One PCN: its current practices with the day each joined, every membership past and present,
     its list size and its weighted population by financial year. Outside the client's scope: 404."""
-    detail, etag = organisations.get_pcn(session=session, principal=principal, code=pcn_code)
+    detail, etag = organisations.get_pcn(session=session, pcn=pcn)
     response.headers["ETag"] = etag
     return detail
 
@@ -146,6 +149,7 @@ def get_pcn(pcn_code: PcnCodePath, session: ReadSessionDep, principal: Principal
 def update_pcn(
     pcn_code: PcnCodePath,
     data: PcnUpdate,
+    pcn: LockedManagedPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
     response: Response,
@@ -156,9 +160,7 @@ def update_pcn(
     (default today in England; their last day is the day before) and new ones join on it; the
     memberships they end stay in the history. A PCN the client may not read: 404, as for no such
     PCN; one it reads but may not change (the PCN itself, a dashboard): 403."""
-    detail, etag = organisations.update_pcn(
-        session=session, principal=principal, code=pcn_code, data=data, if_match=if_match
-    )
+    detail, etag = organisations.update_pcn(session=session, principal=principal, pcn=pcn, data=data, if_match=if_match)
     response.headers["ETag"] = etag
     return detail
 
@@ -174,6 +176,8 @@ def put_weighted_population(
     pcn_code: PcnCodePath,
     fy: FyPath,
     data: WeightedPopulationPut,
+    reference_date: ReferenceDate,
+    pcn: LockedManagedPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
     response: Response,
@@ -183,7 +187,13 @@ def put_weighted_population(
     1 January before it starts (`reference_date`). A new value replaces the old one, which stays in
     `history`; sending the same value again changes nothing."""
     public, etag = weighted_populations.put_weighted_population(
-        session=session, principal=principal, code=pcn_code, fy=fy, data=data, if_match=if_match
+        session=session,
+        principal=principal,
+        pcn=pcn,
+        fy=fy,
+        reference_date=reference_date,
+        data=data,
+        if_match=if_match,
     )
     response.headers["ETag"] = etag
     return public

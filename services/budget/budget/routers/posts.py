@@ -20,7 +20,9 @@ from arrs_kit.problems import problem_responses
 from budget.deps import (
     CatalogueDep,
     IfMatchRequired,
+    OwnedPost,
     PostIdPath,
+    ReadablePost,
 )
 from budget.schemas.common import ICB_CODE_PATTERN, PCN_CODE_PATTERN
 from budget.schemas.posts import PostCreate, PostPage, PostPublic, PostUpdate
@@ -99,9 +101,9 @@ def list_posts(
     response_model=PostPublic,
     responses=problem_responses(404, 422),
 )
-def get_post(post_id: PostIdPath, session: ReadSessionDep, principal: PrincipalDep, response: Response) -> PostPublic:
+def get_post(post_id: PostIdPath, post: ReadablePost, response: Response) -> PostPublic:
     """One post, with its ETag. Outside the client's scope: 404 `post-not-found`."""
-    public, etag = posts.get_post(session=session, principal=principal, post_id=post_id)
+    public, etag = posts.get_post(post=post)
     response.headers["ETag"] = etag
     return public
 
@@ -115,6 +117,7 @@ def get_post(post_id: PostIdPath, session: ReadSessionDep, principal: PrincipalD
 )
 def update_post(
     post_id: PostIdPath,
+    post: OwnedPost,
     data: PostUpdate,
     session: WriteSessionDep,
     principal: PrincipalDep,
@@ -126,8 +129,6 @@ def update_post(
     client may not read: 404 `post-not-found`, as for no such post; one it reads but may not change
     (its ICB, a dashboard): 403. A change of `employment_model` or `employer_code` is checked as on
     creation (422 `employer-not-in-pcn`)."""
-    public, etag = posts.update_post(
-        session=session, principal=principal, post_id=post_id, data=data, if_match=if_match
-    )
+    public, etag = posts.update_post(session=session, principal=principal, post=post, data=data, if_match=if_match)
     response.headers["ETag"] = etag
     return public

@@ -9,7 +9,7 @@ from arrs_kit.db import ReadSessionDep, WriteSessionDep
 from arrs_kit.pagination import FormatQuery, csv_response, wants_csv
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
-from budget.deps import CatalogueDep, FyPath, IfMatchPlan, PcnCodePath
+from budget.deps import CatalogueDep, FyPath, IfMatchPlan, OwnPcn, PcnCodePath, ReadablePcn
 from budget.routers.docs import OUTAGE, csv_doc
 from budget.schemas.planning import WorkforcePlanPublic, WorkforcePlanPut
 from budget.service.planning import workforce_plans
@@ -41,13 +41,14 @@ def put_workforce_plan(
     pcn_code: PcnCodePath,
     fy: FyPath,
     data: WorkforcePlanPut,
+    pcn: OwnPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
     if_match: IfMatchPlan = None,
 ) -> JSONResponse:
     public, etag, created = workforce_plans.put_plan(
-        session=session, catalogue=catalogue, principal=principal, code=pcn_code, fy=fy, data=data, if_match=if_match
+        session=session, catalogue=catalogue, principal=principal, pcn=pcn, fy=fy, data=data, if_match=if_match
     )
     headers = {"ETag": etag}
     if created:
@@ -69,13 +70,13 @@ def put_workforce_plan(
 def get_workforce_plan(
     pcn_code: PcnCodePath,
     fy: FyPath,
+    pcn: ReadablePcn,
     request: Request,
     session: ReadSessionDep,
-    principal: PrincipalDep,
     response: Response,
     format: FormatQuery = None,
 ) -> WorkforcePlanPublic | Response:
-    public, etag = workforce_plans.get_plan(session=session, principal=principal, code=pcn_code, fy=fy)
+    public, etag = workforce_plans.get_plan(session=session, pcn=pcn, fy=fy)
     if wants_csv(request, format):
         csv = csv_response(
             workforce_plans.comparison_rows(public),

@@ -1,5 +1,25 @@
-"""Who may see and change which resource (domain §8): the rows a principal may read or change,
-loaded once, with the rules of :mod:`budget.domain.scope`."""
+"""Who may see and change which resource (domain §8), each rule in one place: the resource is loaded
+once, checked with the rules of :mod:`budget.domain.scope`, and handed on. Routes take them as
+dependencies (:mod:`budget.deps`); services receive the authorised row.
+
+A resource outside a principal's scope does not exist for it: 404, the same body as for an id that
+does not exist (the detail names no id). A 403 is for an action the principal's kind may not take on
+a resource it can see, naming no organisation.
+
+====================  ==============================================  ==========================
+rule                  who (besides an admin)                          used for
+====================  ==============================================  ==========================
+readable_pcn          its ICB (and that ICB's dashboard), itself      reads of a PCN and its budget
+managed_pcn           its ICB                                         the PCN, its population, budget
+own_pcn               the PCN itself                                  its workforce plan
+readable_post         whoever reads its PCN                           reads of a post
+owned_post            its PCN                                         changing it, claiming for it
+readable_claim        whoever reads its PCN                           reads of a claim
+pcn_claim             its PCN                                         edit, submit, withdraw
+icb_claim             its PCN's ICB                                   approve, reject, pay
+adjustable_claim      its PCN or its PCN's ICB                        adjusting a paid claim
+====================  ==============================================  ==========================
+"""
 
 from __future__ import annotations
 
@@ -16,8 +36,6 @@ from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
 from budget.service.common import normalise_code
 
-# One answer for an id that does not exist and for one outside the client's scope (domain §8): the
-# detail names no id, so the two bodies are the same but for the request id and the path.
 NO_PCN = "No PCN with this code that this client may read."
 NO_POST = "No post with this id that this client may read."
 NO_CLAIM = "No claim with this id that this client may read."
@@ -28,11 +46,14 @@ def pcn_etag(pcn: Pcn) -> str:
 
 
 def list_scope(principal: Principal) -> scope.ListScope:
-    """The rows of the register's lists this principal sees; 403 for those who may not list."""
+    """The rows of the lists this principal sees; 403 for those who may not list."""
     visible = scope.list_scope(principal)
     if visible is None:
         raise Forbidden("A practice system reads only its own practices (GET /v1/practices/{practice_code}).")
     return visible
+
+
+# PCNs
 
 
 def readable_pcn(session: Session, principal: Principal, code: str, *, for_update: bool = False) -> Pcn:
@@ -49,47 +70,71 @@ def require_manager(principal: Principal) -> None:
         raise Forbidden("Only an admin or the PCN's ICB may change a PCN.")
 
 
-def managed_pcn(session: Session, principal: Principal, code: str, *, for_update: bool = True) -> Pcn:
-    """The PCN (locked for this transaction unless ``for_update`` is false) that an admin or its ICB
-    changes: 404 when the principal may not read it, as when there is none; 403 when it may read it
-    but not change it (the PCN itself, a dashboard)."""
+def managed_pcn(session: Session, principal: Principal, code: str, *, for_update: bool) -> Pcn:
+    """The PCN (locked for this transaction when ``for_update``) that an admin or its ICB changes:
+    404 when the principal may not read it, as when there is none; 403 when it may read it but not
+    change it (the PCN itself, a dashboard)."""
     pcn = readable_pcn(session, principal, code, for_update=for_update)
     if not scope.may_manage_pcn(principal, icb_code=pcn.icb_code):
         raise Forbidden("Only an admin or the PCN's ICB may change a PCN, its weighted populations or its budget.")
     return pcn
 
 
-# Posts and claims. Whatever the action, a post or claim the principal may not read is 404, as one
-# that does not exist (the same body); one it reads but whose action its kind may not take is 403,
-# naming no organisation.
+def own_pcn(session: Session, principal: Principal, code: str) -> Pcn:
+    """The PCN acting on its own plans (or an admin): 404 outside scope, 403 for its ICB or a dashboard."""
+    pcn = readable_pcn(session, principal, code)
+    if not scope.may_manage_post(principal, pcn_code=pcn.code):
+        raise Forbidden("Only the PCN itself or an admin sets its workforce plan.")
+    return pcn
 
 
-def _visible(session: Session, principal: Principal, pcn_code: str) -> tuple[bool, str]:
+# Posts and claims: whoever may read a post's (or claim's) PCN reads it.
+
+
+def _readable_by(session: Session, principal: Principal, pcn_code: str) -> tuple[bool, str]:
     """Whether the principal may read the things of ``pcn_code``, and that PCN's ICB."""
     icb_code = register_repo.icb_codes_of_pcns(session, [pcn_code])[pcn_code]
     return scope.may_read_pcn(principal, pcn_code=pcn_code, icb_code=icb_code), icb_code
 
 
-def managed_post(session: Session, principal: Principal, post_id: int) -> Post:
-    """A post whose claims this principal makes: its PCN, or an admin."""
-    post = posts_repo.get_post(session, post_id)
-    if post is None or not _visible(session, principal, post.pcn_code)[0]:
+def readable_post(session: Session, principal: Principal, post_id: int, *, for_update: bool = False) -> Post:
+    """The post if this principal may read it; otherwise, as when there is none, 404."""
+    post = posts_repo.get_post(session, post_id, for_update=for_update)
+    if post is None or not _readable_by(session, principal, post.pcn_code)[0]:
         raise PostNotFound(NO_POST)
+    return post
+
+
+def owned_post(session: Session, principal: Principal, post_id: int, *, for_update: bool, forbidden: str) -> Post:
+    """A post its PCN (or an admin) changes or claims for (locked when ``for_update``); 403 with
+    ``forbidden`` for one the principal reads but may not act on (its ICB, a dashboard)."""
+    post = readable_post(session, principal, post_id, for_update=for_update)
     if not scope.may_manage_post(principal, pcn_code=post.pcn_code):
-        raise Forbidden("Only the post's PCN or an admin makes its claims.")
+        raise Forbidden(forbidden)
     return post
 
 
 def readable_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
     claim = claims_repo.get_claim(session, claim_id)
-    if claim is None or not _visible(session, principal, claim.pcn_code)[0]:
+    if claim is None or not _readable_by(session, principal, claim.pcn_code)[0]:
         raise ClaimNotFound(NO_CLAIM)
     return claim
 
 
+def _claim_for_write(session: Session, principal: Principal, claim_id: int) -> tuple[Claim, str]:
+    """The claim, locked, if the principal may read it (404 otherwise), and its PCN's ICB."""
+    claim = claims_repo.get_claim(session, claim_id, for_update=True)
+    if claim is None:
+        raise ClaimNotFound(NO_CLAIM)
+    visible, icb_code = _readable_by(session, principal, claim.pcn_code)
+    if not visible:
+        raise ClaimNotFound(NO_CLAIM)
+    return claim, icb_code
+
+
 def pcn_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
     """A claim its PCN (or an admin) acts on, locked."""
-    claim, _ = claim_for_write(session, principal, claim_id)
+    claim, _ = _claim_for_write(session, principal, claim_id)
     if not scope.may_manage_post(principal, pcn_code=claim.pcn_code):
         raise Forbidden("Only the claim's PCN or an admin may do this.")
     return claim
@@ -97,18 +142,17 @@ def pcn_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
 
 def icb_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
     """A claim its PCN's ICB (or an admin) decides on, locked."""
-    claim, icb_code = claim_for_write(session, principal, claim_id)
+    claim, icb_code = _claim_for_write(session, principal, claim_id)
     if not scope.may_manage_pcn(principal, icb_code=icb_code):
         raise Forbidden("Only the PCN's ICB or an admin approves, rejects or pays claims.")
     return claim
 
 
-def claim_for_write(session: Session, principal: Principal, claim_id: int) -> tuple[Claim, str]:
-    """The claim, locked, if the principal may read it (404 otherwise), and its PCN's ICB."""
-    claim = claims_repo.get_claim(session, claim_id, for_update=True)
-    if claim is None:
-        raise ClaimNotFound(NO_CLAIM)
-    visible, icb_code = _visible(session, principal, claim.pcn_code)
-    if not visible:
-        raise ClaimNotFound(NO_CLAIM)
-    return claim, icb_code
+def adjustable_claim(session: Session, principal: Principal, claim_id: int) -> Claim:
+    """A paid claim its PCN, its PCN's ICB or an admin corrects, locked."""
+    claim, icb_code = _claim_for_write(session, principal, claim_id)
+    if not (
+        scope.may_manage_post(principal, pcn_code=claim.pcn_code) or scope.may_manage_pcn(principal, icb_code=icb_code)
+    ):
+        raise Forbidden("Only the claim's PCN, its ICB or an admin adjusts a paid claim.")
+    return claim

@@ -2,7 +2,7 @@
 reductions, balances and the ledger itself.
 
 Every movement goes through :func:`post`, which takes the pot's balance row locked, applies the
-posting to it by the rules in :mod:`budget.ledger`, refuses anything that would leave a balance
+posting to it by the rules in :mod:`budget.domain.ledger`, refuses anything that would leave a balance
 negative (409 ``budget-exceeded``) and adds the posting, all in the caller's transaction. The
 balance row's CHECKs refuse a negative balance even if a code path skipped that check.
 """
@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from arrs_kit.context import current_request_id
-from arrs_kit.idempotency import Claim
+from arrs_kit.idempotency import KeyLease
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from budget.domain import ledger, money, register
@@ -48,11 +48,6 @@ ALLOCATION = "allocation"  # the formula sum, rate × weighted population (and i
 TOP_UP = "top_up"
 REDUCTION = "reduction"
 LAPSE = "lapse"
-
-
-def _fy(fy: str) -> str:
-    financial_year(fy)  # 422 invalid-financial-year
-    return fy
 
 
 def pot_balance(row: BudgetBalance) -> PotBalance:
@@ -128,20 +123,14 @@ def post(
     return posting
 
 
-def _budget_pcn(session: Session, principal: Principal, code: str) -> Pcn:
-    """The PCN whose budget this principal may change: an admin, or the PCN's ICB (404 when it may
-    not read the PCN, 403 when it may read but not change it). Not locked: the pots' rows are."""
-    return authz.managed_pcn(session, principal, code, for_update=False)
-
-
-def allocate(*, session: Session, principal: Principal, code: str, fy: str) -> tuple[AllocateResult, bool]:
+def allocate(*, session: Session, principal: Principal, pcn: Pcn, fy: str) -> tuple[AllocateResult, bool]:
     """Post the FY's formula sums: per pot, round_half_up(rate × weighted population at 1 January
     before the FY). Idempotent by construction: what is posted is the difference between the sum and
     what earlier ``allocation`` postings already put in the pot, so a second call posts nothing
     (and answers ``False``: nothing changed); after a corrected rate or population it posts the
-    difference. Answers the sums and the balances, and whether anything was posted."""
-    pcn = _budget_pcn(session, principal, code)
-    _fy(fy)
+    difference. Answers the sums and the balances, and whether anything was posted. ``pcn``: one the
+    principal manages (:data:`budget.deps.ManagedPcn`)."""
+    financial_year(fy)
     population = register_repo.get_weighted_population(session, pcn.code, fy)
     if population is None:
         raise WeightedPopulationMissing(
@@ -207,16 +196,16 @@ def add_allocation(
     *,
     session: Session,
     principal: Principal,
-    code: str,
+    pcn: Pcn,
     fy: str,
     data: AllocationCreate,
-    claim: Claim | None = None,
+    lease: KeyLease | None = None,
     idempotency_key: str | None = None,
 ) -> AllocationPublic:
     """The PCN's ICB (or an admin): top a pot up (positive amount) or reduce it (negative, never by
-    more than is available: 409 ``budget-exceeded``, nothing written), with a reason."""
-    pcn = _budget_pcn(session, principal, code)
-    _fy(fy)
+    more than is available: 409 ``budget-exceeded``, nothing written), with a reason. With a
+    ``lease`` (an ``Idempotency-Key``), the answer is recorded on it with the posting."""
+    financial_year(fy)
     if data.pot == "arrs_gp":
         rate = funding_rates_repo.get_funding_rate(session, fy)
         if rate is None or rate.arrs_gp_rate_tenth_pence is None:
@@ -240,16 +229,16 @@ def add_allocation(
         posting=posting_public(posting),
         budget=budget_public(pcn.code, fy, ledger_repo.balances_of(session, pcn.code, fy)),
     )
-    if claim is not None:
-        claim.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
+    if lease is not None:
+        lease.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
     session.commit()
     return public
 
 
-def get_budget(*, session: Session, principal: Principal, code: str, fy: str) -> BudgetPublic:
-    """A PCN's pots for a financial year, straight from the maintained balance rows."""
-    pcn = authz.readable_pcn(session, principal, code)
-    return budget_public(pcn.code, _fy(fy), ledger_repo.balances_of(session, pcn.code, fy))
+def get_budget(*, session: Session, pcn: Pcn, fy: str) -> BudgetPublic:
+    """A readable PCN's pots for a financial year, straight from the maintained balance rows."""
+    financial_year(fy)
+    return budget_public(pcn.code, fy, ledger_repo.balances_of(session, pcn.code, fy))
 
 
 def list_budgets(
@@ -257,7 +246,7 @@ def list_budgets(
 ) -> tuple[list[BudgetPublic], str | None]:
     """The pots of every PCN the principal may see (optionally of one ICB) for a year, by PCN code; a
     PCN with nothing posted that year has no pots."""
-    _fy(fy)
+    financial_year(fy)
     after = decode_cursor(cursor, str)
     pcns = register_repo.list_pcns(
         session,
@@ -274,12 +263,11 @@ def list_budgets(
 
 
 def list_ledger(
-    *, session: Session, principal: Principal, code: str, fy: str | None, cursor: str | None, limit: int
+    *, session: Session, pcn: Pcn, fy: str | None, cursor: str | None, limit: int
 ) -> tuple[list[PostingPublic], str | None]:
-    """A PCN's postings (one FY, or all), oldest first."""
-    pcn = authz.readable_pcn(session, principal, code)
+    """A readable PCN's postings (one FY, or all), oldest first."""
     if fy is not None:
-        _fy(fy)
+        financial_year(fy)
     rows = ledger_repo.list_postings(
         session, pcn_code=pcn.code, fy=fy, after_id=common.after_id(cursor), limit=limit + 1
     )
@@ -291,16 +279,15 @@ def close_year(
     *,
     session: Session,
     principal: Principal,
-    code: str,
+    pcn: Pcn,
     fy: str,
-    claim: Claim | None = None,
+    lease: KeyLease | None = None,
     idempotency_key: str | None = None,
 ) -> YearClosePublic:
     """The PCN's ICB (or an admin), once the financial year has ended: what is still available in
     each pot lapses (a posting from ``available`` to ``lapsed``); nothing is carried forward (domain
     §5). Claims still held or approved keep their money; a hold released after the close (a late
     rejection or withdrawal) returns to ``available``, and closing again lapses it."""
-    pcn = _budget_pcn(session, principal, code)
     _, last_day = financial_year(fy)
     if today_in_england() <= last_day:
         raise FinancialYearNotEnded(f"{fy} runs to {last_day}; it can be closed from the day after.", extra={"fy": fy})
@@ -332,7 +319,7 @@ def close_year(
         lapsed=lapsed,
         pots=[pot_balance(b) for b in ledger_repo.balances_of(session, pcn.code, fy)],
     )
-    if claim is not None:
-        claim.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
+    if lease is not None:
+        lease.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
     session.commit()
     return public

@@ -120,9 +120,9 @@ def list_pcns(
     return [_summary(p, names[p.icb_code], members.get(p.code, [])) for p in page], next_cursor
 
 
-def get_pcn(*, session: Session, principal: Principal, code: str) -> tuple[PcnDetail, str]:
-    """One PCN with its practices, their history and its weighted populations; 404 outside scope."""
-    return _detail(session, authz.readable_pcn(session, principal, code))
+def get_pcn(*, session: Session, pcn: Pcn) -> tuple[PcnDetail, str]:
+    """One readable PCN with its practices, their history and its weighted populations."""
+    return _detail(session, pcn)
 
 
 def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tuple[PcnDetail, str]:
@@ -159,11 +159,11 @@ def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tu
 
 
 def update_pcn(
-    *, session: Session, principal: Principal, code: str, data: PcnUpdate, if_match: str | None
+    *, session: Session, principal: Principal, pcn: Pcn, data: PcnUpdate, if_match: str | None
 ) -> tuple[PcnDetail, str]:
-    """Admin or the PCN's ICB: rename, set the list size, or replace the practice list. Practices left
-    out leave as of ``effective_date`` (their last day is the day before); new ones join on it."""
-    pcn = authz.managed_pcn(session, principal, code)
+    """Admin or the PCN's ICB (``pcn`` locked): rename, set the list size, or replace the practice
+    list. Practices left out leave as of ``effective_date`` (their last day is the day before); new
+    ones join on it."""
     require_if_match(if_match, authz.pcn_etag(pcn))
     on = memberships.effective_date(data.effective_date)
     now = common.now()

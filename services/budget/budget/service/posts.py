@@ -18,7 +18,6 @@ from budget.errors import (
     FundingShareNotAllowed,
     InvalidLeaveDate,
     PcnNotFound,
-    PostNotFound,
     PracticeNotInPcn,
     UnknownRole,
 )
@@ -148,19 +147,8 @@ def create_post(
     return _public(post), post_etag(post)
 
 
-def _readable(session: Session, principal: Principal, post_id: int, *, for_update: bool = False) -> Post:
-    """The post if this principal may read it; otherwise, as when there is none, 404."""
-    post = posts_repo.get_post(session, post_id, for_update=for_update)
-    if post is not None:
-        icb_code = register_repo.icb_codes_of_pcns(session, [post.pcn_code])[post.pcn_code]
-        if scope.may_read_pcn(principal, pcn_code=post.pcn_code, icb_code=icb_code):
-            return post
-    raise PostNotFound(authz.NO_POST)
-
-
-def get_post(*, session: Session, principal: Principal, post_id: int) -> tuple[PostPublic, str]:
-    """One post; 404 outside the client's scope."""
-    post = _readable(session, principal, post_id)
+def get_post(*, post: Post) -> tuple[PostPublic, str]:
+    """One readable post and its ETag."""
     return _public(post), post_etag(post)
 
 
@@ -190,13 +178,10 @@ def list_posts(
 
 
 def update_post(
-    *, session: Session, principal: Principal, post_id: int, data: PostUpdate, if_match: str | None
+    *, session: Session, principal: Principal, post: Post, data: PostUpdate, if_match: str | None
 ) -> tuple[PostPublic, str]:
-    """The post's PCN or an admin: change any field but ``pcn_code`` and ``role_code``. 404 for a
-    post the principal may not read, 403 for one it reads but may not change (its ICB, a dashboard)."""
-    post = _readable(session, principal, post_id, for_update=True)
-    if not scope.may_manage_post(principal, pcn_code=post.pcn_code):
-        raise Forbidden("Only an admin or the post's PCN may change a post.")
+    """The post's PCN or an admin (``post`` locked, :data:`budget.deps.OwnedPost`): change any field
+    but ``pcn_code`` and ``role_code``."""
     require_if_match(if_match, post_etag(post))
     before = _public(post)
     fields = data.model_fields_set

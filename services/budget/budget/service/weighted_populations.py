@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from sqlalchemy.orm import Session
 
@@ -10,11 +11,11 @@ from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.principal import Principal
 from arrs_kit.problems import PreconditionFailed
 from budget.domain import register
-from budget.errors import InvalidFinancialYear, InvalidReferenceDate
-from budget.models import WeightedPopulation, WeightedPopulationHistory
+from budget.errors import InvalidReferenceDate
+from budget.models import Pcn, WeightedPopulation, WeightedPopulationHistory
 from budget.repository import register as register_repo
 from budget.schemas.register import ReplacedWeightedPopulation, WeightedPopulationPublic, WeightedPopulationPut
-from budget.service import authz, common
+from budget.service import common
 
 
 def weighted_population_etag(row: WeightedPopulation) -> str:
@@ -46,16 +47,19 @@ def weighted_population_public(
 
 
 def put_weighted_population(
-    *, session: Session, principal: Principal, code: str, fy: str, data: WeightedPopulationPut, if_match: str | None
+    *,
+    session: Session,
+    principal: Principal,
+    pcn: Pcn,
+    fy: str,
+    reference_date: date,
+    data: WeightedPopulationPut,
+    if_match: str | None,
 ) -> tuple[WeightedPopulationPublic, str]:
     """Admin or the PCN's ICB: set a PCN's weighted population for a financial year. A new value
     replaces the old one, which stays readable in ``history``; the same value again changes nothing.
-    ``If-Match`` is optional: sent, it must name the value being replaced."""
-    try:
-        reference_date = register.reference_date_for(fy)
-    except ValueError as exc:
-        raise InvalidFinancialYear(str(exc)) from exc
-    pcn = authz.managed_pcn(session, principal, code)
+    ``If-Match`` is optional: sent, it must name the value being replaced. ``pcn``: locked, managed
+    by the principal; ``reference_date``: the FY's (:data:`budget.deps.ReferenceDate`)."""
     if data.reference_date != reference_date:
         raise InvalidReferenceDate(
             f"The weighted population for {fy} is the one at {reference_date}, not {data.reference_date}."

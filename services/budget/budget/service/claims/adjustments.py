@@ -6,16 +6,14 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from arrs_kit.idempotency import Claim as IdempotencyClaim
+from arrs_kit.idempotency import KeyLease
 from arrs_kit.principal import Principal
-from arrs_kit.problems import Forbidden
 from budget.clients.roles import RoleCatalogue
-from budget.domain import claim_states, scope
+from budget.domain import claim_states
 from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus
 from budget.errors import (
     AdjustmentNotNeeded,
     AdjustmentPending,
-    InvalidClaimTransition,
     RateNotPublished,
     RoleNotClaimable,
     SupplierFeeNotAllowed,
@@ -25,7 +23,7 @@ from budget.repository import claims as claims_repo
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.schemas.claims import AdjustmentCreate, ClaimPublic
-from budget.service import authz, common
+from budget.service import common
 from budget.service.claims.compute import computation_fields, compute
 from budget.service.claims.lifecycle import move_money, record_event, require_status
 from budget.service.claims.presenters import claim_public
@@ -36,22 +34,14 @@ def create_adjustment(
     session: Session,
     catalogue: RoleCatalogue,
     principal: Principal,
-    claim_id: int,
+    original: Claim,
     data: AdjustmentCreate,
-    claim_key: IdempotencyClaim | None = None,
-    idempotency_key: str | None = None,
+    lease: KeyLease | None = None,
 ) -> ClaimPublic:
     """Correct a paid claim: the claim is computed again with the corrected amounts on the terms it
     was paid on (its rate period), and the difference from what has been claimed so far becomes an
-    adjustment claim, submitted at once for the ICB's decision. Its PCN, its ICB or an admin."""
-    original, icb_code = authz.claim_for_write(session, principal, claim_id)
-    if not (
-        scope.may_manage_post(principal, pcn_code=original.pcn_code)
-        or scope.may_manage_pcn(principal, icb_code=icb_code)
-    ):
-        raise Forbidden("Only the claim's PCN, its ICB or an admin adjusts a paid claim.")
-    if original.kind != ClaimKind.CLAIM:
-        raise InvalidClaimTransition("An adjustment corrects a claim, not another adjustment.")
+    adjustment claim, submitted at once for the ICB's decision. ``original``: locked, and one its
+    PCN, its ICB or an admin adjusts (:data:`budget.deps.AdjustableClaim`)."""
     require_status(original, claim_states.ADJUST)
     post = posts_repo.get_post(session, original.post_id)
     assert post is not None
@@ -75,7 +65,8 @@ def create_adjustment(
     )
     if delta == 0:
         raise AdjustmentNotNeeded(
-            f"The corrected amounts come to {c.result.reimbursable_pence} pence, what claim {claim_id} already claims."
+            f"The corrected amounts come to {c.result.reimbursable_pence} pence, "
+            f"what claim {original.id} already claims."
         )
     adjustment = Claim(
         **computation_fields(c),
@@ -104,7 +95,7 @@ def create_adjustment(
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        raise AdjustmentPending(f"Claim {claim_id} already has an adjustment awaiting a decision.") from exc
+        raise AdjustmentPending(f"Claim {original.id} already has an adjustment awaiting a decision.") from exc
     record_event(session, adjustment, action=ClaimAction.CREATE, principal=principal, now=now, reason=data.reason)
     move_money(
         session,
@@ -114,13 +105,11 @@ def create_adjustment(
         reason=f"adjustment {adjustment.id} of claim {original.id}: {data.reason}",
         principal=principal,
         now=now,
-        idempotency_key=idempotency_key,
+        idempotency_key=lease.key if lease else None,
     )
     session.flush()
     public = claim_public(session, adjustment)
-    if claim_key is not None:
-        claim_key.record(
-            session, status=201, body=public.model_dump(mode="json"), location=f"/v1/claims/{adjustment.id}"
-        )
+    if lease is not None:
+        lease.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/claims/{adjustment.id}")
     session.commit()
     return public

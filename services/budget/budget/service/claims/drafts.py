@@ -12,7 +12,7 @@ from budget.clients.roles import RoleCatalogue
 from budget.domain import claim_states
 from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus
 from budget.errors import BudgetExceeded, DuplicateClaim
-from budget.models import Claim
+from budget.models import Claim, Post
 from budget.repository import claims as claims_repo
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
@@ -23,9 +23,9 @@ from budget.service.claims.lifecycle import record_event, require_status
 from budget.service.claims.presenters import claim_etag, claim_public, preview_public
 
 
-def preview(*, session: Session, catalogue: RoleCatalogue, principal: Principal, data: ClaimCreate) -> ClaimPreview:
-    """Compute a claim and run every check, budget included; store nothing."""
-    post = authz.managed_post(session, principal, data.post_id)
+def preview(*, session: Session, catalogue: RoleCatalogue, post: Post, data: ClaimCreate) -> ClaimPreview:
+    """Compute a claim for a post the principal claims for (:data:`budget.deps.PostToClaim`) and run
+    every check, budget included; store nothing."""
     c = compute(session, catalogue, post=post, month=data.month, inputs=data)
     balance = ledger_repo.get_balance(session, post.pcn_code, c.fy, c.pot)
     available = balance.available_pence if balance is not None else 0
@@ -42,10 +42,10 @@ def preview(*, session: Session, catalogue: RoleCatalogue, principal: Principal,
 
 
 def create_draft(
-    *, session: Session, catalogue: RoleCatalogue, principal: Principal, data: ClaimCreate
+    *, session: Session, catalogue: RoleCatalogue, principal: Principal, post: Post, data: ClaimCreate
 ) -> tuple[ClaimPublic, str]:
-    """A draft: every check but ``budget-exceeded`` must pass (a failing check refuses it)."""
-    post = authz.managed_post(session, principal, data.post_id)
+    """A draft for a post the principal claims for: every check but ``budget-exceeded`` must pass (a
+    failing check refuses it)."""
     c = compute(session, catalogue, post=post, month=data.month, inputs=data)
     c.raise_failures()
     now = common.now()
@@ -86,12 +86,12 @@ def update_draft(
     session: Session,
     catalogue: RoleCatalogue,
     principal: Principal,
-    claim_id: int,
+    claim: Claim,
     data: ClaimUpdate,
     if_match: str | None,
 ) -> tuple[ClaimPublic, str]:
-    """The claim's PCN or an admin: change a draft's amounts; it is computed and checked again."""
-    claim = authz.pcn_claim(session, principal, claim_id)
+    """The claim's PCN or an admin (``claim`` locked, :data:`budget.deps.PcnClaim`): change a draft's
+    amounts; it is computed and checked again."""
     require_if_match(if_match, claim_etag(claim))
     require_status(claim, claim_states.EDIT)
     post = posts_repo.get_post(session, claim.post_id)
@@ -119,8 +119,8 @@ def _pick(changes: dict[str, object], name: str, current: int) -> int:
     return current if value is None else int(value)  # type: ignore[call-overload]
 
 
-def get_claim(*, session: Session, principal: Principal, claim_id: int) -> tuple[ClaimPublic, str]:
-    claim = authz.readable_claim(session, principal, claim_id)
+def get_claim(*, session: Session, claim: Claim) -> tuple[ClaimPublic, str]:
+    """A readable claim with its history, and its ETag."""
     return claim_public(session, claim), claim_etag(claim)
 
 

@@ -10,23 +10,26 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from arrs_kit.context import current_request_id
-from arrs_kit.idempotency import Claim as IdempotencyClaim
+from arrs_kit.idempotency import KeyLease
 from arrs_kit.principal import Principal
 from budget.clients.roles import RoleCatalogue
 from budget.domain import claim_states
-from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus, Decider, Transition
+from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus, Transition
 from budget.errors import InvalidClaimTransition
 from budget.models import BudgetBalance, Claim, ClaimEvent
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.schemas.claims import ClaimInput, ClaimPublic
-from budget.service import authz, budgets, common
+from budget.service import budgets, common
 from budget.service.claims.compute import apply, compute
 from budget.service.claims.presenters import claim_public
 
 
 def require_status(claim: Claim, transition: Transition) -> None:
-    """409 ``invalid-claim-transition`` unless the claim is in one of the transition's sources."""
+    """409 ``invalid-claim-transition`` unless the transition applies to the claim: an adjustment is
+    of a claim (never of an adjustment), and the claim is in one of the transition's sources."""
+    if transition is claim_states.ADJUST and claim.kind not in claim_states.ADJUSTABLE_KINDS:
+        raise InvalidClaimTransition("An adjustment corrects a claim, not another adjustment.")
     if not claim_states.allowed(transition, claim.status):
         raise InvalidClaimTransition(
             f"Claim {claim.id} is {claim.status}; {transition.gerund} needs it {' or '.join(transition.sources)}.",
@@ -94,7 +97,7 @@ def _finish(
     principal: Principal,
     now: datetime,
     reason: str | None,
-    claim_key: IdempotencyClaim | None,
+    lease: KeyLease | None,
 ) -> ClaimPublic:
     claim.status = status
     claim.version += 1
@@ -102,8 +105,8 @@ def _finish(
     record_event(session, claim, action=action, principal=principal, now=now, reason=reason)
     session.flush()
     public = claim_public(session, claim)
-    if claim_key is not None:
-        claim_key.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/claims/{claim.id}")
+    if lease is not None:
+        lease.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/claims/{claim.id}")
     session.commit()
     return public
 
@@ -113,13 +116,12 @@ def submit(
     session: Session,
     catalogue: RoleCatalogue,
     principal: Principal,
-    claim_id: int,
-    claim_key: IdempotencyClaim | None = None,
-    idempotency_key: str | None = None,
+    claim: Claim,
+    lease: KeyLease | None = None,
 ) -> ClaimPublic:
-    """draft → submitted: the checks run again on today's terms, then the amount moves from
-    ``available`` to ``held`` in one step under the pot's lock (409 ``budget-exceeded`` otherwise)."""
-    claim = authz.pcn_claim(session, principal, claim_id)
+    """draft → submitted (``claim`` locked, :data:`budget.deps.PcnClaim`): the checks run again on
+    today's terms, then the amount moves from ``available`` to ``held`` in one step under the pot's
+    lock (409 ``budget-exceeded`` otherwise)."""
     require_status(claim, claim_states.SUBMIT)
     post = posts_repo.get_post(session, claim.post_id)
     assert post is not None
@@ -156,7 +158,7 @@ def submit(
         reason=f"claim {claim.id} submitted: {claim.role_code}, post {claim.post_id}, {claim.month}",
         principal=principal,
         now=now,
-        idempotency_key=idempotency_key,
+        idempotency_key=lease.key if lease else None,
         balance=balance,
     )
     return _finish(
@@ -167,21 +169,20 @@ def submit(
         principal=principal,
         now=now,
         reason=None,
-        claim_key=claim_key,
+        lease=lease,
     )
 
 
 def _decide(
     session: Session,
     principal: Principal,
-    claim_id: int,
+    claim: Claim,
     transition: Transition,
     *,
     note: str | None,
-    claim_key: IdempotencyClaim | None,
-    idempotency_key: str | None,
+    lease: KeyLease | None,
 ) -> ClaimPublic:
-    claim = (authz.icb_claim if transition.by is Decider.ICB else authz.pcn_claim)(session, principal, claim_id)
+    """A step after submission on a claim its taker may act on (the route's dependency checked it)."""
     require_status(claim, transition)
     now = common.now()
     move = claim_states.move_for(claim.status, transition.target, amount_pence=claim.amount_pence)
@@ -195,7 +196,7 @@ def _decide(
             reason=f"{what} {claim.id} {transition.target}" + (f": {note}" if note else ""),
             principal=principal,
             now=now,
-            idempotency_key=idempotency_key,
+            idempotency_key=lease.key if lease else None,
         )
     if transition.target is ClaimStatus.PAID:
         claim.payment_reference = note
@@ -207,89 +208,33 @@ def _decide(
         principal=principal,
         now=now,
         reason=note,
-        claim_key=claim_key,
+        lease=lease,
     )
 
 
-def approve(
-    *,
-    session: Session,
-    principal: Principal,
-    claim_id: int,
-    claim_key: IdempotencyClaim | None = None,
-    idempotency_key: str | None = None,
-) -> ClaimPublic:
-    """submitted → approved (held → approved): the PCN's ICB or an admin."""
-    return _decide(
-        session,
-        principal,
-        claim_id,
-        claim_states.APPROVE,
-        note=None,
-        claim_key=claim_key,
-        idempotency_key=idempotency_key,
-    )
+def approve(*, session: Session, principal: Principal, claim: Claim, lease: KeyLease | None = None) -> ClaimPublic:
+    """submitted → approved (held → approved): the PCN's ICB or an admin (:data:`budget.deps.IcbClaim`)."""
+    return _decide(session, principal, claim, claim_states.APPROVE, note=None, lease=lease)
 
 
 def reject(
-    *,
-    session: Session,
-    principal: Principal,
-    claim_id: int,
-    reason: str,
-    claim_key: IdempotencyClaim | None = None,
-    idempotency_key: str | None = None,
+    *, session: Session, principal: Principal, claim: Claim, reason: str, lease: KeyLease | None = None
 ) -> ClaimPublic:
     """submitted → rejected with a reason (the hold is released): the PCN's ICB or an admin."""
-    return _decide(
-        session,
-        principal,
-        claim_id,
-        claim_states.REJECT,
-        note=reason,
-        claim_key=claim_key,
-        idempotency_key=idempotency_key,
-    )
+    return _decide(session, principal, claim, claim_states.REJECT, note=reason, lease=lease)
 
 
 def pay(
-    *,
-    session: Session,
-    principal: Principal,
-    claim_id: int,
-    payment_reference: str,
-    claim_key: IdempotencyClaim | None = None,
-    idempotency_key: str | None = None,
+    *, session: Session, principal: Principal, claim: Claim, payment_reference: str, lease: KeyLease | None = None
 ) -> ClaimPublic:
     """approved → paid with the payment's reference (approved → paid, or a recovery paid →
     available): the PCN's ICB or an admin."""
-    return _decide(
-        session,
-        principal,
-        claim_id,
-        claim_states.PAY,
-        note=payment_reference,
-        claim_key=claim_key,
-        idempotency_key=idempotency_key,
-    )
+    return _decide(session, principal, claim, claim_states.PAY, note=payment_reference, lease=lease)
 
 
 def withdraw(
-    *,
-    session: Session,
-    principal: Principal,
-    claim_id: int,
-    reason: str | None,
-    claim_key: IdempotencyClaim | None = None,
-    idempotency_key: str | None = None,
+    *, session: Session, principal: Principal, claim: Claim, reason: str | None, lease: KeyLease | None = None
 ) -> ClaimPublic:
-    """draft or submitted → withdrawn (a hold is released): the claim's PCN or an admin."""
-    return _decide(
-        session,
-        principal,
-        claim_id,
-        claim_states.WITHDRAW,
-        note=reason,
-        claim_key=claim_key,
-        idempotency_key=idempotency_key,
-    )
+    """draft or submitted → withdrawn (a hold is released): the claim's PCN or an admin
+    (:data:`budget.deps.PcnClaim`)."""
+    return _decide(session, principal, claim, claim_states.WITHDRAW, note=reason, lease=lease)

@@ -37,7 +37,6 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.principal import Principal
 from budget.clients.roles import Role, RoleCatalogue
 from budget.domain import claims_math, hours
 from budget.domain.calendar import financial_year, month_text, months_from, today_in_england
@@ -55,7 +54,6 @@ from budget.schemas.planning import (
     ForecastPublic,
     ForecastRow,
 )
-from budget.service import authz
 from budget.service.claims.compute import CapInUse, PaidAmounts, assess, pot_of
 
 NOT_CLAIMABLE = ("post-in-baseline", "post-not-active", "role-not-claimable")
@@ -65,9 +63,8 @@ CANNOT_PROJECT = ("rate-not-published",)
 WARNINGS = ("role-cap-exceeded",)
 
 
-def forecast(*, session: Session, catalogue: RoleCatalogue, principal: Principal, code: str, fy: str) -> ForecastPublic:
-    """A PCN's forecast for a financial year; 404 outside the client's scope."""
-    pcn = authz.readable_pcn(session, principal, code)
+def forecast(*, session: Session, catalogue: RoleCatalogue, pcn: Pcn, fy: str) -> ForecastPublic:
+    """A readable PCN's forecast for a financial year."""
     financial_year(fy)  # 422 invalid-financial-year
     return build(session, catalogue, pcn, fy)
 

@@ -11,14 +11,13 @@ from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.principal import Principal
 from budget.clients.roles import RoleCatalogue
 from budget.domain import claims_math, hours
 from budget.domain.calendar import financial_year, fy_of_month, month_text, months_from, parse_month
 from budget.errors import RateNotPublished, RoleNotClaimable
+from budget.models import Pcn
 from budget.repository import ledger as ledger_repo
 from budget.schemas.planning import HeadroomMonth, HeadroomPublic, RoleCapPublic
-from budget.service import authz
 from budget.service.claims.compute import pot_for
 from budget.service.planning import forecast
 
@@ -65,14 +64,12 @@ def headroom(
     *,
     session: Session,
     catalogue: RoleCatalogue,
-    principal: Principal,
-    code: str,
+    pcn: Pcn,
     role_code: str,
     from_month: str,
     geography: str,
 ) -> HeadroomPublic:
-    """The WTE of ``role_code`` the PCN could still afford from ``from_month`` to the FY's end."""
-    pcn = authz.readable_pcn(session, principal, code)
+    """The WTE of ``role_code`` a readable PCN could still afford from ``from_month`` to the FY's end."""
     fy = fy_of_month(from_month)
     _, end = financial_year(fy)  # 422 invalid-financial-year
     role = catalogue.role(role_code)

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from arrs_kit.context import current_request_id
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.principal import Principal
-from arrs_kit.problems import Forbidden, PreconditionFailed, ProblemError
+from arrs_kit.problems import PreconditionFailed, ProblemError
 from budget.clients.roles import RoleCatalogue
-from budget.domain import claims_math, hours, scope
+from budget.domain import claims_math, hours
 from budget.domain.calendar import financial_year, month_text, parse_month, today_in_england
 from budget.errors import MonthOutsideFinancialYear, RoleNotClaimable, WorkforcePlanNotFound
 from budget.models import Pcn, WorkforcePlan, WorkforcePlanHistory, WorkforcePlanLine
@@ -33,7 +33,7 @@ from budget.schemas.planning import (
     WorkforcePlanPublic,
     WorkforcePlanPut,
 )
-from budget.service import authz, common
+from budget.service import common
 
 
 def plan_etag(plan: WorkforcePlan) -> str:
@@ -119,7 +119,7 @@ def put_plan(
     session: Session,
     catalogue: RoleCatalogue,
     principal: Principal,
-    code: str,
+    pcn: Pcn,
     fy: str,
     data: WorkforcePlanPut,
     if_match: str | None,
@@ -127,14 +127,10 @@ def put_plan(
     """The PCN itself (or an admin): set or replace the PCN's plan for a financial year. The first
     plan is created without ``If-Match`` (sent, it is 412: there is nothing to match); a replacement
     needs it (428 without, 412 stale). The same lines again change nothing. Answers the plan, its
-    ETag and whether it was created."""
-    pcn_code = authz.readable_pcn(session, principal, code).code  # 404 outside scope, as for no PCN
-    if not scope.may_manage_post(principal, pcn_code=pcn_code):
-        raise Forbidden("Only the PCN itself or an admin sets its workforce plan.")
+    ETag and whether it was created. ``pcn``: the principal's own (:data:`budget.deps.OwnPcn`)."""
     start, end = financial_year(fy)
     _check_lines(catalogue, fy, start, end, data.lines)  # the catalogue is read before any lock is taken
-    pcn = register_repo.get_pcn(session, pcn_code, for_update=True)  # writers of one PCN's plans queue here
-    assert pcn is not None
+    register_repo.get_pcn(session, pcn.code, for_update=True)  # writers of one PCN's plans queue here
     plan = planning_repo.get_plan(session, pcn.code, fy, for_update=True)
     new_lines = _lines_in(data.lines)
     now = common.now()
@@ -207,9 +203,8 @@ def _add_lines(session: Session, plan: WorkforcePlan, lines: Iterable[WorkforceP
     session.flush()
 
 
-def get_plan(*, session: Session, principal: Principal, code: str, fy: str) -> tuple[WorkforcePlanPublic, str]:
-    """The plan with its comparison and history; 404 outside the client's scope or without a plan."""
-    pcn = authz.readable_pcn(session, principal, code)
+def get_plan(*, session: Session, pcn: Pcn, fy: str) -> tuple[WorkforcePlanPublic, str]:
+    """A readable PCN's plan with its comparison and history; 404 without a plan."""
     financial_year(fy)
     plan = planning_repo.get_plan(session, pcn.code, fy)
     if plan is None:
