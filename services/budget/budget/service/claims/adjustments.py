@@ -24,7 +24,7 @@ from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.schemas.claims import AdjustmentCreate, ClaimPublic
 from budget.service import common
-from budget.service.claims.compute import computation_fields, compute
+from budget.service.claims.compute import compute, row_of
 from budget.service.claims.lifecycle import move_money, record_event, require_status
 from budget.service.claims.presenters import claim_public
 
@@ -68,21 +68,12 @@ def create_adjustment(
             f"The corrected amounts come to {c.result.reimbursable_pence} pence, "
             f"what claim {original.id} already claims."
         )
-    adjustment = Claim(
-        **computation_fields(c),
+    adjustment = row_of(
+        c,
         kind=ClaimKind.ADJUSTMENT,
         adjusts_claim_id=original.id,
-        post_id=original.post_id,
-        pcn_code=original.pcn_code,
-        role_code=original.role_code,
-        month=original.month,
-        fy=original.fy,
-        pot=original.pot,
+        pot=original.pot,  # the pot its claim drew on, whatever the year's pots are now
         status=ClaimStatus.SUBMITTED,
-        salary_pence=data.salary_pence,
-        employer_ni_pence=data.employer_ni_pence,
-        employer_pension_pence=data.employer_pension_pence,
-        supplier_fee_pence=data.supplier_fee_pence,
         amount_pence=delta,
         version=1,
         created_at=now,

@@ -300,6 +300,26 @@ def computation_fields(c: Computed) -> dict[str, Any]:
     }
 
 
+def row_of(c: Computed, **columns: Any) -> Claim:
+    """A claim row holding the computation, its inputs and the post it is for; ``columns`` add the
+    rest (kind, status, amount, who and when) or replace any of these (an adjustment keeps its
+    claim's pot). Not added to the session: a preview only shows it."""
+    values: dict[str, Any] = {
+        **computation_fields(c),
+        "post_id": c.post.id,
+        "pcn_code": c.post.pcn_code,
+        "role_code": c.post.role_code,
+        "month": c.month,
+        "fy": c.fy,
+        "pot": c.pot,
+        "salary_pence": c.inputs.salary_pence,
+        "employer_ni_pence": c.inputs.employer_ni_pence,
+        "employer_pension_pence": c.inputs.employer_pension_pence,
+        "supplier_fee_pence": c.inputs.supplier_fee_pence,
+    }
+    return Claim(**(values | columns))
+
+
 def apply(claim: Claim, c: Computed) -> None:
     """Put a computation (and its inputs) on the claim row."""
     for name, value in computation_fields(c).items():

@@ -18,7 +18,7 @@ from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.schemas.claims import ClaimCreate, ClaimInput, ClaimPreview, ClaimPublic, ClaimUpdate
 from budget.service import authz, common
-from budget.service.claims.compute import apply, computation_fields, compute
+from budget.service.claims.compute import apply, compute, row_of
 from budget.service.claims.lifecycle import record_event, require_status
 from budget.service.claims.presenters import claim_etag, claim_public, preview_public
 
@@ -38,7 +38,7 @@ def preview(*, session: Session, catalogue: RoleCatalogue, post: Post, data: Cla
             )
         )
     c.raise_failures()
-    return preview_public(c, available_pence=available)
+    return preview_public(row_of(c), available_pence=available)
 
 
 def create_draft(
@@ -49,20 +49,10 @@ def create_draft(
     c = compute(session, catalogue, post=post, month=data.month, inputs=data)
     c.raise_failures()
     now = common.now()
-    claim = Claim(
-        **computation_fields(c),
+    claim = row_of(
+        c,
         kind=ClaimKind.CLAIM,
-        post_id=data.post_id,
-        pcn_code=post.pcn_code,
-        role_code=post.role_code,
-        month=data.month,
-        fy=c.fy,
-        pot=c.pot,
         status=ClaimStatus.DRAFT,
-        salary_pence=data.salary_pence,
-        employer_ni_pence=data.employer_ni_pence,
-        employer_pension_pence=data.employer_pension_pence,
-        supplier_fee_pence=data.supplier_fee_pence,
         amount_pence=c.result.reimbursable_pence if c.result else 0,
         version=1,
         created_at=now,

@@ -1,8 +1,12 @@
-"""The public shapes of a claim: a stored claim with its history, and a preview."""
+"""The public shapes of a claim, one presenter each: a stored claim with its history
+(:class:`ClaimPublic`) and a preview (:class:`ClaimPreview`), both validated from a claim row (a
+preview's is never stored). The row's columns are the shape's fields but for what the shape derives
+from them, which :class:`_Shown` adds."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -10,45 +14,42 @@ from arrs_kit.etag import make_etag
 from budget.domain import hours
 from budget.models import Claim, ClaimEvent
 from budget.repository import claims as claims_repo
-from budget.schemas.claims import ClaimEventPublic, ClaimPreview, ClaimPublic, RatePeriodUsed
-from budget.service.claims.compute import Computed, computation_fields
+from budget.schemas.claims import ClaimPreview, ClaimPublic
 
 
-def _rate_used(claim: Claim) -> RatePeriodUsed:
-    return RatePeriodUsed(
-        id=claim.rate_period_id,
-        effective_from=claim.rate_effective_from,
-        annual_max_pence=claim.rate_annual_max_pence,
-        geography=claim.rate_geography,
-        provenance=claim.rate_provenance,
-        source=claim.rate_source,
-    )
+class _Shown:
+    """A claim row as its public shapes read it: every column as it is, plus ``hours_per_week`` (from
+    hundredths), ``rate_period`` (from the ``rate_*`` columns), ``estimated_rate``, ``history`` (the
+    rows of ``claim_event``) and, for a preview, what the pot has available."""
 
+    def __init__(self, row: Claim, *, history: Sequence[ClaimEvent] = (), available_pence: int | None = None) -> None:
+        self._row = row
+        self.history = history
+        self.available_pence = available_pence
+        self.fits_budget = True  # a claim that does not fit is answered 409 before it is shown
 
-def _common(claim: Claim) -> dict[str, object]:
-    return {
-        "post_id": claim.post_id,
-        "pcn_code": claim.pcn_code,
-        "role_code": claim.role_code,
-        "month": claim.month,
-        "fy": claim.fy,
-        "pot": claim.pot,
-        "salary_pence": claim.salary_pence,
-        "employer_ni_pence": claim.employer_ni_pence,
-        "employer_pension_pence": claim.employer_pension_pence,
-        "supplier_fee_pence": claim.supplier_fee_pence,
-        "days_in_post": claim.days_in_post,
-        "days_in_month": claim.days_in_month,
-        "hours_per_week": hours.centi_to_hours(claim.hours_per_week_centi),
-        "wte": claim.wte,
-        "cap_pence": claim.cap_pence,
-        "fee_allowed_pence": claim.fee_allowed_pence,
-        "actual_pence": claim.actual_pence,
-        "funding_share": claim.funding_share,
-        "reimbursable_pence": claim.reimbursable_pence,
-        "rate_period": _rate_used(claim),
-        "estimated_rate": claim.rate_provenance == "estimated",
-    }
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+    @property
+    def hours_per_week(self) -> str:
+        return hours.centi_to_hours(self._row.hours_per_week_centi)
+
+    @property
+    def rate_period(self) -> dict[str, Any]:
+        row = self._row
+        return {
+            "id": row.rate_period_id,
+            "effective_from": row.rate_effective_from,
+            "annual_max_pence": row.rate_annual_max_pence,
+            "geography": row.rate_geography,
+            "provenance": row.rate_provenance,
+            "source": row.rate_source,
+        }
+
+    @property
+    def estimated_rate(self) -> bool:
+        return self._row.rate_provenance == "estimated"
 
 
 def claim_etag(claim: Claim) -> str:
@@ -56,57 +57,13 @@ def claim_etag(claim: Claim) -> str:
 
 
 def claim_public(session: Session, claim: Claim, events: Sequence[ClaimEvent] | None = None) -> ClaimPublic:
+    """A stored claim with its history (read here unless ``events`` are given)."""
     assert claim.id is not None
     if events is None:
         events = claims_repo.events_of(session, [claim.id]).get(claim.id, [])
-    return ClaimPublic(
-        id=claim.id,
-        kind=claim.kind,
-        adjusts_claim_id=claim.adjusts_claim_id,
-        amount_pence=claim.amount_pence,
-        status=claim.status,
-        payment_reference=claim.payment_reference,
-        history=[ClaimEventPublic(status=e.status, action=e.action, at=e.at, by=e.by, reason=e.reason) for e in events],
-        created_at=claim.created_at,
-        created_by=claim.created_by,
-        updated_at=claim.updated_at,
-        updated_by=claim.updated_by,
-        **_common(claim),
-    )
+    return ClaimPublic.model_validate(_Shown(claim, history=events), from_attributes=True)
 
 
-def preview_public(c: Computed, *, available_pence: int) -> ClaimPreview:
-    fields = computation_fields(c)
-    assert c.post.id is not None and c.rate is not None
-    return ClaimPreview(
-        post_id=c.post.id,
-        pcn_code=c.post.pcn_code,
-        role_code=c.post.role_code,
-        month=c.month,
-        fy=c.fy,
-        pot=c.pot,
-        salary_pence=c.inputs.salary_pence,
-        employer_ni_pence=c.inputs.employer_ni_pence,
-        employer_pension_pence=c.inputs.employer_pension_pence,
-        supplier_fee_pence=c.inputs.supplier_fee_pence,
-        days_in_post=fields["days_in_post"],
-        days_in_month=fields["days_in_month"],
-        hours_per_week=hours.centi_to_hours(c.post.hours_per_week_centi),
-        wte=fields["wte"],
-        cap_pence=fields["cap_pence"],
-        fee_allowed_pence=fields["fee_allowed_pence"],
-        actual_pence=fields["actual_pence"],
-        funding_share=fields["funding_share"],
-        reimbursable_pence=fields["reimbursable_pence"],
-        rate_period=RatePeriodUsed(
-            id=c.rate.id,
-            effective_from=c.rate.effective_from,
-            annual_max_pence=c.rate.annual_max_pence,
-            geography=c.rate.geography,
-            provenance=c.rate.provenance,
-            source=c.rate.source,
-        ),
-        estimated_rate=c.rate.provenance == "estimated",
-        available_pence=available_pence,
-        fits_budget=True,
-    )
+def preview_public(row: Claim, *, available_pence: int) -> ClaimPreview:
+    """A claim computed but not stored, with what its pot has available."""
+    return ClaimPreview.model_validate(_Shown(row, available_pence=available_pence), from_attributes=True)
