@@ -43,6 +43,8 @@ from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, DatabaseFactory, GatewaySigner, require_postgres, signed_headers
 from budget.repository import ledger as ledger_repo
 
+from .factories import post_body
+
 pytestmark = pytest.mark.postgres
 
 FY = "2024-25"
@@ -91,20 +93,7 @@ def setup_drafts(base: str) -> list[int]:
         post = send(
             PCN,
             "/v1/posts",
-            {
-                "pcn_code": PCN_CODE,
-                "role_code": "clinical_pharmacist",
-                "afc_band": "7",
-                "geography": "national",
-                "hours_per_week": "37.5",
-                "start_date": "2024-04-01",
-                "employment_model": "pcn_lead_practice",
-                "employer_code": "A81001",
-                "practice_codes": ["A81001"],
-                "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-                "baseline": False,
-                "display_name": f"Pharmacist {n}",
-            },
+            post_body(display_name=f"Pharmacist {n}"),
         )
         for month in range(4, 4 + MONTHS):
             amounts = {"salary_pence": AMOUNT, "employer_ni_pence": 0, "employer_pension_pence": 0}

@@ -49,6 +49,8 @@ from budget.main import create_app
 from budget.models import Claim, Posting
 from budget.repository import ledger as ledger_repo
 
+from .factories import post_body
+
 FY = "2024-25"
 PCN_CODE = "U00001"
 BUDGET = f"/v1/pcns/{PCN_CODE}/budgets/{FY}"
@@ -163,20 +165,7 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         assert response.status_code == 201, response.text
         ids = []
         for n, (role_code, band, _pot) in enumerate(POSTS):
-            post = {
-                "pcn_code": PCN_CODE,
-                "role_code": role_code,
-                "afc_band": band,
-                "geography": "national",
-                "hours_per_week": "37.5",
-                "start_date": "2024-04-01",
-                "employment_model": "pcn_lead_practice",
-                "employer_code": "A81001",
-                "practice_codes": ["A81001"],
-                "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-                "baseline": False,
-                "display_name": f"Post {n}",
-            }
+            post = post_body(role_code=role_code, afc_band=band, display_name=f"Post {n}")
             response = self.call(PCN, "POST", "/v1/posts", post)
             assert response.status_code == 201, response.text
             ids.append(int(response.json()["id"]))

@@ -43,6 +43,8 @@ from budget.repository import ledger as ledger_repo
 from budget.service import authz
 from budget.service.claims import lifecycle
 
+from .factories import post_body
+
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.parametrize("budget_db_url", ["postgresql"], indirect=True),
@@ -106,20 +108,7 @@ async def prepare(c: dict[str, httpx.AsyncClient], *, posts: int, months: int, t
     assert (await c["icb"].post(f"/v1/pcns/{PCN_CODE}/budgets/{FY}/allocations", json=allocation)).status_code == 201
     ids = []
     for n in range(posts):
-        post = {
-            "pcn_code": PCN_CODE,
-            "role_code": "clinical_pharmacist",
-            "afc_band": "7",
-            "geography": "national",
-            "hours_per_week": "37.5",
-            "start_date": "2024-04-01",
-            "employment_model": "pcn_lead_practice",
-            "employer_code": "A81001",
-            "practice_codes": ["A81001"],
-            "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-            "baseline": False,
-            "display_name": f"Pharmacist {n}",
-        }
+        post = post_body(display_name=f"Pharmacist {n}")
         response = await c["pcn"].post("/v1/posts", json=post)
         assert response.status_code == 201, response.text
         for m in range(months):

@@ -18,76 +18,21 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.principal import Principal
 from arrs_kit.settings import DEV_GATEWAY_SECRET
-from arrs_kit.testing import GatewaySigner, asgi_client, assert_problem
+from arrs_kit.testing import asgi_client, assert_problem
 from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app
 from budget.models import Claim, Posting
 
+from .factories import AMOUNTS, FY, act, add_rate, draft, new_post, top_up
+
 pytestmark = pytest.mark.usefixtures("register", "ledger_verified")
 
-FY = "2024-25"
 BUDGET = f"/v1/pcns/U00001/budgets/{FY}"
 
-POST: dict[str, Any] = {
-    "pcn_code": "U00001",
-    "role_code": "clinical_pharmacist",
-    "afc_band": "7",
-    "geography": "national",
-    "hours_per_week": "37.5",
-    "start_date": "2024-04-01",
-    "employment_model": "pcn_lead_practice",
-    "employer_code": "A81001",
-    "practice_codes": ["A81001"],
-    "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-    "baseline": False,
-    "display_name": "Clinical pharmacist 1",
-}
-AMOUNTS = {"salary_pence": 450_000, "employer_ni_pence": 52_000, "employer_pension_pence": 65_000}
 # 2024-10: clinical pharmacist, national, 1 WTE, whole month: cap = 6,583,800 / 12 = 548,650 exactly.
 OCT_CAP = 548_650
 PCN_PRINCIPAL = Principal(kind="pcn", client_id="test-pcn", org_codes=("U00001",))
-
-
-def add_rate(
-    roles_client: TestClient, role_code: str, annual_max_pence: int, effective_from: str = "2021-04-01"
-) -> None:
-    """Publish a rate period in the roles service (the seeded catalogue has no figure for some roles)."""
-    body = {
-        "geography": "national",
-        "effective_from": effective_from,
-        "annual_max_pence": annual_max_pence,
-        "provenance": "published",
-        "source": "test figure",
-    }
-    response = roles_client.post(f"/v1/roles/{role_code}/rates", json=body, auth=GatewaySigner())
-    assert response.status_code == 201, response.text
-
-
-async def top_up(client: httpx.AsyncClient, amount: int, *, pot: str = "arrs", pcn: str = "U00001") -> None:
-    body = {"pot": pot, "amount_pence": amount, "reason": "test funding"}
-    response = await client.post(f"/v1/pcns/{pcn}/budgets/{FY}/allocations", json=body)
-    assert response.status_code == 201, response.text
-
-
-async def new_post(client: httpx.AsyncClient, **changes: Any) -> int:
-    response = await client.post("/v1/posts", json={**POST, **changes})
-    assert response.status_code == 201, response.text
-    post_id: int = response.json()["id"]
-    return post_id
-
-
-async def draft(client: httpx.AsyncClient, post_id: int, month: str = "2024-10", /, **amounts: int) -> dict[str, Any]:
-    response = await client.post("/v1/claims", json={"post_id": post_id, "month": month, **AMOUNTS, **amounts})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def act(
-    client: httpx.AsyncClient, claim_id: int, action: str, body: Any = None, **headers: str
-) -> httpx.Response:
-    return await client.post(f"/v1/claims/{claim_id}/{action}", json=body, headers=headers)
 
 
 async def pot(client: httpx.AsyncClient, name: str = "arrs", path: str = BUDGET) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.principal import Principal
 from arrs_kit.settings import DEV_GATEWAY_SECRET
-from arrs_kit.testing import GatewaySigner, asgi_client, assert_problem
+from arrs_kit.testing import asgi_client, assert_problem
 from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app
@@ -30,71 +30,29 @@ from budget.models import WorkforcePlan, WorkforcePlanHistory, WorkforcePlanLine
 from budget.service.planning.headroom import affordable_centi as _affordable_centi
 from budget.service.planning.headroom import cost_pence as _cost
 
+from . import factories
+from .factories import FY, add_rate, new_post, top_up
+
 DB = pytest.mark.usefixtures("register", "ledger_verified")
 """The register in the test's own database, and the ledger verified after the test."""
 
-FY = "2024-25"
 FORECAST = f"/v1/pcns/U00001/forecast?fy={FY}"
 PLAN = f"/v1/pcns/U00001/workforce-plans/{FY}"
 PCN_PRINCIPAL = Principal(kind="pcn", client_id="test-pcn", org_codes=("U00001",))
 
-POST: dict[str, Any] = {
-    "pcn_code": "U00001",
-    "role_code": "clinical_pharmacist",
-    "afc_band": "7",
-    "geography": "national",
-    "hours_per_week": "37.5",
-    "start_date": "2024-04-01",
-    "employment_model": "pcn_lead_practice",
-    "employer_code": "A81001",
-    "practice_codes": ["A81001"],
-    "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-    "baseline": False,
-    "display_name": "Clinical pharmacist 1",
-}
 # Paid 530,000 a month: above the 519,500 cap before October 2024, below the 548,650 one after.
 PAID = {"salary_pence": 430_000, "employer_ni_pence": 40_000, "employer_pension_pence": 60_000}
 MONTHS = [f"2024-{m:02d}" for m in range(4, 13)] + [f"2025-{m:02d}" for m in range(1, 4)]
 
 
-def add_rate(
-    roles_client: TestClient, role_code: str, annual_max_pence: int, effective_from: str = "2021-04-01"
-) -> None:
-    """Publish a rate period in the roles service (the seeded catalogue has no figure for some roles)."""
-    body = {
-        "geography": "national",
-        "effective_from": effective_from,
-        "annual_max_pence": annual_max_pence,
-        "provenance": "published",
-        "source": "test figure",
-    }
-    response = roles_client.post(f"/v1/roles/{role_code}/rates", json=body, auth=GatewaySigner())
-    assert response.status_code == 201, response.text
-
-
-async def top_up(client: httpx.AsyncClient, amount: int, *, pot: str = "arrs") -> None:
-    body = {"pot": pot, "amount_pence": amount, "reason": "test funding"}
-    response = await client.post(f"/v1/pcns/U00001/budgets/{FY}/allocations", json=body)
-    assert response.status_code == 201, response.text
-
-
-async def new_post(client: httpx.AsyncClient, **changes: Any) -> int:
-    response = await client.post("/v1/posts", json={**POST, **changes})
-    assert response.status_code == 201, response.text
-    post_id: int = response.json()["id"]
-    return post_id
-
-
 async def draft(client: httpx.AsyncClient, post_id: int, month: str, **amounts: int) -> int:
-    body = {"post_id": post_id, "month": month, **(amounts or PAID)}
-    response = await client.post("/v1/claims", json=body)
-    assert response.status_code == 201, response.text
-    claim_id: int = response.json()["id"]
+    """A draft at :data:`PAID` unless ``amounts`` are given; its id."""
+    claim_id: int = (await factories.draft(client, post_id, month, **(amounts or PAID)))["id"]
     return claim_id
 
 
 async def act(client: httpx.AsyncClient, claim_id: int, action: str, body: Any = None) -> None:
-    response = await client.post(f"/v1/claims/{claim_id}/{action}", json=body)
+    response = await factories.act(client, claim_id, action, body)
     assert response.status_code == 200, response.text
 
 

@@ -38,6 +38,8 @@ from arrs_kit.processes import ServiceProcess as Service
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, DatabaseFactory, GatewaySigner, require_postgres
 
+from .factories import post_body
+
 pytestmark = pytest.mark.postgres
 
 PCN_CODE = "U00001"
@@ -102,20 +104,7 @@ def set_up(base: str) -> int:
     post = send(
         PCN,
         "/v1/posts",
-        {
-            "pcn_code": PCN_CODE,
-            "role_code": "clinical_pharmacist",
-            "afc_band": "7",
-            "geography": "national",
-            "hours_per_week": "37.5",
-            "start_date": "2024-04-01",
-            "employment_model": "pcn_lead_practice",
-            "employer_code": "A81001",
-            "practice_codes": ["A81001"],
-            "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-            "baseline": False,
-            "display_name": "Pharmacist",
-        },
+        post_body(display_name="Pharmacist"),
     )
     return int(post["id"])
 

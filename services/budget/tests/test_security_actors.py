@@ -24,26 +24,14 @@ from arrs_kit.principal import Principal
 from arrs_kit.testing import asgi_client
 from budget.models import BudgetBase, idempotency_keys
 
+from .factories import POST
+
 ADMIN = Principal(kind="admin", client_id="cl_9f1c0admin0login", name="NHS England ARRS team")
 ICB = Principal(kind="icb", client_id="cl_77b2icb0login", org_codes=("QHM",), name="QHM digital team")
 PCN = Principal(kind="pcn", client_id="cl_3d4epcn0login", org_codes=("U00001",), name="Riverside PCN manager")
 IDS = (ADMIN.client_id, ICB.client_id, PCN.client_id)
 NAMES = {ADMIN.name, ICB.name, PCN.name}
 
-POST: dict[str, Any] = {
-    "pcn_code": "U00001",
-    "role_code": "clinical_pharmacist",
-    "afc_band": "7",
-    "geography": "national",
-    "hours_per_week": "37.5",
-    "start_date": "2024-04-01",
-    "employment_model": "pcn_lead_practice",
-    "employer_code": "A81001",
-    "practice_codes": ["A81001"],
-    "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-    "baseline": False,
-    "display_name": "Clinical pharmacist 1",
-}
 AMOUNTS = {"salary_pence": 450_000, "employer_ni_pence": 52_000, "employer_pension_pence": 65_000}
 
 

@@ -26,24 +26,11 @@ from budget.config import BudgetSettings
 from budget.main import create_app
 from budget.models import Post
 
+from .factories import POST
+
 pytestmark = pytest.mark.usefixtures("register")
 
 PCN_PRINCIPAL = Principal(kind="pcn", client_id="test-pcn", org_codes=("U00001",))
-
-POST: dict[str, Any] = {
-    "pcn_code": "U00001",
-    "role_code": "clinical_pharmacist",
-    "afc_band": "7",
-    "geography": "national",
-    "hours_per_week": "37.5",
-    "start_date": "2024-04-01",
-    "employment_model": "pcn_lead_practice",
-    "employer_code": "A81001",
-    "practice_codes": ["A81001"],
-    "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-    "baseline": False,
-    "display_name": "Clinical pharmacist 1",
-}
 
 
 def post_count(url: str) -> int:

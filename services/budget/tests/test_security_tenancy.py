@@ -24,6 +24,8 @@ from fastapi import FastAPI
 from arrs_kit.principal import Principal
 from arrs_kit.testing import asgi_client, assert_problem
 
+from .factories import POST
+
 pytestmark = pytest.mark.usefixtures("register")
 
 FY = "2024-25"
@@ -32,20 +34,6 @@ UNKNOWN_PCN, UNKNOWN_ID = "U09999", 999_999
 OTHER_PRACTICE = Principal(kind="practice_system", client_id="test-practice-b", org_codes=("B82001",))
 OTHER_DASHBOARD = Principal(kind="dashboard", client_id="test-dashboard-qox", org_codes=("QOX",))
 
-POST: dict[str, Any] = {
-    "pcn_code": "U00001",
-    "role_code": "clinical_pharmacist",
-    "afc_band": "7",
-    "geography": "national",
-    "hours_per_week": "37.5",
-    "start_date": "2024-04-01",
-    "employment_model": "pcn_lead_practice",
-    "employer_code": "A81001",
-    "practice_codes": ["A81001"],
-    "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-    "baseline": False,
-    "display_name": "Clinical pharmacist 1",
-}
 AMOUNTS = {"salary_pence": 450_000, "employer_ni_pence": 52_000, "employer_pension_pence": 65_000}
 
 
