@@ -8,6 +8,8 @@ The register (its own, built once): ICB QAA with 12 practices in 3 PCNs, ICB QBB
 - Post 3: a first contact physiotherapist of U10003 serving A10009 from 5 June: another role, still comparable.
 - Post 4: a clinical pharmacist of U20001 (QBB) serving B20001 from 5 June 2024: its ICB has too few
   comparison practices, so the nation's are used.
+- Post 5: a first contact physiotherapist of U10001 serving A10004 from 10 April 2024: a second role of
+  the PCN, with windows of its own.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def register(database_factory: DatabaseFactory) -> Iterator[tuple[TestClient, Te
                 post("U10002", "clinical_pharmacist", [QAA[4]], "2024-01-01"),
                 post("U10003", "first_contact_physiotherapist", [QAA[8]], START.isoformat()),
                 post("U20001", "clinical_pharmacist", [QBB[0]], START.isoformat()),
+                post("U10001", "first_contact_physiotherapist", [QAA[3]], "2024-04-10"),
             ):
                 created = budget.post("/v1/posts", json=body, auth=auth)
                 assert created.status_code == 201, created.text
@@ -258,3 +261,28 @@ async def test_a_role_in_a_pcn(loaded: tuple[httpx.AsyncClient, dict[str, np.nda
         await client.get("/v1/evaluations/pcns/U10001/roles/paramedic/workload-shift", params={"as_of": AS_OF})
     ).json()
     assert (none["estimate"], none["reason"]) == (None, "no_posts_of_role")
+
+
+async def test_a_pcn_summary_estimates_its_roles_together_as_each_alone(
+    loaded: tuple[httpx.AsyncClient, dict[str, np.ndarray]],
+) -> None:
+    """The summary estimates every role of the PCN in one statement over all their windows
+    (``shift.workload_shifts``); each role's answer is the one its own endpoint gives."""
+    client, _rates = loaded
+    params: dict[str, str | int] = {"weeks": 4, "as_of": AS_OF}
+    summary = (await client.get("/v1/evaluations/pcns/U10001/summary", params=params)).json()
+    together = {s["role_code"]: s for s in summary["workload_shift"]}
+    assert set(together) == {"clinical_pharmacist", "first_contact_physiotherapist"}
+    starts = set()
+    for role, found in together.items():
+        alone = (await client.get(f"/v1/evaluations/pcns/U10001/roles/{role}/workload-shift", params=params)).json()
+        assert alone["estimate"] is not None, alone
+        for field in ("estimate", "ci_low", "ci_high", "n_treated", "n_comparison", "comparison_scope", "start_date"):
+            assert found[field] == alone[field], (role, field)
+        starts.add(alone["windows"]["start_week"])
+    assert starts == {"2024-06-03", "2024-04-08"}  # two different windows in the one statement
+    # The pharmacist's effect is there, the physiotherapist's practice moved only by noise.
+    assert together["clinical_pharmacist"]["ci_high"] < 0
+    assert (
+        together["first_contact_physiotherapist"]["ci_low"] <= 0 <= together["first_contact_physiotherapist"]["ci_high"]
+    )

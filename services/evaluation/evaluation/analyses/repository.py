@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, case, func, literal, select
+from sqlalchemy import Date, case, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -101,6 +101,76 @@ def practice_rates(session: Session, practices: Sequence[str], windows: Windows)
         got = found.get(practice, {})
         before, after = got.get(BEFORE, (0, None)), got.get(AFTER, (0, None))
         out.append(PracticeRates(practice, before[0], after[0], before[1], after[1]))
+    return out
+
+
+def practice_rates_many(
+    session: Session, practices: Sequence[str], windows: Sequence[Windows]
+) -> list[list[PracticeRates]]:
+    """:func:`practice_rates` for several windows at once (a PCN's roles, each from its own start), in
+    one statement: the windows are a derived table joined to the weekly records, so the database reads
+    each practice's weeks once per window it falls in and Python still sees one row per window,
+    practice and side of the start week."""
+    if len(windows) == 1:
+        return [practice_rates(session, practices, windows[0])]
+    if not practices or not windows:
+        return [[] for _ in windows]
+    spans = union_all(
+        *(
+            select(
+                literal(index).label("k"),
+                literal(w.before_first, Date()).label("before_first"),
+                literal(w.start_week, Date()).label("start_week"),
+                literal(w.after_last, Date()).label("after_last"),
+            )
+            for index, w in enumerate(windows)
+        )
+    ).subquery("spans")
+    weekly = (
+        select(
+            spans.c.k,
+            spans.c.start_week,
+            col(Workload.practice_code).label("practice_code"),
+            col(Workload.period_start).label("week"),
+            func.sum(Workload.appointments).label("gp"),
+        )
+        .select_from(spans)
+        .join(
+            Workload,
+            (col(Workload.grain) == "week")
+            & (col(Workload.hcp_role) == "gp")
+            & (col(Workload.status) == "attended")
+            & col(Workload.practice_code).in_(list(practices))
+            & (col(Workload.period_start) >= spans.c.before_first)
+            & (col(Workload.period_start) <= spans.c.after_last)
+            & (col(Workload.period_start) != spans.c.start_week),
+        )
+        .group_by(spans.c.k, spans.c.start_week, col(Workload.practice_code), col(Workload.period_start))
+        .subquery()
+    )
+    window = case((weekly.c.week < weekly.c.start_week, literal(BEFORE)), else_=literal(AFTER)).label("window")
+    rate = weekly.c.gp * 1000.0 / ListSize.registered_patients
+    stmt = (
+        select(weekly.c.k, weekly.c.practice_code, window, func.count().label("weeks"), func.avg(rate))
+        .join(
+            ListSize,
+            (col(ListSize.practice_code) == weekly.c.practice_code)
+            & (col(ListSize.month) == month_start(weekly.c.week)),
+        )
+        .where(col(ListSize.registered_patients) > 0)
+        .group_by(weekly.c.k, weekly.c.practice_code, window)
+    )
+    found: dict[tuple[int, str], dict[str, tuple[int, float]]] = {}
+    for k, practice, which, weeks, mean in session.execute(stmt):
+        found.setdefault((int(k), practice), {})[which] = (int(weeks), float(mean))
+    out = []
+    for index in range(len(windows)):
+        rates = []
+        for practice in practices:
+            got = found.get((index, practice), {})
+            before, after = got.get(BEFORE, (0, None)), got.get(AFTER, (0, None))
+            rates.append(PracticeRates(practice, before[0], after[0], before[1], after[1]))
+        out.append(rates)
     return out
 
 

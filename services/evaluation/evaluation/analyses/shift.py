@@ -14,14 +14,16 @@ sees one row per practice and window, and numpy/scipy do the statistics
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from evaluation.analyses import repository
 from evaluation.analyses.did import MIN_COMPARISON, Estimate, difference_in_differences
-from evaluation.analyses.repository import PracticeRates, Windows
+from evaluation.analyses.repository import Mix, PracticeRates, Windows
 from evaluation.analyses.schemas import Caveat, ShiftWindows, WorkloadShift
 from evaluation.clients.budget import BudgetClient, Post
 from evaluation.periods import Frequency, period_of
@@ -70,6 +72,17 @@ def _complete(rates: Iterable[PracticeRates], weeks: int) -> dict[str, float]:
     }
 
 
+def _served(budget: BudgetClient, role_code: str, icb_code: str | None, windows: Windows) -> set[str]:
+    """The practices a post of the role served at any time in either window (never comparators)."""
+    last_day = windows.after_last + timedelta(days=6)
+    return {
+        code
+        for post in budget.role_posts(role_code, icb_code)
+        if active(post, windows.before_first, last_day)
+        for code in post.practice_codes
+    }
+
+
 def _comparison(
     session: Session,
     budget: BudgetClient,
@@ -79,15 +92,20 @@ def _comparison(
     windows: Windows,
     weeks: int,
 ) -> dict[str, float]:
-    last_day = windows.after_last + timedelta(days=6)
-    served = {
-        code
-        for post in budget.role_posts(role_code, icb_code)
-        if active(post, windows.before_first, last_day)
-        for code in post.practice_codes
-    }
+    served = _served(budget, role_code, icb_code, windows)
     candidates = sorted(set(budget.practices(icb_code)) - served - treated)
     return _complete(repository.practice_rates(session, candidates, windows), weeks)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One workload shift to estimate: posts of ``role_code`` that started on ``start`` serving
+    ``treated`` practices (``wte`` in all)."""
+
+    role_code: str
+    start: date
+    treated: tuple[str, ...]
+    wte: Decimal
 
 
 def workload_shift(
@@ -104,28 +122,79 @@ def workload_shift(
 ) -> WorkloadShift:
     """The evidence for posts of ``role_code`` that started on ``start`` serving ``treated`` practices
     (``wte`` in all), compared with the ICB's (or the nation's) practices without such a post."""
-    windows = windows_for(start, weeks)
-    answer = WorkloadShift(
-        role_code=role_code,
-        start_date=start,
-        weeks=weeks,
-        as_of=today,
-        windows=_public(windows),
-        treated_practices=sorted(treated),
-        caveats=[GPAD_CAVEAT],
-    )
-    if windows.after_last + timedelta(days=7) > today:
-        return answer.model_copy(update={"reason": "after_window_not_ended"})
-    treated_set = set(treated)
-    treated_deltas = _complete(repository.practice_rates(session, sorted(treated_set), windows), weeks)
-    comparison = _comparison(session, budget, role_code, icb_code, treated_set, windows, weeks)
-    scope = "icb"
-    if len(comparison) < MIN_COMPARISON:
-        comparison = _comparison(session, budget, role_code, None, treated_set, windows, weeks)
-        scope = "national"
-    mix = repository.appointment_mix(session, sorted(treated_set), windows, role_code)
+    subject = Subject(role_code, start, tuple(sorted(set(treated))), wte)
+    return workload_shifts(
+        session=session, budget=budget, icb_code=icb_code, subjects=[subject], weeks=weeks, today=today
+    )[0]
+
+
+def workload_shifts(
+    *,
+    session: Session,
+    budget: BudgetClient,
+    icb_code: str,
+    subjects: Sequence[Subject],
+    weeks: int,
+    today: date,
+) -> list[WorkloadShift]:
+    """:func:`workload_shift` for several subjects of one ICB (a PCN's roles): the served practices and
+    every ICB comparison group come from one read of the ICB's practices and posts, and the weekly rates
+    of every practice concerned, for every subject's windows, from one statement."""
+    answers: list[WorkloadShift] = []
+    ended: list[int] = []
+    for index, subject in enumerate(subjects):
+        windows = windows_for(subject.start, weeks)
+        answers.append(
+            WorkloadShift(
+                role_code=subject.role_code,
+                start_date=subject.start,
+                weeks=weeks,
+                as_of=today,
+                windows=_public(windows),
+                treated_practices=list(subject.treated),
+                caveats=[GPAD_CAVEAT],
+            )
+        )
+        if windows.after_last + timedelta(days=7) > today:
+            answers[index] = answers[index].model_copy(update={"reason": "after_window_not_ended"})
+        else:
+            ended.append(index)
+    if not ended:
+        return answers
+    practices = set(budget.practices(icb_code))
+    windows_of = [windows_for(subjects[i].start, weeks) for i in ended]
+    candidates = [
+        practices - _served(budget, subjects[i].role_code, icb_code, w) - set(subjects[i].treated)
+        for i, w in zip(ended, windows_of, strict=True)
+    ]
+    everyone = sorted(set().union(*candidates, *(subjects[i].treated for i in ended)))
+    rates = repository.practice_rates_many(session, everyone, windows_of)
+    for i, w, pool, found in zip(ended, windows_of, candidates, rates, strict=True):
+        subject = subjects[i]
+        treated_set = set(subject.treated)
+        treated_deltas = _complete((r for r in found if r.practice_code in treated_set), weeks)
+        comparison = _complete((r for r in found if r.practice_code in pool), weeks)
+        scope: Literal["icb", "national"] = "icb"
+        if len(comparison) < MIN_COMPARISON:
+            comparison = _comparison(session, budget, subject.role_code, None, treated_set, w, weeks)
+            scope = "national"
+        mix = repository.appointment_mix(session, subject.treated, w, subject.role_code)
+        answers[i] = _evidence(answers[i], subject, treated_deltas, comparison, scope, mix, weeks)
+    return answers
+
+
+def _evidence(
+    answer: WorkloadShift,
+    subject: Subject,
+    treated_deltas: dict[str, float],
+    comparison: dict[str, float],
+    scope: Literal["icb", "national"],
+    mix: Mix,
+    weeks: int,
+) -> WorkloadShift:
+    """The answer completed with the estimate (or why there is none) and its caveats."""
     caveats = [GPAD_CAVEAT]
-    left_out = sorted(treated_set - set(treated_deltas))
+    left_out = sorted(set(subject.treated) - set(treated_deltas))
     if left_out:
         caveats.append(
             Caveat(
@@ -142,6 +211,7 @@ def workload_shift(
             )
         )
     result = difference_in_differences(list(treated_deltas.values()), list(comparison.values()))
+    wte = subject.wte
     update: dict[str, object] = {
         "comparison_scope": scope,
         "practices_left_out": left_out,

@@ -43,25 +43,20 @@ def _attainment(found: Assessment) -> AttainmentSummary:
 def _shift(
     session: Session, budget: BudgetClient, pcn: Pcn, posts: list[Post], weeks: int, today: date
 ) -> list[ShiftSummary]:
-    out = []
+    """Each role's workload shift, from the start of its first post, at the practices its posts in post
+    after that start serve: every role of the PCN estimated together (:func:`shift.workload_shifts`)."""
+    subjects = []
     for role in sorted({p.role_code for p in posts}):
         of_role = [p for p in posts if p.role_code == role]
         start = min(p.start_date for p in of_role)
         windows = shift.windows_for(start, weeks)
         after = [p for p in of_role if shift.active(p, windows.after_first, windows.after_last)]
-        result = shift.workload_shift(
-            session=session,
-            budget=budget,
-            role_code=role,
-            icb_code=pcn.icb_code,
-            start=start,
-            treated=sorted({code for p in after for code in p.practice_codes}),
-            wte=shift.post_wte(after),
-            weeks=weeks,
-            today=today,
-        )
-        out.append(ShiftSummary.model_validate(result.model_dump()))
-    return out
+        treated = tuple(sorted({code for p in after for code in p.practice_codes}))
+        subjects.append(shift.Subject(role, start, treated, shift.post_wte(after)))
+    results = shift.workload_shifts(
+        session=session, budget=budget, icb_code=pcn.icb_code, subjects=subjects, weeks=weeks, today=today
+    )
+    return [ShiftSummary.model_validate(result.model_dump()) for result in results]
 
 
 def _costs(

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -31,6 +32,9 @@ may not see one by one (nothing about them but a count and an average is ever an
 
 class BudgetUnavailable(ProblemError):
     status, code, title = 503, "budget-unavailable", "The budget service could not be read"
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ class BudgetClient:
         self.secret = gateway_secret
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._parsed: dict[tuple[str, ...], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -146,6 +151,23 @@ class BudgetClient:
             self._cache[key] = (now, body)
         return body
 
+    def _remembered(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
+        """What ``read`` makes of the budget service's answers, kept as long as the answers are (an ICB's
+        posts are read as objects once per TTL, not parsed again for every request)."""
+        if self.ttl_s <= 0:
+            return read()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._parsed.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return cast(T, hit[1])
+        value = read()
+        with self._lock:
+            if len(self._parsed) > 1_000:
+                self._parsed.clear()
+            self._parsed[key] = (now, value)
+        return value
+
     def _read(self, reader: Any, body: Any) -> Any:
         try:
             return reader(body)
@@ -171,7 +193,10 @@ class BudgetClient:
     def posts(self, principal: Principal, *, icb_code: str | None = None, pcn_code: str | None = None) -> list[Post]:
         """Every post the caller may see, of an ICB's PCNs or of one PCN (all pages)."""
         params = {k: v for k, v in (("icb_code", icb_code), ("pcn_code", pcn_code)) if v}
-        return [self._read(_post, p) for p in self._pages(principal, "/v1/posts", params)]
+        return self._remembered(
+            ("posts", principal.encode(), icb_code or "", pcn_code or ""),
+            lambda: [self._read(_post, p) for p in self._pages(principal, "/v1/posts", params)],
+        )
 
     def pcns(self, principal: Principal, *, icb_code: str | None = None) -> list[Pcn]:
         """Every PCN the caller may see, of one ICB or all (all pages)."""
@@ -186,19 +211,32 @@ class BudgetClient:
         return [self._read(_claim, c) for c in rows]
 
     def role_posts(self, role_code: str, icb_code: str | None) -> list[Post]:
-        """Every post of a role in an ICB's PCNs (or nationally), read as the service."""
-        params = {"role_code": role_code, **({"icb_code": icb_code} if icb_code else {})}
-        return [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", params)]
+        """Every post of a role in an ICB's PCNs (or nationally), read as the service. An ICB's posts of
+        every role are read together, once, for all the roles a scorecard estimates."""
+        if icb_code:
+            posts = self._remembered(
+                ("icb-posts", icb_code),
+                lambda: [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", {"icb_code": icb_code})],
+            )
+            return [p for p in posts if p.role_code == role_code]
+        params = {"role_code": role_code}
+        return self._remembered(
+            ("role-posts", role_code), lambda: [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", params)]
+        )
 
     def practices(self, icb_code: str | None) -> dict[str, str]:
         """The current member practices of an ICB's PCNs (or of every PCN), each with its PCN, read as
         the service."""
         params = {"icb_code": icb_code} if icb_code else {}
-        pcns = self._pages(SERVICE, "/v1/pcns", params)
-        found: dict[str, str] = self._read(
-            lambda rows: {code: p["code"] for p in rows for code in p["practice_codes"]}, pcns
-        )
-        return found
+
+        def read() -> dict[str, str]:
+            pcns = self._pages(SERVICE, "/v1/pcns", params)
+            found: dict[str, str] = self._read(
+                lambda rows: {code: p["code"] for p in rows for code in p["practice_codes"]}, pcns
+            )
+            return found
+
+        return self._remembered(("practices", icb_code or ""), read)
 
     def pcn(self, principal: Principal, code: str) -> Pcn | None:
         """A PCN (code in any case), or None when it does not exist or the caller may not see it."""
