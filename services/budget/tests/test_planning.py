@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -187,6 +188,37 @@ async def test_the_forecast_to_the_penny(
     assert len(rows) == 5 * 12
     june_row = next(r for r in rows if r["post_id"] == str(a) and r["month"] == "2024-06")
     assert (june_row["state"], june_row["projected_pence"], june_row["flags"]) == ("draft", "519500", "draft")
+
+
+@DB
+async def test_the_forecast_reads_as_many_statements_for_four_posts_as_for_one(
+    budget_app: FastAPI, admin: httpx.AsyncClient
+) -> None:
+    """Everything a PCN's forecast needs is read once per PCN, never per post or per post-month."""
+    engine = budget_app.state.db.engine
+
+    async def statements() -> int:
+        seen: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = await admin.get(FORECAST)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200, response.text
+        return len(seen)
+
+    await top_up(admin, 10_000_000)
+    first = await new_post(admin)
+    await draft(admin, first, "2024-05")
+    one = await statements()
+    for n in range(3):
+        post_id = await new_post(admin, display_name=f"Clinical pharmacist {n + 2}")
+        await draft(admin, post_id, "2024-06")
+    assert await statements() == one
 
 
 @DB

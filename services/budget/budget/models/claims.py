@@ -46,8 +46,8 @@ class Claim(BudgetBase, table=True):
         ),
         CheckConstraint("reimbursable_pence >= 0 AND cap_pence >= 0 AND actual_pence >= 0", name="ck_claim_results"),
         CheckConstraint(
-            "(kind = 'claim' AND adjusts_claim_id IS NULL AND amount_pence = reimbursable_pence) OR "
-            "(kind = 'adjustment' AND adjusts_claim_id IS NOT NULL AND amount_pence <> 0)",
+            f"(kind = '{ClaimKind.CLAIM}' AND adjusts_claim_id IS NULL AND amount_pence = reimbursable_pence) OR "
+            f"(kind = '{ClaimKind.ADJUSTMENT}' AND adjusts_claim_id IS NOT NULL AND amount_pence <> 0)",
             name="ck_claim_kind_amount",
         ),
         CheckConstraint("days_in_post >= 0 AND days_in_post <= days_in_month", name="ck_claim_days"),
