@@ -72,13 +72,13 @@ def _complete(rates: Iterable[PracticeRates], weeks: int) -> dict[str, float]:
     }
 
 
-def _served(budget: BudgetClient, role_code: str, icb_code: str | None, windows: Windows) -> set[str]:
+def _served(posts: Iterable[Post], role_code: str, windows: Windows) -> set[str]:
     """The practices a post of the role served at any time in either window (never comparators)."""
     last_day = windows.after_last + timedelta(days=6)
     return {
         code
-        for post in budget.role_posts(role_code, icb_code)
-        if active(post, windows.before_first, last_day)
+        for post in posts
+        if post.role_code == role_code and active(post, windows.before_first, last_day)
         for code in post.practice_codes
     }
 
@@ -92,7 +92,7 @@ def _comparison(
     windows: Windows,
     weeks: int,
 ) -> dict[str, float]:
-    served = _served(budget, role_code, icb_code, windows)
+    served = _served(budget.role_posts(role_code, icb_code), role_code, windows)
     candidates = sorted(set(budget.practices(icb_code)) - served - treated)
     return _complete(repository.practice_rates(session, candidates, windows), weeks)
 
@@ -162,9 +162,12 @@ def workload_shifts(
     if not ended:
         return answers
     practices = set(budget.practices(icb_code))
+    # One role: its posts only; several (a scorecard): every post of the ICB, in one read.
+    roles = {subjects[i].role_code for i in ended}
+    posts = budget.role_posts(roles.pop(), icb_code) if len(roles) == 1 else budget.icb_posts(icb_code)
     windows_of = [windows_for(subjects[i].start, weeks) for i in ended]
     candidates = [
-        practices - _served(budget, subjects[i].role_code, icb_code, w) - set(subjects[i].treated)
+        practices - _served(posts, subjects[i].role_code, w) - set(subjects[i].treated)
         for i, w in zip(ended, windows_of, strict=True)
     ]
     everyone = sorted(set().union(*candidates, *(subjects[i].treated for i in ended)))

@@ -210,18 +210,20 @@ class BudgetClient:
         rows = self._pages(principal, "/v1/claims", {"pcn_code": pcn_code, "status": status})
         return [self._read(_claim, c) for c in rows]
 
-    def role_posts(self, role_code: str, icb_code: str | None) -> list[Post]:
-        """Every post of a role in an ICB's PCNs (or nationally), read as the service. An ICB's posts of
-        every role are read together, once, for all the roles a scorecard estimates."""
-        if icb_code:
-            posts = self._remembered(
-                ("icb-posts", icb_code),
-                lambda: [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", {"icb_code": icb_code})],
-            )
-            return [p for p in posts if p.role_code == role_code]
-        params = {"role_code": role_code}
+    def icb_posts(self, icb_code: str) -> list[Post]:
+        """Every post of every role in an ICB's PCNs, read as the service (the served practices of all the
+        roles a scorecard estimates, from one read)."""
         return self._remembered(
-            ("role-posts", role_code), lambda: [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", params)]
+            ("icb-posts", icb_code),
+            lambda: [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", {"icb_code": icb_code})],
+        )
+
+    def role_posts(self, role_code: str, icb_code: str | None) -> list[Post]:
+        """Every post of a role in an ICB's PCNs (or nationally), read as the service."""
+        params = {"role_code": role_code, **({"icb_code": icb_code} if icb_code else {})}
+        return self._remembered(
+            ("role-posts", role_code, icb_code or ""),
+            lambda: [self._read(_post, p) for p in self._pages(SERVICE, "/v1/posts", params)],
         )
 
     def practices(self, icb_code: str | None) -> dict[str, str]:
