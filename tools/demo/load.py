@@ -26,8 +26,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tools.demo import activity, series
 from tools.demo import generate as gen
-from tools.demo import series
 from tools.demo.http import Api, LoadError, Progress, Uncertain, check, duration, problem
 from tools.demo.state import State
 
@@ -441,13 +441,13 @@ class Loader:
     async def plans(self) -> None:
         async def one(pcn: gen.Pcn, progress: Progress) -> None:
             key = self.key(f"pcn:{pcn.code}")
-            cells = gen.readiness(self.seed, pcn)
+            cells = activity.readiness(self.seed, pcn)
             if cells is not None and f"readiness:{pcn.code}" not in self.state.done:
                 response = await self.api.call("PUT", f"/v1/readiness/{pcn.code}", key=key, body=cells)
                 check(response, 200, 201, 428)  # 428: made by an earlier run, a change would need If-Match
                 self.state.mark_done(f"readiness:{pcn.code}")
             for post in pcn.posts:
-                made = gen.plan(self.seed, post, pcn, self.ds.roles[post.role_code])
+                made = activity.plan(self.seed, post, pcn, self.ds.roles[post.role_code])
                 if made is None:
                     continue
                 if await self._plan(made, key):
@@ -457,7 +457,10 @@ class Loader:
 
         pcns = interleave(self.ds.pcns)
         total = sum(
-            1 for pcn in pcns for p in pcn.posts if gen.plan(self.seed, p, pcn, self.ds.roles[p.role_code]) is not None
+            1
+            for pcn in pcns
+            for p in pcn.posts
+            if activity.plan(self.seed, p, pcn, self.ds.roles[p.role_code]) is not None
         )
         await self.phase(
             "readiness, job plans, KPIs and measurements (PCN clients)",
@@ -468,7 +471,7 @@ class Loader:
             workers=self.workers,
         )
 
-    async def _plan(self, made: gen.Plan, key: str) -> bool:
+    async def _plan(self, made: activity.Plan, key: str) -> bool:
         """The post's job plan, KPIs and measurements; whether anything was left to do."""
         post_id = self.state.ids[f"post:{made.post.key}"]
         steps = [f"jobplan:{made.post.key}"] + [f"measurements:{k.key}" for k in made.kpis if k.measurements]
@@ -499,7 +502,7 @@ class Loader:
                 self.state.mark_done(f"measurements:{kpi.key}")
         return True
 
-    async def _adopt_kpis(self, made: gen.Plan, post_id: int, key: str) -> None:
+    async def _adopt_kpis(self, made: activity.Plan, post_id: int, key: str) -> None:
         page = check(
             await self.api.call("GET", f"/v1/job-plans/{post_id}/kpis", key=key, params={"limit": 500}), 200
         ).json()
@@ -510,11 +513,11 @@ class Loader:
 
     async def claims(self) -> None:
         months = self.ds.scale.claim_months
-        plans: list[tuple[gen.Pcn, list[gen.Claim]]] = []
+        plans: list[tuple[gen.Pcn, list[activity.Claim]]] = []
         for pcn in interleave(self.ds.pcns):
             wanted = []
             for post in pcn.posts:
-                for claim in gen.claims(self.seed, post, months):
+                for claim in activity.claims(self.seed, post, months):
                     if post.role_code in self.rated.get(claim.month, set()):
                         wanted.append(claim)
                     else:
@@ -523,7 +526,7 @@ class Loader:
                         )
             plans.append((pcn, wanted))
 
-        async def one(item: tuple[gen.Pcn, list[gen.Claim]], progress: Progress) -> None:
+        async def one(item: tuple[gen.Pcn, list[activity.Claim]], progress: Progress) -> None:
             pcn, wanted = item
             for claim in wanted:
                 if await self._claim(pcn, claim):
@@ -541,7 +544,7 @@ class Loader:
             workers=self.workers,
         )
 
-    async def _claim(self, pcn: gen.Pcn, claim: gen.Claim) -> bool:
+    async def _claim(self, pcn: gen.Pcn, claim: activity.Claim) -> bool:
         """Take the claim to its goal; whether anything was left to do."""
         pcn_key, icb_key = self.key(f"pcn:{pcn.code}"), self.key(f"icb:{pcn.icb_code}")
         steps = ("draft", "submitted", "approved", "paid")
@@ -587,7 +590,7 @@ class Loader:
             self.state.record("claim", claim.key, id=claim_id, status=status)
         return True
 
-    async def _adopt_claim(self, pcn: gen.Pcn, claim: gen.Claim, key: str) -> tuple[int, str]:
+    async def _adopt_claim(self, pcn: gen.Pcn, claim: activity.Claim, key: str) -> tuple[int, str]:
         post_id = self.state.ids[f"post:{claim.post.key}"]
         params = {"pcn_code": pcn.code, "month": claim.month, "limit": 500}
         page = check(await self.api.call("GET", "/v1/claims", key=key, params=params), 200).json()
@@ -597,7 +600,7 @@ class Loader:
                 return int(row["id"]), str(row["status"])
         raise LoadError(f"claim {claim.key}: the platform says it exists but does not list it")
 
-    def _refused(self, claim: gen.Claim, reason: str, claim_id: int = 0) -> None:
+    def _refused(self, claim: activity.Claim, reason: str, claim_id: int = 0) -> None:
         self.counts.claims_refused[reason] = self.counts.claims_refused.get(reason, 0) + 1
         self.state.record("claim", claim.key, id=claim_id, status=f"refused:{reason}")
 
