@@ -121,6 +121,8 @@ FROM (
 JOIN list_size ON list_size.practice_code = weekly.practice_code
               AND list_size.month = CAST(date_trunc('month', weekly.week) AS DATE)
 WHERE list_size.registered_patients > 0
+  AND list_size.practice_code = ANY(%(practices)s)
+  AND list_size.month BETWEEN CAST(date_trunc('month', %(before_first)s::date) AS DATE) AND %(after_last)s
 GROUP BY weekly.practice_code, time_window
 """
 SCORECARD_SQL = """
@@ -128,24 +130,25 @@ WITH windows AS (
     SELECT * FROM unnest(%(roles)s::text[], %(before_first)s::date[], %(start_week)s::date[], %(after_last)s::date[])
         AS w(role_code, before_first, start_week, after_last)
 ), weekly AS (
-    SELECT w.role_code, w.start_week, k.practice_code, k.period_start AS week, sum(k.appointments) AS gp
-    FROM windows AS w
-    JOIN workload AS k
-      ON k.grain = 'week' AND k.hcp_role = 'gp' AND k.status = 'attended'
-     AND k.practice_code = ANY(%(practices)s)
-     AND k.period_start BETWEEN w.before_first AND w.after_last
-     AND k.period_start <> w.start_week
-    GROUP BY w.role_code, w.start_week, k.practice_code, k.period_start
+    SELECT k.practice_code, k.period_start AS week, sum(k.appointments) AS gp
+    FROM workload AS k
+    WHERE k.grain = 'week' AND k.hcp_role = 'gp' AND k.status = 'attended'
+      AND k.practice_code = ANY(%(practices)s)
+      AND k.period_start BETWEEN (SELECT min(before_first) FROM windows) AND (SELECT max(after_last) FROM windows)
+    GROUP BY k.practice_code, k.period_start
+), rates AS (
+    SELECT weekly.practice_code, weekly.week, weekly.gp::float8 * 1000.0 / l.registered_patients AS rate
+    FROM weekly
+    JOIN list_size AS l ON l.practice_code = weekly.practice_code
+                       AND l.month = CAST(date_trunc('month', weekly.week) AS DATE)
+    WHERE l.registered_patients > 0 AND l.practice_code = ANY(%(practices)s)
 )
-SELECT weekly.role_code, weekly.practice_code,
-       CASE WHEN weekly.week < weekly.start_week THEN 'before' ELSE 'after' END AS time_window,
-       count(*) AS weeks,
-       avg(weekly.gp * 1000.0 / l.registered_patients) AS mean_rate
-FROM weekly
-JOIN list_size AS l ON l.practice_code = weekly.practice_code
-                   AND l.month = CAST(date_trunc('month', weekly.week) AS DATE)
-WHERE l.registered_patients > 0
-GROUP BY weekly.role_code, weekly.practice_code, time_window
+SELECT w.role_code, rates.practice_code,
+       CASE WHEN rates.week < w.start_week THEN 'before' ELSE 'after' END AS time_window,
+       count(*) AS weeks, avg(rates.rate) AS mean_rate
+FROM windows AS w
+JOIN rates ON rates.week BETWEEN w.before_first AND w.after_last AND rates.week <> w.start_week
+GROUP BY w.role_code, rates.practice_code, time_window
 """
 RETENTION_SQL = """
 SELECT post.* FROM post
@@ -194,7 +197,8 @@ BARE: dict[str, Bare] = {
         "evaluation",
         SCORECARD_SQL,
         "the same aggregation for every role of the PCN whose windows have ended, each role's windows from its "
-        "first post, over the ICB's practices, in one statement",
+        "first post, over the ICB's practices, in one statement (each practice-week's rate once, then averaged "
+        "per window)",
     ),
     "retention": Bare("budget", RETENTION_SQL, "every column of the posts of the ICB's PCNs (budget database)"),
     "scorecards": Bare(

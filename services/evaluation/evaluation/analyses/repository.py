@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, case, func, literal, select, union_all
+from sqlalchemy import Date, Float, case, cast, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -90,7 +90,13 @@ def practice_rates(session: Session, practices: Sequence[str], windows: Windows)
             (col(ListSize.practice_code) == weekly.c.practice_code)
             & (col(ListSize.month) == month_start(weekly.c.week)),
         )
-        .where(col(ListSize.registered_patients) > 0)
+        .where(
+            col(ListSize.registered_patients) > 0,
+            # The same practices and months as the weeks: without these the planner hashes every list
+            # size of the nation (187,590 rows for the demo data set, 75% of the statement's time).
+            col(ListSize.practice_code).in_(list(practices)),
+            col(ListSize.month).between(windows.before_first.replace(day=1), windows.after_last),
+        )
         .group_by(weekly.c.practice_code, window)
     )
     found: dict[str, dict[str, tuple[int, float]]] = {}
@@ -108,13 +114,16 @@ def practice_rates_many(
     session: Session, practices: Sequence[str], windows: Sequence[Windows]
 ) -> list[list[PracticeRates]]:
     """:func:`practice_rates` for several windows at once (a PCN's roles, each from its own start), in
-    one statement: the windows are a derived table joined to the weekly records, so the database reads
-    each practice's weeks once per window it falls in and Python still sees one row per window,
-    practice and side of the start week."""
+    one statement: each practice's weekly rate is computed once over the span of every window, then
+    each window averages its own weeks of it (a derived table of windows joined to the rates), so
+    Python still sees one row per window, practice and side of the start week. (Summing the records
+    per window instead reads a week once for every window it falls in: three times slower on the
+    national demo data.)"""
     if len(windows) == 1:
         return [practice_rates(session, practices, windows[0])]
     if not practices or not windows:
         return [[] for _ in windows]
+    first, last = min(w.before_first for w in windows), max(w.after_last for w in windows)
     spans = union_all(
         *(
             select(
@@ -128,49 +137,61 @@ def practice_rates_many(
     ).subquery("spans")
     weekly = (
         select(
-            spans.c.k,
-            spans.c.start_week,
             col(Workload.practice_code).label("practice_code"),
             col(Workload.period_start).label("week"),
             func.sum(Workload.appointments).label("gp"),
         )
-        .select_from(spans)
-        .join(
-            Workload,
-            (col(Workload.grain) == "week")
-            & (col(Workload.hcp_role) == "gp")
-            & (col(Workload.status) == "attended")
-            & col(Workload.practice_code).in_(list(practices))
-            & (col(Workload.period_start) >= spans.c.before_first)
-            & (col(Workload.period_start) <= spans.c.after_last)
-            & (col(Workload.period_start) != spans.c.start_week),
+        .where(
+            col(Workload.grain) == "week",
+            col(Workload.hcp_role) == "gp",
+            col(Workload.status) == "attended",
+            col(Workload.practice_code).in_(list(practices)),
+            col(Workload.period_start).between(first, last),
         )
-        .group_by(spans.c.k, spans.c.start_week, col(Workload.practice_code), col(Workload.period_start))
+        .group_by(col(Workload.practice_code), col(Workload.period_start))
         .subquery()
     )
-    window = case((weekly.c.week < weekly.c.start_week, literal(BEFORE)), else_=literal(AFTER)).label("window")
-    rate = weekly.c.gp * 1000.0 / ListSize.registered_patients
-    stmt = (
-        select(weekly.c.k, weekly.c.practice_code, window, func.count().label("weeks"), func.avg(rate))
+    rates = (
+        select(
+            weekly.c.practice_code,
+            weekly.c.week,
+            (cast(weekly.c.gp, Float) * 1000.0 / ListSize.registered_patients).label("rate"),
+        )
         .join(
             ListSize,
             (col(ListSize.practice_code) == weekly.c.practice_code)
             & (col(ListSize.month) == month_start(weekly.c.week)),
         )
-        .where(col(ListSize.registered_patients) > 0)
-        .group_by(weekly.c.k, weekly.c.practice_code, window)
+        .where(
+            col(ListSize.registered_patients) > 0,
+            col(ListSize.practice_code).in_(list(practices)),
+            col(ListSize.month).between(first.replace(day=1), last),
+        )
+        .subquery()
+    )
+    window = case((rates.c.week < spans.c.start_week, literal(BEFORE)), else_=literal(AFTER)).label("window")
+    stmt = (
+        select(spans.c.k, rates.c.practice_code, window, func.count().label("weeks"), func.avg(rates.c.rate))
+        .select_from(spans)
+        .join(
+            rates,
+            (rates.c.week >= spans.c.before_first)
+            & (rates.c.week <= spans.c.after_last)
+            & (rates.c.week != spans.c.start_week),
+        )
+        .group_by(spans.c.k, rates.c.practice_code, window)
     )
     found: dict[tuple[int, str], dict[str, tuple[int, float]]] = {}
     for k, practice, which, weeks, mean in session.execute(stmt):
         found.setdefault((int(k), practice), {})[which] = (int(weeks), float(mean))
     out = []
     for index in range(len(windows)):
-        rates = []
+        rows = []
         for practice in practices:
             got = found.get((index, practice), {})
             before, after = got.get(BEFORE, (0, None)), got.get(AFTER, (0, None))
-            rates.append(PracticeRates(practice, before[0], after[0], before[1], after[1]))
-        out.append(rates)
+            rows.append(PracticeRates(practice, before[0], after[0], before[1], after[1]))
+        out.append(rows)
     return out
 
 
