@@ -5,23 +5,28 @@ whether a retry of it is safe."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Body, Depends, Header, Path, Query, Request
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from arrs_kit import idempotency
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
 from arrs_kit.idempotency import IdempotencyKeyHeader, KeyLease
 from arrs_kit.principal import Principal, PrincipalDep
+from arrs_kit.problems import ProblemError
 from budget.clients.roles import RoleCatalogue
 from budget.domain import register
 from budget.domain.calendar import InvalidFinancialYear
 from budget.models import Claim, Pcn, Post
 from budget.schemas.budgets import AllocationCreate
-from budget.schemas.claims import AdjustmentCreate, ClaimCreate, ClaimPay, ClaimReject, ClaimWithdraw
+from budget.schemas.claims import AdjustmentCreate, ClaimPay, ClaimReject, ClaimWithdraw
 from budget.schemas.common import PCN_CODE_PATTERN, PRACTICE_CODE_PATTERN
 from budget.service import authz
 from budget.service.common import ID_MAX
@@ -69,38 +74,93 @@ CatalogueDep = Annotated[RoleCatalogue, Depends(_catalogue)]
 """The role catalogue's client, made once per app (:func:`budget.main.create_app`)."""
 
 
-def _reference_date(fy: FyPath) -> date:
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# The resources a route acts on, loaded once and authorised by the rules of :mod:`budget.service.authz`
+# (domain §8). A read route takes the read session's row; a write route the writer's (locked where
+# the rule says).
+#
+# Each answers as the request stood before: a malformed request is 422 whatever it names, so these
+# read their path parameters as sent (the route's own parameters validate them, once) and hand a
+# refusal (404, 403, 422 invalid-financial-year) to :class:`AuthorisedRoute` instead of raising it
+# while FastAPI still collects validation errors. They run after an ``Idempotency-Key`` lease: the
+# key is taken before the request's own transaction begins (on SQLite, the writer's first read
+# takes the database's lock).
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A resource the request may not act on, or cannot name: raised by :class:`AuthorisedRoute`
+    once the request is known to be well formed (``error`` None: it is not, and FastAPI says so)."""
+
+    error: ProblemError | None = None
+
+
+def _refusals(load: Callable[[], R]) -> R | Refused:
+    try:
+        return load()
+    except ProblemError as error:
+        return Refused(error)
+
+
+# The path parameters as the routes validate them (the same constraints as PcnCodePath and the ids).
+_PCN_CODE = TypeAdapter(Annotated[str, StringConstraints(pattern=PCN_CODE_PATTERN)])
+_ID = TypeAdapter(Annotated[int, Field(ge=1, le=ID_MAX)])
+
+
+def _sent_pcn_code(request: Request) -> str | None:
+    try:
+        return _PCN_CODE.validate_python(request.path_params.get("pcn_code"))
+    except ValidationError:
+        return None
+
+
+def _sent_id(request: Request, name: str) -> int | None:
+    try:
+        return _ID.validate_python(request.path_params.get(name))
+    except ValidationError:
+        return None
+
+
+def _reference_date(request: Request) -> date | Refused:
     """The day a financial year's weighted population is counted; 422 ``invalid-financial-year``
     (checked before the PCN is looked up)."""
+    fy = str(request.path_params.get("fy", ""))
+    if len(fy) != 7:
+        return Refused()
     try:
         return register.reference_date_for(fy)
     except ValueError as exc:
-        raise InvalidFinancialYear(str(exc)) from exc
+        return Refused(InvalidFinancialYear(str(exc)))
 
 
 ReferenceDate = Annotated[date, Depends(_reference_date)]
 
 
-# The resources a route acts on, loaded once and authorised by the rules of :mod:`budget.service.authz`
-# (domain §8). A read route takes the read session's row; a write route the writer's (locked where
-# the rule says). Declare them after ``IdempotencyLease`` parameters: the key is taken before the
-# request's own transaction begins (on SQLite, the writer's first read takes the database's lock).
+def _readable_pcn(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Pcn | Refused:
+    code = _sent_pcn_code(request)
+    return Refused() if code is None else _refusals(lambda: authz.readable_pcn(session, principal, code))
 
 
-def _readable_pcn(pcn_code: PcnCodePath, session: ReadSessionDep, principal: PrincipalDep) -> Pcn:
-    return authz.readable_pcn(session, principal, pcn_code)
+def _managed_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
+    code = _sent_pcn_code(request)
+    if code is None:
+        return Refused()
+    return _refusals(lambda: authz.managed_pcn(session, principal, code, for_update=False))
 
 
-def _managed_pcn(pcn_code: PcnCodePath, session: WriteSessionDep, principal: PrincipalDep) -> Pcn:
-    return authz.managed_pcn(session, principal, pcn_code, for_update=False)
+def _locked_managed_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
+    code = _sent_pcn_code(request)
+    if code is None:
+        return Refused()
+    return _refusals(lambda: authz.managed_pcn(session, principal, code, for_update=True))
 
 
-def _locked_managed_pcn(pcn_code: PcnCodePath, session: WriteSessionDep, principal: PrincipalDep) -> Pcn:
-    return authz.managed_pcn(session, principal, pcn_code, for_update=True)
-
-
-def _own_pcn(pcn_code: PcnCodePath, session: WriteSessionDep, principal: PrincipalDep) -> Pcn:
-    return authz.own_pcn(session, principal, pcn_code)
+def _own_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
+    code = _sent_pcn_code(request)
+    return Refused() if code is None else _refusals(lambda: authz.own_pcn(session, principal, code))
 
 
 ReadablePcn = Annotated[Pcn, Depends(_readable_pcn)]
@@ -113,61 +173,77 @@ OwnPcn = Annotated[Pcn, Depends(_own_pcn)]
 """The principal's own PCN (or any, for an admin): its workforce plans."""
 
 
-def _readable_post(post_id: PostIdPath, session: ReadSessionDep, principal: PrincipalDep) -> Post:
-    return authz.readable_post(session, principal, post_id)
+def _readable_post(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Post | Refused:
+    post_id = _sent_id(request, "post_id")
+    return Refused() if post_id is None else _refusals(lambda: authz.readable_post(session, principal, post_id))
 
 
-def _owned_post(post_id: PostIdPath, session: WriteSessionDep, principal: PrincipalDep) -> Post:
-    return authz.owned_post(
-        session, principal, post_id, for_update=True, forbidden="Only an admin or the post's PCN may change a post."
-    )
+def _owned_post(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Post | Refused:
+    post_id = _sent_id(request, "post_id")
+    if post_id is None:
+        return Refused()
+    forbidden = "Only an admin or the post's PCN may change a post."
+    return _refusals(lambda: authz.owned_post(session, principal, post_id, for_update=True, forbidden=forbidden))
 
 
-def _post_to_preview(data: ClaimCreate, session: ReadSessionDep, principal: PrincipalDep) -> Post:
-    return authz.owned_post(session, principal, data.post_id, for_update=False, forbidden=NOT_CLAIMANT)
-
-
-def _post_to_claim(data: ClaimCreate, session: WriteSessionDep, principal: PrincipalDep) -> Post:
-    return authz.owned_post(session, principal, data.post_id, for_update=False, forbidden=NOT_CLAIMANT)
-
-
-NOT_CLAIMANT = "Only the post's PCN or an admin makes its claims."
 ReadablePost = Annotated[Post, Depends(_readable_post)]
 OwnedPost = Annotated[Post, Depends(_owned_post)]
 """A post its PCN (or an admin) changes, locked."""
-PostToPreview = Annotated[Post, Depends(_post_to_preview)]
-"""The post a claim's body names, one its PCN (or an admin) claims for: a preview reads it."""
-PostToClaim = Annotated[Post, Depends(_post_to_claim)]
-"""The post a claim's body names, one its PCN (or an admin) claims for: a draft is made for it."""
 
 
-def _readable_claim(claim_id: ClaimIdPath, session: ReadSessionDep, principal: PrincipalDep) -> Claim:
-    return authz.readable_claim(session, principal, claim_id)
+def _claim_by(rule: Callable[[Session, Principal, int], Claim]) -> Callable[..., Claim | Refused]:
+    def load(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Claim | Refused:
+        claim_id = _sent_id(request, "claim_id")
+        return Refused() if claim_id is None else _refusals(lambda: rule(session, principal, claim_id))
+
+    return load
 
 
-def _pcn_claim(claim_id: ClaimIdPath, session: WriteSessionDep, principal: PrincipalDep) -> Claim:
-    return authz.pcn_claim(session, principal, claim_id)
-
-
-def _icb_claim(claim_id: ClaimIdPath, session: WriteSessionDep, principal: PrincipalDep) -> Claim:
-    return authz.icb_claim(session, principal, claim_id)
-
-
-def _adjustable_claim(claim_id: ClaimIdPath, session: WriteSessionDep, principal: PrincipalDep) -> Claim:
-    return authz.adjustable_claim(session, principal, claim_id)
+def _readable_claim(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Claim | Refused:
+    claim_id = _sent_id(request, "claim_id")
+    return Refused() if claim_id is None else _refusals(lambda: authz.readable_claim(session, principal, claim_id))
 
 
 ReadableClaim = Annotated[Claim, Depends(_readable_claim)]
-PcnClaim = Annotated[Claim, Depends(_pcn_claim)]
+PcnClaim = Annotated[Claim, Depends(_claim_by(authz.pcn_claim))]
 """A claim its PCN (or an admin) edits, submits or withdraws, locked."""
-IcbClaim = Annotated[Claim, Depends(_icb_claim)]
+IcbClaim = Annotated[Claim, Depends(_claim_by(authz.icb_claim))]
 """A claim its PCN's ICB (or an admin) approves, rejects or pays, locked."""
-AdjustableClaim = Annotated[Claim, Depends(_adjustable_claim)]
+AdjustableClaim = Annotated[Claim, Depends(_claim_by(authz.adjustable_claim))]
 """A claim its PCN, its ICB or an admin corrects, locked."""
 
 
-# Idempotency-Key: the route's service records its response on the lease (``lease.record``) in the
-# transaction that does the work; a retry never reaches the route (its first answer is replayed).
+class AuthorisedRoute(APIRoute):
+    """A route that raises the refusal of a resource dependency (:class:`Refused`) only once FastAPI
+    found the request well formed, so a malformed request is 422 whatever it names, as it always was."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        @functools.wraps(endpoint)
+        def checked(**values: Any) -> Any:
+            for value in values.values():
+                if isinstance(value, Refused):
+                    if value.error is None:  # the dependency and the route disagree on what is well formed
+                        raise RuntimeError(f"{path}: a request the route validated was refused as malformed")
+                    raise value.error
+            return endpoint(**values)
+
+        super().__init__(path, checked, **kwargs)
+
+
+# Idempotency-Key. The lease dependency of a retry-safe write declares the route's inputs (path,
+# header and body, validated once, here) and hands them on with the lease; the service records its
+# response on the lease in the transaction that does the work. A retry never reaches the route (its
+# first answer is replayed); a failed request releases the key before its error is answered
+# (scope="function"), so an immediate retry finds it free.
+
+
+@dataclass(frozen=True, slots=True)
+class Leased(Generic[T]):
+    """A retry-safe write's inputs and its lease (None without an ``Idempotency-Key``)."""
+
+    lease: KeyLease | None
+    data: T
+    fy: str = ""
 
 
 def _lease(
@@ -194,11 +270,11 @@ def _allocation_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
+) -> Iterator[Leased[AllocationCreate]]:
     operation = f"add_allocation:{pcn_code.upper()}:{fy}"
-    yield from _lease(
-        request, session, principal, idempotency_key, operation=operation, payload=data.model_dump(mode="json")
-    )
+    payload = data.model_dump(mode="json")
+    for lease in _lease(request, session, principal, idempotency_key, operation=operation, payload=payload):
+        yield Leased(lease, data, fy)
 
 
 def _year_close_lease(
@@ -208,15 +284,19 @@ def _year_close_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
+) -> Iterator[Leased[None]]:
     operation = f"close_budget_year:{pcn_code.upper()}:{fy}"
-    yield from _lease(request, session, principal, idempotency_key, operation=operation, payload=None)
+    for lease in _lease(request, session, principal, idempotency_key, operation=operation, payload=None):
+        yield Leased(lease, None, fy)
 
 
-def _claim_lease(
-    request: Request, session: Session, principal: Principal, key: str | None, step: str, claim_id: int, body: object
-) -> Iterator[KeyLease | None]:
-    yield from _lease(request, session, principal, key, operation=f"{step}_claim:{claim_id}", payload=body)
+def _claim_step(
+    request: Request, session: Session, principal: Principal, key: str | None, step: str, claim_id: int, data: T
+) -> Iterator[Leased[T]]:
+    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else None
+    operation = f"{step}_claim:{claim_id}"
+    for lease in _lease(request, session, principal, key, operation=operation, payload=payload):
+        yield Leased(lease, data)
 
 
 def _submit_lease(
@@ -225,8 +305,8 @@ def _submit_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
-    yield from _claim_lease(request, session, principal, idempotency_key, "submit", claim_id, None)
+) -> Iterator[Leased[None]]:
+    yield from _claim_step(request, session, principal, idempotency_key, "submit", claim_id, None)
 
 
 def _approve_lease(
@@ -235,8 +315,8 @@ def _approve_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
-    yield from _claim_lease(request, session, principal, idempotency_key, "approve", claim_id, None)
+) -> Iterator[Leased[None]]:
+    yield from _claim_step(request, session, principal, idempotency_key, "approve", claim_id, None)
 
 
 def _reject_lease(
@@ -246,9 +326,8 @@ def _reject_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
-    body = data.model_dump(mode="json")
-    yield from _claim_lease(request, session, principal, idempotency_key, "reject", claim_id, body)
+) -> Iterator[Leased[ClaimReject]]:
+    yield from _claim_step(request, session, principal, idempotency_key, "reject", claim_id, data)
 
 
 def _pay_lease(
@@ -258,9 +337,8 @@ def _pay_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
-    body = data.model_dump(mode="json")
-    yield from _claim_lease(request, session, principal, idempotency_key, "pay", claim_id, body)
+) -> Iterator[Leased[ClaimPay]]:
+    yield from _claim_step(request, session, principal, idempotency_key, "pay", claim_id, data)
 
 
 def _withdraw_lease(
@@ -270,9 +348,8 @@ def _withdraw_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
-    body = data.model_dump(mode="json")
-    yield from _claim_lease(request, session, principal, idempotency_key, "withdraw", claim_id, body)
+) -> Iterator[Leased[ClaimWithdraw]]:
+    yield from _claim_step(request, session, principal, idempotency_key, "withdraw", claim_id, data)
 
 
 def _adjust_lease(
@@ -282,18 +359,15 @@ def _adjust_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[KeyLease | None]:
-    body = data.model_dump(mode="json")
-    yield from _claim_lease(request, session, principal, idempotency_key, "adjust", claim_id, body)
+) -> Iterator[Leased[AdjustmentCreate]]:
+    yield from _claim_step(request, session, principal, idempotency_key, "adjust", claim_id, data)
 
 
-# scope="function": a failed request releases its key before the error is answered, so an
-# immediate retry finds it free.
-AllocationLease = Annotated[KeyLease | None, Depends(_allocation_lease, scope="function")]
-YearCloseLease = Annotated[KeyLease | None, Depends(_year_close_lease, scope="function")]
-SubmitLease = Annotated[KeyLease | None, Depends(_submit_lease, scope="function")]
-ApproveLease = Annotated[KeyLease | None, Depends(_approve_lease, scope="function")]
-RejectLease = Annotated[KeyLease | None, Depends(_reject_lease, scope="function")]
-PayLease = Annotated[KeyLease | None, Depends(_pay_lease, scope="function")]
-WithdrawLease = Annotated[KeyLease | None, Depends(_withdraw_lease, scope="function")]
-AdjustLease = Annotated[KeyLease | None, Depends(_adjust_lease, scope="function")]
+AllocationLease = Annotated[Leased[AllocationCreate], Depends(_allocation_lease, scope="function")]
+YearCloseLease = Annotated[Leased[None], Depends(_year_close_lease, scope="function")]
+SubmitLease = Annotated[Leased[None], Depends(_submit_lease, scope="function")]
+ApproveLease = Annotated[Leased[None], Depends(_approve_lease, scope="function")]
+RejectLease = Annotated[Leased[ClaimReject], Depends(_reject_lease, scope="function")]
+PayLease = Annotated[Leased[ClaimPay], Depends(_pay_lease, scope="function")]
+WithdrawLease = Annotated[Leased[ClaimWithdraw], Depends(_withdraw_lease, scope="function")]
+AdjustLease = Annotated[Leased[AdjustmentCreate], Depends(_adjust_lease, scope="function")]

@@ -18,10 +18,9 @@ from arrs_kit.pagination import (
 )
 from arrs_kit.principal import PrincipalDep, ReaderDep
 from arrs_kit.problems import problem_responses
-from budget.deps import AllocationLease, FyPath, ManagedPcn, PcnCodePath, ReadablePcn, YearCloseLease
+from budget.deps import AllocationLease, AuthorisedRoute, FyPath, ManagedPcn, PcnCodePath, ReadablePcn, YearCloseLease
 from budget.schemas.budgets import (
     AllocateResult,
-    AllocationCreate,
     AllocationPublic,
     BudgetPage,
     BudgetPublic,
@@ -31,7 +30,7 @@ from budget.schemas.budgets import (
 from budget.schemas.common import ICB_CODE_PATTERN
 from budget.service import budgets
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
 
 
 @router.post(
@@ -64,10 +63,7 @@ def allocate_budget(
     responses=problem_responses(403, 404, 409, 422),
 )
 def add_allocation(
-    pcn_code: PcnCodePath,
-    fy: FyPath,
-    data: AllocationCreate,
-    lease: AllocationLease,
+    leased: AllocationLease,
     pcn: ManagedPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
@@ -78,13 +74,7 @@ def add_allocation(
     `budget-exceeded`, nothing written). With an `Idempotency-Key`, a retry replays the first answer
     instead of posting twice; the same key with another body is 422 `idempotency-key-reused`."""
     result = budgets.add_allocation(
-        session=session,
-        principal=principal,
-        pcn=pcn,
-        fy=fy,
-        data=data,
-        lease=lease,
-        idempotency_key=lease.key if lease else None,
+        session=session, principal=principal, pcn=pcn, fy=leased.fy, data=leased.data, lease=leased.lease
     )
     response.headers["Location"] = f"/v1/pcns/{result.posting.pcn_code}/ledger"
     return result
@@ -98,9 +88,7 @@ def add_allocation(
     responses=problem_responses(403, 404, 409, 422),
 )
 def close_budget_year(
-    pcn_code: PcnCodePath,
-    fy: FyPath,
-    lease: YearCloseLease,
+    leased: YearCloseLease,
     pcn: ManagedPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
@@ -111,9 +99,7 @@ def close_budget_year(
     withdrawal after the close) returns to `available`, and closing again lapses it. Answers what
     lapsed now and the pots after. 422 `financial-year-not-ended` before the year is over. With an
     `Idempotency-Key` a retry replays the first answer."""
-    return budgets.close_year(
-        session=session, principal=principal, pcn=pcn, fy=fy, lease=lease, idempotency_key=lease.key if lease else None
-    )
+    return budgets.close_year(session=session, principal=principal, pcn=pcn, fy=leased.fy, lease=leased.lease)
 
 
 @router.get(

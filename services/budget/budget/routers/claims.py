@@ -15,36 +15,31 @@ from budget.deps import (
     AdjustableClaim,
     AdjustLease,
     ApproveLease,
+    AuthorisedRoute,
     CatalogueDep,
     ClaimIdPath,
     IcbClaim,
     IfMatchRequired,
     PayLease,
     PcnClaim,
-    PostToClaim,
-    PostToPreview,
     ReadableClaim,
     RejectLease,
     SubmitLease,
-    WithdrawBody,
     WithdrawLease,
 )
 from budget.schemas.claims import (
     CLAIM_MONTH_PATTERN,
-    AdjustmentCreate,
     ClaimCreate,
     ClaimPage,
-    ClaimPay,
     ClaimPreview,
     ClaimPublic,
-    ClaimReject,
     ClaimUpdate,
     StatusField,
 )
 from budget.schemas.common import PCN_CODE_PATTERN
 from budget.service.claims import adjustments, drafts, lifecycle
 
-router = APIRouter(prefix="/v1", tags=["claims"])
+router = APIRouter(prefix="/v1", tags=["claims"], route_class=AuthorisedRoute)
 
 CHECKS = (
     "\n\nChecks (the problem `type` ends with the code; `checks` in the body lists every check that failed): "
@@ -72,9 +67,9 @@ WITH_CATALOGUE = problem_responses(403, 404, 409, 422, 503)
     "`budget-exceeded` included; nothing is stored." + CHECKS,
 )
 def preview_claim(
-    data: ClaimCreate, post: PostToPreview, session: ReadSessionDep, catalogue: CatalogueDep
+    data: ClaimCreate, session: ReadSessionDep, principal: PrincipalDep, catalogue: CatalogueDep
 ) -> ClaimPreview:
-    return drafts.preview(session=session, catalogue=catalogue, post=post, data=data)
+    return drafts.preview(session=session, catalogue=catalogue, principal=principal, data=data)
 
 
 @router.post(
@@ -88,14 +83,9 @@ def preview_claim(
     "failing check refuses the draft." + CHECKS,
 )
 def create_claim(
-    data: ClaimCreate,
-    post: PostToClaim,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    catalogue: CatalogueDep,
-    response: Response,
+    data: ClaimCreate, session: WriteSessionDep, principal: PrincipalDep, catalogue: CatalogueDep, response: Response
 ) -> ClaimPublic:
-    public, etag = drafts.create_draft(session=session, catalogue=catalogue, principal=principal, post=post, data=data)
+    public, etag = drafts.create_draft(session=session, catalogue=catalogue, principal=principal, data=data)
     response.headers["ETag"] = etag
     response.headers["Location"] = f"/v1/claims/{public.id}"
     return public
@@ -184,15 +174,14 @@ def _answer(public: ClaimPublic, *, status: int = 200) -> JSONResponse:
     "`budget-exceeded` when it does not fit (nothing is written)." + IDEMPOTENT + CHECKS,
 )
 def submit_claim(
-    claim_id: ClaimIdPath,
-    lease: SubmitLease,
+    leased: SubmitLease,
     claim: PcnClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
 ) -> JSONResponse:
     return _answer(
-        lifecycle.submit(session=session, catalogue=catalogue, principal=principal, claim=claim, lease=lease)
+        lifecycle.submit(session=session, catalogue=catalogue, principal=principal, claim=claim, lease=leased.lease)
     )
 
 
@@ -204,9 +193,9 @@ def submit_claim(
     description="The PCN's ICB or an admin: approve a submitted claim (held → approved)." + IDEMPOTENT,
 )
 def approve_claim(
-    claim_id: ClaimIdPath, lease: ApproveLease, claim: IcbClaim, session: WriteSessionDep, principal: PrincipalDep
+    leased: ApproveLease, claim: IcbClaim, session: WriteSessionDep, principal: PrincipalDep
 ) -> JSONResponse:
-    return _answer(lifecycle.approve(session=session, principal=principal, claim=claim, lease=lease))
+    return _answer(lifecycle.approve(session=session, principal=principal, claim=claim, lease=leased.lease))
 
 
 @router.post(
@@ -218,14 +207,16 @@ def approve_claim(
     "`available`." + IDEMPOTENT,
 )
 def reject_claim(
-    claim_id: ClaimIdPath,
-    data: ClaimReject,
-    lease: RejectLease,
+    leased: RejectLease,
     claim: IcbClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
 ) -> JSONResponse:
-    return _answer(lifecycle.reject(session=session, principal=principal, claim=claim, reason=data.reason, lease=lease))
+    return _answer(
+        lifecycle.reject(
+            session=session, principal=principal, claim=claim, reason=leased.data.reason, lease=leased.lease
+        )
+    )
 
 
 @router.post(
@@ -237,15 +228,17 @@ def reject_claim(
     "(approved → paid); for an adjustment that recovers money, the recovery (paid → available)." + IDEMPOTENT,
 )
 def pay_claim(
-    claim_id: ClaimIdPath,
-    data: ClaimPay,
-    lease: PayLease,
+    leased: PayLease,
     claim: IcbClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
 ) -> JSONResponse:
     public = lifecycle.pay(
-        session=session, principal=principal, claim=claim, payment_reference=data.payment_reference, lease=lease
+        session=session,
+        principal=principal,
+        claim=claim,
+        payment_reference=leased.data.payment_reference,
+        lease=leased.lease,
     )
     return _answer(public)
 
@@ -259,15 +252,15 @@ def pay_claim(
     "reason; a submitted claim's hold goes back to `available`." + IDEMPOTENT,
 )
 def withdraw_claim(
-    claim_id: ClaimIdPath,
-    data: WithdrawBody,
-    lease: WithdrawLease,
+    leased: WithdrawLease,
     claim: PcnClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
 ) -> JSONResponse:
     return _answer(
-        lifecycle.withdraw(session=session, principal=principal, claim=claim, reason=data.reason, lease=lease)
+        lifecycle.withdraw(
+            session=session, principal=principal, claim=claim, reason=leased.data.reason, lease=leased.lease
+        )
     )
 
 
@@ -286,15 +279,18 @@ def withdraw_claim(
     "claim awaits a decision; 409 `invalid-claim-transition` unless the claim is paid." + IDEMPOTENT,
 )
 def create_adjustment(
-    claim_id: ClaimIdPath,
-    data: AdjustmentCreate,
-    lease: AdjustLease,
+    leased: AdjustLease,
     original: AdjustableClaim,
     session: WriteSessionDep,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
 ) -> JSONResponse:
     public = adjustments.create_adjustment(
-        session=session, catalogue=catalogue, principal=principal, original=original, data=data, lease=lease
+        session=session,
+        catalogue=catalogue,
+        principal=principal,
+        original=original,
+        data=leased.data,
+        lease=leased.lease,
     )
     return _answer(public, status=201)

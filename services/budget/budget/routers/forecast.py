@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request, Response
 from arrs_kit.db import ReadSessionDep
 from arrs_kit.pagination import FormatQuery, csv_response, wants_csv
 from arrs_kit.problems import problem_responses
-from budget.deps import CatalogueDep, FyQuery, PcnCodePath, ReadablePcn
+from budget.deps import AuthorisedRoute, CatalogueDep, FyQuery, PcnCodePath, ReadablePcn
 from budget.routers.docs import OUTAGE, csv_doc
 from budget.schemas.claims import CLAIM_MONTH_PATTERN
 from budget.schemas.planning import ForecastPublic, HeadroomPublic
 from budget.schemas.posts import ROLE_CODE_PATTERN, Geography
 from budget.service.planning import forecast, headroom
 
-router = APIRouter(prefix="/v1", tags=["planning"])
+router = APIRouter(prefix="/v1", tags=["planning"], route_class=AuthorisedRoute)
 
 
 @router.get(

@@ -17,13 +17,14 @@ from arrs_kit.pagination import (
 from arrs_kit.principal import AdminDep, ReaderDep
 from arrs_kit.problems import problem_responses
 from budget.deps import (
+    AuthorisedRoute,
     FyPath,
     IfMatchOptional,
 )
 from budget.schemas.budgets import FundingRatePage, FundingRatePublic, FundingRatePut
 from budget.service import funding_rates
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from arrs_kit.pagination import (
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from budget.deps import (
+    AuthorisedRoute,
     FyPath,
     IfMatchOptional,
     IfMatchRequired,
@@ -42,7 +43,7 @@ from budget.schemas.register import (
 )
 from budget.service import organisations, weighted_populations
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
 
 
 @router.post(

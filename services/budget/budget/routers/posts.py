@@ -18,6 +18,7 @@ from arrs_kit.pagination import (
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from budget.deps import (
+    AuthorisedRoute,
     CatalogueDep,
     IfMatchRequired,
     OwnedPost,
@@ -28,7 +29,7 @@ from budget.schemas.common import ICB_CODE_PATTERN, PCN_CODE_PATTERN
 from budget.schemas.posts import PostCreate, PostPage, PostPublic, PostUpdate
 from budget.service import posts
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
 
 
 @router.post(

@@ -200,7 +200,6 @@ def add_allocation(
     fy: str,
     data: AllocationCreate,
     lease: KeyLease | None = None,
-    idempotency_key: str | None = None,
 ) -> AllocationPublic:
     """The PCN's ICB (or an admin): top a pot up (positive amount) or reduce it (negative, never by
     more than is available: 409 ``budget-exceeded``, nothing written), with a reason. With a
@@ -223,7 +222,7 @@ def add_allocation(
         reason=data.reason,
         principal=principal,
         now=now,
-        idempotency_key=idempotency_key,
+        idempotency_key=lease.key if lease else None,
     )
     public = AllocationPublic(
         posting=posting_public(posting),
@@ -282,7 +281,6 @@ def close_year(
     pcn: Pcn,
     fy: str,
     lease: KeyLease | None = None,
-    idempotency_key: str | None = None,
 ) -> YearClosePublic:
     """The PCN's ICB (or an admin), once the financial year has ended: what is still available in
     each pot lapses (a posting from ``available`` to ``lapsed``); nothing is carried forward (domain
@@ -310,7 +308,7 @@ def close_year(
             reason=f"{fy} closed: unused {pot} money lapses (not carried forward)",
             principal=principal,
             now=now,
-            idempotency_key=idempotency_key,
+            idempotency_key=lease.key if lease else None,
         )
         lapsed.append(PotLapse(pot=pot, lapsed_pence=amount))
     public = YearClosePublic(

@@ -12,7 +12,7 @@ from budget.clients.roles import RoleCatalogue
 from budget.domain import claim_states
 from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus
 from budget.errors import BudgetExceeded, DuplicateClaim
-from budget.models import Claim, Post
+from budget.models import Claim
 from budget.repository import claims as claims_repo
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
@@ -22,10 +22,13 @@ from budget.service.claims.compute import apply, compute, row_of
 from budget.service.claims.lifecycle import record_event, require_status
 from budget.service.claims.presenters import claim_etag, claim_public, preview_public
 
+NOT_CLAIMANT = "Only the post's PCN or an admin makes its claims."
 
-def preview(*, session: Session, catalogue: RoleCatalogue, post: Post, data: ClaimCreate) -> ClaimPreview:
-    """Compute a claim for a post the principal claims for (:data:`budget.deps.PostToClaim`) and run
-    every check, budget included; store nothing."""
+
+def preview(*, session: Session, catalogue: RoleCatalogue, principal: Principal, data: ClaimCreate) -> ClaimPreview:
+    """Compute a claim for a post the principal claims for and run every check, budget included;
+    store nothing."""
+    post = authz.owned_post(session, principal, data.post_id, for_update=False, forbidden=NOT_CLAIMANT)
     c = compute(session, catalogue, post=post, month=data.month, inputs=data)
     balance = ledger_repo.get_balance(session, post.pcn_code, c.fy, c.pot)
     available = balance.available_pence if balance is not None else 0
@@ -42,10 +45,11 @@ def preview(*, session: Session, catalogue: RoleCatalogue, post: Post, data: Cla
 
 
 def create_draft(
-    *, session: Session, catalogue: RoleCatalogue, principal: Principal, post: Post, data: ClaimCreate
+    *, session: Session, catalogue: RoleCatalogue, principal: Principal, data: ClaimCreate
 ) -> tuple[ClaimPublic, str]:
     """A draft for a post the principal claims for: every check but ``budget-exceeded`` must pass (a
     failing check refuses it)."""
+    post = authz.owned_post(session, principal, data.post_id, for_update=False, forbidden=NOT_CLAIMANT)
     c = compute(session, catalogue, post=post, month=data.month, inputs=data)
     c.raise_failures()
     now = common.now()
