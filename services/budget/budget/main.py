@@ -10,6 +10,7 @@ from arrs_kit.app import create_service_app
 from arrs_kit.idempotency import IdempotencyStore, Replayed, replayed_response
 from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
+from budget.kinds import KINDS
 from budget.models import idempotency_keys
 from budget.routers import ROUTERS
 
@@ -48,6 +49,7 @@ def create_app(
         routers=ROUTERS,
         tags=TAGS,
         configure_logs=configure_logs,
+        principal_kinds=KINDS,
     )
     app.add_exception_handler(Replayed, replayed_response)  # a retry with an Idempotency-Key (budget.deps)
     app.state.idempotency = IdempotencyStore(idempotency_keys, lease=timedelta(seconds=settings.idempotency_lease_s))
