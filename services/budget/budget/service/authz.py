@@ -9,6 +9,9 @@ a resource it can see, naming no organisation.
 ====================  ==============================================  ==========================
 rule                  who (besides an admin)                          used for
 ====================  ==============================================  ==========================
+require_icb_creator   nobody                                          adding an ICB
+require_pcn_creator   the ICB the body names                          adding a PCN
+require_post_creator  the PCN the body names                          adding a post
 readable_pcn          its ICB (and that ICB's dashboard), itself      reads of a PCN and its budget
 managed_pcn           its ICB                                         the PCN, its population, budget
 own_pcn               the PCN itself                                  its workforce plan
@@ -64,10 +67,27 @@ def readable_pcn(session: Session, principal: Principal, code: str, *, for_updat
     return pcn
 
 
-def require_manager(principal: Principal) -> None:
-    """403 for the kinds of client that change no PCN at all (a body naming a PCN's ICB)."""
+# Bodies that name an organisation: 403 outside the principal's own, whether or not it exists (no
+# lookup, so nothing is learnt about it), naming no organisation.
+
+
+def require_icb_creator(principal: Principal) -> None:
+    if not scope.may_create_icb(principal):
+        raise Forbidden("Only an admin client may add an ICB.")
+
+
+def require_pcn_creator(principal: Principal, *, icb_code: str) -> None:
+    """An admin, or the ICB the body names (403 for kinds that change no PCN at all)."""
     if not scope.may_manage_pcns(principal):
         raise Forbidden("Only an admin or the PCN's ICB may change a PCN.")
+    if not scope.may_manage_pcn(principal, icb_code=icb_code):
+        raise Forbidden("An ICB client adds PCNs to its own ICB only.")
+
+
+def require_post_creator(principal: Principal, *, pcn_code: str) -> None:
+    """An admin, or the PCN the body names."""
+    if not scope.may_manage_post(principal, pcn_code=pcn_code):
+        raise Forbidden("Only an admin or the PCN itself may add its posts.")
 
 
 def managed_pcn(session: Session, principal: Principal, code: str, *, for_update: bool) -> Pcn:

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from arrs_kit.etag import require_if_match
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
-from arrs_kit.problems import Forbidden
 from budget.domain import scope
 from budget.errors import IcbExists, PcnExists, PracticeNotFound, UnknownIcb
 from budget.models import Icb, Pcn, PracticeMembership
@@ -50,8 +49,7 @@ def list_icbs(
 
 def create_icb(*, session: Session, principal: Principal, data: IcbCreate) -> IcbPublic:
     """Admin: add an ICB to the register."""
-    if not scope.may_create_icb(principal):
-        raise Forbidden("Only an admin client may add an ICB.")
+    authz.require_icb_creator(principal)
     exists = IcbExists(f"ICB {data.code} is in the register already.")
     if register_repo.get_icb(session, data.code) is not None:
         raise exists
@@ -127,9 +125,7 @@ def get_pcn(*, session: Session, pcn: Pcn) -> tuple[PcnDetail, str]:
 
 def create_pcn(*, session: Session, principal: Principal, data: PcnCreate) -> tuple[PcnDetail, str]:
     """Admin, or the ICB itself: add a PCN with its member practices, joining as of ``effective_date``."""
-    authz.require_manager(principal)
-    if not scope.may_manage_pcn(principal, icb_code=data.icb_code):
-        raise Forbidden("An ICB client adds PCNs to its own ICB only.")
+    authz.require_pcn_creator(principal, icb_code=data.icb_code)
     if register_repo.get_icb(session, data.icb_code) is None:
         raise UnknownIcb(f"ICB {data.icb_code} is not in the register; an admin adds it with POST /v1/icbs.")
     if register_repo.get_pcn(session, data.code) is not None:

@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.pagination import next_cursor_for
 from arrs_kit.principal import Principal
-from arrs_kit.problems import Forbidden
 from budget.clients.roles import RoleCatalogue
-from budget.domain import hours, scope
+from budget.domain import hours
 from budget.errors import (
     EmployerNotInPcn,
     FundingShareNotAllowed,
@@ -109,10 +108,7 @@ def create_post(
 ) -> tuple[PostPublic, str]:
     """A PCN (for itself) or an admin: add a post of a role the catalogue has, employed (when by a
     practice) by a current member practice of the PCN."""
-    # The body names the PCN: outside the principal's own, 403 whether or not it exists (no lookup,
-    # so nothing is learnt about it), naming no PCN.
-    if not scope.may_manage_post(principal, pcn_code=data.pcn_code):
-        raise Forbidden("Only an admin or the PCN itself may add its posts.")
+    authz.require_post_creator(principal, pcn_code=data.pcn_code)
     _check_role(catalogue, data.role_code)  # before any database read: no connection waits on it
     if register_repo.get_pcn(session, data.pcn_code) is None:
         raise PcnNotFound(authz.NO_PCN)
