@@ -259,9 +259,3 @@ def kinds_allowed(kinds: Collection[str], detail: str) -> Callable[[Principal], 
         return principal
 
     return allowed_kind
-
-
-# The budget service still imports these two from here. They name kinds, so they live apart in
-# arrs_kit.legacy_kinds, which goes once the budget service defines its own.
-from arrs_kit.legacy_kinds import AdminDep as AdminDep  # noqa: E402
-from arrs_kit.legacy_kinds import ReaderDep as ReaderDep  # noqa: E402

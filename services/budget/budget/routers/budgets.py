@@ -16,9 +16,10 @@ from arrs_kit.pagination import (
     LimitQuery,
     page_or_csv,
 )
-from arrs_kit.principal import PrincipalDep, ReaderDep
+from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from budget.deps import AllocationLease, AuthorisedRoute, FyPath, ManagedPcn, PcnCodePath, ReadablePcn, YearCloseLease
+from budget.kinds import ReaderDep
 from budget.schemas.budgets import (
     AllocateResult,
     AllocationPublic,

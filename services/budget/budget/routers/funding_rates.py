@@ -14,13 +14,13 @@ from arrs_kit.pagination import (
     LimitQuery,
     page_or_csv,
 )
-from arrs_kit.principal import AdminDep, ReaderDep
 from arrs_kit.problems import problem_responses
 from budget.deps import (
     AuthorisedRoute,
     FyPath,
     IfMatchOptional,
 )
+from budget.kinds import AdminDep, ReaderDep
 from budget.schemas.budgets import FundingRatePage, FundingRatePublic, FundingRatePut
 from budget.service import funding_rates
 
