@@ -40,19 +40,20 @@ query's, the ratio, the services' time from their own logs, CPU per request of e
 PostgreSQL's backends, and the share of the machine others used. Targets (issue 11): p95 under 300 ms, and
 each analysis at least 30% of its bare query's throughput.
 
-Writes the ``analyses`` section of ``bench/RESULTS.md`` and ``bench/out/analyses-latest.json``.
+Writes the ``analyses`` section of ``bench/RESULTS.md`` and ``bench/out/analyses-latest.json``. The subjects,
+targets and bare queries are in :mod:`bench.analyses_sql`, the report in :mod:`bench.analyses_report`; this module
+keeps one run's orchestration with the measurements it takes (wrk, the bare queries' threads, CPU meters, the
+services' logs), which read as one procedure, hence its length.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import resource
 import shutil
-import statistics
 import subprocess
 import tempfile
 import threading
@@ -69,6 +70,8 @@ import psycopg
 
 from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
 from bench import wrk
+from bench.analyses_report import report
+from bench.analyses_sql import BARE, ITEMS
 from bench.results import write_section
 from bench.servers import (
     HOST,
@@ -85,130 +88,13 @@ from evaluation.analyses.shift import windows_for
 
 REPO = Path(__file__).resolve().parent.parent
 ROTATE_LUA = REPO / "bench" / "rotate.lua"
-ITEMS = ("shift", "scorecard", "retention", "scorecards")
-TITLES = {
-    "shift": "a post's workload shift",
-    "scorecard": "a PCN's scorecard",
-    "retention": "an ICB's retention table",
-    "scorecards": "an ICB's scorecard list",
-}
 CACHES = ("off", "on")
 WEEKS = 12  # the analyses' default windows
-TARGET_P95_MS = 300.0
-TARGET_RATIO = 0.30
 HEALTH_TIMEOUT_S = 60.0
 WRK_TIMEOUT_S = 30
-FOREIGN_LOAD_WARNING = 0.05
 COMPLETE = '"parts_missing":[]'  # a scorecard (or list) with every part
 DEFAULT_CACHE_TTL_S = 30.0
 CLIENT_NAME = "bench analyses national dashboard"
-
-# The bare queries. ``%(…)s`` are psycopg's named parameters; arrays go as Python lists.
-SHIFT_SQL = """
-SELECT weekly.practice_code,
-       CASE WHEN weekly.week < %(start_week)s THEN 'before' ELSE 'after' END AS time_window,
-       count(*) AS weeks,
-       avg(weekly.gp * 1000.0 / list_size.registered_patients) AS mean_rate
-FROM (
-    SELECT practice_code, period_start AS week, sum(appointments) AS gp
-    FROM workload
-    WHERE grain = 'week' AND hcp_role = 'gp' AND status = 'attended'
-      AND practice_code = ANY(%(practices)s)
-      AND period_start BETWEEN %(before_first)s AND %(after_last)s
-      AND period_start <> %(start_week)s
-    GROUP BY practice_code, period_start
-) AS weekly
-JOIN list_size ON list_size.practice_code = weekly.practice_code
-              AND list_size.month = CAST(date_trunc('month', weekly.week) AS DATE)
-WHERE list_size.registered_patients > 0
-  AND list_size.practice_code = ANY(%(practices)s)
-  AND list_size.month BETWEEN CAST(date_trunc('month', %(before_first)s::date) AS DATE) AND %(after_last)s
-GROUP BY weekly.practice_code, time_window
-"""
-SCORECARD_SQL = """
-WITH windows AS (
-    SELECT * FROM unnest(%(roles)s::text[], %(before_first)s::date[], %(start_week)s::date[], %(after_last)s::date[])
-        AS w(role_code, before_first, start_week, after_last)
-), weekly AS (
-    SELECT k.practice_code, k.period_start AS week, sum(k.appointments) AS gp
-    FROM workload AS k
-    WHERE k.grain = 'week' AND k.hcp_role = 'gp' AND k.status = 'attended'
-      AND k.practice_code = ANY(%(practices)s)
-      AND k.period_start BETWEEN (SELECT min(before_first) FROM windows) AND (SELECT max(after_last) FROM windows)
-    GROUP BY k.practice_code, k.period_start
-), rates AS (
-    SELECT weekly.practice_code, weekly.week, weekly.gp::float8 * 1000.0 / l.registered_patients AS rate
-    FROM weekly
-    JOIN list_size AS l ON l.practice_code = weekly.practice_code
-                       AND l.month = CAST(date_trunc('month', weekly.week) AS DATE)
-    WHERE l.registered_patients > 0 AND l.practice_code = ANY(%(practices)s)
-)
-SELECT w.role_code, rates.practice_code,
-       CASE WHEN rates.week < w.start_week THEN 'before' ELSE 'after' END AS time_window,
-       count(*) AS weeks, avg(rates.rate) AS mean_rate
-FROM windows AS w
-JOIN rates ON rates.week BETWEEN w.before_first AND w.after_last AND rates.week <> w.start_week
-GROUP BY w.role_code, rates.practice_code, time_window
-"""
-RETENTION_SQL = """
-SELECT post.* FROM post
-WHERE post.pcn_code IN (SELECT pcn.code FROM pcn WHERE pcn.icb_code = %(icb_code)s)
-ORDER BY post.id
-"""
-SCORECARDS_SQL = """
-SELECT pcn.code, plans.posts_with_plan, kpis.active_kpis, kpis.targets, kpis.measurements, kpis.latest_period,
-       readiness.version, readiness.cells
-FROM unnest(%(pcn_codes)s::text[]) AS pcn(code)
-CROSS JOIN LATERAL (
-    SELECT count(DISTINCT j.post_id) AS posts_with_plan FROM job_plan_version AS j WHERE j.pcn_code = pcn.code
-) AS plans
-CROSS JOIN LATERAL (
-    SELECT count(*) AS active_kpis, sum(t.n) AS targets, sum(m.n) AS measurements, max(m.latest) AS latest_period
-    FROM kpi AS k
-    CROSS JOIN LATERAL (SELECT count(*) AS n FROM kpi_target AS t WHERE t.kpi_id = k.id) AS t
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS n, max(m.period_start) AS latest FROM kpi_measurement AS m WHERE m.kpi_id = k.id
-    ) AS m
-    WHERE k.pcn_code = pcn.code AND k.status = 'active'
-) AS kpis
-LEFT JOIN LATERAL (
-    SELECT r.version, r.cells FROM readiness_version AS r WHERE r.pcn_code = pcn.code ORDER BY r.version DESC LIMIT 1
-) AS readiness ON true
-ORDER BY pcn.code
-"""
-
-
-@dataclass(frozen=True)
-class Bare:
-    database: str  # the service whose database it reads
-    sql: str
-    what: str
-
-
-BARE: dict[str, Bare] = {
-    "shift": Bare(
-        "evaluation",
-        SHIFT_SQL,
-        "per practice and window, the mean weekly GP attended appointments per 1,000 patients over every current "
-        "practice of the post's ICB (the service's `practice_rates`, once over the whole ICB instead of treated "
-        "and comparison practices apart)",
-    ),
-    "scorecard": Bare(
-        "evaluation",
-        SCORECARD_SQL,
-        "the same aggregation for every role of the PCN whose windows have ended, each role's windows from its "
-        "first post, over the ICB's practices, in one statement (each practice-week's rate once, then averaged "
-        "per window)",
-    ),
-    "retention": Bare("budget", RETENTION_SQL, "every column of the posts of the ICB's PCNs (budget database)"),
-    "scorecards": Bare(
-        "evaluation",
-        SCORECARDS_SQL,
-        "one row per PCN of the ICB (its codes from the budget database): its posts with a job plan, its active KPIs "
-        "with their targets and measurements (counted, latest period), its current readiness with its cells: the "
-        "rows the list's evaluation columns are computed from, the bulk of what it reads",
-    ),
-}
 
 
 @dataclass
@@ -956,184 +842,3 @@ def _postgres_version(server: str) -> str:
             return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
     except psycopg.Error:
         return "unknown"
-
-
-# The report.
-
-
-def _ms(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:,.1f}"
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "**not met**"
-
-
-def targets(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each analysis, cache state and concurrency against the two targets."""
-    out = []
-    for r in runs:
-        clean = r["analysis"]["errors"] == 0 and r["analysis"]["incomplete"] == 0
-        out.append(
-            {
-                "item": r["item"],
-                "cache": r["cache"],
-                "concurrency": r["concurrency"],
-                "p95_ms": r["analysis"]["p95_ms"],
-                "p95_met": clean and r["analysis"]["p95_ms"] < TARGET_P95_MS,
-                "ratio": r["ratio"],
-                "ratio_met": clean and r["ratio"] is not None and r["ratio"] >= TARGET_RATIO,
-            }
-        )
-    return out
-
-
-def report(doc: dict[str, Any]) -> str:
-    machine, settings = doc["machine"], doc["settings"]
-    lines = [
-        "# Benchmark: the analyses on the national data set (PostgreSQL)",
-        "",
-        f"Written by {doc['command']}; started {doc['started']}, finished {doc['finished']}; source {doc['revision']}.",
-        "",
-        "Each analysis through a real gateway and real services (uvicorn as `make run` serves them: "
-        f"`{settings['gateway_http']}` for the gateway, `{settings['service_http']}` for the services; 1 worker "
-        "each) on the loaded databases "
-        + ", ".join(f"`{d}`" for d in doc["databases"].values())
-        + f", read only (GETs; as_of {settings['as_of']}, fy {settings['fy']}), as one national dashboard client "
-        "created for the run with the admin key (`GATEWAY_RATE_LIMITS={}`), driven by wrk rotating over many "
-        "subjects (`bench/rotate.lua`: every answer must be 200, and a scorecard's must have no part missing). "
-        "Beside each, in the same run and at the same concurrency, its bare query: one SQL statement straight to "
-        "the database with psycopg 3 (one connection per client, every row fetched), rotating over the same "
-        f"subjects. {settings['warmup_s']:g} s warm-up (not reported), then {settings['duration_s']:g} s measured, "
-        "for each.",
-        "",
-        "## Data set",
-        "",
-        "| | |",
-        "| --- | --: |",
-        *[f"| {k} | {v:,} |" for k, v in doc["sizes"].items()],
-        "",
-        "Practices per ICB: "
-        + f"{min(doc['icb_practices'].values())}–{max(doc['icb_practices'].values())} "
-        + f"(median {statistics.median(doc['icb_practices'].values()):.0f}).",
-        "",
-        "## What each rotates over, and its bare query",
-        "",
-        "| analysis | subjects | bare query |",
-        "| --- | --- | --- |",
-    ]
-    for item, described in doc["subjects"].items():
-        lines.append(
-            f"| {TITLES[item]} | {described} | {doc['bare'][item]['what']} (`{doc['bare'][item]['database']}`) |"
-        )
-    lines += [
-        "",
-        "Cache states: **off** = the evaluation service started with `EVALUATION_UPSTREAM_CACHE_TTL_S=0`, so every "
-        "post, PCN, post list and practice list is read from the budget service on every request; **on** = the "
-        "default 30 s, measured right after a warm-up run over the same subjects: the ICB-wide reads the service "
-        "makes as itself (a role's posts in the ICB, the ICB's practices) are then mostly hits, the caller's own "
-        "(its post, its PCN) only when the rotation comes back to a subject within 30 s. 'budget req/req' counts the "
-        "budget service's requests (from its log) per analysis request: it says how warm the cache was. PostgreSQL's "
-        "buffers were warm in both (the warm-up ran every statement).",
-        "",
-        "## Results",
-        "",
-        "| analysis | cache | c | req/s | p50 | p95 | p99 (ms) | errors | bare q/s | bare p50 / p95 / p99 (ms) |"
-        " analysis / bare | evaluation p50 (ms) | budget req/req | CPU ms/req: gateway / evaluation / budget /"
-        " postgres | other load |",
-        "| --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
-    ]
-    for r in doc["runs"]:
-        a, b, s, cpu = r["analysis"], r["bare"], r["service"], r["cpu_ms_per_request"]
-        errors = a["errors"] + a["incomplete"]
-        lines.append(
-            f"| {TITLES[r['item']]} | {r['cache']} | {r['concurrency']} | {a['rps']:,.1f} | {_ms(a['p50_ms'])} |"
-            f" {_ms(a['p95_ms'])} | {_ms(a['p99_ms'])} | {'**' + str(errors) + '**' if errors else 0} |"
-            f" {b['rps']:,.1f} | {_ms(b['p50_ms'])} / {_ms(b['p95_ms'])} / {_ms(b['p99_ms'])} |"
-            f" {r['ratio']:.1%} | {_ms(s['evaluation_p50_ms'])} | {s['budget_requests_per_request']:.1f} |"
-            f" {cpu.get('gateway', 0):.1f} / {cpu.get('evaluation', 0):.1f} / {cpu.get('budget', 0):.1f} /"
-            f" {cpu.get('postgres', 0):.1f} | {r['foreign_cpu_share']:.0%} |"
-        )
-    lines += [
-        "",
-        "p50/p95/p99 are wrk's latencies (closed loop: each connection sends its next request when the last is "
-        "answered) and the bare query's own, per statement with its rows fetched. Errors count non-200 answers, "
-        "socket errors and scorecards with a part missing. 'evaluation p50' is the evaluation service's own time for "
-        "the request it serves (for a scorecard, its summary; for the list, its PCN summaries), from its log. "
-        "CPU ms/req is each process's user + system CPU over the run (/proc) per request; postgres is every backend "
-        "of the four databases. Other load is the share of the machine's CPU used by anything else.",
-        "",
-        "## Targets",
-        "",
-        f"p95 under {TARGET_P95_MS:.0f} ms, and each analysis at least {TARGET_RATIO:.0%} of its bare query's "
-        "throughput, at every concurrency:",
-        "",
-        "| analysis | cache | c | p95 (ms) | p95 target | analysis / bare | throughput target |",
-        "| --- | --- | --: | --: | --- | --: | --- |",
-    ]
-    for t in targets(doc["runs"]):
-        lines.append(
-            f"| {TITLES[t['item']]} | {t['cache']} | {t['concurrency']} | {_ms(t['p95_ms'])} | {_met(t['p95_met'])} |"
-            f" {t['ratio']:.1%} | {_met(t['ratio_met'])} |"
-        )
-    lines += [
-        "",
-        "## Answers checked before the runs",
-        "",
-        "Up to 12 subjects of each, read once through the gateway right after the services started (the first "
-        f"cache state's TTL, {'0' if settings['cache'][0] == 'off' else '30 s'}; nothing of them cached before): "
-        "each answered 200 and complete.",
-        "",
-    ]
-    for item, seen in doc["checks"].items():
-        ms = sorted(seen.get("ms", []))
-        detail = {k: v for k, v in seen.items() if k not in ("ms", "checked")}
-        lines.append(
-            f"- {TITLES[item]}: {seen.get('checked', 0)} checked, first answer median "
-            f"{_ms(statistics.median(ms) if ms else math.nan)} ms, slowest {_ms(ms[-1] if ms else math.nan)} ms; "
-            + json.dumps(detail, default=str)
-        )
-    planner = doc.get("planner_statistics", {})
-    done = {d: v for d, v in planner.get("databases", {}).items() if v.get("never_analysed")}
-    lines += ["", "## Planner statistics", ""]
-    if not done:
-        lines.append(f"autovacuum is {planner.get('autovacuum')}; every table of the four databases had been analysed.")
-    else:
-        lines.append(
-            f"autovacuum is {planner.get('autovacuum')} on this server, and tables had never been analysed: "
-            + "; ".join(
-                f"`{d}`: {', '.join(v['never_analysed'])}"
-                + (f" (VACUUM (ANALYZE) took {v['vacuum_analyze_s']} s)" if "vacuum_analyze_s" in v else " (left so)")
-                for d, v in done.items()
-            )
-            + ". Without statistics the planner guesses one row where there are a hundred thousand, and without a "
-            "VACUUM index-only scans visit the heap for every row: the figures above are "
-            + (
-                "after the VACUUM (ANALYZE), as autovacuum would have left the databases."
-                if all("vacuum_analyze_s" in v for v in done.values())
-                else "WITHOUT statistics (--no-analyses-vacuum): not what a running platform would see."
-            )
-        )
-    load_before = " ".join(f"{x:.2f}" for x in machine["load_before"])
-    load_after = " ".join(f"{x:.2f}" for x in machine["load_after"])
-    busiest = max((r["foreign_cpu_share"] for r in doc["runs"]), default=0.0)
-    lines += [
-        "",
-        "## Machine",
-        "",
-        f"{machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB, Python {machine['python']}, "
-        f"PostgreSQL {machine['postgres']}; load average before the run {load_before}, after it {load_after}. "
-        "wrk, the four servers, PostgreSQL and the bare query's threads share these cores."
-        + (
-            f" Other work used up to {busiest:.0%} of the machine during a measured run ('other load'): those figures "
-            "are disturbed."
-            if busiest > FOREIGN_LOAD_WARNING
-            else ""
-        )
-        + (
-            " A `python -m tools.demo` load was running during the run: the data set was still being written."
-            if machine["demo_loader_running"]["before"] or machine["demo_loader_running"]["after"]
-            else ""
-        ),
-    ]
-    return "\n".join(lines)
