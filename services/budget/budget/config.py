@@ -39,10 +39,3 @@ class BudgetSettings(ServiceSettings):
         le=3600,
         description="How long an open breaker answers 503 roles-unavailable at once before one trial call.",
     )
-    idempotency_lease_s: float = Field(
-        60.0,
-        gt=0,
-        le=3600,
-        description="How long an Idempotency-Key taken by a request that never finished (its process died) "
-        "answers 409 idempotency-key-in-progress before a retry may take it over.",
-    )

@@ -249,16 +249,8 @@ class Leased(Generic[T]):
 def _lease(
     request: Request, session: Session, principal: Principal, key: str | None, *, operation: str, payload: object
 ) -> Iterator[KeyLease | None]:
-    yield from idempotency.lease(
-        store=request.app.state.idempotency,
-        db=request.app.state.db,
-        session=session,
-        principal_id=principal.client_id,
-        operation=operation,
-        key=key,
-        method=request.method,
-        path=request.url.path,
-        payload=payload,
+    yield from idempotency.request_lease(
+        request, session, principal_id=principal.client_id, key=key, operation=operation, payload=payload
     )
 
 

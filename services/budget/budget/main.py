@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import FastAPI
 
 from arrs_kit.app import create_service_app
-from arrs_kit.idempotency import IdempotencyStore, Replayed, replayed_response
 from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.kinds import KINDS
@@ -50,9 +47,8 @@ def create_app(
         tags=TAGS,
         configure_logs=configure_logs,
         principal_kinds=KINDS,
+        idempotency=idempotency_keys,
     )
-    app.add_exception_handler(Replayed, replayed_response)  # a retry with an Idempotency-Key (budget.deps)
-    app.state.idempotency = IdempotencyStore(idempotency_keys, lease=timedelta(seconds=settings.idempotency_lease_s))
     app.state.catalogue = catalogue or RoleCatalogue.over_http(
         settings.roles_url,
         gateway_secret=settings.gateway_secret.get_secret_value(),

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, event
 
 from arrs_kit.app import create_service_app
-from arrs_kit.idempotency import IdempotencyStore
 from evaluation.analyses.cost_routes import router as cost_router
 from evaluation.analyses.routers import router as analyses_router
 from evaluation.analyses.shift_routes import router as shift_router
@@ -85,10 +83,10 @@ def create_app(
         tags=TAGS,
         configure_logs=configure_logs,
         principal_kinds=KINDS,
+        idempotency=idempotency_keys,
     )
     plan_every_execution(app.state.db.engine)
     secret = settings.gateway_secret.get_secret_value()
-    app.state.idempotency = IdempotencyStore(idempotency_keys, lease=timedelta(seconds=settings.idempotency_lease_s))
     app.state.budget = budget or BudgetClient.over_http(
         settings.budget_url,
         gateway_secret=secret,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy import Table
 
 from arrs_kit.db import Database
+from arrs_kit.idempotency import IdempotencyStore, Replayed, replayed_response
 from arrs_kit.logs import configure_logging
 from arrs_kit.middleware import RequestContextMiddleware
 from arrs_kit.openapi import install_openapi
@@ -29,11 +32,13 @@ def create_service_app(
     tags: list[dict[str, Any]] | None = None,
     configure_logs: bool = True,
     principal_kinds: Collection[str] | None = None,
+    idempotency: Table | None = None,
 ) -> FastAPI:
     """Build a service: its database is opened lazily and disposed when the app stops.
 
     ``principal_kinds``: the kinds of client the service knows; a signed principal of any other kind
-    is refused with 401 before any route runs."""
+    is refused with 401 before any route runs. ``idempotency``: the service's idempotency-key table,
+    for the writes that take an ``Idempotency-Key`` (:func:`arrs_kit.idempotency.request_lease`)."""
     if configure_logs:
         configure_logging(settings.log_level)
     db = Database(
@@ -65,6 +70,9 @@ def create_service_app(
     app.state.db = db
     app.state.service_name = name
     install_problem_handlers(app)
+    if idempotency is not None:
+        app.state.idempotency = IdempotencyStore(idempotency, lease=timedelta(seconds=settings.idempotency_lease_s))
+        app.add_exception_handler(Replayed, replayed_response)  # a retry: the first answer, replayed
     # The request context is outermost, so even a refused signature answers with a request id.
     app.add_middleware(
         SignedPrincipalMiddleware,

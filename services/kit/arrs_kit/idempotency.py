@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,8 +29,6 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.db import Database, UtcDateTime
 from arrs_kit.problems import ProblemError
-
-T = TypeVar("T")
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -173,44 +171,6 @@ class IdempotencyStore:
             session.commit()
 
 
-def run_idempotent(
-    *,
-    store: IdempotencyStore,
-    db: Database,
-    session: Session,
-    principal_id: str,
-    operation: str,
-    key: str | None,
-    method: str,
-    path: str,
-    payload: Any,
-    work: Callable[[KeyLease | None], T],
-) -> T | JSONResponse:
-    """Run ``work`` at most once per (client, operation, key); replay its response on a retry.
-
-    ``work`` receives the lease (or None without a key) and must call ``lease.record`` inside its
-    transaction on ``session``. Any failure rolls that transaction back and releases the lease.
-    """
-    if key is None:
-        return work(None)
-    outcome = store.claim(
-        db, scope=f"{principal_id}:{operation}", key=key, request_hash=fingerprint(method, path, payload)
-    )
-    if isinstance(outcome, Replay):
-        return outcome.response()
-    try:
-        return work(outcome)
-    except BaseException:
-        # End the failed transaction first: on SQLite it holds the write lock the release needs.
-        session.rollback()
-        store.release(db, outcome)
-        raise
-
-
-Claim = KeyLease
-"""The lease's former name, kept for the services that still import it."""
-
-
 class Replayed(Exception):
     """Raised by :func:`lease` for a retry: answer ``replay`` (register :func:`replayed_response`)."""
 
@@ -240,7 +200,7 @@ def lease(
     """The body of a yield dependency (scope ``function``) that hands the route a lease: None without
     a key; :class:`Replayed` for a retry of a finished request; otherwise a lease the service
     records its response on. A failure of the request rolls ``session`` back and releases the lease
-    before the error is answered, so the client may retry. The same rules as :func:`run_idempotent`.
+    before the error is answered, so the client may retry.
     """
     if key is None:
         yield None
@@ -257,3 +217,21 @@ def lease(
         session.rollback()
         store.release(db, outcome)
         raise
+
+
+def request_lease(
+    request: Request, session: Session, *, principal_id: str, key: str | None, operation: str, payload: Any
+) -> Iterator[KeyLease | None]:
+    """:func:`lease` for a request, with the app's store and database (``app.state.idempotency`` and
+    ``app.state.db``): ``yield from`` it in a service's lease dependency."""
+    yield from lease(
+        store=request.app.state.idempotency,
+        db=request.app.state.db,
+        session=session,
+        principal_id=principal_id,
+        operation=operation,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        payload=payload,
+    )

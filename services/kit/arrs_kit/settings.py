@@ -72,6 +72,13 @@ class ServiceSettings(PlatformSettings):
     port: int = 8001
     database_pool_size: int = 10
     database_max_overflow: int = 20
+    idempotency_lease_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How long an Idempotency-Key taken by a request that never finished (its process died) "
+        "answers 409 idempotency-key-in-progress before a retry may take it over.",
+    )
 
     @model_validator(mode="after")
     def _normalise_url(self) -> ServiceSettings:

@@ -9,10 +9,10 @@ from sqlalchemy import MetaData, create_engine, update
 
 from arrs_kit.db import Database
 from arrs_kit.idempotency import (
-    Claim,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     IdempotencyStore,
+    KeyLease,
     Replay,
     fingerprint,
     idempotency_table,
@@ -47,7 +47,7 @@ def test_fingerprint_ignores_key_order_but_not_values() -> None:
 def test_claim_record_replay(db: Database) -> None:
     store = IdempotencyStore(table)
     claim = store.claim(db, scope="c1:op", key="k", request_hash="h1")
-    assert isinstance(claim, Claim)
+    assert isinstance(claim, KeyLease)
     with pytest.raises(IdempotencyKeyInProgress):
         store.claim(db, scope="c1:op", key="k", request_hash="h1")
     with db.writer() as session:
@@ -58,27 +58,27 @@ def test_claim_record_replay(db: Database) -> None:
     with pytest.raises(IdempotencyKeyReused):
         store.claim(db, scope="c1:op", key="k", request_hash="h2")
     # Another client's identical key is its own.
-    assert isinstance(store.claim(db, scope="c2:op", key="k", request_hash="h2"), Claim)
+    assert isinstance(store.claim(db, scope="c2:op", key="k", request_hash="h2"), KeyLease)
 
 
 def test_recording_rolls_back_with_the_work(db: Database) -> None:
     store = IdempotencyStore(table)
     claim = store.claim(db, scope="c1:op", key="k", request_hash="h")
-    assert isinstance(claim, Claim)
+    assert isinstance(claim, KeyLease)
     with db.writer() as session:
         claim.record(session, status=201, body={"id": 1})
         session.rollback()  # the work failed: its response must not be replayed
     store.release(db, claim)
-    assert isinstance(store.claim(db, scope="c1:op", key="k", request_hash="h"), Claim)
+    assert isinstance(store.claim(db, scope="c1:op", key="k", request_hash="h"), KeyLease)
 
 
 def test_an_expired_claim_of_a_dead_process_is_taken_over(db: Database) -> None:
     store = IdempotencyStore(table)
     claim = store.claim(db, scope="c1:op", key="k", request_hash="h")
-    assert isinstance(claim, Claim)
+    assert isinstance(claim, KeyLease)
     with db.writer() as session:
         session.execute(update(table).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
         session.commit()
-    assert isinstance(store.claim(db, scope="c1:op", key="k", request_hash="h"), Claim)
+    assert isinstance(store.claim(db, scope="c1:op", key="k", request_hash="h"), KeyLease)
     with pytest.raises(IdempotencyKeyInProgress):
         store.claim(db, scope="c1:op", key="k", request_hash="h")

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from arrs_kit.app import create_service_app
 from roles.access import KINDS
 from roles.config import RolesSettings
+from roles.models import idempotency_keys
 from roles.routers import router
 
 TAGS = [
@@ -30,6 +31,7 @@ def create_app(settings: RolesSettings | None = None, *, configure_logs: bool = 
         tags=TAGS,
         configure_logs=configure_logs,
         principal_kinds=KINDS,
+        idempotency=idempotency_keys,
     )
 
 

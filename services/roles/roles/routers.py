@@ -8,7 +8,6 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
-from arrs_kit.idempotency import IdempotencyKeyHeader, run_idempotent
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -21,6 +20,7 @@ from arrs_kit.problems import problem_responses
 from arrs_kit.types import BoundedDate
 from roles import service
 from roles.access import AdminDep, ReaderDep
+from roles.deps import RatePeriodLease, RoleCodePath
 from roles.schemas import (
     CapPublic,
     CapUpsert,
@@ -30,7 +30,6 @@ from roles.schemas import (
     JobPlanTemplatePublic,
     JobPlanTemplateUpsert,
     RatePage,
-    RatePeriodCreate,
     RatePeriodPublic,
     RoleCreate,
     RoleDetail,
@@ -42,10 +41,6 @@ from roles.schemas import (
 
 router = APIRouter(prefix="/v1")
 
-RoleCodePath = Annotated[
-    str,
-    Path(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,63}$", description="Role code, e.g. `clinical_pharmacist` (any case)."),
-]
 FyPath = Annotated[str, Path(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])]
 IfMatch = Annotated[str | None, Header(description="The ETag you last read (required).")]
 
@@ -133,33 +128,15 @@ def update_role(
     responses=problem_responses(403, 404, 409, 422),
 )
 def add_rate_period(
-    role_code: RoleCodePath,
-    data: RatePeriodCreate,
-    request: Request,
-    session: WriteSessionDep,
-    principal: AdminDep,
-    response: Response,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> RatePeriodPublic | JSONResponse:
+    leased: RatePeriodLease, role_code: RoleCodePath, session: WriteSessionDep, principal: AdminDep, response: Response
+) -> RatePeriodPublic:
     """Admin: add a rate period. Periods are never edited: to correct one, add a period with
     `supersedes_id`; the old one stays readable with status `superseded`. With an `Idempotency-Key`,
     a retry replays the first answer instead of adding the period twice."""
-    result = run_idempotent(
-        store=service.IDEMPOTENCY,
-        db=request.app.state.db,
-        session=session,
-        principal_id=principal.client_id,
-        operation=f"add_rate_period:{service.normalise_code(role_code)}",
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=data.model_dump(mode="json"),
-        work=lambda claim: service.add_rate_period(
-            session=session, principal=principal, code=role_code, data=data, claim=claim
-        ),
+    result = service.add_rate_period(
+        session=session, principal=principal, code=role_code, data=leased.data, lease=leased.lease
     )
-    if isinstance(result, RatePeriodPublic):
-        response.headers["Location"] = f"/v1/roles/{result.role_code}"
+    response.headers["Location"] = f"/v1/roles/{result.role_code}"
     return result
 
 

@@ -31,6 +31,11 @@ class PeriodLike(Protocol):
 P = TypeVar("P", bound=PeriodLike)
 
 
+def normalise_code(code: str) -> str:
+    """A role code as stored: trimmed, lower case (paths accept any case)."""
+    return code.strip().lower()
+
+
 def superseded_ids(periods: Iterable[PeriodLike]) -> set[int]:
     return {p.supersedes_id for p in periods if p.supersedes_id is not None}
 

@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from arrs_kit.etag import make_etag, require_if_match
-from arrs_kit.idempotency import Claim, IdempotencyStore
+from arrs_kit.idempotency import KeyLease
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Unprocessable
-from roles import models, rules
 from roles import repository as repo
+from roles import rules
 from roles.calendar import financial_year, today_in_england
 from roles.errors import (
     FundingShareConflict,
@@ -47,15 +47,9 @@ from roles.schemas import (
     SupervisionUpsert,
 )
 
-IDEMPOTENCY = IdempotencyStore(models.idempotency_keys)
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def normalise_code(code: str) -> str:
-    return code.strip().lower()
 
 
 def role_etag(role: Role) -> str:
@@ -63,7 +57,7 @@ def role_etag(role: Role) -> str:
 
 
 def _require_role(session: Session, code: str, *, for_update: bool = False) -> Role:
-    role = repo.get_role(session, normalise_code(code), for_update=for_update)
+    role = repo.get_role(session, rules.normalise_code(code), for_update=for_update)
     if role is None:
         raise RoleNotFound(f"The catalogue has no role {code!r}.")
     return role
@@ -174,7 +168,7 @@ def update_role(
 
 
 def add_rate_period(
-    *, session: Session, principal: Principal, code: str, data: RatePeriodCreate, claim: Claim | None = None
+    *, session: Session, principal: Principal, code: str, data: RatePeriodCreate, lease: KeyLease | None = None
 ) -> RatePeriodPublic:
     """Append a rate period; with ``supersedes_id`` it corrects an existing one, which stays as history.
 
@@ -222,8 +216,8 @@ def add_rate_period(
     session.add(period)
     session.flush()
     public = next(p for p in _periods_public([*periods, period]) if p.id == period.id)
-    if claim is not None:
-        claim.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/roles/{role.code}")
+    if lease is not None:
+        lease.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/roles/{role.code}")
     session.commit()
     return public
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
-from arrs_kit.idempotency import IdempotencyKeyHeader, IdempotencyStore, run_idempotent
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     CursorQuery,
@@ -27,13 +26,13 @@ from evaluation.access import ManagedKpi, ManagedPost, VisibleKpi, VisiblePost
 from evaluation.clock import today_in_england
 from evaluation.jobplans import kpis, repository
 from evaluation.jobplans import service as job_plans
+from evaluation.jobplans.deps import MeasurementsLease
 from evaluation.jobplans.schemas import (
     KpiCreate,
     KpiPage,
     KpiPublic,
     KpiRetire,
     KpiUpdate,
-    MeasurementBatch,
     MeasurementHistoryPage,
     MeasurementHistoryPublic,
     MeasurementPage,
@@ -150,37 +149,20 @@ def retire_kpi(
     responses=problem_responses(403, 404, 409, 422, 503),
 )
 def record_measurements(
-    found: ManagedKpi,
-    batch: MeasurementBatch,
-    request: Request,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> MeasurementResult | JSONResponse:
+    leased: MeasurementsLease, request: Request, session: WriteSessionDep, principal: PrincipalDep
+) -> MeasurementResult:
     """Record values `[{period_start, value}]` (up to 500). A period starts on a Monday for a weekly
     KPI and on the 1st for a monthly one, and must have started. A period that already has a value is
     replaced (counted in `replaced`); every value ever sent stays in `/measurements/history`. Any bad
     item refuses the whole batch (422 `invalid-measurements` listing each). With an
     `Idempotency-Key`, a retry replays the first answer."""
-    store: IdempotencyStore = request.app.state.idempotency
-    return run_idempotent(
-        store=store,
-        db=request.app.state.db,
+    return kpis.record(
         session=session,
-        principal_id=principal.client_id,
-        operation=f"record_measurements:{found.kpi.id}",
-        key=idempotency_key,
-        method="POST",
-        path=request.url.path,
-        payload=[m.model_dump(mode="json") for m in batch.root],
-        work=lambda claim: kpis.record(
-            session=session,
-            kpi_id=found.kpi.id,
-            principal=principal,
-            batch=batch.root,
-            request_id=request.scope["state"].get("request_id"),
-            claim=claim,
-        ),
+        kpi_id=leased.found.kpi.id,
+        principal=principal,
+        batch=leased.batch.root,
+        request_id=request.scope["state"].get("request_id"),
+        lease=leased.lease,
     )
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from arrs_kit.etag import make_etag, require_if_match
-from arrs_kit.idempotency import Claim
+from arrs_kit.idempotency import KeyLease
 from arrs_kit.principal import Principal
 from evaluation.analyses.attainment import target_for
 from evaluation.clients.budget import Post
@@ -181,7 +181,7 @@ def record(
     principal: Principal,
     batch: list[MeasurementIn],
     request_id: str | None,
-    claim: Claim | None,
+    lease: KeyLease | None,
 ) -> MeasurementResult:
     """Record a batch of values: all of them or, if any is invalid, none (422 listing each problem)."""
     kpi = _locked(session, kpi_id)
@@ -226,7 +226,7 @@ def record(
             ),
         )
     result = MeasurementResult(received=len(batch), inserted=len(batch) - replaced, replaced=replaced)
-    if claim is not None:
-        claim.record(session, status=200, body=result.model_dump(mode="json"))
+    if lease is not None:
+        lease.record(session, status=200, body=result.model_dump(mode="json"))
     session.commit()
     return result
