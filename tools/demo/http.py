@@ -60,13 +60,14 @@ class Api:
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
         timeout_s: float | None = None,
+        repeatable: bool = False,
     ) -> httpx.Response:
         """One request as the client whose API key is ``key`` (the admin's when None). Repeated after a
         429 (waiting its Retry-After) and, when repeating is safe (a read, a PUT, or an
-        ``Idempotency-Key``), after a 502/503/504 or a dropped connection; otherwise such a failure
-        raises :class:`Uncertain`."""
+        ``Idempotency-Key``, or ``repeatable``: the caller recognises a repeat by its answer), after a
+        502/503/504 or a dropped connection; otherwise such a failure raises :class:`Uncertain`."""
         sent = {"X-API-Key": key or self.admin_key, **(headers or {})}
-        safe = method in ("GET", "PUT", "DELETE") or "Idempotency-Key" in sent
+        safe = repeatable or method in ("GET", "PUT", "DELETE") or "Idempotency-Key" in sent
         kwargs: dict[str, Any] = {"headers": sent, "params": params}
         if body is not None:
             kwargs["json"] = body

@@ -553,10 +553,8 @@ class Loader:
             return False
         if known is None:
             body = {**claim.body, "post_id": self.state.ids[f"post:{claim.post.key}"]}
-            try:
-                response = await self.api.call("POST", "/v1/claims", key=pcn_key, body=body)
-            except Uncertain:
-                response = await self.api.call("POST", "/v1/claims", key=pcn_key, body=body)
+            # A repeat of a draft that was made is 409 duplicate-claim, adopted below.
+            response = await self.api.call("POST", "/v1/claims", key=pcn_key, body=body, repeatable=True)
             if response.status_code == 409 and problem(response) == "duplicate-claim":
                 known = await self._adopt_claim(pcn, claim, pcn_key)
             elif problem(response) in REFUSALS:

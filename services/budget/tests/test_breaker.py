@@ -176,6 +176,49 @@ def test_calls_beyond_the_limit_are_refused_at_once(pool: ThreadPoolExecutor) ->
     assert cat.role("clinical_pharmacist") is not None  # the places are free again
 
 
+def test_an_expired_role_is_read_again_once_and_served_meanwhile(pool: ThreadPoolExecutor) -> None:
+    roles, clock = HeldRoles(), Clock()
+    client = httpx.Client(transport=httpx.MockTransport(roles), base_url="http://roles")
+    cat = RoleCatalogue(client, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=60, max_in_flight=1, clock=clock)
+    roles.release.set()
+    first = cat.role("clinical_pharmacist")
+    assert first is not None and roles.calls == 1 and roles.arrived.acquire(timeout=30)
+    clock.now += 30
+    assert cat.role("clinical_pharmacist") is first and roles.calls == 1  # fresh: no call
+    clock.now += 31
+    roles.release.clear()
+    refresh = pool.submit(cat.role, "clinical_pharmacist")
+    assert roles.arrived.acquire(timeout=30)  # the refresh waits inside the roles service
+    # Meanwhile every other request is served the expired answer, with no call of its own (with
+    # max_in_flight=1 a call would be refused 503 too-many-in-flight).
+    assert [cat.role("clinical_pharmacist") for _ in range(5)] == [first] * 5
+    assert roles.calls == 2 and not refresh.done()
+    roles.release.set()
+    renewed = refresh.result(timeout=30)
+    assert renewed is not None and renewed is not first
+    assert cat.role("clinical_pharmacist") is renewed and roles.calls == 2
+
+
+def test_an_expired_role_whose_refresh_fails_is_not_served_once_the_refresh_has_ended() -> None:
+    answers: list[httpx.Response | Exception] = [httpx.Response(200, json=ROLE), httpx.Response(500)]
+
+    def roles(request: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    clock = Clock()
+    client = httpx.Client(transport=httpx.MockTransport(roles), base_url="http://roles")
+    cat = RoleCatalogue(client, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=60, clock=clock)
+    assert cat.role("clinical_pharmacist") is not None
+    clock.now += 61
+    with pytest.raises(RolesUnavailable):
+        cat.role("clinical_pharmacist")  # the one refreshing it learns of the failure
+    answers.append(httpx.Response(200, json=ROLE))
+    assert cat.role("clinical_pharmacist") is not None and not answers  # the next request reads it again
+
+
 def test_failures_open_the_breaker_and_the_roles_service_is_left_alone() -> None:
     calls = 0
 

@@ -17,13 +17,18 @@ every worker thread, and a budget-only read waited 9 s), so calls to it are a bu
 - a circuit breaker (:mod:`budget.clients.breaker`): after ``breaker_failures`` consecutive failures every
   call is answered 503 at once for ``breaker_cool_down_s``, then one trial call decides.
 
-Answers already cached are served whatever the state of the roles service.
+Answers already cached are served whatever the state of the roles service. When a cached answer has
+expired, one call refreshes it while the requests that arrive meanwhile are served the answer it
+replaces (at most ``ttl_s`` plus one call's time old): a burst of claims on an expired role makes one
+call to the roles service, not one per request (which the bulkhead would refuse beyond
+``max_in_flight``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -159,14 +164,17 @@ class RoleCatalogue:
         ttl_s: float = 60.0,
         max_in_flight: int = 4,
         breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.clock = clock
         self.secret = gateway_secret
         self.principal = Principal(kind="admin", client_id=f"service:{service_name}")
         self.auth = PrincipalAuth(self.principal, gateway_secret)
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, Role | None]] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()  # codes with an expired answer being read again
         self.max_in_flight = max_in_flight
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self.breaker = breaker or CircuitBreaker(failure_threshold=5, cool_down_s=10.0)
@@ -195,11 +203,23 @@ class RoleCatalogue:
         return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s, max_in_flight=max_in_flight, breaker=breaker)
 
     def role(self, code: str) -> Role | None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._cache.get(code)
-        if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1]
+            if hit is not None:
+                if now - hit[0] < self.ttl_s:
+                    return hit[1]
+                if code in self._refreshing and self.ttl_s > 0:
+                    return hit[1]  # another request is reading it again: its answer until then
+                self._refreshing.add(code)
+        try:
+            return self._read(code, now)
+        finally:
+            if hit is not None:
+                with self._lock:
+                    self._refreshing.discard(code)
+
+    def _read(self, code: str, now: float) -> Role | None:
         if not self._in_flight.acquire(blocking=False):
             raise _refused(
                 f"{self.max_in_flight} calls to the roles service are already waiting for it; retry shortly.",
