@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from itertools import groupby
 
 import pytest
 
@@ -78,6 +79,40 @@ def test_the_target_in_force_follows_its_changes() -> None:
     assert target_for(date(2024, 8, 1), targets) == D("30")
     assert target_for(date(2024, 9, 1), targets) == D("40")
     assert target_for(date(2025, 1, 1), targets) == D("40")
+
+
+@pytest.mark.parametrize("frequency", [Frequency.MONTHLY, Frequency.WEEKLY])
+def test_each_period_of_a_timeline_is_judged_on_the_target_in_force_then(frequency: Frequency) -> None:
+    # Targets set before the KPI's first period, within it (mid-period: in force from the next one)
+    # and twice in a row; values on either side of each.
+    targets = [
+        (date(2024, 3, 1), D("10")),
+        (date(2024, 6, 15), D("30")),
+        (date(2024, 9, 1), D("40")),
+        (date(2024, 9, 2), D("20")),
+        (date(2025, 2, 1), D("50")),
+    ]
+    created = date(2024, 4, 20)
+    values = {p: D("29") for p in [period_of(date(2024, 5, 10), frequency), period_of(date(2024, 12, 3), frequency)]}
+    result = evaluate_kpi(
+        frequency=frequency,
+        direction=HIGHER,
+        created_on=created,
+        targets=targets,
+        values=values,
+        today=date(2025, 3, 31),
+    )
+    assert result.periods[0].period_start == period_of(created, frequency)
+    # Monthly, all five are in force in turn; weekly, the week from Monday 2 September takes 20 at once.
+    assert [t for t, _ in groupby(p.target for p in result.periods)] == (
+        [D("10"), D("30"), D("40"), D("20"), D("50")]
+        if frequency is Frequency.MONTHLY
+        else [D("10"), D("30"), D("20"), D("50")]
+    )
+    for period in result.periods:
+        assert period.target == target_for(period.period_start, targets)
+        if period.value is not None:
+            assert period.status == status(period.value, period.target, HIGHER)
 
 
 def monthly(values: dict[str, str], *, today: str, created: str = "2024-04-20", target: str = "40") -> KpiResult:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from arrs_kit.testing import assert_problem
+from evaluation.readiness import service as readiness
+from evaluation.readiness.models import ReadinessVersion
 
 CELLS = [
     {
@@ -100,3 +103,20 @@ async def test_who_may_see_and_change_readiness(as_pcn: httpx.AsyncClient, clien
     async with client_as(who.ADMIN) as admin:
         updated = await admin.put("/v1/readiness/U00001", json={"cells": []}, headers={"If-Match": "*"})
         assert updated.status_code == 200 and updated.json()["version"] == 2
+
+
+@pytest.mark.parametrize("today", ["2019-12-31", "2024-07-01", "2030-01-01"])
+@pytest.mark.parametrize("recorded", [None, CELLS[:1], CELLS])
+def test_a_pcn_lists_summary_is_the_summary_of_its_whole_grid(
+    recorded: list[dict[str, Any]] | None, today: str
+) -> None:
+    # The list of an ICB's PCNs counts readiness without building each grid; it must say the same.
+    row = (
+        None
+        if recorded is None
+        else ReadinessVersion(
+            pcn_code="U00001", version=1, cells=recorded, created_at=datetime(2024, 5, 1, tzinfo=UTC), created_by="t"
+        )
+    )
+    day = date.fromisoformat(today)
+    assert readiness.summary(row, day) == readiness.public("U00001", row, day).summary

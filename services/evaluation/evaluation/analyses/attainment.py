@@ -114,17 +114,14 @@ def evaluate_kpi(
     start = period_of(created_on, frequency)
     first = min([start, *values])
     last = max([ended, *values])
-    timeline = tuple(
-        PeriodResult(
-            period,
-            values.get(period),
-            target_for(period, targets),
-            attainment(values[period], target_for(period, targets), direction)
-            if period in values
-            else Attainment.MISSING,
-        )
-        for period in periods(first, last, frequency)
-    )
+    timeline = []
+    chosen, following = targets[0][1], 0  # the target in force (target_for), kept as the periods advance
+    for period in periods(first, last, frequency):
+        while following < len(targets) and targets[following][0] <= period:
+            chosen, following = targets[following][1], following + 1
+        value = values.get(period)
+        status = Attainment.MISSING if value is None else attainment(value, chosen, direction)
+        timeline.append(PeriodResult(period, value, chosen, status))
     drift = 0
     for result in reversed(timeline):
         if result.status is Attainment.ON_TRACK:
@@ -132,7 +129,7 @@ def evaluate_kpi(
         drift += 1
     before = previous_period(ended, frequency)
     overdue = first <= before and ended not in values and before not in values
-    return KpiResult(timeline, drift, overdue)
+    return KpiResult(tuple(timeline), drift, overdue)
 
 
 def is_named(supervisor_name: str | None) -> bool:

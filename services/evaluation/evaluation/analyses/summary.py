@@ -133,7 +133,7 @@ def icb_rows(
     rows = []
     for pcn in sorted(pcns, key=lambda p: p.code):
         assessment = found.get(pcn.code, Assessment())
-        ready = readiness.public(pcn.code, latest.get(pcn.code), today).summary
+        ready = readiness.summary(latest.get(pcn.code), today)
         rows.append(
             PcnEvaluationRow(
                 pcn_code=pcn.code,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from arrs_kit.db import one_of
 from evaluation.jobplans.models import JobPlanVersion, Kpi, KpiMeasurement, KpiMeasurementHistory, KpiTarget
 
 
@@ -39,7 +40,7 @@ def posts_with_job_plans(session: Session, post_ids: Iterable[int]) -> set[int]:
     ids = list(post_ids)
     if not ids:
         return set()
-    stmt = select(col(JobPlanVersion.post_id)).where(col(JobPlanVersion.post_id).in_(ids)).distinct()
+    stmt = select(col(JobPlanVersion.post_id)).where(one_of(session, col(JobPlanVersion.post_id), ids)).distinct()
     return set(session.scalars(stmt).all())
 
 
@@ -54,7 +55,7 @@ def kpis_of_posts(session: Session, post_ids: Iterable[int], *, status: str | No
     ids = list(post_ids)
     if not ids:
         return []
-    stmt = select(Kpi).where(col(Kpi.post_id).in_(ids))
+    stmt = select(Kpi).where(one_of(session, col(Kpi.post_id), ids))
     if status is not None:
         stmt = stmt.where(col(Kpi.status) == status)
     return session.scalars(stmt.order_by(col(Kpi.post_id), col(Kpi.id))).all()
@@ -93,7 +94,7 @@ def target_values(session: Session, kpi_ids: Iterable[int]) -> dict[int, list[tu
         return out
     stmt = (
         select(col(KpiTarget.kpi_id), col(KpiTarget.effective_from), col(KpiTarget.target))
-        .where(col(KpiTarget.kpi_id).in_(ids))
+        .where(one_of(session, col(KpiTarget.kpi_id), ids))
         .order_by(col(KpiTarget.effective_from))
     )
     for kpi_id, effective_from, target in session.execute(stmt):
@@ -108,7 +109,7 @@ def measurement_values(session: Session, kpi_ids: Iterable[int]) -> dict[int, di
     if not ids:
         return out
     stmt = select(col(KpiMeasurement.kpi_id), col(KpiMeasurement.period_start), col(KpiMeasurement.value)).where(
-        col(KpiMeasurement.kpi_id).in_(ids)
+        one_of(session, col(KpiMeasurement.kpi_id), ids)
     )
     for kpi_id, period_start, value in session.execute(stmt):
         out[kpi_id][period_start] = Decimal(value)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from arrs_kit.db import one_of
 from evaluation.readiness.models import ReadinessVersion
 
 
@@ -39,7 +40,7 @@ def current_of(session: Session, pcn_codes: Sequence[str]) -> dict[str, Readines
         return {}
     latest = (
         select(col(ReadinessVersion.pcn_code), func.max(ReadinessVersion.version).label("version"))
-        .where(col(ReadinessVersion.pcn_code).in_(list(pcn_codes)))
+        .where(one_of(session, col(ReadinessVersion.pcn_code), pcn_codes))
         .group_by(col(ReadinessVersion.pcn_code))
         .subquery()
     )

@@ -33,16 +33,32 @@ def etag(pcn_code: str, version: int) -> str:
 
 
 def _summary(cells: list[CellPublic]) -> Summary:
-    counts = Counter(c.status for c in cells)
+    return _counted([c.status for c in cells], sum(c.overdue for c in cells))
+
+
+def _counted(statuses: list[ReadinessStatus], overdue: int) -> Summary:
+    counts = Counter(statuses)
     in_place = counts[ReadinessStatus.IN_PLACE]
-    share = (Decimal(100 * in_place) / Decimal(len(cells))).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    share = (Decimal(100 * in_place) / Decimal(len(statuses))).quantize(Decimal("0.1"), ROUND_HALF_UP)
     return Summary(
         in_place=in_place,
         in_progress=counts[ReadinessStatus.IN_PROGRESS],
         not_started=counts[ReadinessStatus.NOT_STARTED],
-        overdue=sum(c.overdue for c in cells),
+        overdue=overdue,
         percent_in_place=str(share),
     )
+
+
+def summary(row: ReadinessVersion | None, today: date) -> Summary:
+    """:func:`public`'s ``summary`` alone, without building the grid (a list of PCNs needs only this)."""
+    given = [Cell.model_validate(raw) for raw in (row.cells if row else [])]
+    statuses = [cell.status for cell in given]
+    statuses += [ReadinessStatus.NOT_STARTED] * (len(Area) * len(Lens) - len(given))
+    overdue = sum(
+        cell.due_date is not None and cell.due_date < today and cell.status is not ReadinessStatus.IN_PLACE
+        for cell in given
+    )
+    return _counted(statuses, overdue)
 
 
 def public(pcn_code: str, row: ReadinessVersion | None, today: date) -> ReadinessPublic:
