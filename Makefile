@@ -24,8 +24,10 @@ migrate: $(STAMP)
 	$(BIN)/python -m tools.run --migrate-only
 
 ## test: lint, type-check and run the whole suite (PostgreSQL tests are mandatory when CI=true)
+# In TEST_WORKERS processes (pytest-xdist), each test module in one of them (its fixtures stay together).
+TEST_WORKERS ?= 2
 test: $(STAMP) lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
