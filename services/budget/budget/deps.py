@@ -6,7 +6,8 @@ whether a retry of it is safe."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
@@ -124,7 +125,7 @@ def _sent_id(request: Request, name: str) -> int | None:
         return None
 
 
-def _reference_date(request: Request) -> date | Refused:
+async def _reference_date(request: Request) -> date | Refused:
     """The day a financial year's weighted population is counted; 422 ``invalid-financial-year``
     (checked before the PCN is looked up)."""
     fy = str(request.path_params.get("fy", ""))
@@ -248,13 +249,13 @@ class Leased(Generic[T]):
 
 def _lease(
     request: Request, session: Session, principal: Principal, key: str | None, *, operation: str, payload: object
-) -> Iterator[KeyLease | None]:
-    yield from idempotency.request_lease(
+) -> AbstractAsyncContextManager[KeyLease | None]:
+    return idempotency.request_lease(
         request, session, principal_id=principal.client_id, key=key, operation=operation, payload=payload
     )
 
 
-def _allocation_lease(
+async def _allocation_lease(
     request: Request,
     pcn_code: PcnCodePath,
     fy: FyPath,
@@ -262,97 +263,104 @@ def _allocation_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[AllocationCreate]]:
+) -> AsyncIterator[Leased[AllocationCreate]]:
     operation = f"add_allocation:{pcn_code.upper()}:{fy}"
     payload = data.model_dump(mode="json")
-    for lease in _lease(request, session, principal, idempotency_key, operation=operation, payload=payload):
+    async with _lease(request, session, principal, idempotency_key, operation=operation, payload=payload) as lease:
         yield Leased(lease, data, fy)
 
 
-def _year_close_lease(
+async def _year_close_lease(
     request: Request,
     pcn_code: PcnCodePath,
     fy: FyPath,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[None]]:
+) -> AsyncIterator[Leased[None]]:
     operation = f"close_budget_year:{pcn_code.upper()}:{fy}"
-    for lease in _lease(request, session, principal, idempotency_key, operation=operation, payload=None):
+    async with _lease(request, session, principal, idempotency_key, operation=operation, payload=None) as lease:
         yield Leased(lease, None, fy)
 
 
-def _claim_step(
+@asynccontextmanager
+async def _claim_step(
     request: Request, session: Session, principal: Principal, key: str | None, step: str, claim_id: int, data: T
-) -> Iterator[Leased[T]]:
+) -> AsyncIterator[Leased[T]]:
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else None
     operation = f"{step}_claim:{claim_id}"
-    for lease in _lease(request, session, principal, key, operation=operation, payload=payload):
+    async with _lease(request, session, principal, key, operation=operation, payload=payload) as lease:
         yield Leased(lease, data)
 
 
-def _submit_lease(
+async def _submit_lease(
     request: Request,
     claim_id: ClaimIdPath,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[None]]:
-    yield from _claim_step(request, session, principal, idempotency_key, "submit", claim_id, None)
+) -> AsyncIterator[Leased[None]]:
+    async with _claim_step(request, session, principal, idempotency_key, "submit", claim_id, None) as leased:
+        yield leased
 
 
-def _approve_lease(
+async def _approve_lease(
     request: Request,
     claim_id: ClaimIdPath,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[None]]:
-    yield from _claim_step(request, session, principal, idempotency_key, "approve", claim_id, None)
+) -> AsyncIterator[Leased[None]]:
+    async with _claim_step(request, session, principal, idempotency_key, "approve", claim_id, None) as leased:
+        yield leased
 
 
-def _reject_lease(
+async def _reject_lease(
     request: Request,
     claim_id: ClaimIdPath,
     data: ClaimReject,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[ClaimReject]]:
-    yield from _claim_step(request, session, principal, idempotency_key, "reject", claim_id, data)
+) -> AsyncIterator[Leased[ClaimReject]]:
+    async with _claim_step(request, session, principal, idempotency_key, "reject", claim_id, data) as leased:
+        yield leased
 
 
-def _pay_lease(
+async def _pay_lease(
     request: Request,
     claim_id: ClaimIdPath,
     data: ClaimPay,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[ClaimPay]]:
-    yield from _claim_step(request, session, principal, idempotency_key, "pay", claim_id, data)
+) -> AsyncIterator[Leased[ClaimPay]]:
+    async with _claim_step(request, session, principal, idempotency_key, "pay", claim_id, data) as leased:
+        yield leased
 
 
-def _withdraw_lease(
+async def _withdraw_lease(
     request: Request,
     claim_id: ClaimIdPath,
     data: WithdrawBody,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[ClaimWithdraw]]:
-    yield from _claim_step(request, session, principal, idempotency_key, "withdraw", claim_id, data)
+) -> AsyncIterator[Leased[ClaimWithdraw]]:
+    async with _claim_step(request, session, principal, idempotency_key, "withdraw", claim_id, data) as leased:
+        yield leased
 
 
-def _adjust_lease(
+async def _adjust_lease(
     request: Request,
     claim_id: ClaimIdPath,
     data: AdjustmentCreate,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[Leased[AdjustmentCreate]]:
-    yield from _claim_step(request, session, principal, idempotency_key, "adjust", claim_id, data)
+) -> AsyncIterator[Leased[AdjustmentCreate]]:
+    async with _claim_step(request, session, principal, idempotency_key, "adjust", claim_id, data) as leased:
+        yield leased
 
 
 AllocationLease = Annotated[Leased[AllocationCreate], Depends(_allocation_lease, scope="function")]

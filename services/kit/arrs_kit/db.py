@@ -11,7 +11,7 @@ and never block writers (WAL mode).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from arrs_kit.settings import normalise_database_url
 
@@ -128,14 +129,25 @@ def _database(request: Request) -> Database:
     return db
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    with _database(request).reader() as session:
-        yield session
+# Coroutines, though the sessions block: making a session connects to nothing (its first statement
+# does, in the route's worker thread), and only closing it (a rollback, the connection back to the
+# pool) is I/O, done in a worker thread. A plain generator would cost two thread hops per request.
 
 
-def get_write_session(request: Request) -> Iterator[Session]:
-    with _database(request).writer() as session:
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    session = _database(request).reader()
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
+
+
+async def get_write_session(request: Request) -> AsyncIterator[Session]:
+    session = _database(request).writer()
+    try:
+        yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]

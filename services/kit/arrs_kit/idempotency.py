@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from arrs_kit.db import Database, UtcDateTime
 from arrs_kit.problems import ProblemError
@@ -172,7 +174,7 @@ class IdempotencyStore:
 
 
 class Replayed(Exception):
-    """Raised by :func:`lease` for a retry: answer ``replay`` (register :func:`replayed_response`)."""
+    """Raised by :func:`request_lease` for a retry: answer ``replay`` (register :func:`replayed_response`)."""
 
     def __init__(self, replay: Replay) -> None:
         super().__init__("replayed")
@@ -185,53 +187,35 @@ async def replayed_response(_request: Any, exc: Exception) -> JSONResponse:
     return exc.replay.response()
 
 
-def lease(
-    *,
-    store: IdempotencyStore,
-    db: Database,
-    session: Session,
-    principal_id: str,
-    operation: str,
-    key: str | None,
-    method: str,
-    path: str,
-    payload: Any,
-) -> Iterator[KeyLease | None]:
-    """The body of a yield dependency (scope ``function``) that hands the route a lease: None without
-    a key; :class:`Replayed` for a retry of a finished request; otherwise a lease the service
-    records its response on. A failure of the request rolls ``session`` back and releases the lease
-    before the error is answered, so the client may retry.
-    """
+@asynccontextmanager
+async def request_lease(
+    request: Request, session: Session, *, principal_id: str, key: str | None, operation: str, payload: Any
+) -> AsyncIterator[KeyLease | None]:
+    """Idempotency for a request, with the app's store and database (``app.state.idempotency`` and
+    ``app.state.db``), for a coroutine dependency (scope ``function``) that hands the route a lease:
+    ``async with request_lease(...) as lease: yield …``. None without a key (and no worker thread);
+    :class:`Replayed` for a retry of a finished request; otherwise a lease the service records its
+    response on. A failure of the request rolls ``session`` back and releases the lease before the
+    error is answered, so the client may retry. Taking and giving back a key are done in a worker
+    thread."""
     if key is None:
         yield None
         return
-    outcome = store.claim(
-        db, scope=f"{principal_id}:{operation}", key=key, request_hash=fingerprint(method, path, payload)
-    )
+    store: IdempotencyStore = request.app.state.idempotency
+    db: Database = request.app.state.db
+    scope = f"{principal_id}:{operation}"
+    request_hash = fingerprint(request.method, request.url.path, payload)
+    outcome = await run_in_threadpool(store.claim, db, scope=scope, key=key, request_hash=request_hash)
     if isinstance(outcome, Replay):
         raise Replayed(outcome)
     try:
         yield outcome
     except BaseException:
-        # End the failed transaction first: on SQLite it holds the write lock the release needs.
-        session.rollback()
-        store.release(db, outcome)
+        await run_in_threadpool(_give_back, store, db, session, outcome)
         raise
 
 
-def request_lease(
-    request: Request, session: Session, *, principal_id: str, key: str | None, operation: str, payload: Any
-) -> Iterator[KeyLease | None]:
-    """:func:`lease` for a request, with the app's store and database (``app.state.idempotency`` and
-    ``app.state.db``): ``yield from`` it in a service's lease dependency."""
-    yield from lease(
-        store=request.app.state.idempotency,
-        db=request.app.state.db,
-        session=session,
-        principal_id=principal_id,
-        operation=operation,
-        key=key,
-        method=request.method,
-        path=request.url.path,
-        payload=payload,
-    )
+def _give_back(store: IdempotencyStore, db: Database, session: Session, taken: KeyLease) -> None:
+    # End the failed transaction first: on SQLite it holds the write lock the release needs.
+    session.rollback()
+    store.release(db, taken)

@@ -27,7 +27,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable, Collection, Container, Generator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Container, Generator, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote, unquote
@@ -234,8 +234,11 @@ class PrincipalAuth(httpx.Auth):
         yield request
 
 
-def get_principal(request: Request) -> Principal:
-    """The principal :class:`arrs_kit.signed.SignedPrincipalMiddleware` verified for this request."""
+async def get_principal(request: Request) -> Principal:
+    """The principal :class:`arrs_kit.signed.SignedPrincipalMiddleware` verified for this request.
+
+    A coroutine, as every dependency that does no I/O is: FastAPI runs a plain function dependency in
+    a worker thread, a hop that costs more than the work."""
     principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is None:
         raise Unauthenticated(
@@ -248,12 +251,12 @@ def get_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def kinds_allowed(kinds: Collection[str], detail: str) -> Callable[[Principal], Principal]:
+def kinds_allowed(kinds: Collection[str], detail: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that hands on a principal of one of ``kinds`` and answers any other 403 ``detail``:
     each service builds its own (``AdminDep``, ``ReaderDep``) from the kinds it defines."""
     allowed = frozenset(kinds)
 
-    def allowed_kind(principal: PrincipalDep) -> Principal:
+    async def allowed_kind(principal: PrincipalDep) -> Principal:
         if principal.kind not in allowed:
             raise Forbidden(detail)
         return principal

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,23 +28,23 @@ class LeasedRatePeriod:
     data: RatePeriodCreate
 
 
-def _rate_period_lease(
+async def _rate_period_lease(
     request: Request,
     role_code: RoleCodePath,
     data: RatePeriodCreate,
     session: WriteSessionDep,
     principal: AdminDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[LeasedRatePeriod]:
+) -> AsyncIterator[LeasedRatePeriod]:
     # An admin only (AdminDep runs first): nobody else can take a key on this operation.
-    for lease in request_lease(
+    async with request_lease(
         request,
         session,
         principal_id=principal.client_id,
         key=idempotency_key,
         operation=f"add_rate_period:{normalise_code(role_code)}",
         payload=data.model_dump(mode="json"),
-    ):
+    ) as lease:
         yield LeasedRatePeriod(lease, data)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -24,23 +24,23 @@ class LeasedMeasurements:
     lease: KeyLease | None
 
 
-def _measurements_lease(
+async def _measurements_lease(
     request: Request,
     found: ManagedKpi,
     batch: MeasurementBatch,
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Iterator[LeasedMeasurements]:
+) -> AsyncIterator[LeasedMeasurements]:
     # ManagedKpi runs first: a key is only taken on a KPI the caller may write to.
-    for lease in request_lease(
+    async with request_lease(
         request,
         session,
         principal_id=principal.client_id,
         key=idempotency_key,
         operation=f"record_measurements:{found.kpi.id}",
         payload=[m.model_dump(mode="json") for m in batch.root],
-    ):
+    ) as lease:
         yield LeasedMeasurements(found, batch, lease)
 
 
