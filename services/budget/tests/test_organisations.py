@@ -64,22 +64,10 @@ async def test_admin_adds_an_icb_once(admin: httpx.AsyncClient) -> None:
     assert [(i["code"], i["name"]) for i in listed] == [("QHM", "North East and North Cumbria")]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"code": "QH", "name": "x"},
-        {"code": "QHMM", "name": "x"},
-        {"code": "Q-M", "name": "x"},
-        {"code": "QHM\n", "name": "x"},
-        {"code": "QHM", "name": ""},
-        {"code": "QHM", "name": "North\u0000East"},
-        {"code": "QHM", "name": "x", "region": "North"},
-        {"code": 123, "name": "x"},
-        {"name": "x"},
-    ],
-)
-async def test_bad_icbs_are_422(admin: httpx.AsyncClient, body: dict[str, Any]) -> None:
-    assert_problem(await admin.post("/v1/icbs", json=body), 422, "validation-error")
+async def test_bad_icbs_are_422(admin: httpx.AsyncClient) -> None:
+    """One body IcbCreate refuses; the 9 bad bodies this test sent are
+    test_request_schemas.py::test_icb_create_refuses."""
+    assert_problem(await admin.post("/v1/icbs", json={"code": "QHMM", "name": "x"}), 422, "validation-error")
     assert (await admin.get("/v1/icbs")).json()["data"] == []
 
 
@@ -206,36 +194,12 @@ async def test_a_practice_in_another_pcn_is_refused_and_named(register: None, ad
     assert_problem(await admin.get("/v1/practices/A81004"), 404, "practice-not-found")
 
 
-@pytest.mark.parametrize(
-    ("change", "loc"),
-    [
-        ({"code": "X00004"}, "code"),
-        ({"code": "U0004"}, "code"),
-        ({"code": "U000045"}, "code"),
-        ({"icb_code": "Q H"}, "icb_code"),
-        ({"practice_codes": ["181004"]}, "practice_codes"),
-        ({"practice_codes": ["A8100"]}, "practice_codes"),
-        ({"practice_codes": ["A81004", "a81004"]}, "practice_codes"),
-        ({"practice_codes": []}, "practice_codes"),
-        ({"practice_codes": "A81004"}, "practice_codes"),
-        ({"list_size": -1}, "list_size"),
-        ({"list_size": "40000"}, "list_size"),
-        ({"list_size": True}, "list_size"),
-        ({"list_size": 40000.5}, "list_size"),
-        ({"list_size": 10_000_001}, "list_size"),
-        ({"name": ""}, "name"),
-        ({"name": "Sea\u0007side"}, "name"),
-        ({"effective_date": "2024-02-30"}, "effective_date"),
-        ({"effective_date": 20240401}, "effective_date"),
-        ({"effective_date": "1999-04-01"}, "effective_date"),
-        ({"colour": "blue"}, "colour"),
-    ],
-)
-async def test_bad_pcns_are_422_and_write_nothing(
-    register: None, admin: httpx.AsyncClient, change: dict[str, Any], loc: str
-) -> None:
+async def test_bad_pcns_are_422_and_write_nothing(register: None, admin: httpx.AsyncClient) -> None:
+    """One body PcnCreate refuses; the 20 bad bodies this test sent are
+    test_request_schemas.py::test_pcn_create_refuses."""
+    change = {"practice_codes": ["A81004", "a81004"]}
     body = assert_problem(await admin.post("/v1/pcns", json={**NEW_PCN, **change}), 422, "validation-error")
-    assert any(loc in e["loc"] for e in body["errors"]), body
+    assert any("practice_codes" in e["loc"] for e in body["errors"]), body
     assert codes(await admin.get("/v1/pcns")) == ["U00001", "U00002", "U00003"]
 
 
@@ -396,21 +360,10 @@ async def test_who_may_change_a_pcn(
     assert (await admin.get("/v1/pcns/U00001")).json()["list_size"] == 1
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"name": None},
-        {"list_size": None},
-        {"practice_codes": None},
-        {"list_size": -5},
-        {"effective_date": "2024-06-01"},
-        {"practice_codes": ["A81001", "A81001"]},
-        {"code": "U00009"},
-        {"icb_code": "QOX"},
-    ],
-)
-async def test_bad_patches_are_422(register: None, admin: httpx.AsyncClient, body: dict[str, Any]) -> None:
-    response = await patch(admin, "U00001", body)
+async def test_bad_patches_are_422(register: None, admin: httpx.AsyncClient) -> None:
+    """One body PcnUpdate refuses; the 8 bad bodies this test sent are
+    test_request_schemas.py::test_pcn_update_refuses."""
+    response = await patch(admin, "U00001", {"effective_date": "2024-06-01"})
     assert_problem(response, 422, "validation-error")
     assert (await admin.get("/v1/pcns/U00001")).headers["etag"] == '"pcn-U00001-v1"'
 
@@ -577,16 +530,9 @@ async def test_who_may_set_a_weighted_population(
         ("2024-2", WP, "validation-error"),
         ("2024-25", {**WP, "reference_date": "2024-04-01"}, "invalid-reference-date"),
         ("2024-25", {**WP, "reference_date": "2023-01-01"}, "invalid-reference-date"),
-        ("2024-25", {**WP, "weighted_population": "0"}, "validation-error"),
+        # One body WeightedPopulationPut refuses; the 10 this test sent for 2024-25 are
+        # test_request_schemas.py::test_weighted_population_put_refuses.
         ("2024-25", {**WP, "weighted_population": "0.000"}, "validation-error"),
-        ("2024-25", {**WP, "weighted_population": "-51234"}, "validation-error"),
-        ("2024-25", {**WP, "weighted_population": "51234.5678"}, "validation-error"),
-        ("2024-25", {**WP, "weighted_population": "5e4"}, "validation-error"),
-        ("2024-25", {**WP, "weighted_population": 51234}, "validation-error"),
-        ("2024-25", {**WP, "weighted_population": 51234.5}, "validation-error"),
-        ("2024-25", {**WP, "reference_date": "2024-1-1"}, "validation-error"),
-        ("2024-25", {"weighted_population": "51234"}, "validation-error"),
-        ("2024-25", {**WP, "note": "x"}, "validation-error"),
     ],
 )
 async def test_bad_weighted_populations_are_422(

@@ -109,54 +109,10 @@ async def test_leave_date_before_start_is_refused(pcn: httpx.AsyncClient) -> Non
     assert body["leave_date"] == "2024-04-01"
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"hours_per_week": "0"},
-        {"hours_per_week": "0.00"},
-        {"hours_per_week": "48.01"},
-        {"hours_per_week": "22.505"},
-        {"hours_per_week": "-1"},
-        {"hours_per_week": 22.5},
-        {"hours_per_week": "22,5"},
-        {"hours_per_week": "٢٢"},
-        {"role_code": "Clinical_Pharmacist"},
-        {"role_code": "clinical pharmacist"},
-        {"role_code": ""},
-        {"geography": "scotland"},
-        {"employment_model": "agency"},
-        {"employer_code": "AB"},
-        {"employer_code": "ABCDEFGHIJ"},
-        {"employer_code": "A8-001"},
-        {"pcn_code": "X00001"},
-        {"practice_codes": []},
-        {"practice_codes": ["A81001", "a81001"]},
-        {"practice_codes": ["A8100"]},
-        {"supervisor": {"name": "Dr A"}},
-        {"supervisor": {"name": "Dr A", "role": "GP", "phone": "0"}},
-        {"baseline": "yes"},
-        {"baseline": 1},
-        {"baseline": None},
-        {"funding_share": "0.75"},
-        {"funding_share": 0.5},
-        {"start_date": "2024-4-1"},
-        {"start_date": 20240401},
-        {"leave_date": "1999-12-31"},
-        {"display_name": ""},
-        {"display_name": "Bad\u0000name"},
-        {"afc_band": "7\u001b"},
-        {"staff_reference": "HR\u0007"},
-        {"supervisor": {"name": "Dr\u0000A", "role": "GP"}},
-        {"unfunded_costs_monthly_pence": {"vat": -1}},
-        {"unfunded_costs_monthly_pence": {"vat": "100"}},
-        {"unfunded_costs_monthly_pence": {"vat": 1.5}},
-        {"unfunded_costs_monthly_pence": {"vat": True}},
-        {"unfunded_costs_monthly_pence": {"parking": 1}},
-        {"nhs_number": "9434765919"},
-    ],
-)
-async def test_invalid_bodies_are_refused(pcn: httpx.AsyncClient, changes: dict[str, Any]) -> None:
-    assert_problem(await create(pcn, **changes), 422, "validation-error")
+async def test_invalid_bodies_are_refused(pcn: httpx.AsyncClient) -> None:
+    """One body PostCreate refuses; the 41 bad bodies this test sent are
+    test_request_schemas.py::test_post_create_refuses."""
+    assert_problem(await create(pcn, hours_per_week="48.01"), 422, "validation-error")
     assert (await pcn.get("/v1/posts")).json()["data"] == []
 
 
@@ -302,14 +258,8 @@ async def test_patch_needs_if_match_and_bumps_the_etag(pcn: httpx.AsyncClient) -
 @pytest.mark.parametrize(
     ("changes", "status", "code"),
     [
-        ({"pcn_code": "U00002"}, 422, "validation-error"),
-        ({"role_code": "paramedic"}, 422, "validation-error"),
-        ({"display_name": None}, 422, "validation-error"),
-        ({"hours_per_week": None}, 422, "validation-error"),
+        # One body PostUpdate refuses; the 8 this test sent are test_request_schemas.py::test_post_update_refuses.
         ({"hours_per_week": "48.5"}, 422, "validation-error"),
-        ({"baseline": "no"}, 422, "validation-error"),
-        ({"afc_band": "8a\u0000"}, 422, "validation-error"),
-        ({"unfunded_costs_monthly_pence": {"other": -5}}, 422, "validation-error"),
         ({"funding_share": "1.0"}, 422, "funding-share-not-allowed"),
         ({"practice_codes": ["B82001"]}, 422, "practice-not-in-pcn"),
         ({"leave_date": "2024-03-01"}, 422, "invalid-leave-date"),
