@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from arrs_kit import migrate
@@ -42,9 +48,63 @@ def _prepare(url: str) -> None:
     migrate.upgrade("budget", url)
 
 
+async def _create_register(admin: httpx.AsyncClient) -> None:
+    """Two ICBs and three PCNs (``ICBS``, ``PCNS``), all from 1 April 2024, created by ``admin``
+    through the API."""
+    for icb_body in ICBS:
+        assert (await admin.post("/v1/icbs", json=icb_body)).status_code == 201
+    for pcn_body in PCNS:
+        body = {**pcn_body, "list_size": 50_000, "effective_date": "2024-04-01"}
+        response = await admin.post("/v1/pcns", json=body)
+        assert response.status_code == 201, response.text
+
+
+def _prepare_registered(url: str, catalogue: RoleCatalogue) -> None:
+    """The ``budget_register`` template: migrated, then the register created once by the admin
+    through a real app of its own, stopped afterwards (a PostgreSQL template must have no
+    connections; a SQLite one must have its write-ahead log checkpointed into the file copied)."""
+    _prepare(url)
+
+    async def create() -> None:
+        app = create_app(BudgetSettings(database_url=url), configure_logs=False, catalogue=catalogue)
+        async with asgi_client(app, principal=ADMIN) as admin:
+            await _create_register(admin)
+
+    # A thread and event loop of its own: the test's loop (pytest-asyncio) is left alone.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, create()).result()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = str(parsed.database)
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        wal = Path(f"{path}-wal")
+        assert not wal.exists() or wal.stat().st_size == 0, f"{wal} holds writes a copy of {path} would miss"
+
+
+@pytest.fixture(scope="session")
+def registered_databases() -> set[str]:
+    """The URLs of the budget databases cloned from the ``budget_register`` template."""
+    return set()
+
+
 @pytest.fixture(params=BACKENDS)
-def budget_db_url(request: pytest.FixtureRequest, database_factory: DatabaseFactory) -> object:
-    url = database_factory.create("budget", request.param, _prepare)
+def budget_db_url(
+    request: pytest.FixtureRequest, database_factory: DatabaseFactory, registered_databases: set[str]
+) -> object:
+    """The test's own budget database: a clone of the migrated template, or, when the test asks for
+    ``register`` (directly or through another fixture), of the template that also holds the
+    register (``_prepare_registered``)."""
+    if "register" in request.fixturenames:
+
+        def prepare(url: str) -> None:
+            shared: TestClient = request.getfixturevalue("shared_roles_client")
+            _prepare_registered(url, RoleCatalogue(shared, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=3600))
+
+        url = database_factory.create("budget_register", request.param, prepare)
+        registered_databases.add(url)
+    else:
+        url = database_factory.create("budget", request.param, _prepare)
     yield url
     database_factory.drop(url)
 
@@ -149,15 +209,12 @@ async def anonymous(budget_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def register(admin: httpx.AsyncClient) -> None:
+async def register(admin: httpx.AsyncClient, budget_db_url: str, registered_databases: set[str]) -> None:
     """Two ICBs and three PCNs (U00001 and U00002 in QHM, U00003 in QOX), all from 1 April 2024,
-    created by the admin through the API."""
-    for icb_body in ICBS:
-        assert (await admin.post("/v1/icbs", json=icb_body)).status_code == 201
-    for pcn_body in PCNS:
-        body = {**pcn_body, "list_size": 50_000, "effective_date": "2024-04-01"}
-        response = await admin.post("/v1/pcns", json=body)
-        assert response.status_code == 201, response.text
+    created by the admin through the API. Done once per backend, in the template the test's
+    database is cloned from (``budget_db_url``); here only for a database made otherwise."""
+    if budget_db_url not in registered_databases:
+        await _create_register(admin)
 
 
 @pytest.fixture
