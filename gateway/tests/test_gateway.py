@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from arrs_kit.principal import PRINCIPAL_HEADER, Principal, principal_headers, verify_headers
@@ -239,3 +240,18 @@ async def test_upstream_cookies_reach_the_caller_but_are_never_replayed(
     await app.aclose()
     assert "session=upstream-secret" in first.headers["set-cookie"]
     assert second.text == "cookie="
+
+
+async def test_idle_upstream_connections_are_dropped_before_a_service_would_close_them(
+    gateway_settings: Callable[..., GatewaySettings],
+) -> None:
+    # A service (uvicorn) closes a connection idle for timeout_keep_alive; a request the gateway sent
+    # on it at that moment would be answered 502. The gateway must give such connections up first.
+    service_keep_alive_s = uvicorn.Config(app="budget.main:app", factory=True).timeout_keep_alive
+    app = create_app(gateway_settings(), configure_logs=False)
+    try:
+        for client in app.clients.values():
+            pool = client._transport._pool  # type: ignore[attr-defined]  # httpx keeps it there
+            assert pool._keepalive_expiry is not None and pool._keepalive_expiry < service_keep_alive_s
+    finally:
+        await app.aclose()
