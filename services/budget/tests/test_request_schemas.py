@@ -286,3 +286,9 @@ def test_funding_rate_put_refuses(body: dict[str, Any]) -> None:
 )
 def test_allocation_create_refuses(body: dict[str, Any]) -> None:
     refused(AllocationCreate, body)
+
+
+@pytest.mark.parametrize("missing", ["role_code", "hours_per_week", "supervisor", "baseline", "display_name"])
+def test_post_create_requires(missing: str) -> None:
+    errors = refused(PostCreate, {k: v for k, v in POST.items() if k != missing})
+    assert [(e["type"], e["loc"]) for e in errors] == [("missing", (missing,))]
