@@ -59,55 +59,71 @@ def _window(windows: Windows) -> Any:
     return case((col(Workload.period_start) < windows.start_week, literal(BEFORE)), else_=literal(AFTER))
 
 
-def practice_rates(session: Session, practices: Sequence[str], windows: Windows) -> list[PracticeRates]:
-    """Per practice and window: how many weeks have both GP attended appointments and a list size,
-    and the mean weekly rate per 1,000 registered patients over them (the start week excluded)."""
-    if not practices:
-        return []
-    weekly = (
+def _weekly_gp(practices: Sequence[str], first: date, last: date, *, skip_week: date | None = None) -> Any:
+    """Per practice and week from ``first`` to ``last``: its GP attended appointments (a subquery)."""
+    where = [
+        col(Workload.grain) == "week",
+        col(Workload.hcp_role) == "gp",
+        col(Workload.status) == "attended",
+        col(Workload.practice_code).in_(list(practices)),
+        col(Workload.period_start).between(first, last),
+    ]
+    if skip_week is not None:
+        where.append(col(Workload.period_start) != skip_week)
+    return (
         select(
             col(Workload.practice_code).label("practice_code"),
             col(Workload.period_start).label("week"),
             func.sum(Workload.appointments).label("gp"),
         )
-        .where(
-            col(Workload.grain) == "week",
-            col(Workload.hcp_role) == "gp",
-            col(Workload.status) == "attended",
-            col(Workload.practice_code).in_(list(practices)),
-            col(Workload.period_start).between(windows.before_first, windows.after_last),
-            col(Workload.period_start) != windows.start_week,
-        )
+        .where(*where)
         .group_by(col(Workload.practice_code), col(Workload.period_start))
         .subquery()
     )
-    window = case((weekly.c.week < windows.start_week, literal(BEFORE)), else_=literal(AFTER)).label("window")
-    rate = weekly.c.gp * 1000.0 / ListSize.registered_patients
-    stmt = (
-        select(weekly.c.practice_code, window, func.count().label("weeks"), func.avg(rate).label("mean_rate"))
-        .join(
-            ListSize,
-            (col(ListSize.practice_code) == weekly.c.practice_code)
-            & (col(ListSize.month) == month_start(weekly.c.week)),
-        )
-        .where(
-            col(ListSize.registered_patients) > 0,
-            # The same practices and months as the weeks: without these the planner hashes every list
-            # size of the nation (187,590 rows for the demo data set, 75% of the statement's time).
-            col(ListSize.practice_code).in_(list(practices)),
-            col(ListSize.month).between(windows.before_first.replace(day=1), windows.after_last),
-        )
-        .group_by(weekly.c.practice_code, window)
+
+
+def _with_list_size(stmt: Any, weekly: Any, practices: Sequence[str], first: date, last: date) -> Any:
+    """``stmt`` joined to each week's list size (of the month its Monday falls in; none or 0: no rate)."""
+    return stmt.join(
+        ListSize,
+        (col(ListSize.practice_code) == weekly.c.practice_code) & (col(ListSize.month) == month_start(weekly.c.week)),
+    ).where(
+        col(ListSize.registered_patients) > 0,
+        # The same practices and months as the weeks: without these the planner hashes every list
+        # size of the nation (187,590 rows for the demo data set, 75% of the statement's time).
+        col(ListSize.practice_code).in_(list(practices)),
+        col(ListSize.month).between(first.replace(day=1), last),
     )
-    found: dict[str, dict[str, tuple[int, float]]] = {}
-    for practice, which, weeks, mean in session.execute(stmt):
-        found.setdefault(practice, {})[which] = (int(weeks), float(mean))
+
+
+def _rates_of(practices: Sequence[str], found: dict[str, dict[str, tuple[int, float]]]) -> list[PracticeRates]:
     out = []
     for practice in practices:
         got = found.get(practice, {})
         before, after = got.get(BEFORE, (0, None)), got.get(AFTER, (0, None))
         out.append(PracticeRates(practice, before[0], after[0], before[1], after[1]))
     return out
+
+
+def practice_rates(session: Session, practices: Sequence[str], windows: Windows) -> list[PracticeRates]:
+    """Per practice and window: how many weeks have both GP attended appointments and a list size,
+    and the mean weekly rate per 1,000 registered patients over them (the start week excluded)."""
+    if not practices:
+        return []
+    weekly = _weekly_gp(practices, windows.before_first, windows.after_last, skip_week=windows.start_week)
+    window = case((weekly.c.week < windows.start_week, literal(BEFORE)), else_=literal(AFTER)).label("window")
+    rate = weekly.c.gp * 1000.0 / ListSize.registered_patients
+    stmt = _with_list_size(
+        select(weekly.c.practice_code, window, func.count().label("weeks"), func.avg(rate).label("mean_rate")),
+        weekly,
+        practices,
+        windows.before_first,
+        windows.after_last,
+    ).group_by(weekly.c.practice_code, window)
+    found: dict[str, dict[str, tuple[int, float]]] = {}
+    for practice, which, weeks, mean in session.execute(stmt):
+        found.setdefault(practice, {})[which] = (int(weeks), float(mean))
+    return _rates_of(practices, found)
 
 
 def practice_rates_many(
@@ -135,40 +151,10 @@ def practice_rates_many(
             for index, w in enumerate(windows)
         )
     ).subquery("spans")
-    weekly = (
-        select(
-            col(Workload.practice_code).label("practice_code"),
-            col(Workload.period_start).label("week"),
-            func.sum(Workload.appointments).label("gp"),
-        )
-        .where(
-            col(Workload.grain) == "week",
-            col(Workload.hcp_role) == "gp",
-            col(Workload.status) == "attended",
-            col(Workload.practice_code).in_(list(practices)),
-            col(Workload.period_start).between(first, last),
-        )
-        .group_by(col(Workload.practice_code), col(Workload.period_start))
-        .subquery()
-    )
-    rates = (
-        select(
-            weekly.c.practice_code,
-            weekly.c.week,
-            (cast(weekly.c.gp, Float) * 1000.0 / ListSize.registered_patients).label("rate"),
-        )
-        .join(
-            ListSize,
-            (col(ListSize.practice_code) == weekly.c.practice_code)
-            & (col(ListSize.month) == month_start(weekly.c.week)),
-        )
-        .where(
-            col(ListSize.registered_patients) > 0,
-            col(ListSize.practice_code).in_(list(practices)),
-            col(ListSize.month).between(first.replace(day=1), last),
-        )
-        .subquery()
-    )
+    weekly = _weekly_gp(practices, first, last)
+    rate = (cast(weekly.c.gp, Float) * 1000.0 / ListSize.registered_patients).label("rate")
+    rates = _with_list_size(select(weekly.c.practice_code, weekly.c.week, rate), weekly, practices, first, last)
+    rates = rates.subquery()
     window = case((rates.c.week < spans.c.start_week, literal(BEFORE)), else_=literal(AFTER)).label("window")
     stmt = (
         select(spans.c.k, rates.c.practice_code, window, func.count().label("weeks"), func.avg(rates.c.rate))
@@ -181,18 +167,10 @@ def practice_rates_many(
         )
         .group_by(spans.c.k, rates.c.practice_code, window)
     )
-    found: dict[tuple[int, str], dict[str, tuple[int, float]]] = {}
+    found: dict[int, dict[str, dict[str, tuple[int, float]]]] = {}
     for k, practice, which, weeks, mean in session.execute(stmt):
-        found.setdefault((int(k), practice), {})[which] = (int(weeks), float(mean))
-    out = []
-    for index in range(len(windows)):
-        rows = []
-        for practice in practices:
-            got = found.get((index, practice), {})
-            before, after = got.get(BEFORE, (0, None)), got.get(AFTER, (0, None))
-            rows.append(PracticeRates(practice, before[0], after[0], before[1], after[1]))
-        out.append(rows)
-    return out
+        found.setdefault(int(k), {}).setdefault(practice, {})[which] = (int(weeks), float(mean))
+    return [_rates_of(practices, found.get(index, {})) for index in range(len(windows))]
 
 
 @dataclass(frozen=True, slots=True)
