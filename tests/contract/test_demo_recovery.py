@@ -14,7 +14,7 @@ import pytest
 
 from gateway.main import Gateway
 from tools.demo import generate as gen
-from tools.demo import load
+from tools.demo import load, reads
 from tools.demo.http import Api
 from tools.demo.state import State
 
@@ -25,8 +25,8 @@ ADMIN = "dev-admin-key"
 
 async def load_demo(client: httpx.AsyncClient, path: Path) -> tuple[gen.Dataset, State, load.Counts, Api]:
     api = Api(client, admin_key=ADMIN, concurrency=4)
-    dataset = gen.build(SEED, SCALE, await load.catalogue(api, gen.POSTS_TO))
-    rated = await load.rated_roles(api, SCALE.claim_months)
+    dataset = gen.build(SEED, SCALE, await reads.catalogue(api, gen.POSTS_TO))
+    rated = await reads.rated_roles(api, SCALE.claim_months)
     state = State.open(path, {"seed": SEED, "scale": SCALE.label})
     try:
         counts = await load.Loader(api, state, dataset, rated=rated, out=lambda _line: None, workers=4).run()
@@ -91,7 +91,7 @@ async def test_the_injected_effect_is_recovered_and_a_role_without_one_shows_non
     control = next(
         p
         for p in dataset.posts
-        if p.role_code == "first_contact_physiotherapist" and p.leave_date is None and load.quiet(p, serving)
+        if p.role_code == "first_contact_physiotherapist" and p.leave_date is None and reads.quiet(p, serving)
     )
     answer = await shift(client, state, control)
     assert answer["ci_low"] <= 0 <= answer["ci_high"], answer

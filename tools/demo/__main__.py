@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from tools.demo import generate as gen
-from tools.demo import load
+from tools.demo import load, reads
 from tools.demo.http import Api, LoadError, duration
 from tools.demo.state import State, StateMismatch
 
@@ -58,9 +58,9 @@ def _client(options: argparse.Namespace) -> httpx.AsyncClient:
 
 async def prepare(api: Api, seed: int, scale: gen.Scale) -> tuple[gen.Dataset, dict[str, set[str]]]:
     """The data set for this platform's catalogue, and the roles each claim month has a rate for."""
-    await load.funding_rates(api)
-    roles = await load.catalogue(api, gen.POSTS_TO)
-    return gen.build(seed, scale, roles), await load.rated_roles(api, scale.claim_months)
+    await reads.funding_rates(api)
+    roles = await reads.catalogue(api, gen.POSTS_TO)
+    return gen.build(seed, scale, roles), await reads.rated_roles(api, scale.claim_months)
 
 
 async def run_load(options: argparse.Namespace) -> int:
@@ -133,7 +133,7 @@ async def summary(
     if api.throttled:
         print("[demo] the gateway throttled the load: run the platform with GATEWAY_RATE_LIMITS='{}' to load faster")
     print(f"[demo] API keys: {keys} (the state file {state.path} holds them too)")
-    treated, control = load.examples(dataset, state)
+    treated, control = reads.examples(dataset, state)
     if treated is None:
         return
     pcn_key = state.clients[f"pcn:{treated.pcn_code}"].api_key
@@ -149,7 +149,7 @@ async def summary(
         post_id = state.ids[f"post:{post.key}"]
         key = state.clients[f"pcn:{post.pcn_code}"].api_key
         print(f"  curl -s -H 'X-API-Key: {key}' '{gw}/v1/evaluations/posts/{post_id}/workload-shift'")
-        answer = await load.shift(api, post_id, key)
+        answer = await reads.shift(api, post_id, key)
         print(
             f"[demo] post {post_id} ({post.role_code}, {post.pcn_code}, from {post.start_date}, serving "
             f"{', '.join(post.practice_codes)}): {_estimate(answer)}; injected {injected:+.1f}"
@@ -181,7 +181,7 @@ async def run_verify(options: argparse.Namespace) -> int:
         others = [
             p
             for p in loaded
-            if p.role_code != gen.EFFECT_ROLE and p.appointments_per_wte > 0 and load.quiet(p, serving)
+            if p.role_code != gen.EFFECT_ROLE and p.appointments_per_wte > 0 and reads.quiet(p, serving)
         ]
         if options.sample:
             treated, others = treated[: options.sample], others[: options.sample]
@@ -190,7 +190,7 @@ async def run_verify(options: argparse.Namespace) -> int:
             ("posts of other roles (no effect injected; no effect-role change at their practices)", others, 0.0),
         ):
             answers = await asyncio.gather(
-                *(load.shift(api, state.ids[f"post:{p.key}"], options.admin_key) for p in posts)
+                *(reads.shift(api, state.ids[f"post:{p.key}"], options.admin_key) for p in posts)
             )
             found = [a for a in answers if a.get("estimate") is not None]
             print(f"[demo] {label}: {len(found):,} of {len(posts):,} with an estimate (injected {injected:+.1f})")
