@@ -30,3 +30,10 @@ class EvaluationSettings(ServiceSettings):
         description="How long an Idempotency-Key taken by a request that never finished answers 409 before a "
         "retry may take it over (bulk uploads can take minutes).",
     )
+    analysis_cache_entries: int = Field(
+        512,
+        ge=0,
+        le=100_000,
+        description="How many computed ICB lists of PCN evaluations are kept, each answered again while nothing "
+        "it was computed from has changed (evaluation.analyses.cache); 0 computes every request afresh.",
+    )

@@ -8,8 +8,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, event
 
 from arrs_kit.app import create_service_app
+from evaluation.analyses.cache import StateCache
 from evaluation.analyses.cost_routes import router as cost_router
 from evaluation.analyses.routers import router as analyses_router
+from evaluation.analyses.schemas import PcnEvaluationRow
 from evaluation.analyses.shift_routes import router as shift_router
 from evaluation.analyses.summary_routes import router as summary_router
 from evaluation.clients.budget import BudgetClient
@@ -92,6 +94,9 @@ def create_app(
         gateway_secret=secret,
         ttl_s=settings.upstream_cache_ttl_s,
         timeout_s=settings.upstream_timeout_s,
+    )
+    app.state.icb_evaluations = (
+        StateCache[list[PcnEvaluationRow]](settings.analysis_cache_entries) if settings.analysis_cache_entries else None
     )
     app.state.roles = roles or RolesClient.over_http(
         settings.roles_url, gateway_secret=secret, timeout_s=settings.upstream_timeout_s

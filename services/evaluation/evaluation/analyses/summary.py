@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from arrs_kit.money import round_half_up
 from arrs_kit.principal import Principal
 from evaluation.analyses import costs, repository, shift
+from evaluation.analyses.cache import StateCache
 from evaluation.analyses.schemas import (
     AtRiskSummary,
     AttainmentSummary,
@@ -23,6 +24,7 @@ from evaluation.analyses.schemas import (
     ShiftSummary,
 )
 from evaluation.analyses.service import Assessment, assess
+from evaluation.changes import repository as pcn_changes
 from evaluation.clients.budget import BudgetClient, Pcn, Post
 from evaluation.periods import financial_year
 from evaluation.readiness import repository as readiness_repository
@@ -124,11 +126,31 @@ def pcn_evaluation(
 
 
 def icb_rows(
-    *, session: Session, budget: BudgetClient, principal: Principal, icb_code: str, today: date
+    *,
+    session: Session,
+    budget: BudgetClient,
+    principal: Principal,
+    icb_code: str,
+    today: date,
+    cache: StateCache[list[PcnEvaluationRow]] | None = None,
 ) -> list[PcnEvaluationRow]:
-    """One row per PCN of the ICB the caller may see."""
+    """One row per PCN of the ICB the caller may see; with ``cache``, computed again only when the PCNs,
+    their posts or any PCN's evaluation data changed (:mod:`evaluation.analyses.cache`)."""
     pcns = budget.pcns(principal, icb_code=icb_code)
-    found = assess(session=session, posts=budget.posts(principal, icb_code=icb_code), today=today)
+    posts = budget.posts(principal, icb_code=icb_code)
+    if cache is None:
+        return _icb_rows(session, pcns, posts, today)
+    key = (principal.encode(), icb_code, today)
+    state = (tuple(pcns), posts, pcn_changes.counters(session, [p.code for p in pcns]))
+    rows = cache.get(key, state)
+    if rows is None:
+        rows = _icb_rows(session, pcns, posts, today)
+        cache.put(key, state, rows)
+    return rows
+
+
+def _icb_rows(session: Session, pcns: list[Pcn], posts: list[Post], today: date) -> list[PcnEvaluationRow]:
+    found = assess(session=session, posts=posts, today=today)
     latest = readiness_repository.current_of(session, [p.code for p in pcns])
     rows = []
     for pcn in sorted(pcns, key=lambda p: p.code):

@@ -75,7 +75,12 @@ def list_pcn_evaluations(
     flagged posts, active and overdue KPIs, and the share of readiness in place."""
     today = as_of or today_in_england()
     rows = summary.icb_rows(
-        session=session, budget=budget_of(request), principal=principal, icb_code=icb_code.upper(), today=today
+        session=session,
+        budget=budget_of(request),
+        principal=principal,
+        icb_code=icb_code.upper(),
+        today=today,
+        cache=request.app.state.icb_evaluations,
     )
     after = decode_cursor(cursor, str)
     if after:

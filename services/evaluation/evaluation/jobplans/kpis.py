@@ -12,6 +12,7 @@ from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.idempotency import KeyLease
 from arrs_kit.principal import Principal
 from evaluation.analyses.attainment import target_for
+from evaluation.changes import repository as pcn_changes
 from evaluation.clients.budget import Post
 from evaluation.clock import now_utc, today_in_england
 from evaluation.errors import InvalidMeasurements, InvalidTargetPeriod, KpiNotFound, KpiRetired
@@ -96,6 +97,7 @@ def create(*, session: Session, post: Post, principal: Principal, body: KpiCreat
         set_by=principal.actor,
     )
     repository.add(session, first)
+    pcn_changes.count(session, post.pcn_code)
     session.commit()
     return public(kpi, [first], today)
 
@@ -141,6 +143,7 @@ def update(*, session: Session, kpi_id: int | None, principal: Principal, body: 
             setattr(kpi, field, changes[field])
     kpi.version += 1
     kpi.updated_at, kpi.updated_by = now, principal.actor
+    pcn_changes.count(session, kpi.pcn_code)
     session.commit()
     return kpi
 
@@ -152,6 +155,7 @@ def retire(*, session: Session, kpi_id: int | None, principal: Principal, body: 
     kpi.status, kpi.retired_on, kpi.retired_reason = RETIRED, today_in_england(), body.reason
     kpi.version += 1
     kpi.updated_at, kpi.updated_by = now_utc(), principal.actor
+    pcn_changes.count(session, kpi.pcn_code)
     session.commit()
     return kpi
 
@@ -228,5 +232,6 @@ def record(
     result = MeasurementResult(received=len(batch), inserted=len(batch) - replaced, replaced=replaced)
     if lease is not None:
         lease.record(session, status=200, body=result.model_dump(mode="json"))
+    pcn_changes.count(session, kpi.pcn_code)
     session.commit()
     return result

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Conflict, PreconditionFailed
+from evaluation.changes import repository as pcn_changes
 from evaluation.clients.budget import Post
 from evaluation.clients.roles import RolesClient
 from evaluation.clock import now_utc
@@ -103,6 +104,7 @@ def _save(session: Session, post: Post, principal: Principal, body: JobPlanBody,
     )
     try:
         repository.add(session, plan)
+        pcn_changes.count(session, post.pcn_code)
         session.commit()
     except IntegrityError as exc:  # another writer saved the same version first
         session.rollback()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from arrs_kit.etag import make_etag, require_if_match
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Conflict, PreconditionFailed
+from evaluation.changes import repository as pcn_changes
 from evaluation.clock import now_utc
 from evaluation.readiness import repository
 from evaluation.readiness.models import ReadinessVersion
@@ -101,6 +102,7 @@ def put(
     )
     try:
         repository.add(session, row)
+        pcn_changes.count(session, pcn_code)
         session.commit()
     except IntegrityError as exc:
         session.rollback()

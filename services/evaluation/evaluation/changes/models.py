@@ -1,0 +1,18 @@
+"""The change counters (:mod:`evaluation.changes`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, String
+from sqlmodel import Field
+
+from evaluation.models import EvaluationBase
+
+
+class PcnChange(EvaluationBase, table=True):
+    """How many committed writes have changed a PCN's job plans, KPIs, targets, measurements or
+    readiness. A PCN with no row has had none (counter 0)."""
+
+    __tablename__ = "pcn_change"
+
+    pcn_code: str = Field(sa_column=Column(String(6), primary_key=True))
+    changes: int = Field(sa_column=Column(BigInteger, nullable=False))

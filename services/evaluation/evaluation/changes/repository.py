@@ -1,0 +1,33 @@
+"""Every query of the change counters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from arrs_kit.db import one_of
+from evaluation.changes.models import PcnChange
+
+
+def count(session: Session, pcn_code: str) -> None:
+    """Count one change of ``pcn_code`` in the session's transaction. Call it last, just before the
+    commit: the counter's row stays locked until then, and taken last it is waited for by writers of
+    the same PCN only, never in a cycle."""
+    table = PcnChange.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values(pcn_code=pcn_code, changes=1)
+    session.execute(stmt.on_conflict_do_update(index_elements=["pcn_code"], set_={"changes": table.c.changes + 1}))
+
+
+def counters(session: Session, pcn_codes: Sequence[str]) -> dict[str, int]:
+    """The counter of each of ``pcn_codes`` that has changed at least once (one query)."""
+    if not pcn_codes:
+        return {}
+    stmt = select(col(PcnChange.pcn_code), col(PcnChange.changes)).where(
+        one_of(session, col(PcnChange.pcn_code), pcn_codes)
+    )
+    return {str(row[0]): int(row[1]) for row in session.execute(stmt)}
