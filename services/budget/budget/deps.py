@@ -66,7 +66,8 @@ IfMatchPlan = Annotated[
 ]
 
 
-def _catalogue(request: Request) -> RoleCatalogue:
+async def _catalogue(request: Request) -> RoleCatalogue:
+    """A coroutine: it does no I/O, and a plain function dependency would cost a worker-thread hop."""
     catalogue: RoleCatalogue = request.app.state.catalogue
     return catalogue
 
