@@ -30,6 +30,7 @@ def targets(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "concurrency": r["concurrency"],
                 "p95_ms": r["analysis"]["p95_ms"],
                 "p95_met": clean and r["analysis"]["p95_ms"] < TARGET_P95_MS,
+                "bare_p95_ms": r["bare"]["p95_ms"],
                 "ratio": r["ratio"],
                 "ratio_met": clean and r["ratio"] is not None and r["ratio"] >= TARGET_RATIO,
             }
@@ -115,14 +116,17 @@ def report(doc: dict[str, Any]) -> str:
         "## Targets",
         "",
         f"p95 under {TARGET_P95_MS:.0f} ms, and each analysis at least {TARGET_RATIO:.0%} of its bare query's "
-        "throughput, at every concurrency:",
+        "throughput, at every concurrency. 'bare p95' is its bare statement's own: where it is over the target "
+        "too, the database alone, running the statement, misses the latency target at that concurrency on this "
+        "machine.",
         "",
-        "| analysis | cache | c | p95 (ms) | p95 target | analysis / bare | throughput target |",
-        "| --- | --- | --: | --: | --- | --: | --- |",
+        "| analysis | cache | c | p95 (ms) | bare p95 (ms) | p95 target | analysis / bare | throughput target |",
+        "| --- | --- | --: | --: | --: | --- | --: | --- |",
     ]
     for t in targets(doc["runs"]):
         lines.append(
-            f"| {TITLES[t['item']]} | {t['cache']} | {t['concurrency']} | {_ms(t['p95_ms'])} | {_met(t['p95_met'])} |"
+            f"| {TITLES[t['item']]} | {t['cache']} | {t['concurrency']} | {_ms(t['p95_ms'])} |"
+            f" {_ms(t['bare_p95_ms'])} | {_met(t['p95_met'])} |"
             f" {t['ratio']:.1%} | {_met(t['ratio_met'])} |"
         )
     lines += [
