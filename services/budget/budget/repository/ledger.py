@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -58,15 +59,18 @@ def balances_of(session: Session, pcn_code: str, fy: str) -> Sequence[BudgetBala
     return session.scalars(stmt).all()
 
 
-def balances_of_pcns(session: Session, pcn_codes: Collection[str], fy: str) -> Sequence[BudgetBalance]:
+def balances_of_pcns(session: Session, pcn_codes: Collection[str], fy: str) -> Sequence[Row[Any]]:
+    """The balances of these PCNs' pots in ``fy``, by PCN and pot: rows with the table's columns (read
+    only, no ORM object per pot)."""
     if not pcn_codes:
         return []
+    table = BudgetBalance.__table__  # type: ignore[attr-defined]
     stmt = (
-        select(BudgetBalance)
-        .where(col(BudgetBalance.pcn_code).in_(list(pcn_codes)), col(BudgetBalance.fy) == fy)
-        .order_by(col(BudgetBalance.pcn_code), col(BudgetBalance.pot))
+        select(table)
+        .where(table.c.pcn_code.in_(list(pcn_codes)), table.c.fy == fy)
+        .order_by(table.c.pcn_code, table.c.pot)
     )
-    return session.scalars(stmt).all()
+    return session.execute(stmt).all()
 
 
 def net_posted(session: Session, pcn_code: str, fy: str, pot: str, *, kind: str, account: str) -> int:

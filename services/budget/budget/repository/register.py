@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,17 +48,50 @@ def get_pcn(session: Session, code: str, *, for_update: bool = False) -> Pcn | N
     return session.scalars(stmt).one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class ListedPcn:
+    """A PCN as a list shows it: its columns as read, without an ORM object per row (a list of an
+    ICB's PCNs is read on every dashboard poll)."""
+
+    code: str
+    name: str
+    icb_code: str
+    list_size: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+_LISTED = tuple(Pcn.__table__.c[f.name] for f in fields(ListedPcn))  # type: ignore[attr-defined]
+
+
 def list_pcns(
     session: Session, *, scope: ListScope, icb_code: str | None, after_code: str | None, limit: int
-) -> Sequence[Pcn]:
-    stmt = select(Pcn).order_by(col(Pcn.code))
+) -> list[ListedPcn]:
+    stmt = select(*_LISTED).order_by(col(Pcn.code))
     if not scope.everything:
         stmt = stmt.where(col(Pcn.icb_code).in_(scope.icb_codes) | col(Pcn.code).in_(scope.pcn_codes))
     if icb_code is not None:
         stmt = stmt.where(col(Pcn.icb_code) == icb_code)
     if after_code is not None:
         stmt = stmt.where(col(Pcn.code) > after_code)
-    return session.scalars(stmt.limit(limit)).all()
+    return [ListedPcn(*row) for row in session.execute(stmt.limit(limit))]
+
+
+def member_codes_of_pcns(session: Session, pcn_codes: Collection[str]) -> dict[str, list[str]]:
+    """The codes of the current members of these PCNs, by PCN, each list in code order."""
+    members: dict[str, list[str]] = {}
+    if not pcn_codes:
+        return members
+    stmt = (
+        select(col(PracticeMembership.pcn_code), col(PracticeMembership.practice_code))
+        .where(col(PracticeMembership.pcn_code).in_(list(pcn_codes)), col(PracticeMembership.valid_to).is_(None))
+        .order_by(col(PracticeMembership.pcn_code), col(PracticeMembership.practice_code))
+    )
+    for row in session.execute(stmt):
+        members.setdefault(row[0], []).append(row[1])
+    return members
 
 
 def open_memberships_of_pcns(session: Session, pcn_codes: Collection[str]) -> Sequence[PracticeMembership]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from arrs_kit.context import current_request_id
@@ -50,11 +52,11 @@ REDUCTION = "reduction"
 LAPSE = "lapse"
 
 
-def pot_balance(row: BudgetBalance) -> PotBalance:
+def pot_balance(row: BudgetBalance | Row[Any]) -> PotBalance:
     return PotBalance(pot=row.pot, **{f: getattr(row, f) for f in ledger.BALANCE_FIELDS})
 
 
-def budget_public(pcn_code: str, fy: str, rows: Sequence[BudgetBalance]) -> BudgetPublic:
+def budget_public(pcn_code: str, fy: str, rows: Sequence[BudgetBalance | Row[Any]]) -> BudgetPublic:
     return BudgetPublic(pcn_code=pcn_code, fy=fy, pots=[pot_balance(r) for r in rows])
 
 
@@ -255,7 +257,7 @@ def list_budgets(
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(pcns, limit, lambda r: (r.code,))
-    rows: dict[str, list[BudgetBalance]] = {p.code: [] for p in page}
+    rows: dict[str, list[Row[Any]]] = {p.code: [] for p in page}
     for row in ledger_repo.balances_of_pcns(session, list(rows), fy):
         rows[row.pcn_code].append(row)
     return [budget_public(code, fy, balances) for code, balances in rows.items()], next_cursor

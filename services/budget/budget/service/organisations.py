@@ -111,11 +111,23 @@ def list_pcns(
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))
-    members: dict[str, list[PracticeMembership]] = {}
-    for membership in register_repo.open_memberships_of_pcns(session, [p.code for p in page]):
-        members.setdefault(membership.pcn_code, []).append(membership)
+    members = register_repo.member_codes_of_pcns(session, [p.code for p in page])
     names = register_repo.icb_names(session, {p.icb_code for p in page})
-    return [_summary(p, names[p.icb_code], members.get(p.code, [])) for p in page], next_cursor
+    return [
+        PcnSummary(
+            code=p.code,
+            name=p.name,
+            icb_code=p.icb_code,
+            icb_name=names[p.icb_code],
+            list_size=p.list_size,
+            practice_codes=members.get(p.code, []),
+            created_at=p.created_at,
+            created_by=p.created_by,
+            updated_at=p.updated_at,
+            updated_by=p.updated_by,
+        )
+        for p in page
+    ], next_cursor
 
 
 def get_pcn(*, session: Session, pcn: Pcn) -> tuple[PcnDetail, str]:
