@@ -14,8 +14,9 @@ import httpx
 
 from arrs_kit.testing import assert_problem
 
+from .factories import PLAN
+
 AS_OF = "2024-11-15"  # October 2024 is the last ended month; the week of 4 November the last ended week
-PLAN = {"purpose": "Medicines work off GPs.", "practice_codes": ["A81001"]}
 
 
 async def kpi(client: httpx.AsyncClient, post_id: int, values: dict[str, float], **body: Any) -> int:

@@ -21,16 +21,8 @@ from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
 from evaluation.main import create_app
 
-from .conftest import PCN
+from .factories import KPI, PLAN
 
-PLAN = {"purpose": "Medicines work off GPs.", "practice_codes": ["A81001"]}
-KPI = {
-    "name": "Structured medication reviews completed",
-    "unit": "count",
-    "direction": "higher_is_better",
-    "frequency": "monthly",
-    "target": 40,
-}
 CELLS = [{"area": "estates", "lens": "operations", "status": "in_place", "owner": "PCN manager"}]
 LIST = {"icb_code": "QHM", "as_of": "2025-02-15"}
 
@@ -47,14 +39,14 @@ def replica(url: str, upstreams: tuple[TestClient, TestClient], *, entries: int)
 
 @pytest.fixture
 async def replicas(
-    evaluation_url: str, upstreams: tuple[TestClient, TestClient]
+    evaluation_url: str, upstreams: tuple[TestClient, TestClient], who: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient]]:
     """A caching replica and its reader, a second caching replica to write through, and a replica that
     keeps nothing (the truth), all on one database."""
     cached, other, fresh = (replica(evaluation_url, upstreams, entries=n) for n in (512, 512, 0))
     async with (
         asgi_client(cached, principal=ADMIN) as reader,
-        asgi_client(other, principal=PCN) as writer,
+        asgi_client(other, principal=who.PCN) as writer,
         asgi_client(fresh, principal=ADMIN) as truth,
     ):
         yield cached, reader, writer, truth

@@ -10,15 +10,7 @@ import pytest
 
 from arrs_kit.testing import assert_problem
 
-PLAN = {"purpose": "Medicines work off GPs.", "practice_codes": ["A81001"]}
-KPI = {
-    "name": "Structured medication reviews completed",
-    "unit": "count",
-    "direction": "higher_is_better",
-    "frequency": "monthly",
-    "target": 40,
-    "baseline": "12.5",
-}
+from .factories import KPI, PLAN
 
 
 async def new_kpi(client: httpx.AsyncClient, post_id: int = 1, **changes: Any) -> dict[str, Any]:

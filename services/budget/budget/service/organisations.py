@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -12,8 +12,9 @@ from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from budget.domain import scope
 from budget.errors import IcbExists, PcnExists, PracticeNotFound, UnknownIcb
-from budget.models import Icb, Pcn, PracticeMembership
+from budget.models import Icb, Pcn
 from budget.repository import register as register_repo
+from budget.repository.register import ListedPcn
 from budget.schemas.register import (
     CurrentPractice,
     IcbCreate,
@@ -66,14 +67,15 @@ def create_icb(*, session: Session, principal: Principal, data: IcbCreate) -> Ic
 # PCNs
 
 
-def _summary(pcn: Pcn, icb_name: str, members: Iterable[PracticeMembership]) -> PcnSummary:
+def _summary(pcn: Pcn | ListedPcn, icb_name: str, practice_codes: Sequence[str]) -> PcnSummary:
+    """A PCN as lists show it, with the codes of its current members (in code order)."""
     return PcnSummary(
         code=pcn.code,
         name=pcn.name,
         icb_code=pcn.icb_code,
         icb_name=icb_name,
         list_size=pcn.list_size,
-        practice_codes=sorted(m.practice_code for m in members if m.valid_to is None),
+        practice_codes=list(practice_codes),
         created_at=pcn.created_at,
         created_by=pcn.created_by,
         updated_at=pcn.updated_at,
@@ -86,7 +88,9 @@ def _detail(session: Session, pcn: Pcn) -> tuple[PcnDetail, str]:
     current = sorted((m for m in rows if m.valid_to is None), key=lambda m: m.practice_code)
     replaced = register_repo.weighted_population_history(session, pcn.code)
     detail = PcnDetail(
-        **_summary(pcn, register_repo.icb_names(session, [pcn.icb_code])[pcn.icb_code], current).model_dump(),
+        **_summary(
+            pcn, register_repo.icb_names(session, [pcn.icb_code])[pcn.icb_code], [m.practice_code for m in current]
+        ).model_dump(),
         practices=[CurrentPractice(practice_code=m.practice_code, valid_from=m.valid_from) for m in current],
         membership_history=[PcnMembership.model_validate(m, from_attributes=True) for m in rows],
         weighted_populations=[
@@ -113,21 +117,7 @@ def list_pcns(
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.code,))
     members = register_repo.member_codes_of_pcns(session, [p.code for p in page])
     names = register_repo.icb_names(session, {p.icb_code for p in page})
-    return [
-        PcnSummary(
-            code=p.code,
-            name=p.name,
-            icb_code=p.icb_code,
-            icb_name=names[p.icb_code],
-            list_size=p.list_size,
-            practice_codes=members.get(p.code, []),
-            created_at=p.created_at,
-            created_by=p.created_by,
-            updated_at=p.updated_at,
-            updated_by=p.updated_by,
-        )
-        for p in page
-    ], next_cursor
+    return [_summary(p, names[p.icb_code], members.get(p.code, [])) for p in page], next_cursor
 
 
 def get_pcn(*, session: Session, pcn: Pcn) -> tuple[PcnDetail, str]:
