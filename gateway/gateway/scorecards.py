@@ -151,34 +151,39 @@ def _pots_total(pots: list[dict[str, Any]], field: str) -> int:
 async def icb_rows(
     reader: Reader, icb_code: str, fy: str, today: str, limit: int, cursor: str | None
 ) -> tuple[Answer, list[dict[str, Any]], list[dict[str, Any]]]:
-    """A page of the ICB's PCNs, one scorecard row each, with the parts that could not be read."""
-    page_params: dict[str, Any] = {"icb_code": icb_code, "limit": limit, **({"cursor": cursor} if cursor else {})}
-    pcns, budgets, evaluations = await asyncio.gather(
-        reader.get("budget", "/v1/pcns", page_params),
-        reader.get("budget", "/v1/budgets", {"fy": fy, "icb_code": icb_code, "limit": 500}),
+    """A page of the ICB's PCNs, one scorecard row each, with the parts that could not be read.
+
+    Two reads: the budget service's page of the ICB's PCN budgets (the PCNs themselves, their names and
+    list sizes, in scope and paged as ``GET /v1/pcns`` pages them) and the evaluation service's summary
+    of every PCN of the ICB. The page is the budget service's: without it there is no list."""
+    page_params: dict[str, Any] = {
+        "fy": fy,
+        "icb_code": icb_code,
+        "limit": limit,
+        **({"cursor": cursor} if cursor else {}),
+    }
+    budgets, evaluations = await asyncio.gather(
+        reader.get("budget", "/v1/budgets", page_params),
         reader.get("evaluation", "/v1/evaluations/pcn-summaries", {"icb_code": icb_code, "as_of": today, "limit": 500}),
     )
-    if not pcns.ok:
-        return pcns, [], []
-    gaps = []
-    pots = {b["pcn_code"]: b["pots"] for b in budgets.body["data"]} if budgets.ok else {}
     if not budgets.ok:
-        gaps.append(missing("budget", budgets))
+        return budgets, [], []
+    gaps = []
     judged = {r["pcn_code"]: r for r in evaluations.body["data"]} if evaluations.ok else {}
     if not evaluations.ok:
         gaps.append(missing("evaluation", evaluations))
     rows = []
-    for pcn in pcns.body["data"]:
-        own = pots.get(pcn["code"])
-        seen = judged.get(pcn["code"])
+    for pcn in budgets.body["data"]:
+        pots = pcn["pots"]
+        seen = judged.get(pcn["pcn_code"])
         rows.append(
             {
-                "pcn_code": pcn["code"],
-                "pcn_name": pcn["name"],
+                "pcn_code": pcn["pcn_code"],
+                "pcn_name": pcn["pcn_name"],
                 "list_size": pcn["list_size"],
-                "allocated_pence": _pots_total(own, "allocated_pence") if own is not None else None,
-                "available_pence": _pots_total(own, "available_pence") if own is not None else None,
-                "paid_pence": _pots_total(own, "paid_pence") if own is not None else None,
+                "allocated_pence": _pots_total(pots, "allocated_pence"),
+                "available_pence": _pots_total(pots, "available_pence"),
+                "paid_pence": _pots_total(pots, "paid_pence"),
                 "posts_in_post": seen["posts_evaluated"] if seen else None,
                 "posts_at_risk": seen["posts_at_risk"] if seen else None,
                 "flagged_posts": seen["flagged_posts"] if seen else None,
@@ -186,4 +191,4 @@ async def icb_rows(
                 "readiness_percent_in_place": seen["readiness_percent_in_place"] if seen else None,
             }
         )
-    return pcns, rows, gaps
+    return budgets, rows, gaps

@@ -184,6 +184,26 @@ async def test_a_service_stopped_leaves_its_parts_out(make_gateway: Callable[...
 EVALUATION = ("kpi_attainment", "at_risk_posts", "workload_shift", "true_cost", "readiness")
 
 
+async def test_an_icb_list_without_its_evaluation_keeps_its_money_and_without_its_budget_is_503(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    async with await client_of(make_gateway()) as gw:
+        await setup_register(gw)
+    async with await client_of(make_gateway(down="evaluation")) as gw:
+        response = await gw.get("/v1/scorecards", params={"icb_code": "QHM", **AS_OF}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert [(g["part"], g["upstream"]) for g in page["parts_missing"]] == [("evaluation", "evaluation")]
+    [row] = page["data"]
+    assert (row["pcn_code"], row["pcn_name"], row["allocated_pence"]) == ("U00001", "PCN U00001", 10_000_000)
+    assert row["posts_in_post"] is None and row["readiness_percent_in_place"] is None
+    async with await client_of(make_gateway(down="budget")) as gw:
+        response = await gw.get("/v1/scorecards", params={"icb_code": "QHM", **AS_OF}, headers=ADMIN)
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "5"
+
+
 async def test_a_stalled_service_costs_its_parts_not_the_card(make_gateway: Callable[..., Gateway]) -> None:
     async with await client_of(make_gateway()) as gw:
         await setup_register(gw)

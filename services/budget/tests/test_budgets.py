@@ -358,7 +358,8 @@ async def test_every_pcns_budget_for_a_year_in_one_list(
     listed = (await admin.get("/v1/budgets", params={"fy": "2024-25"})).json()
     assert [b["pcn_code"] for b in listed["data"]] == ["U00001", "U00002", "U00003"]
     one = (await admin.get("/v1/pcns/U00001/budgets/2024-25")).json()
-    assert listed["data"][0] == one  # the same pots as the PCN's own budget
+    # The same pots as the PCN's own budget, with the PCN as its list shows it.
+    assert listed["data"][0] == {**one, "pcn_name": "Riverside PCN", "icb_code": "QHM", "list_size": 50_000}
     by_icb = (await admin.get("/v1/budgets", params={"fy": "2024-25", "icb_code": "qox"})).json()["data"]
     assert [b["pcn_code"] for b in by_icb] == ["U00003"]
     # Scope: an ICB sees its PCNs, a PCN itself; an empty year has no pots.

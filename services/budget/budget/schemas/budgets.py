@@ -88,8 +88,19 @@ class BudgetPublic(BaseModel):
     pots: list[PotBalance] = Field(description="One per pot anything has been posted to, by pot.")
 
 
-class BudgetPage(Page[BudgetPublic]):
-    """A page of PCN budgets for one financial year, by PCN code."""
+class ListedBudget(BudgetPublic):
+    """A PCN's budget as a list shows it: with the PCN's name, ICB and list size, so that a dashboard
+    (or the gateway's ICB scorecard list) reads a page of an ICB's PCNs and their money in one call."""
+
+    pcn_name: str
+    icb_code: str
+    list_size: int = Field(description="The PCN's registered list size (patients), as `GET /v1/pcns` gives it.")
+
+
+class BudgetPage(Page[ListedBudget]):
+    """A page of PCN budgets for one financial year, by PCN code: every PCN the client may see, one
+    each, in the order and with the cursors of ``GET /v1/pcns``; a PCN with nothing posted that year has
+    no pots."""
 
 
 class PotSum(BaseModel):

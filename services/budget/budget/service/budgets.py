@@ -38,6 +38,7 @@ from budget.schemas.budgets import (
     AllocationCreate,
     AllocationPublic,
     BudgetPublic,
+    ListedBudget,
     PostingPublic,
     PotBalance,
     PotLapse,
@@ -244,9 +245,9 @@ def get_budget(*, session: Session, pcn: Pcn, fy: str) -> BudgetPublic:
 
 def list_budgets(
     *, session: Session, principal: Principal, fy: str, icb_code: str | None, cursor: str | None, limit: int
-) -> tuple[list[BudgetPublic], str | None]:
-    """The pots of every PCN the principal may see (optionally of one ICB) for a year, by PCN code; a
-    PCN with nothing posted that year has no pots."""
+) -> tuple[list[ListedBudget], str | None]:
+    """The pots of every PCN the principal may see (optionally of one ICB) for a year, by PCN code, each
+    with the PCN's name, ICB and list size; a PCN with nothing posted that year has no pots."""
     financial_year(fy)
     after = decode_cursor(cursor, str)
     pcns = register_repo.list_pcns(
@@ -260,7 +261,17 @@ def list_budgets(
     rows: dict[str, list[Row[Any]]] = {p.code: [] for p in page}
     for row in ledger_repo.balances_of_pcns(session, list(rows), fy):
         rows[row.pcn_code].append(row)
-    return [budget_public(code, fy, balances) for code, balances in rows.items()], next_cursor
+    return [
+        ListedBudget(
+            pcn_code=p.code,
+            fy=fy,
+            pots=[pot_balance(r) for r in rows[p.code]],
+            pcn_name=p.name,
+            icb_code=p.icb_code,
+            list_size=p.list_size,
+        )
+        for p in page
+    ], next_cursor
 
 
 def list_ledger(
