@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from arrs_kit.pagination import CSV_RESPONSE_DOC, CursorQuery, FormatQuery, LimitQuery, csv_response, wants_csv
 from arrs_kit.problems import NotFound, ProblemError, problem_responses
@@ -43,7 +42,7 @@ async def get_scorecard(
     pcn_code: Annotated[str, Path(pattern=r"^[Uu][0-9]{5}$", description="PCN code (any case).")],
     fy: FyQuery = None,
     as_of: AsOfQuery = None,
-) -> JSONResponse:
+) -> Response:
     """One PCN in one answer: its budget pots and forecast, posts by role, KPI attainment, posts at
     risk, each role's latest workload-shift estimate, the year's true cost, and readiness. The three
     services are read concurrently, each with the caller's own scope; a part a service cannot give
@@ -54,7 +53,7 @@ async def get_scorecard(
     status, card = await pcn_scorecard(_reader(request), pcn_code.upper(), year, today.isoformat())
     if status == 404:
         raise NotFound(f"No PCN {pcn_code.upper()}.", code="pcn-not-found")
-    return JSONResponse(Scorecard.model_validate(card).model_dump(mode="json"))
+    return Response(Scorecard.model_validate(card).model_dump_json(), media_type="application/json")
 
 
 @router.get(
@@ -71,7 +70,7 @@ async def list_scorecards(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
     format: FormatQuery = None,
-) -> JSONResponse | Response:
+) -> Response:
     """The ICB's PCNs (those the caller may see), one scorecard row each, by PCN code: money allocated,
     available and paid this year, posts in post and at risk, flagged posts, overdue KPIs and readiness.
     Parts a service could not give are null and named in `parts_missing`."""
@@ -104,4 +103,4 @@ async def list_scorecards(
             next_cursor=page.next_cursor,
             filename=f"{code}-{year}-scorecards.csv",
         )
-    return JSONResponse(page.model_dump(mode="json"))
+    return Response(page.model_dump_json(), media_type="application/json")

@@ -11,6 +11,7 @@ and never block writers (WAL mode).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -82,7 +84,39 @@ def _prepare_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+PING_AFTER_IDLE_S = 5.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before it is handed out."""
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection on checkout only when it has been idle in the pool for ``idle_s``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip to the database, and its CPU on
+    both sides, on every request. A connection that was in use moments ago is as good as its last
+    statement proved it; one that sat idle may have been dropped (a restarted server, an idle timeout
+    on the way). A failed ping raises ``DisconnectionError``, on which the pool replaces the connection.
+    What the ping no longer covers (a server restarted within ``idle_s`` of a connection's last use) is
+    found by that connection's next statement: SQLAlchemy recognises the disconnect, that request
+    fails (a write rolls back) and every connection older than the failure is replaced."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since <= idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"an idle pooled connection failed its ping: {exc}") from exc
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 20, ping_after_idle_s: float = PING_AFTER_IDLE_S
+) -> Engine:
     """Create an engine for a SQLAlchemy URL; nothing connects until first use."""
     url = normalise_database_url(url)
     if is_sqlite(url):
@@ -92,13 +126,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _prepare_sqlite(engine)
         return engine
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-    )
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+    _ping_when_idle(engine, ping_after_idle_s)
+    return engine
 
 
 class Database:

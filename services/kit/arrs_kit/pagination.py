@@ -196,11 +196,16 @@ def csv_response(items: Iterable[BaseModel | Mapping[str, Any]], *, next_cursor:
 P = TypeVar("P", bound=Page[Any])
 
 
-def page_or_csv(request: Request, fmt: str | None, page: P, *, filename: str) -> P | Response:
-    """The page as JSON, or as flat CSV when the client asked for it (``?format=csv`` or Accept)."""
+def page_or_csv(request: Request, fmt: str | None, page: P, *, filename: str) -> Response:
+    """The page as JSON, or as flat CSV when the client asked for it (``?format=csv`` or Accept).
+
+    The JSON is the page model's own serialisation, answered as it is: FastAPI would otherwise check
+    the returned model against the route's ``response_model`` again (for a sync route, in a second hop
+    to the thread pool) and serialise it then. The route's ``response_model`` still documents it; the
+    contract tests check that the two agree."""
     if wants_csv(request, fmt):
         return csv_response(page.data, next_cursor=page.next_cursor, filename=filename)
-    return page
+    return Response(page.model_dump_json(by_alias=True), media_type="application/json")
 
 
 CSV_RESPONSE_DOC: dict[int | str, dict[str, Any]] = {

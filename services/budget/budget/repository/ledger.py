@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from arrs_kit.db import one_of
 from budget.domain import ledger
 from budget.models import (
     BudgetBalance,
@@ -67,7 +68,7 @@ def balances_of_pcns(session: Session, pcn_codes: Collection[str], fy: str) -> S
     table = BudgetBalance.__table__  # type: ignore[attr-defined]
     stmt = (
         select(table)
-        .where(table.c.pcn_code.in_(list(pcn_codes)), table.c.fy == fy)
+        .where(one_of(session, table.c.pcn_code, pcn_codes), table.c.fy == fy)
         .order_by(table.c.pcn_code, table.c.pot)
     )
     return session.execute(stmt).all()

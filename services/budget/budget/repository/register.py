@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from arrs_kit.db import one_of
 from budget.domain.scope import ListScope
 from budget.models import (
     Icb,
@@ -86,7 +87,7 @@ def member_codes_of_pcns(session: Session, pcn_codes: Collection[str]) -> dict[s
         return members
     stmt = (
         select(col(PracticeMembership.pcn_code), col(PracticeMembership.practice_code))
-        .where(col(PracticeMembership.pcn_code).in_(list(pcn_codes)), col(PracticeMembership.valid_to).is_(None))
+        .where(one_of(session, col(PracticeMembership.pcn_code), pcn_codes), col(PracticeMembership.valid_to).is_(None))
         .order_by(col(PracticeMembership.pcn_code), col(PracticeMembership.practice_code))
     )
     for row in session.execute(stmt):
