@@ -612,6 +612,8 @@ def _env(names: dict[str, str], server: str, ports: dict[str, int], cache_ttl_s:
         "EVALUATION_BUDGET_URL": urls["budget"],
         "EVALUATION_ROLES_URL": urls["roles"],
         "EVALUATION_UPSTREAM_CACHE_TTL_S": f"{cache_ttl_s:g}",
+        # Off: nothing kept at all, every analysis computed afresh; on: the defaults.
+        "EVALUATION_ANALYSIS_CACHE_ENTRIES": "0" if cache_ttl_s == 0 else "512",
         "GATEWAY_ROLES_URL": urls["roles"],
         "GATEWAY_BUDGET_URL": urls["budget"],
         "GATEWAY_EVALUATION_URL": urls["evaluation"],
@@ -722,7 +724,10 @@ def run(args: argparse.Namespace, *, command: str, revision: str) -> None:
         for cache in args.analyses_cache:
             ttl = 0.0 if cache == "off" else DEFAULT_CACHE_TTL_S
             if ttl != first_ttl or cache != args.analyses_cache[0]:
-                log(f"restarting the evaluation service with EVALUATION_UPSTREAM_CACHE_TTL_S={ttl:g}")
+                log(
+                    f"restarting the evaluation service with EVALUATION_UPSTREAM_CACHE_TTL_S={ttl:g}"
+                    f" and EVALUATION_ANALYSIS_CACHE_ENTRIES={0 if ttl == 0 else 512}"
+                )
                 _restart_evaluation(processes, ports["evaluation"], _env(names, server, ports, ttl))
             for item in args.analyses_items:
                 subjects, bare = data.subjects[item], BARE[item]

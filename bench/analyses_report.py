@@ -78,11 +78,15 @@ def report(doc: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Cache states: **off** = the evaluation service started with `EVALUATION_UPSTREAM_CACHE_TTL_S=0`, so every "
-        "post, PCN, post list and practice list is read from the budget service on every request; **on** = the "
-        "default 30 s, measured right after a warm-up run over the same subjects: the ICB-wide reads the service "
+        "Cache states: **off** = the evaluation service started with `EVALUATION_UPSTREAM_CACHE_TTL_S=0` and "
+        "`EVALUATION_ANALYSIS_CACHE_ENTRIES=0`, so every post, PCN, post list and practice list is read from the "
+        "budget service on every request and every analysis is computed afresh; **on** = the defaults (30 s, 512 "
+        "kept answers), measured right after a warm-up run over the same subjects: the ICB-wide reads the service "
         "makes as itself (a role's posts in the ICB, the ICB's practices) are then mostly hits, the caller's own "
-        "(its post, its PCN) only when the rotation comes back to a subject within 30 s. 'budget req/req' counts the "
+        "(its post, its PCN) only when the rotation comes back to a subject within 30 s, and a PCN's summary and an "
+        "ICB's list are answered as kept while nothing they were computed from has changed (nothing is written "
+        "during the run; a kept answer is still checked against the change counters and the budget answers it was "
+        "made from on every request). 'budget req/req' counts the "
         "budget service's requests (from its log) per analysis request: it says how warm the cache was. PostgreSQL's "
         "buffers were warm in both (the warm-up ran every statement).",
         "",

@@ -34,6 +34,7 @@ class EvaluationSettings(ServiceSettings):
         512,
         ge=0,
         le=100_000,
-        description="How many computed ICB lists of PCN evaluations are kept, each answered again while nothing "
-        "it was computed from has changed (evaluation.analyses.cache); 0 computes every request afresh.",
+        description="How many computed ICB lists of PCN evaluations, and how many PCN evaluation summaries, are "
+        "kept (each kind up to this many), each answered again while nothing it was computed from has changed "
+        "(evaluation.analyses.cache); 0 computes every request afresh.",
     )

@@ -11,10 +11,10 @@ from arrs_kit.app import create_service_app
 from evaluation.analyses.cache import StateCache
 from evaluation.analyses.cost_routes import router as cost_router
 from evaluation.analyses.routers import router as analyses_router
-from evaluation.analyses.schemas import PcnEvaluationRow
+from evaluation.analyses.schemas import PcnEvaluation, PcnEvaluationRow
 from evaluation.analyses.shift_routes import router as shift_router
 from evaluation.analyses.summary_routes import router as summary_router
-from evaluation.clients.budget import BudgetClient
+from evaluation.clients.budget import BudgetClient, Read
 from evaluation.clients.roles import RolesClient
 from evaluation.config import EvaluationSettings
 from evaluation.jobplans.kpi_routes import router as kpi_router
@@ -95,9 +95,9 @@ def create_app(
         ttl_s=settings.upstream_cache_ttl_s,
         timeout_s=settings.upstream_timeout_s,
     )
-    app.state.icb_evaluations = (
-        StateCache[list[PcnEvaluationRow]](settings.analysis_cache_entries) if settings.analysis_cache_entries else None
-    )
+    entries = settings.analysis_cache_entries
+    app.state.icb_evaluations = StateCache[list[PcnEvaluationRow]](entries) if entries else None
+    app.state.pcn_evaluations = StateCache[tuple[tuple[Read, ...], PcnEvaluation]](entries) if entries else None
     app.state.roles = roles or RolesClient.over_http(
         settings.roles_url, gateway_secret=secret, timeout_s=settings.upstream_timeout_s
     )

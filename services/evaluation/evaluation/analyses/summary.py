@@ -25,7 +25,7 @@ from evaluation.analyses.schemas import (
 )
 from evaluation.analyses.service import Assessment, assess
 from evaluation.changes import repository as pcn_changes
-from evaluation.clients.budget import BudgetClient, Pcn, Post
+from evaluation.clients.budget import BudgetClient, Pcn, Post, Read
 from evaluation.periods import financial_year
 from evaluation.readiness import repository as readiness_repository
 from evaluation.readiness import service as readiness
@@ -110,6 +110,31 @@ def pcn_evaluation(
     fy: str,
     weeks: int,
     today: date,
+    cache: StateCache[tuple[tuple[Read, ...], PcnEvaluation]] | None = None,
+) -> PcnEvaluation:
+    """Every analysis of the PCN; with ``cache``, computed again only when what it was computed from
+    changed: the PCN's evaluation data (its change counter), any workload or list-size upload (the
+    ``workload`` counter: a workload shift compares the PCN's practices with the rest of its ICB), or
+    any answer of the budget service the computation read (its posts, claims, the ICB's practices and
+    posts), as the budget client reads it now (:mod:`evaluation.analyses.cache`)."""
+    if cache is None:
+        return _pcn_evaluation(session, budget, principal, pcn, fy, weeks, today)
+    key = (principal.encode(), pcn, fy, weeks, today)
+    counters = (
+        pcn_changes.counters(session, [pcn.code]).get(pcn.code, 0),
+        pcn_changes.data_counter(session, pcn_changes.WORKLOAD),
+    )
+    kept = cache.get(key, counters)
+    if kept is not None and budget.unchanged(kept[0]):
+        return kept[1]
+    with budget.recording() as reads:
+        value = _pcn_evaluation(session, budget, principal, pcn, fy, weeks, today)
+    cache.put(key, counters, (tuple(reads), value))
+    return value
+
+
+def _pcn_evaluation(
+    session: Session, budget: BudgetClient, principal: Principal, pcn: Pcn, fy: str, weeks: int, today: date
 ) -> PcnEvaluation:
     posts = budget.posts(principal, pcn_code=pcn.code)
     found = assess(session=session, posts=posts, today=today).get(pcn.code, Assessment())

@@ -51,7 +51,14 @@ def get_pcn_evaluation(
     year = fy or fy_of(today)
     financial_year(year)  # 422 for a bad year, before any work
     return summary.pcn_evaluation(
-        session=session, budget=budget_of(request), principal=principal, pcn=pcn, fy=year, weeks=weeks, today=today
+        session=session,
+        budget=budget_of(request),
+        principal=principal,
+        pcn=pcn,
+        fy=year,
+        weeks=weeks,
+        today=today,
+        cache=request.app.state.pcn_evaluations,
     )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from arrs_kit.db import one_of
-from evaluation.changes.models import PcnChange
+from evaluation.changes.models import DataChange, PcnChange
+
+WORKLOAD = "workload"
+"""The subject of every upload of workload records or list sizes."""
 
 
 def count(session: Session, pcn_code: str) -> None:
@@ -31,3 +34,19 @@ def counters(session: Session, pcn_codes: Sequence[str]) -> dict[str, int]:
         one_of(session, col(PcnChange.pcn_code), pcn_codes)
     )
     return {str(row[0]): int(row[1]) for row in session.execute(stmt)}
+
+
+def count_data(conn: Session | Connection, subject: str) -> None:
+    """Count one change of ``subject`` in the transaction of ``conn``; like :func:`count`, call it last,
+    just before the commit (concurrent uploads then wait for each other's commit only there)."""
+    table = DataChange.__table__  # type: ignore[attr-defined]
+    dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values(subject=subject, changes=1)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["subject"], set_={"changes": table.c.changes + 1}))
+
+
+def data_counter(session: Session, subject: str) -> int:
+    """The counter of ``subject``: 0 while it has never changed."""
+    found = session.execute(select(col(DataChange.changes)).where(col(DataChange.subject) == subject)).scalar()
+    return int(found or 0)

@@ -12,9 +12,11 @@ The client is synchronous (the evaluation endpoints run in worker threads) and t
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar, cast
@@ -35,6 +37,17 @@ class BudgetUnavailable(ProblemError):
 
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One answer of the budget service as a computation used it: what was asked, as whom, and the
+    SHA-256 of the answer's bytes (of its status when it was not found), not the answer itself."""
+
+    principal: Principal
+    path: str
+    params: tuple[tuple[str, Any], ...]
+    digest: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,23 +128,68 @@ class BudgetClient:
         self.client = client
         self.secret = gateway_secret
         self.ttl_s = ttl_s
-        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
-        self._parsed: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, Any, bytes]] = {}
+        self._parsed: dict[tuple[str, ...], tuple[float, Any, tuple[Read, ...]]] = {}
         self._lock = threading.Lock()
+        self._recordings = threading.local()
 
     @classmethod
     def over_http(cls, base_url: str, *, gateway_secret: str, ttl_s: float, timeout_s: float) -> BudgetClient:
         client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
         return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s)
 
+    def _stack(self) -> list[list[Read]]:
+        stack: list[list[Read]] | None = getattr(self._recordings, "stack", None)
+        if stack is None:
+            stack = self._recordings.stack = []
+        return stack
+
+    @contextmanager
+    def recording(self) -> Iterator[list[Read]]:
+        """Every answer read (or answered from the cache) in this thread inside the block, in order: what a
+        computation was made from, to be checked later with :meth:`unchanged`."""
+        stack = self._stack()
+        reads: list[Read] = []
+        stack.append(reads)
+        try:
+            yield reads
+        finally:
+            stack.pop()
+            if stack:
+                stack[-1].extend(reads)
+
+    def _note(self, reads: tuple[Read, ...] | list[Read]) -> None:
+        stack = self._stack()
+        if stack:
+            stack[-1].extend(reads)
+
+    def unchanged(self, reads: tuple[Read, ...]) -> bool:
+        """Whether the budget service still answers each of ``reads`` the same, as this client reads it
+        now: from its cache while the TTL holds (the same answer), afresh after it."""
+        seen: set[tuple[Principal, str, tuple[tuple[str, Any], ...]]] = set()
+        for read in reads:
+            if (read.principal, read.path, read.params) in seen:
+                continue
+            seen.add((read.principal, read.path, read.params))
+            _body, digest = self._answer(read.principal, read.path, dict(read.params) or None)
+            if digest != read.digest:
+                return False
+        return True
+
     def _get(self, principal: Principal, path: str, params: dict[str, Any] | None = None) -> Any:
         """The JSON at ``path`` as ``principal`` sees it, or None when it does not exist for them."""
+        body, digest = self._answer(principal, path, params)
+        self._note([Read(principal, path, tuple(sorted(params.items())) if params else (), digest)])
+        return body
+
+    def _answer(self, principal: Principal, path: str, params: dict[str, Any] | None) -> tuple[Any, bytes]:
+        """The answer, from the cache while its TTL holds, with the digest of its bytes."""
         key = (principal.encode(), path + ("?" + str(sorted(params.items())) if params else ""))
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1]
+            return hit[1], hit[2]
         try:
             response = self.client.get(path, params=params, auth=PrincipalAuth(principal, self.secret))
         except httpx.HTTPError as exc:
@@ -145,11 +203,12 @@ class BudgetClient:
                 raise BudgetUnavailable("The budget service answered something this client cannot read.") from exc
         else:
             raise BudgetUnavailable(f"The budget service answered {response.status_code}.")
+        digest = hashlib.sha256(response.content if body is not None else str(response.status_code).encode()).digest()
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (now, body)
-        return body
+            self._cache[key] = (now, body, digest)
+        return body, digest
 
     def _remembered(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
         """What ``read`` makes of the budget service's answers, kept as long as the answers are (an ICB's
@@ -160,12 +219,14 @@ class BudgetClient:
         with self._lock:
             hit = self._parsed.get(key)
         if hit is not None and now - hit[0] < self.ttl_s:
+            self._note(hit[2])  # what it was parsed from, for a recording around this read
             return cast(T, hit[1])
-        value = read()
+        with self.recording() as reads:
+            value = read()
         with self._lock:
             if len(self._parsed) > 1_000:
                 self._parsed.clear()
-            self._parsed[key] = (now, value)
+            self._parsed[key] = (now, value, tuple(reads))
         return value
 
     def _read(self, reader: Any, body: Any) -> Any:

@@ -25,6 +25,7 @@ from arrs_kit.db import Database
 from arrs_kit.idempotency import IdempotencyKeyReused, IdempotencyStore, Replay
 from arrs_kit.pagination import InvalidCursor, decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
+from evaluation.changes import repository as changes
 from evaluation.clients.budget import BudgetClient
 from evaluation.kinds import PRACTICE_SYSTEM, UPLOADERS, is_admin
 from evaluation.workload import repository
@@ -161,6 +162,7 @@ def ingest(
             result = UploadResult(received=tally.received, inserted=inserted, replaced=replaced)
             if claim is not None:
                 claim.record(repository.session_on(conn), status=200, body=result.model_dump())
+            changes.count_data(conn, changes.WORKLOAD)  # last: the kept analyses are stale from here
             conn.commit()
             log.info(
                 "bulk upload merged",
