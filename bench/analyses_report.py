@@ -81,7 +81,8 @@ def report(doc: dict[str, Any]) -> str:
         "Cache states: **off** = the evaluation service started with `EVALUATION_UPSTREAM_CACHE_TTL_S=0` and "
         "`EVALUATION_ANALYSIS_CACHE_ENTRIES=0`, so every post, PCN, post list and practice list is read from the "
         "budget service on every request and every analysis is computed afresh; **on** = the defaults (30 s, 512 "
-        "kept answers), measured right after a warm-up run over the same subjects: the ICB-wide reads the service "
+        "kept answers), measured after every subject has been read once (primed, one after another, as a dashboard "
+        "that has already shown each once) and a warm-up run over the same subjects: the ICB-wide reads the service "
         "makes as itself (a role's posts in the ICB, the ICB's practices) are then mostly hits, the caller's own "
         "(its post, its PCN) only when the rotation comes back to a subject within 30 s, and a PCN's summary and an "
         "ICB's list are answered as kept while nothing they were computed from has changed (nothing is written "
@@ -89,6 +90,19 @@ def report(doc: dict[str, Any]) -> str:
         "made from on every request). 'budget req/req' counts the "
         "budget service's requests (from its log) per analysis request: it says how warm the cache was. PostgreSQL's "
         "buffers were warm in both (the warm-up ran every statement).",
+        *(
+            [
+                "",
+                "Primed (each subject read once before the cached state, one at a time): "
+                + "; ".join(
+                    f"{TITLES.get(item, item)}: {p['subjects']} in {p['seconds']:g} s"
+                    for item, p in settings["primed"].items()
+                )
+                + ".",
+            ]
+            if settings.get("primed")
+            else []
+        ),
         "",
         "## Results",
         "",

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import orjson
 
 from arrs_kit.principal import Principal
 
@@ -66,8 +67,8 @@ class Reader:
         if response.status_code != 200:
             return Answer(upstream, response.status_code, reason=_reason(upstream, response))
         try:
-            return Answer(upstream, 200, response.json())
-        except ValueError:
+            return Answer(upstream, 200, orjson.loads(response.content))
+        except ValueError:  # orjson's JSONDecodeError is one
             return Answer(upstream, 502, reason=f"the {upstream} service answered something unreadable")
 
 
