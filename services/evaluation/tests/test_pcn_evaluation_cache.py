@@ -101,9 +101,10 @@ async def test_every_change_is_in_the_next_read_and_nothing_else_is_computed_aga
 
     def move_post() -> httpx.Response:
         etag = budget.get("/v1/posts/1", auth=GatewaySigner(ADMIN)).headers["ETag"]
-        return budget.patch(
+        moved: httpx.Response = budget.patch(
             "/v1/posts/1", json={"leave_date": "2025-01-31"}, headers={"If-Match": etag}, auth=GatewaySigner(ADMIN)
         )
+        return moved
 
     async def upload() -> httpx.Response:
         return await practice.post("/v1/workload", json=[WORKLOAD])
