@@ -179,7 +179,9 @@ class BudgetClient:
     def _get(self, principal: Principal, path: str, params: dict[str, Any] | None = None) -> Any:
         """The JSON at ``path`` as ``principal`` sees it, or None when it does not exist for them."""
         body, digest = self._answer(principal, path, params)
-        self._note([Read(principal, path, tuple(sorted(params.items())) if params else (), digest)])
+        stack = self._stack()
+        if stack:  # a computation is recording what it reads
+            stack[-1].append(Read(principal, path, tuple(sorted(params.items())) if params else (), digest))
         return body
 
     def _answer(self, principal: Principal, path: str, params: dict[str, Any] | None) -> tuple[Any, bytes]:
