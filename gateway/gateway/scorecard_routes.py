@@ -78,19 +78,19 @@ async def list_scorecards(
     year = fy or fy_of(today)
     financial_year(year)
     code = icb_code.upper()
-    page_read, rows, gaps = await icb_rows(_reader(request), code, year, today.isoformat(), limit, cursor)
-    if page_read.status in (403, 422):
+    listed, rows, gaps = await icb_rows(_reader(request), code, year, today.isoformat(), limit, cursor)
+    if listed.status in (403, 422):
         raise ProblemError(
-            page_read.reason, status=page_read.status, code="invalid-cursor" if page_read.status == 422 else "forbidden"
+            listed.reason, status=listed.status, code="invalid-cursor" if listed.status == 422 else "forbidden"
         )
-    if not page_read.ok:
+    if not listed.ok:
         raise ScorecardUnavailable(
-            f"The PCNs of {code} could not be read: {page_read.reason}.", headers={"Retry-After": "5"}
+            f"The PCNs of {code} could not be read: {listed.reason}.", headers={"Retry-After": "5"}
         )
     page = ScorecardPage.model_validate(
         {
             "data": rows,
-            "next_cursor": page_read.body.get("next_cursor"),
+            "next_cursor": listed.body.get("next_cursor"),
             "icb_code": code,
             "fy": year,
             "as_of": today,

@@ -79,6 +79,28 @@ POSTS: list[dict[str, Any]] = [
 ]
 
 
+def load_register(budget: TestClient) -> None:
+    """The register above, through a budget service's API as the admin: ICBs, PCNs, then posts 1 to 4."""
+    signer = GatewaySigner(ADMIN)
+    for path, bodies in (("/v1/icbs", ICBS), ("/v1/pcns", [{**p, "list_size": 30_000} for p in PCNS])):
+        for body in bodies:
+            assert budget.post(path, json=body, auth=signer).status_code == 201
+    for number, body in enumerate(POSTS, start=1):
+        created = budget.post("/v1/posts", json=body, auth=signer)
+        assert created.status_code == 201 and created.json()["id"] == number, created.text
+
+
+def replica(url: str, roles: TestClient, budget: TestClient, *, entries: int) -> FastAPI:
+    """An evaluation service on ``url`` keeping up to ``entries`` analyses, reading the budget service
+    afresh on every request (no TTL), as a second replica of the same database would."""
+    return create_app(
+        EvaluationSettings(database_url=url, analysis_cache_entries=entries),
+        configure_logs=False,
+        budget=BudgetClient(budget, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=0),
+        roles=RolesClient(roles, gateway_secret=DEV_GATEWAY_SECRET),
+    )
+
+
 @pytest.fixture(scope="session")
 def upstreams(database_factory: DatabaseFactory) -> Iterator[tuple[TestClient, TestClient]]:
     """A real roles service and a real budget service (both SQLite), with the register above."""
@@ -89,13 +111,7 @@ def upstreams(database_factory: DatabaseFactory) -> Iterator[tuple[TestClient, T
         catalogue = RoleCatalogue(roles, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=3600)
         budget_app = create_budget(BudgetSettings(database_url=budget_url), configure_logs=False, catalogue=catalogue)
         with TestClient(budget_app, base_url="http://budget") as budget:
-            signer = GatewaySigner(ADMIN)
-            for path, bodies in (("/v1/icbs", ICBS), ("/v1/pcns", [{**p, "list_size": 30_000} for p in PCNS])):
-                for body in bodies:
-                    assert budget.post(path, json=body, auth=signer).status_code == 201
-            for number, body in enumerate(POSTS, start=1):
-                created = budget.post("/v1/posts", json=body, auth=signer)
-                assert created.status_code == 201 and created.json()["id"] == number, created.text
+            load_register(budget)
             yield roles, budget
 
 

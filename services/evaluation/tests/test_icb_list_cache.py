@@ -12,29 +12,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, asgi_client
 from evaluation.analyses.cache import StateCache
 from evaluation.changes import repository as pcn_changes
-from evaluation.clients.budget import BudgetClient
-from evaluation.clients.roles import RolesClient
-from evaluation.config import EvaluationSettings
-from evaluation.main import create_app
 
+from .conftest import replica
 from .factories import KPI, PLAN
 
 CELLS = [{"area": "estates", "lens": "operations", "status": "in_place", "owner": "PCN manager"}]
 LIST = {"icb_code": "QHM", "as_of": "2025-02-15"}
-
-
-def replica(url: str, upstreams: tuple[TestClient, TestClient], *, entries: int) -> FastAPI:
-    roles, budget = upstreams
-    return create_app(
-        EvaluationSettings(database_url=url, analysis_cache_entries=entries),
-        configure_logs=False,
-        budget=BudgetClient(budget, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=0),
-        roles=RolesClient(roles, gateway_secret=DEV_GATEWAY_SECRET),
-    )
 
 
 @pytest.fixture
@@ -43,7 +29,7 @@ async def replicas(
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient]]:
     """A caching replica and its reader, a second caching replica to write through, and a replica that
     keeps nothing (the truth), all on one database."""
-    cached, other, fresh = (replica(evaluation_url, upstreams, entries=n) for n in (512, 512, 0))
+    cached, other, fresh = (replica(evaluation_url, *upstreams, entries=n) for n in (512, 512, 0))
     async with (
         asgi_client(cached, principal=ADMIN) as reader,
         asgi_client(other, principal=who.PCN) as writer,

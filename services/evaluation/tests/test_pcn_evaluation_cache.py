@@ -20,12 +20,8 @@ from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
 from budget.main import create_app as create_budget
 from evaluation.analyses.cache import StateCache
-from evaluation.clients.budget import BudgetClient
-from evaluation.clients.roles import RolesClient
-from evaluation.config import EvaluationSettings
-from evaluation.main import create_app
 
-from .conftest import ICBS, PCNS, POSTS
+from .conftest import load_register, replica
 
 SUMMARY = ("/v1/evaluations/pcns/U00001/summary", {"fy": "2024-25", "as_of": "2025-02-15"})
 CELLS = [{"area": "estates", "lens": "operations", "status": "in_place", "owner": "PCN manager"}]
@@ -50,22 +46,8 @@ def budget(upstreams: tuple[TestClient, TestClient], database_factory: DatabaseF
     catalogue = RoleCatalogue(roles, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=3600)
     app = create_budget(BudgetSettings(database_url=url), configure_logs=False, catalogue=catalogue)
     with TestClient(app, base_url="http://budget") as client:
-        signer = GatewaySigner(ADMIN)
-        for path, bodies in (("/v1/icbs", ICBS), ("/v1/pcns", [{**p, "list_size": 30_000} for p in PCNS])):
-            for body in bodies:
-                assert client.post(path, json=body, auth=signer).status_code == 201
-        for body in POSTS:
-            assert client.post("/v1/posts", json=body, auth=signer).status_code == 201
+        load_register(client)
         yield client
-
-
-def replica(url: str, roles: TestClient, budget: TestClient, *, entries: int) -> FastAPI:
-    return create_app(
-        EvaluationSettings(database_url=url, analysis_cache_entries=entries),
-        configure_logs=False,
-        budget=BudgetClient(budget, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=0),
-        roles=RolesClient(roles, gateway_secret=DEV_GATEWAY_SECRET),
-    )
 
 
 @pytest.fixture

@@ -201,8 +201,9 @@ def page_or_csv(request: Request, fmt: str | None, page: P, *, filename: str) ->
 
     The JSON is the page model's own serialisation, answered as it is: FastAPI would otherwise check
     the returned model against the route's ``response_model`` again (for a sync route, in a second hop
-    to the thread pool) and serialise it then. The route's ``response_model`` still documents it; the
-    contract tests check that the two agree."""
+    to the thread pool) and serialise it then. So pass the very class the route declares as its
+    ``response_model``: that is what the OpenAPI document promises, and pydantic serialises each field
+    as its declared type (a subclass's extra fields never leak)."""
     if wants_csv(request, fmt):
         return csv_response(page.data, next_cursor=page.next_cursor, filename=filename)
     return Response(page.model_dump_json(by_alias=True), media_type="application/json")

@@ -57,7 +57,7 @@ def pot_balance(row: BudgetBalance | Row[Any]) -> PotBalance:
     return PotBalance(pot=row.pot, **{f: getattr(row, f) for f in ledger.BALANCE_FIELDS})
 
 
-def budget_public(pcn_code: str, fy: str, rows: Sequence[BudgetBalance | Row[Any]]) -> BudgetPublic:
+def budget_public(pcn_code: str, fy: str, rows: Sequence[BudgetBalance]) -> BudgetPublic:
     return BudgetPublic(pcn_code=pcn_code, fy=fy, pots=[pot_balance(r) for r in rows])
 
 

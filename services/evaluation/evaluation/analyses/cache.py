@@ -1,14 +1,18 @@
 """Analyses computed once per state of what they are computed from, and answered again while that
 state holds.
 
-A dashboard polls an ICB's list; between two polls usually nothing it is computed from has changed.
-An entry is kept with the state it was computed from: what the budget service answered (as the
-evaluation service's budget client has it: cached for ``EVALUATION_UPSTREAM_CACHE_TTL_S`` or read
-afresh) and the change counters of the PCNs concerned (:mod:`evaluation.changes`), read **before** the
-computation, so an entry never claims a state newer than its rows. A read answers the entry only when
-both are equal now; otherwise it computes afresh and replaces it. Every write of the data counts its
-PCN's change in its own transaction, so a change made through any replica is seen by the next read on
-every replica; what comes from the budget service is as fresh as the budget client makes it.
+A dashboard polls an ICB's list or a PCN's scorecard; between two polls usually nothing it is computed
+from has changed. An entry is kept with the state it was computed from: the change counters of the
+data concerned (:mod:`evaluation.changes`: per PCN, and ``workload`` for uploads), read **before** the
+computation so that an entry never claims a state newer than its rows, and what the budget service
+answered, as the evaluation service's budget client has it (cached for
+``EVALUATION_UPSTREAM_CACHE_TTL_S``, then read afresh). An ICB's list keeps the PCNs and posts it read
+as part of its state; a PCN's summary keeps the digests of every budget answer it read
+(``BudgetClient.recording``) and is answered only while ``BudgetClient.unchanged`` holds. A read
+answers the entry only when all of it holds now; otherwise it computes afresh and replaces it. Every
+write counts its change in its own transaction, so a change made through any replica is seen by the
+next read on every replica; what comes from the budget service is as fresh as the budget client makes
+it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,14 +17,19 @@ WORKLOAD = "workload"
 """The subject of every upload of workload records or list sizes."""
 
 
+def _increment(conn: Session | Connection, table: Any, key: str, value: str) -> None:
+    """Add one to the ``changes`` of the row ``key = value`` (made at 1 if absent), in the transaction."""
+    dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values({key: value, "changes": 1})
+    conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_={"changes": table.c.changes + 1}))
+
+
 def count(session: Session, pcn_code: str) -> None:
     """Count one change of ``pcn_code`` in the session's transaction. Call it last, just before the
     commit: the counter's row stays locked until then, and taken last it is waited for by writers of
     the same PCN only, never in a cycle."""
-    table = PcnChange.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(pcn_code=pcn_code, changes=1)
-    session.execute(stmt.on_conflict_do_update(index_elements=["pcn_code"], set_={"changes": table.c.changes + 1}))
+    _increment(session, PcnChange.__table__, "pcn_code", pcn_code)  # type: ignore[attr-defined]
 
 
 def counters(session: Session, pcn_codes: Sequence[str]) -> dict[str, int]:
@@ -39,11 +45,7 @@ def counters(session: Session, pcn_codes: Sequence[str]) -> dict[str, int]:
 def count_data(conn: Session | Connection, subject: str) -> None:
     """Count one change of ``subject`` in the transaction of ``conn``; like :func:`count`, call it last,
     just before the commit (concurrent uploads then wait for each other's commit only there)."""
-    table = DataChange.__table__  # type: ignore[attr-defined]
-    dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
-    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(subject=subject, changes=1)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["subject"], set_={"changes": table.c.changes + 1}))
+    _increment(conn, DataChange.__table__, "subject", subject)  # type: ignore[attr-defined]
 
 
 def data_counter(session: Session, subject: str) -> int:
