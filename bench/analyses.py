@@ -17,7 +17,8 @@ missing):
 3. ``retention``: ``GET /v1/evaluations/retention?icb_code=``, every ICB;
 4. ``scorecards``: ``GET /v1/scorecards?icb_code=&fy=&limit=500``, every ICB (all its PCNs in one page).
 
-Beside each, in the same run and at the same concurrency, its **bare query**: one SQL statement run straight
+Beside each, in the same run and at the same concurrency, its **bare query**: one SQL statement (two for the
+list, below) run straight
 against the database with the driver the services use (psycopg 3), one connection per concurrent client,
 rotating over the same subjects (:data:`BARE`):
 
@@ -26,10 +27,11 @@ rotating over the same subjects (:data:`BARE`):
 2. the same aggregation for every role of the PCN whose windows have ended (the workload shift of each role,
    the bulk of the rows a scorecard reads), in one statement over the ICB's practices;
 3. the posts of the ICB's PCNs (budget database), every column, as the budget service reads them;
-4. one row per PCN of the ICB with its posts that have a job plan, its active KPIs with their targets and
-   measurements, and its current readiness (evaluation database; the ICB's PCN codes read from the budget
-   database beforehand): the rows the list's evaluation columns are computed from, the bulk of what it reads
-   (the budget side, PCNs and their pots, is a few dozen rows).
+4. the list's rows live in two databases, so its bare query is two statements, one after the other on a
+   connection to each: the ICB's PCNs with their budget balances for the year (budget database: the money
+   columns, names and list sizes), then one row per PCN with its posts that have a job plan, its active KPIs
+   with their targets and measurements, and its current readiness (evaluation database: the rows the list's
+   evaluation columns are computed from). Until December 2026 it was the second statement alone.
 
 The evaluation service caches what it reads from the budget service for ``EVALUATION_UPSTREAM_CACHE_TTL_S``
 (30 s, per caller): every analysis is measured with that cache **off** (TTL 0: every read made) and **on**
@@ -71,7 +73,7 @@ import psycopg
 from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
 from bench import wrk
 from bench.analyses_report import report
-from bench.analyses_sql import BARE, ITEMS
+from bench.analyses_sql import BARE, ITEMS, Bare
 from bench.results import write_section
 from bench.servers import (
     HOST,
@@ -322,7 +324,7 @@ def read_data_set(args: argparse.Namespace, names: dict[str, str]) -> DataSet:
     )
     subjects["scorecards"] = Subjects(
         paths=[f"/v1/scorecards?icb_code={icb}&fy={fy}&{query}&limit=500" for icb in mixed],
-        params=[{"pcn_codes": [p for p, i in pcns if i == icb]} for icb in mixed],
+        params=[{"pcn_codes": [p for p, i in pcns if i == icb], "icb_code": icb, "fy": fy} for icb in mixed],
         described=f"all {len(mixed)} ICBs (limit=500: every PCN of the ICB in one page)",
         needle=COMPLETE,
     )
@@ -426,13 +428,20 @@ def run_wrk(
     )
 
 
-def run_bare(url: str, sql: str, params: list[dict[str, Any]], concurrency: int, seconds: float) -> dict[str, Any]:
-    """``concurrency`` threads, each with its own connection, run ``sql`` over ``params`` in turn (thread n
-    from n × len/concurrency) for ``seconds``; every row is fetched. Returns the latencies and the CPU time
+def _statements(bare: Bare, urls: dict[str, str]) -> list[tuple[str, str]]:
+    return [(urls[s.database], s.sql) for s in bare.statements]
+
+
+def run_bare(
+    statements: list[tuple[str, str]], params: list[dict[str, Any]], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """``concurrency`` threads, each with its own connection to each statement's database, run the
+    statements (``(url, sql)``, one after the other: one bare query) over ``params`` in turn (thread n from
+    n × len/concurrency) for ``seconds``; every row is fetched. Returns the latencies and the CPU time
     their backends spent."""
-    connections = [psycopg.connect(url, autocommit=True) for _ in range(concurrency)]
+    connections = [[psycopg.connect(url, autocommit=True) for url, _sql in statements] for _ in range(concurrency)]
     try:
-        pids = [conn.info.backend_pid for conn in connections]
+        pids = [conn.info.backend_pid for own in connections for conn in own]
         backend_cpu = sum(process_cpu_s(p) for p in pids)
         latencies: list[list[float]] = [[] for _ in range(concurrency)]
         rows: list[int] = [0] * concurrency
@@ -441,16 +450,16 @@ def run_bare(url: str, sql: str, params: list[dict[str, Any]], concurrency: int,
         deadline = [0.0]
 
         def worker(n: int) -> None:
-            conn, own = connections[n], latencies[n]
+            conns, own = connections[n], latencies[n]
             position = n * (len(params) // concurrency)
             start.wait()
             try:
                 while time.perf_counter() < deadline[0]:
                     position = (position + 1) % len(params)
                     began = time.perf_counter()
-                    got = conn.execute(sql, params[position]).fetchall()
+                    for (_url, sql), conn in zip(statements, conns, strict=True):
+                        rows[n] += len(conn.execute(sql, params[position]).fetchall())
                     own.append(time.perf_counter() - began)
-                    rows[n] += len(got)
             except BaseException as exc:  # noqa: BLE001 - reported after the join
                 failures.append(exc)
 
@@ -478,7 +487,7 @@ def run_bare(url: str, sql: str, params: list[dict[str, Any]], concurrency: int,
         )
         return {"latencies": result, "postgres_cpu_s": backend_cpu, "rows_per_query": sum(rows) / max(1, len(ordered))}
     finally:
-        for conn in connections:
+        for conn in (c for own in connections for c in own):
             conn.close()
 
 
@@ -767,9 +776,9 @@ def run(args: argparse.Namespace, *, command: str, revision: str) -> None:
                         "service": service_times(processes, item, marks, result.requests),
                     }
                     if args.analyses_warmup > 0:
-                        run_bare(bare_urls[bare.database], bare.sql, subjects.params, c, args.analyses_warmup)
+                        run_bare(_statements(bare, bare_urls), subjects.params, c, args.analyses_warmup)
                     with Meter(Processes(temp), monitor, []) as bare_meter:
-                        got = run_bare(bare_urls[bare.database], bare.sql, subjects.params, c, args.analyses_duration)
+                        got = run_bare(_statements(bare, bare_urls), subjects.params, c, args.analyses_duration)
                     bare_meter.postgres = got["postgres_cpu_s"]
                     bare_result: Latencies = got["latencies"]
                     measured["bare"] = {
@@ -811,7 +820,14 @@ def run(args: argparse.Namespace, *, command: str, revision: str) -> None:
         "sizes": data.sizes,
         "icb_practices": data.icb_practices,
         "subjects": {i: data.subjects[i].described for i in args.analyses_items},
-        "bare": {i: {"database": names[BARE[i].database], "what": BARE[i].what, "sql": BARE[i].sql} for i in ITEMS},
+        "bare": {
+            i: {
+                "database": ", ".join(names[d] for d in BARE[i].databases),
+                "what": BARE[i].what,
+                "sql": "\n".join(s.sql for s in BARE[i].statements),
+            }
+            for i in ITEMS
+        },
         "checks": checks,
         "planner_statistics": statistics_state,
         "settings": {

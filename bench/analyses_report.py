@@ -53,7 +53,9 @@ def report(doc: dict[str, Any]) -> str:
         "created for the run with the admin key (`GATEWAY_RATE_LIMITS={}`), driven by wrk rotating over many "
         "subjects (`bench/rotate.lua`: every answer must be 200, and a scorecard's must have no part missing). "
         "Beside each, in the same run and at the same concurrency, its bare query: one SQL statement straight to "
-        "the database with psycopg 3 (one connection per client, every row fetched), rotating over the same "
+        "the database with psycopg 3 (for the scorecard list, whose rows live in two databases, one statement in "
+        "each, one after the other; one connection per client and database, every row fetched), rotating over "
+        "the same "
         f"subjects. {settings['warmup_s']:g} s warm-up (not reported), then {settings['duration_s']:g} s measured, "
         "for each.",
         "",
@@ -125,7 +127,8 @@ def report(doc: dict[str, Any]) -> str:
     lines += [
         "",
         "p50/p95/p99 are wrk's latencies (closed loop: each connection sends its next request when the last is "
-        "answered) and the bare query's own, per statement with its rows fetched. Errors count non-200 answers, "
+        "answered) and the bare query's own, per query (both statements for the list) with its rows fetched. "
+        "Errors count non-200 answers, "
         "socket errors and scorecards with a part missing. 'evaluation p50' is the evaluation service's own time for "
         "the request it serves (for a scorecard, its summary; for the list, its PCN summaries), from its log. "
         "CPU ms/req is each process's user + system CPU over the run (/proc) per request; postgres is every backend "

@@ -1,5 +1,7 @@
 """The analyses benchmark's subjects, targets and bare queries (:mod:`bench.analyses`): each analysis
-beside the one SQL statement that reads the same rows, run straight against its database with psycopg."""
+beside the one SQL statement that reads the same rows, run straight against its database with psycopg
+(for an ICB's scorecard list, whose rows live in two databases, one statement in each, one after the
+other)."""
 
 from __future__ import annotations
 
@@ -68,6 +70,13 @@ SELECT post.* FROM post
 WHERE post.pcn_code IN (SELECT pcn.code FROM pcn WHERE pcn.icb_code = %(icb_code)s)
 ORDER BY post.id
 """
+SCORECARDS_BUDGET_SQL = """
+SELECT pcn.code, pcn.name, pcn.icb_code, pcn.list_size, budget_balance.*
+FROM pcn
+LEFT JOIN budget_balance ON budget_balance.pcn_code = pcn.code AND budget_balance.fy = %(fy)s
+WHERE pcn.icb_code = %(icb_code)s
+ORDER BY pcn.code, budget_balance.pot
+"""
 SCORECARDS_SQL = """
 SELECT pcn.code, plans.posts_with_plan, kpis.active_kpis, kpis.targets, kpis.measurements, kpis.latest_period,
        readiness.version, readiness.cells
@@ -92,33 +101,43 @@ ORDER BY pcn.code
 
 
 @dataclass(frozen=True)
-class Bare:
+class Statement:
     database: str  # the service whose database it reads
     sql: str
+
+
+@dataclass(frozen=True)
+class Bare:
+    statements: tuple[Statement, ...]
     what: str
+
+    @property
+    def databases(self) -> list[str]:
+        return [s.database for s in self.statements]
 
 
 BARE: dict[str, Bare] = {
     "shift": Bare(
-        "evaluation",
-        SHIFT_SQL,
+        (Statement("evaluation", SHIFT_SQL),),
         "per practice and window, the mean weekly GP attended appointments per 1,000 patients over every current "
         "practice of the post's ICB (the service's `practice_rates`, once over the whole ICB instead of treated "
         "and comparison practices apart)",
     ),
     "scorecard": Bare(
-        "evaluation",
-        SCORECARD_SQL,
+        (Statement("evaluation", SCORECARD_SQL),),
         "the same aggregation for every role of the PCN whose windows have ended, each role's windows from its "
         "first post, over the ICB's practices, in one statement (each practice-week's rate once, then averaged "
         "per window)",
     ),
-    "retention": Bare("budget", RETENTION_SQL, "every column of the posts of the ICB's PCNs (budget database)"),
+    "retention": Bare(
+        (Statement("budget", RETENTION_SQL),), "every column of the posts of the ICB's PCNs (budget database)"
+    ),
     "scorecards": Bare(
-        "evaluation",
-        SCORECARDS_SQL,
-        "one row per PCN of the ICB (its codes from the budget database): its posts with a job plan, its active KPIs "
-        "with their targets and measurements (counted, latest period), its current readiness with its cells: the "
-        "rows the list's evaluation columns are computed from, the bulk of what it reads",
+        (Statement("budget", SCORECARDS_BUDGET_SQL), Statement("evaluation", SCORECARDS_SQL)),
+        "two statements, one per database, one after the other: the ICB's PCNs with every column of their "
+        "budget balances for the year (budget: the list's money columns, names and list sizes); then one row "
+        "per PCN: its posts with a job plan, its active KPIs with their targets and measurements (counted, "
+        "latest period), its current readiness with its cells (evaluation: the rows its evaluation columns are "
+        "computed from)",
     ),
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ORDER = ("gateway", "claims", "ingest", "analyses")
+ORDER = ("gateway", "claims", "ingest", "reads", "analyses")
 _SECTION = re.compile(r"<!-- bench:([a-z0-9_-]+):begin -->\n(.*?)\n<!-- bench:\1:end -->", re.DOTALL)
 
 

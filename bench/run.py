@@ -1,7 +1,8 @@
 """``make bench``: what the gateway costs on a real read, against the service direct and against nginx;
 then what submitting a claim costs on PostgreSQL (:mod:`bench.claims`), then bulk workload uploads against COPY
-(:mod:`bench.ingest`), then the analyses on the national data set of ``make demo`` (:mod:`bench.analyses`; skipped
-when it is not loaded). ``--only gateway|claims|ingest|analyses`` runs one.
+(:mod:`bench.ingest`), then what an upstream read costs the gateway through each HTTP client (:mod:`bench.reads`),
+then the analyses on the national data set of ``make demo`` (:mod:`bench.analyses`; skipped when it is not
+loaded). ``--only gateway|claims|ingest|reads|analyses`` runs one.
 
 ``GET /v1/rates?on=2024-11-01&geography=national`` on a freshly seeded SQLite catalogue, five ways
 under the same wrk load: straight to the roles service (each request with signed principal headers of
@@ -42,7 +43,7 @@ from typing import Any
 from arrs_kit import principal as principal_module
 from arrs_kit.principal import Principal, principal_headers
 from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
-from bench import analyses, claims, edge, ingest, presigned, report, wrk
+from bench import analyses, claims, edge, ingest, presigned, reads, report, wrk
 from bench.auth import ApiClient, TokenSource, create_client, http
 from bench.results import write_section
 from bench.servers import (
@@ -121,11 +122,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep-temp", action="store_true", help="keep the temp dir (database, server logs)")
     parser.add_argument(
         "--only",
-        choices=("gateway", "claims", "ingest", "analyses"),
+        choices=("gateway", "claims", "ingest", "analyses", "reads"),
         help="run one benchmark (default: the gateway's, the claims', the ingest one, then the analyses')",
     )
     claims.add_arguments(parser)
     ingest.add_arguments(parser)
+    reads.add_arguments(parser)
     analyses.add_arguments(parser)
     args = parser.parse_args(argv)
     claims.check_arguments(parser, args)
@@ -393,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         claims.run(args, command=command, revision=_source_revision())
     if args.only in (None, "ingest"):
         ingest.run(args, command=command)
+    if args.only in (None, "reads"):
+        reads.run(args, command=command)
     if args.only == "analyses" or (args.only is None and analyses.loaded(args)):
         analyses.run(args, command=command, revision=_source_revision())
     return 0

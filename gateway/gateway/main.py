@@ -38,6 +38,7 @@ from gateway.identity.tokens import TokenIssuer
 from gateway.openapi_merge import MergeConflict, merge_documents
 from gateway.proxy import forward, make_client, send_problem
 from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, retry_after_header
+from gateway.reads import Getter, HttpxGetter, PooledGetter
 from gateway.routers import router as own_router
 from gateway.routing import BULK_PATHS, PUBLIC_PATHS, owner_of
 from gateway.schemas import Health, Readiness
@@ -107,6 +108,15 @@ class Gateway:
                 max_connections=settings.upstream_max_connections,
                 transport=transports.get(name),
             )
+            for name, url in settings.upstream_urls().items()
+        }
+        # Scorecards' reads: pooled aiohttp on the network, the httpx client where a transport is injected.
+        self.pooled = PooledGetter(
+            max_connections_per_service=settings.upstream_max_connections,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+        )
+        self.getters: dict[str, Getter] = {
+            name: HttpxGetter(self.clients[name]) if name in transports else self.pooled.for_service(url)
             for name, url in settings.upstream_urls().items()
         }
         self._openapi: dict[str, Any] | None = None
@@ -281,6 +291,7 @@ class Gateway:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        await self.pooled.aclose()
         await self.buckets.aclose()
         self.db.dispose()
 

@@ -10,20 +10,19 @@ part and why in ``parts_missing``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-import httpx
 import orjson
 
 from arrs_kit.principal import Principal
+from gateway.reads import Got, NotReachable
 
 if TYPE_CHECKING:
     from gateway.main import Gateway
 
-EMPTY_DIGEST = hashlib.sha256(b"").digest()
 WTE_HOURS = Decimal("37.5")
 EVALUATION_PARTS = ("kpi_attainment", "at_risk_posts", "workload_shift", "true_cost", "readiness")
 
@@ -52,33 +51,34 @@ class Reader:
         self.timeout_s = gateway.settings.scorecard_timeout_s
 
     async def get(self, upstream: str, path: str, params: dict[str, Any] | None = None) -> Answer:
-        client = self.gateway.clients[upstream]
-        request = client.build_request("GET", path, params=params, headers={"x-request-id": self.request_id})
-        for name, value in self.gateway.signer.headers(self.principal, request, EMPTY_DIGEST):
-            request.headers[name] = value
+        query = urlencode(params or {})
+        headers = [
+            ("x-request-id", self.request_id),
+            *self.gateway.signer.for_request(self.principal, path, query, self.request_id),
+        ]
         try:
             # The whole exchange, body included, within the part's time (whatever the transport).
             async with asyncio.timeout(self.timeout_s):
-                response = await client.send(request)
-        except (TimeoutError, httpx.TimeoutException):
+                got = await self.gateway.getters[upstream].get(path, query, headers)
+        except TimeoutError:
             return Answer(upstream, 0, reason=f"the {upstream} service did not answer in time")
-        except httpx.HTTPError as exc:
-            return Answer(upstream, 0, reason=f"the {upstream} service is not reachable ({type(exc).__name__})")
-        if response.status_code != 200:
-            return Answer(upstream, response.status_code, reason=_reason(upstream, response))
+        except NotReachable as exc:
+            return Answer(upstream, 0, reason=f"the {upstream} service is not reachable ({exc.kind})")
+        if got.status != 200:
+            return Answer(upstream, got.status, reason=_reason(upstream, got))
         try:
-            return Answer(upstream, 200, orjson.loads(response.content))
+            return Answer(upstream, 200, orjson.loads(got.content))
         except ValueError:  # orjson's JSONDecodeError is one
             return Answer(upstream, 502, reason=f"the {upstream} service answered something unreadable")
 
 
-def _reason(upstream: str, response: httpx.Response) -> str:
+def _reason(upstream: str, got: Got) -> str:
     try:
-        problem = response.json()
-        kind = str(problem.get("type", "")).removeprefix("/problems/")
+        problem = orjson.loads(got.content)
+        kind = str(problem.get("type", "")).removeprefix("/problems/") if isinstance(problem, dict) else ""
     except ValueError:
         kind = ""
-    return f"the {upstream} service answered {response.status_code}" + (f" ({kind})" if kind else "")
+    return f"the {upstream} service answered {got.status}" + (f" ({kind})" if kind else "")
 
 
 def missing(part: str, answer: Answer) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from arrs_kit.principal import Principal, principal_headers
+from arrs_kit.principal import EMPTY_BODY_DIGEST, Principal, principal_headers
 
 
 class Signer:
@@ -14,13 +14,33 @@ class Signer:
 
     def headers(self, principal: Principal, request: httpx.Request, body_digest: bytes) -> list[tuple[str, str]]:
         """The signed principal headers for ``request`` exactly as it will be sent upstream."""
+        return self.for_request(
+            principal,
+            request.url.path,
+            request.url.query.decode("latin-1"),
+            request.headers.get("x-request-id", ""),
+            method=request.method,
+            body_digest=body_digest,
+        )
+
+    def for_request(
+        self,
+        principal: Principal,
+        path: str,
+        query: str,
+        request_id: str,
+        *,
+        method: str = "GET",
+        body_digest: bytes = EMPTY_BODY_DIGEST,
+    ) -> list[tuple[str, str]]:
+        """The signed principal headers for a request to ``path`` with the raw ``query`` as sent."""
         signed = principal_headers(
             principal,
             self._secret,
-            method=request.method,
-            path=request.url.path,
-            query=request.url.query.decode("latin-1"),
+            method=method,
+            path=path,
+            query=query,
             body_digest=body_digest,
-            request_id=request.headers.get("x-request-id", ""),
+            request_id=request_id,
         )
         return list(signed.items())
