@@ -115,6 +115,18 @@ def upstreams(database_factory: DatabaseFactory) -> Iterator[tuple[TestClient, T
             yield roles, budget
 
 
+@pytest.fixture
+def own_budget(upstreams: tuple[TestClient, TestClient], database_factory: DatabaseFactory) -> Iterator[TestClient]:
+    """A budget service of the test's own (to write to), with the shared register's ICBs, PCNs and posts."""
+    roles, _shared = upstreams
+    url = database_factory.create("budget", "sqlite", lambda u: migrate.upgrade("budget", u))
+    catalogue = RoleCatalogue(roles, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=3600)
+    app = create_budget(BudgetSettings(database_url=url), configure_logs=False, catalogue=catalogue)
+    with TestClient(app, base_url="http://budget") as client:
+        load_register(client)
+        yield client
+
+
 @pytest.fixture(params=BACKENDS)
 def evaluation_url(request: pytest.FixtureRequest, database_factory: DatabaseFactory) -> Iterator[str]:
     url = database_factory.create("evaluation", request.param, lambda u: migrate.upgrade("evaluation", u))

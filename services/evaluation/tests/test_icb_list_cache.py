@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from arrs_kit.testing import ADMIN, asgi_client
+from arrs_kit.testing import ADMIN, GatewaySigner, asgi_client
 from evaluation.analyses.cache import StateCache
 from evaluation.changes import repository as pcn_changes
 
@@ -109,3 +109,28 @@ def test_a_kept_value_is_answered_only_for_its_state_and_the_least_used_go_first
     cache.put("c", 1, "C")
     assert (cache.get("b", 1), cache.get("a", (1, [2])), cache.get("c", 1)) == (None, "A", "C")
     assert (cache.hits, cache.misses) == (4, 3)
+
+
+async def test_a_change_the_budget_service_answers_is_in_the_next_read(
+    evaluation_url: str, upstreams: tuple[TestClient, TestClient], own_budget: TestClient
+) -> None:
+    """The list keeps the digests of the budget answers its PCNs and posts were read from: a post that
+    ends is in the next read (the replicas read the budget service afresh, as after the TTL)."""
+    cached, fresh = (replica(evaluation_url, upstreams[0], own_budget, entries=n) for n in (512, 0))
+    cache: StateCache[Any] = cached.state.icb_evaluations
+    async with asgi_client(cached, principal=ADMIN) as reader, asgi_client(fresh, principal=ADMIN) as truth:
+        before = await rows(truth)
+        assert await rows(reader) == before
+        hits = cache.hits
+        assert await rows(reader) == before and cache.hits == hits + 1, "an unchanged list is kept"
+        etag = own_budget.get("/v1/posts/1", auth=GatewaySigner(ADMIN)).headers["ETag"]
+        ended = own_budget.patch(
+            "/v1/posts/1", json={"leave_date": "2025-01-31"}, headers={"If-Match": etag}, auth=GatewaySigner(ADMIN)
+        )
+        assert ended.status_code == 200, ended.text
+        after = await rows(truth)
+        assert after != before, "a post that ended changes the list"
+        misses = cache.misses
+        assert await rows(reader) == after and cache.misses == misses + 1, "the kept list is refused"
+        hits = cache.hits
+        assert await rows(reader) == after and cache.hits == hits + 1, "and the new one kept"

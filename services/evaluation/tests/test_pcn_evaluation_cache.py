@@ -5,7 +5,7 @@ PostgreSQL. The budget service here is the test's own (it is written to)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,15 +13,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from arrs_kit import migrate
-from arrs_kit.settings import DEV_GATEWAY_SECRET
-from arrs_kit.testing import ADMIN, DatabaseFactory, GatewaySigner, asgi_client
-from budget.clients.roles import RoleCatalogue
-from budget.config import BudgetSettings
-from budget.main import create_app as create_budget
+from arrs_kit.testing import ADMIN, GatewaySigner, asgi_client
 from evaluation.analyses.cache import StateCache
 
-from .conftest import load_register, replica
+from .conftest import replica
 
 SUMMARY = ("/v1/evaluations/pcns/U00001/summary", {"fy": "2024-25", "as_of": "2025-02-15"})
 CELLS = [{"area": "estates", "lens": "operations", "status": "in_place", "owner": "PCN manager"}]
@@ -39,25 +34,13 @@ WORKLOAD = {
 
 
 @pytest.fixture
-def budget(upstreams: tuple[TestClient, TestClient], database_factory: DatabaseFactory) -> Iterator[TestClient]:
-    """A budget service of this test's own, with the shared register's ICBs, PCNs and posts."""
-    roles, _shared = upstreams
-    url = database_factory.create("budget", "sqlite", lambda u: migrate.upgrade("budget", u))
-    catalogue = RoleCatalogue(roles, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=3600)
-    app = create_budget(BudgetSettings(database_url=url), configure_logs=False, catalogue=catalogue)
-    with TestClient(app, base_url="http://budget") as client:
-        load_register(client)
-        yield client
-
-
-@pytest.fixture
 async def replicas(
-    evaluation_url: str, upstreams: tuple[TestClient, TestClient], budget: TestClient, who: Any
+    evaluation_url: str, upstreams: tuple[TestClient, TestClient], own_budget: TestClient, who: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient]]:
     """A caching replica and its reader, a second caching replica written through by the PCN and by a
     practice system, and a replica that keeps nothing (the truth), all on one database."""
     roles = upstreams[0]
-    cached, other, fresh = (replica(evaluation_url, roles, budget, entries=n) for n in (512, 512, 0))
+    cached, other, fresh = (replica(evaluation_url, roles, own_budget, entries=n) for n in (512, 512, 0))
     async with (
         asgi_client(cached, principal=ADMIN) as reader,
         asgi_client(other, principal=who.PCN) as pcn,
@@ -76,8 +59,9 @@ async def summary(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def test_every_change_is_in_the_next_read_and_nothing_else_is_computed_again(
     replicas: tuple[FastAPI, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient],
-    budget: TestClient,
+    own_budget: TestClient,
 ) -> None:
+    budget = own_budget
     cached, reader, pcn, practice, truth = replicas
     cache: StateCache[Any] = cached.state.pcn_evaluations
 

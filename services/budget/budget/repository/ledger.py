@@ -61,13 +61,13 @@ def balances_of(session: Session, pcn_code: str, fy: str) -> Sequence[BudgetBala
 
 
 def balances_of_pcns(session: Session, pcn_codes: Collection[str], fy: str) -> Sequence[Row[Any]]:
-    """The balances of these PCNs' pots in ``fy``, by PCN and pot: rows with the table's columns (read
-    only, no ORM object per pot)."""
+    """The balances of these PCNs' pots in ``fy``, by PCN and pot: rows of ``pcn_code``, ``pot`` and the
+    :data:`ledger.BALANCE_FIELDS` in that order (read only: no ORM object per pot, no timestamp to convert)."""
     if not pcn_codes:
         return []
     table = BudgetBalance.__table__  # type: ignore[attr-defined]
     stmt = (
-        select(table)
+        select(table.c.pcn_code, table.c.pot, *(table.c[f] for f in ledger.BALANCE_FIELDS))
         .where(one_of(session, table.c.pcn_code, pcn_codes), table.c.fy == fy)
         .order_by(table.c.pcn_code, table.c.pot)
     )

@@ -57,6 +57,11 @@ def pot_balance(row: BudgetBalance | Row[Any]) -> PotBalance:
     return PotBalance(pot=row.pot, **{f: getattr(row, f) for f in ledger.BALANCE_FIELDS})
 
 
+def _listed_pot(row: tuple[Any, ...]) -> PotBalance:
+    """A pot from a row of ``ledger_repo.balances_of_pcns`` (half the cost of reading a row by name)."""
+    return PotBalance(pot=row[1], **dict(zip(ledger.BALANCE_FIELDS, row[2:], strict=True)))
+
+
 def budget_public(pcn_code: str, fy: str, rows: Sequence[BudgetBalance]) -> BudgetPublic:
     return BudgetPublic(pcn_code=pcn_code, fy=fy, pots=[pot_balance(r) for r in rows])
 
@@ -265,7 +270,7 @@ def list_budgets(
         ListedBudget(
             pcn_code=p.code,
             fy=fy,
-            pots=[pot_balance(r) for r in rows[p.code]],
+            pots=[_listed_pot(tuple(r)) for r in rows[p.code]],
             pcn_name=p.name,
             icb_code=p.icb_code,
             list_size=p.list_size,

@@ -160,13 +160,15 @@ def icb_rows(
     cache: StateCache[list[PcnEvaluationRow]] | None = None,
 ) -> list[PcnEvaluationRow]:
     """One row per PCN of the ICB the caller may see; with ``cache``, computed again only when the PCNs,
-    their posts or any PCN's evaluation data changed (:mod:`evaluation.analyses.cache`)."""
-    pcns = budget.pcns(principal, icb_code=icb_code)
-    posts = budget.posts(principal, icb_code=icb_code)
+    their posts or any PCN's evaluation data changed (:mod:`evaluation.analyses.cache`): the PCNs and
+    posts are compared by the digests of the budget answers they were read from, not object by object."""
+    with budget.recording() as reads:
+        pcns = budget.pcns(principal, icb_code=icb_code)
+        posts = budget.posts(principal, icb_code=icb_code)
     if cache is None:
         return _icb_rows(session, pcns, posts, today)
     key = (principal.encode(), icb_code, today)
-    state = (tuple(pcns), posts, pcn_changes.counters(session, [p.code for p in pcns]))
+    state = (tuple(r.digest for r in reads), pcn_changes.counters(session, [p.code for p in pcns]))
     rows = cache.get(key, state)
     if rows is None:
         rows = _icb_rows(session, pcns, posts, today)
