@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from arrs_kit.testing import assert_problem
+from budget.schemas.budgets import BudgetPage
 
 FY = "2024-25"
 BUDGET = f"/v1/pcns/U00001/budgets/{FY}"
@@ -355,8 +356,11 @@ async def test_postings_are_append_only_and_balances_never_negative(
 async def test_every_pcns_budget_for_a_year_in_one_list(
     allocated: None, admin: httpx.AsyncClient, icb: httpx.AsyncClient, pcn: httpx.AsyncClient
 ) -> None:
-    listed = (await admin.get("/v1/budgets", params={"fy": "2024-25"})).json()
+    response = await admin.get("/v1/budgets", params={"fy": "2024-25"})
+    listed = response.json()
     assert [b["pcn_code"] for b in listed["data"]] == ["U00001", "U00002", "U00003"]
+    # Answered from plain rows: byte for byte what the declared page model makes of them.
+    assert BudgetPage.model_validate_json(response.content).model_dump_json(by_alias=True) == response.text
     one = (await admin.get("/v1/pcns/U00001/budgets/2024-25")).json()
     # The same pots as the PCN's own budget, with the PCN as its list shows it.
     assert listed["data"][0] == {**one, "pcn_name": "Riverside PCN", "icb_code": "QHM", "list_size": 50_000}

@@ -15,6 +15,7 @@ from arrs_kit.pagination import (
     FormatQuery,
     LimitQuery,
     page_or_csv,
+    rows_or_csv,
 )
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
@@ -139,10 +140,10 @@ def list_budgets(
 ) -> BudgetPage | Response:
     """Every PCN's budget for a financial year, by PCN code (an ICB's dashboards and scorecards read
     them in one call): the PCNs the client may see, optionally of one ICB."""
-    items, next_cursor = budgets.list_budgets(
+    rows, next_cursor = budgets.list_budgets(
         session=session, principal=principal, fy=fy, icb_code=icb_code, cursor=cursor, limit=limit
     )
-    return page_or_csv(request, format, BudgetPage(data=items, next_cursor=next_cursor), filename="budgets")
+    return rows_or_csv(request, format, rows, next_cursor=next_cursor, filename="budgets")
 
 
 @router.get(

@@ -38,7 +38,6 @@ from budget.schemas.budgets import (
     AllocationCreate,
     AllocationPublic,
     BudgetPublic,
-    ListedBudget,
     PostingPublic,
     PotBalance,
     PotLapse,
@@ -55,11 +54,6 @@ LAPSE = "lapse"
 
 def pot_balance(row: BudgetBalance | Row[Any]) -> PotBalance:
     return PotBalance(pot=row.pot, **{f: getattr(row, f) for f in ledger.BALANCE_FIELDS})
-
-
-def _listed_pot(row: tuple[Any, ...]) -> PotBalance:
-    """A pot from a row of ``ledger_repo.balances_of_pcns`` (half the cost of reading a row by name)."""
-    return PotBalance(pot=row[1], **dict(zip(ledger.BALANCE_FIELDS, row[2:], strict=True)))
 
 
 def budget_public(pcn_code: str, fy: str, rows: Sequence[BudgetBalance]) -> BudgetPublic:
@@ -250,9 +244,12 @@ def get_budget(*, session: Session, pcn: Pcn, fy: str) -> BudgetPublic:
 
 def list_budgets(
     *, session: Session, principal: Principal, fy: str, icb_code: str | None, cursor: str | None, limit: int
-) -> tuple[list[ListedBudget], str | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     """The pots of every PCN the principal may see (optionally of one ICB) for a year, by PCN code, each
-    with the PCN's name, ICB and list size; a PCN with nothing posted that year has no pots."""
+    with the PCN's name, ICB and list size; a PCN with nothing posted that year has no pots.
+
+    The rows are plain dicts in the shape of :class:`ListedBudget` (its fields, in its order), answered
+    without a model per row (``rows_or_csv``): an ICB's scorecard list reads this page on every poll."""
     financial_year(fy)
     after = decode_cursor(cursor, str)
     pcns = register_repo.list_pcns(
@@ -263,18 +260,19 @@ def list_budgets(
         limit=limit + 1,
     )
     page, next_cursor = next_cursor_for(pcns, limit, lambda r: (r.code,))
-    rows: dict[str, list[Row[Any]]] = {p.code: [] for p in page}
-    for row in ledger_repo.balances_of_pcns(session, list(rows), fy):
-        rows[row.pcn_code].append(row)
+    pots: dict[str, list[dict[str, Any]]] = {p.code: [] for p in page}
+    for row in ledger_repo.balances_of_pcns(session, list(pots), fy):
+        values = tuple(row)
+        pots[values[0]].append({"pot": values[1], **dict(zip(ledger.BALANCE_FIELDS, values[2:], strict=True))})
     return [
-        ListedBudget(
-            pcn_code=p.code,
-            fy=fy,
-            pots=[_listed_pot(tuple(r)) for r in rows[p.code]],
-            pcn_name=p.name,
-            icb_code=p.icb_code,
-            list_size=p.list_size,
-        )
+        {
+            "pcn_code": p.code,
+            "fy": fy,
+            "pots": pots[p.code],
+            "pcn_name": p.name,
+            "icb_code": p.icb_code,
+            "list_size": p.list_size,
+        }
         for p in page
     ], next_cursor
 
