@@ -327,3 +327,43 @@ async def test_posts_are_listed_by_icb_and_role(admin: httpx.AsyncClient, icb: h
     assert await ids(icb, icb_code="QOX") == []
     assert await ids(icb, role_code="clinical_pharmacist") == [pharmacist["id"]]
     assert_problem(await admin.get("/v1/posts", params={"role_code": "Not a role!"}), 422, "validation-error")
+
+
+async def test_a_polled_post_list_is_answered_304_until_a_post_on_it_changes(
+    admin: httpx.AsyncClient, icb: httpx.AsyncClient
+) -> None:
+    first = await created(admin)
+    await created(admin, pcn_code="U00003", employer_code="B82001", practice_codes=["B82001"], display_name="Downs")
+    page = {"icb_code": "QHM"}
+    listed = await admin.get("/v1/posts", params=page)
+    etag = listed.headers["ETag"]
+    assert listed.status_code == 200 and etag.startswith('W/"posts-')
+    again = await admin.get("/v1/posts", params=page, headers={"If-None-Match": etag})
+    assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+    assert (await admin.get("/v1/posts", params=page, headers={"If-None-Match": '"other", *'})).status_code == 304
+    # Another page, another caller's view, CSV: each its own answer.
+    assert (
+        await admin.get("/v1/posts", params={"icb_code": "QOX"}, headers={"If-None-Match": etag})
+    ).status_code == 200
+    assert (await admin.get("/v1/posts", params={**page, "role_code": "dietitian"})).headers["ETag"] != etag
+    # The ETag names the bytes: the ICB sees the same page of its own ICB (304), but not another ICB's.
+    assert (await icb.get("/v1/posts", headers={"If-None-Match": etag})).status_code == 304
+    downs = (await admin.get("/v1/posts", params={"icb_code": "QOX"})).headers["ETag"]
+    assert (await icb.get("/v1/posts", params={"icb_code": "QOX"}, headers={"If-None-Match": downs})).status_code == 200
+    as_csv = await admin.get("/v1/posts", params={**page, "format": "csv"}, headers={"If-None-Match": etag})
+    assert as_csv.status_code == 200 and "ETag" not in as_csv.headers
+    # A post in the page changes: the page is answered whole, with a new ETag that is then 304.
+    current = (await admin.get(f"/v1/posts/{first['id']}")).headers["ETag"]
+    changed = await admin.patch(f"/v1/posts/{first['id']}", json={"afc_band": "8a"}, headers={"If-Match": current})
+    assert changed.status_code == 200, changed.text
+    fresh = await admin.get("/v1/posts", params=page, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.json()["data"][0]["afc_band"] == "8a"
+    assert fresh.headers["ETag"] != etag
+    assert (
+        await admin.get("/v1/posts", params=page, headers={"If-None-Match": fresh.headers["ETag"]})
+    ).status_code == 304
+    # A new post in the page changes it too.
+    await created(admin, display_name="Second pharmacist")
+    assert (
+        await admin.get("/v1/posts", params=page, headers={"If-None-Match": fresh.headers["ETag"]})
+    ).status_code == 200

@@ -1,6 +1,11 @@
-"""ETags and If-Match for resources that can be edited (optimistic concurrency)."""
+"""ETags: If-Match for resources that can be edited (optimistic concurrency), and weak ETags with
+If-None-Match for lists a client polls (conditional reads)."""
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
 
 from arrs_kit.problems import PreconditionFailed, PreconditionRequired
 
@@ -22,3 +27,25 @@ def require_if_match(if_match: str | None, current: str) -> None:
             f"The resource has changed since you read it (current ETag {current}); read it again and retry.",
             headers={"ETag": current},
         )
+
+
+NOT_MODIFIED_DOC: dict[str, Any] = {
+    "description": "Not modified: the answer is still the one whose ETag the request's If-None-Match names "
+    "(no body; the ETag header repeats it)."
+}
+
+
+def list_etag(kind: str, determinants: Iterable[object]) -> str:
+    """A weak ETag for a list answer, from everything that determines its bytes (for a page of
+    versioned rows: each row's id and version, and the next cursor)."""
+    digest = hashlib.sha256(repr(tuple(determinants)).encode()).hexdigest()[:32]
+    return f'W/"{kind}-{digest}"'
+
+
+def none_match(if_none_match: str | None, current: str) -> bool:
+    """Whether ``If-None-Match`` names ``current``: the weak comparison (RFC 9110 §13.1.2), ``*`` any."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    bare = current.removeprefix("W/")
+    return "*" in tags or any(tag.removeprefix("W/") == bare for tag in tags)

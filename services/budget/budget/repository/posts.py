@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -25,17 +26,20 @@ def get_post(session: Session, post_id: int, *, for_update: bool = False) -> Pos
     return session.scalars(stmt).one_or_none()
 
 
-def list_posts(
-    session: Session,
+Columns = TypeVarTuple("Columns")
+
+
+def _listed(
+    stmt: Select[*Columns],
     *,
     scope: ListScope,
     pcn_code: str | None,
     after_id: int | None,
     limit: int,
-    icb_code: str | None = None,
-    role_code: str | None = None,
-) -> Sequence[Post]:
-    stmt = select(Post).order_by(col(Post.id))
+    icb_code: str | None,
+    role_code: str | None,
+) -> Select[*Columns]:
+    stmt = stmt.order_by(col(Post.id))
     if not scope.everything:
         pcns_of_icbs = select(col(Pcn.code)).where(col(Pcn.icb_code).in_(scope.icb_codes))
         stmt = stmt.where(col(Post.pcn_code).in_(pcns_of_icbs) | col(Post.pcn_code).in_(scope.pcn_codes))
@@ -47,7 +51,52 @@ def list_posts(
         stmt = stmt.where(col(Post.role_code) == role_code)
     if after_id is not None:
         stmt = stmt.where(col(Post.id) > after_id)
-    return session.scalars(stmt.limit(limit)).all()
+    return stmt.limit(limit)
+
+
+def list_posts(
+    session: Session,
+    *,
+    scope: ListScope,
+    pcn_code: str | None,
+    after_id: int | None,
+    limit: int,
+    icb_code: str | None = None,
+    role_code: str | None = None,
+) -> Sequence[Post]:
+    stmt = _listed(
+        select(Post),
+        scope=scope,
+        pcn_code=pcn_code,
+        after_id=after_id,
+        limit=limit,
+        icb_code=icb_code,
+        role_code=role_code,
+    )
+    return session.scalars(stmt).all()
+
+
+def list_post_versions(
+    session: Session,
+    *,
+    scope: ListScope,
+    pcn_code: str | None,
+    after_id: int | None,
+    limit: int,
+    icb_code: str | None = None,
+    role_code: str | None = None,
+) -> list[tuple[int, int]]:
+    """The id and version of each post :func:`list_posts` would answer, and nothing else."""
+    stmt = _listed(
+        select(col(Post.id), col(Post.version)),
+        scope=scope,
+        pcn_code=pcn_code,
+        after_id=after_id,
+        limit=limit,
+        icb_code=icb_code,
+        role_code=role_code,
+    )
+    return [(int(str(row[0])), int(row[1])) for row in session.execute(stmt)]
 
 
 def posts_in_fy(session: Session, pcn_code: str, fy: str, start: date, end: date) -> Sequence[Post]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.etag import NOT_MODIFIED_DOC, none_match
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -14,6 +15,7 @@ from arrs_kit.pagination import (
     FormatQuery,
     LimitQuery,
     page_or_csv,
+    wants_csv,
 )
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
@@ -61,7 +63,7 @@ def create_post(
     tags=["posts"],
     operation_id="list_posts",
     response_model=PostPage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+    responses={**CSV_RESPONSE_DOC, 304: NOT_MODIFIED_DOC, **problem_responses(403, 422)},
 )
 def list_posts(
     request: Request,
@@ -82,17 +84,30 @@ def list_posts(
 ) -> PostPage | Response:
     """Posts in the order they were added. Admins and national dashboards see all; an ICB client or
     an ICB's dashboard the posts of its ICB's PCNs; a PCN client its own. Practice systems may not
-    list. Filters combine: a PCN, an ICB's PCNs, a role."""
-    items, next_cursor = posts.list_posts(
-        session=session,
-        principal=principal,
-        pcn_code=pcn_code,
-        icb_code=icb_code,
-        role_code=role_code,
-        cursor=cursor,
-        limit=limit,
-    )
-    return page_or_csv(request, format, PostPage(data=items, next_cursor=next_cursor), filename="posts")
+    list. Filters combine: a PCN, an ICB's PCNs, a role.
+
+    The JSON page carries a weak `ETag`; sent back as `If-None-Match`, an unchanged page is answered
+    304 with no body, from the posts' ids and versions alone (a poller's cheap check)."""
+    query: dict[str, Any] = {
+        "session": session,
+        "principal": principal,
+        "pcn_code": pcn_code,
+        "icb_code": icb_code,
+        "role_code": role_code,
+        "cursor": cursor,
+        "limit": limit,
+    }
+    as_csv = wants_csv(request, format)
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and not as_csv:
+        etag = posts.list_posts_etag(**query)
+        if none_match(if_none_match, etag):
+            return Response(status_code=304, headers={"ETag": etag})
+    items, next_cursor, etag = posts.list_posts(**query)
+    response = page_or_csv(request, format, PostPage(data=items, next_cursor=next_cursor), filename="posts")
+    if not as_csv:
+        response.headers["ETag"] = etag
+    return response
 
 
 @router.get(

@@ -3,11 +3,12 @@ any); its ICB and dashboards read them."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.etag import make_etag, require_if_match
+from arrs_kit.etag import list_etag, make_etag, require_if_match
 from arrs_kit.pagination import next_cursor_for
 from arrs_kit.principal import Principal
 from budget.clients.roles import RoleCatalogue
@@ -34,6 +35,11 @@ PRACTICE_EMPLOYED = frozenset({"pcn_lead_practice", "member_practice"})
 for the practices a post serves), checked when a post is made and when a patch changes its
 employment model or employer. A practice that leaves later does not make the post's other edits
 fail; the next change of employer is checked again."""
+
+
+LIST_REPRESENTATION = "post-list-v1"
+"""Part of every post list's ETag: change it when what a listed post shows changes shape, so that a
+client's kept page is not confirmed by a 304 after such a release."""
 
 
 def post_etag(post: Post) -> str:
@@ -157,20 +163,52 @@ def list_posts(
     limit: int,
     icb_code: str | None = None,
     role_code: str | None = None,
-) -> tuple[list[PostPublic], str | None]:
-    """Posts in id order within the principal's scope, optionally of one PCN, one ICB, one role."""
-    visible = authz.list_scope(principal)
-    rows = posts_repo.list_posts(
-        session,
-        scope=visible,
-        pcn_code=common.normalise_code(pcn_code) if pcn_code else None,
-        icb_code=common.normalise_code(icb_code) if icb_code else None,
-        role_code=role_code.lower() if role_code else None,
-        after_id=common.after_id(cursor),
-        limit=limit + 1,
-    )
+) -> tuple[list[PostPublic], str | None, str]:
+    """Posts in id order within the principal's scope, optionally of one PCN, one ICB, one role; with the
+    page's weak ETag (:func:`list_posts_etag`)."""
+    rows = posts_repo.list_posts(session, **_filters(principal, pcn_code, cursor, limit, icb_code, role_code))
     page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.id,))
-    return [_public(p) for p in page], next_cursor
+    etag = _page_etag([(p.id, p.version) for p in page], next_cursor)
+    return [_public(p) for p in page], next_cursor, etag
+
+
+def list_posts_etag(
+    *,
+    session: Session,
+    principal: Principal,
+    pcn_code: str | None,
+    cursor: str | None,
+    limit: int,
+    icb_code: str | None = None,
+    role_code: str | None = None,
+) -> str:
+    """The weak ETag of the page :func:`list_posts` would answer, from its posts' ids and versions alone
+    (a post's version counts every change of what it shows): for ``If-None-Match``."""
+    rows = posts_repo.list_post_versions(session, **_filters(principal, pcn_code, cursor, limit, icb_code, role_code))
+    page, next_cursor = next_cursor_for(rows, limit, lambda r: (r[0],))
+    return _page_etag(page, next_cursor)
+
+
+def _filters(
+    principal: Principal,
+    pcn_code: str | None,
+    cursor: str | None,
+    limit: int,
+    icb_code: str | None,
+    role_code: str | None,
+) -> dict[str, Any]:
+    return {
+        "scope": authz.list_scope(principal),
+        "pcn_code": common.normalise_code(pcn_code) if pcn_code else None,
+        "icb_code": common.normalise_code(icb_code) if icb_code else None,
+        "role_code": role_code.lower() if role_code else None,
+        "after_id": common.after_id(cursor),
+        "limit": limit + 1,
+    }
+
+
+def _page_etag(rows: Sequence[tuple[int | None, int]], next_cursor: str | None) -> str:
+    return list_etag("posts", (LIST_REPRESENTATION, *rows, next_cursor))
 
 
 def update_post(
