@@ -124,11 +124,20 @@ def _claim(body: dict[str, Any]) -> ClaimLine:
 
 
 class BudgetClient:
-    def __init__(self, client: httpx.Client, *, gateway_secret: str, ttl_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        gateway_secret: str,
+        ttl_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.secret = gateway_secret
         self.ttl_s = ttl_s
-        self._cache: dict[tuple[str, str], tuple[float, Any, bytes]] = {}
+        self.clock = clock
+        # (read at, body, digest of its bytes, ETag the service gave it)
+        self._cache: dict[tuple[str, str], tuple[float, Any, bytes, str | None]] = {}
         self._parsed: dict[tuple[str, ...], tuple[float, Any, tuple[Read, ...]]] = {}
         self._lock = threading.Lock()
         self._recordings = threading.local()
@@ -185,17 +194,29 @@ class BudgetClient:
         return body
 
     def _answer(self, principal: Principal, path: str, params: dict[str, Any] | None) -> tuple[Any, bytes]:
-        """The answer, from the cache while its TTL holds, with the digest of its bytes."""
+        """The answer, from the cache while its TTL holds, with the digest of its bytes. After the TTL
+        an answer that came with an ETag is read again conditionally: a 304 keeps it (and its digest)
+        for another TTL without the service building it or this client parsing it."""
         key = (principal.encode(), path + ("?" + str(sorted(params.items())) if params else ""))
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1], hit[2]
+        etag = hit[3] if hit is not None else None
         try:
-            response = self.client.get(path, params=params, auth=PrincipalAuth(principal, self.secret))
+            response = self.client.get(
+                path,
+                params=params,
+                headers={"If-None-Match": etag} if etag else None,
+                auth=PrincipalAuth(principal, self.secret),
+            )
         except httpx.HTTPError as exc:
             raise BudgetUnavailable(f"The budget service did not answer ({type(exc).__name__}).") from exc
+        if response.status_code == 304 and hit is not None:
+            with self._lock:
+                self._cache[key] = (now, hit[1], hit[2], etag)
+            return hit[1], hit[2]
         if response.status_code in (404, 422):  # none such, or none the caller may see
             body = None
         elif response.status_code == 200:
@@ -209,18 +230,22 @@ class BudgetClient:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (now, body, digest)
+            self._cache[key] = (now, body, digest, response.headers.get("ETag") if body is not None else None)
         return body, digest
 
     def _remembered(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
         """What ``read`` makes of the budget service's answers, kept as long as the answers are (an ICB's
-        posts are read as objects once per TTL, not parsed again for every request)."""
+        posts are read as objects once, not parsed again for every request): within the TTL as it is;
+        after it, while every answer it was made from is read again (conditionally) unchanged."""
         if self.ttl_s <= 0:
             return read()
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hit = self._parsed.get(key)
-        if hit is not None and now - hit[0] < self.ttl_s:
+        if hit is not None and (now - hit[0] < self.ttl_s or self.unchanged(hit[2])):
+            if now - hit[0] >= self.ttl_s:  # read again (conditionally) and the same: kept another TTL
+                with self._lock:
+                    self._parsed[key] = (now, hit[1], hit[2])
             self._note(hit[2])  # what it was parsed from, for a recording around this read
             return cast(T, hit[1])
         with self.recording() as reads:
