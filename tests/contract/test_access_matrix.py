@@ -185,6 +185,7 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     # The catalogue: everybody but practice systems reads it, the admin writes it.
     ("GET", "/v1/roles"): ("/v1/roles", None, READ),
     ("GET", "/v1/rates"): ("/v1/rates", None, READ),
+    ("GET", "/v1/rates/gaps"): ("/v1/rates/gaps?fy=2024-25", None, READ),
     ("GET", "/v1/roles/{role_code}"): ("/v1/roles/care_coordinator", None, READ),
     ("GET", "/v1/roles/{role_code}/job-plan-template"): ("/v1/roles/care_coordinator/job-plan-template", None, READ),
     ("POST", "/v1/roles"): (

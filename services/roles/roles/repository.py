@@ -30,6 +30,11 @@ def list_roles(session: Session, *, claimable_on: date | None, after_code: str |
     return session.scalars(stmt.limit(limit)).all()
 
 
+def all_roles(session: Session) -> Sequence[Role]:
+    """Every role, by code (the catalogue holds a few dozen)."""
+    return session.scalars(select(Role).order_by(Role.code)).all()
+
+
 def role_names(session: Session) -> dict[str, str]:
     rows = session.execute(select(Role.code, Role.name)).all()  # type: ignore[call-overload]
     return {code: name for code, name in rows}  # noqa: C416 - rows are Row objects

@@ -18,7 +18,7 @@ from arrs_kit.pagination import (
 )
 from arrs_kit.problems import problem_responses
 from arrs_kit.types import BoundedDate
-from roles import service
+from roles import gaps, service
 from roles.access import AdminDep, ReaderDep
 from roles.deps import RatePeriodLease, RoleCodePath
 from roles.schemas import (
@@ -29,6 +29,7 @@ from roles.schemas import (
     Geography,
     JobPlanTemplatePublic,
     JobPlanTemplateUpsert,
+    RateGapPage,
     RatePage,
     RatePeriodPublic,
     RoleCreate,
@@ -211,6 +212,37 @@ def put_job_plan_template(
 ) -> JobPlanTemplatePublic:
     """Admin: replace a role's job-plan template."""
     return service.put_template(session=session, principal=principal, code=role_code, data=data)
+
+
+@router.get(
+    "/rates/gaps",
+    tags=["rates"],
+    operation_id="list_rate_gaps",
+    response_model=RateGapPage,
+    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+)
+def list_rate_gaps(
+    request: Request,
+    session: ReadSessionDep,
+    _principal: ReaderDep,
+    fy: Annotated[str, Query(min_length=7, max_length=7, description="Financial year `YYYY-YY`.")],
+    geography: Annotated[Geography | None, Query(description="One geography; default every one.")] = None,
+    role_code: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,63}$", description="One role; default every one.")
+    ] = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    format: FormatQuery = None,
+) -> RateGapPage | Response:
+    """What the catalogue lacks: every claim month of the year in which a role is claimable but has no
+    rate in force on the 1st, per geography the role is paid in (the ARRS GP: `national`, `london`;
+    every other role: `national`, `outer_london`, `inner_london`), by role, geography and month. A
+    claim for such a month is refused `rate-not-published` until a rate period is loaded."""
+    items, next_cursor = gaps.rate_gaps(
+        session=session, fy=fy, geography=geography, role_code=role_code, cursor=cursor, limit=limit
+    )
+    page = RateGapPage(data=items, next_cursor=next_cursor, fy=fy)
+    return page_or_csv(request, format, page, filename=f"rate-gaps-{fy}")
 
 
 @router.get(

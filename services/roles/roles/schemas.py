@@ -140,6 +140,13 @@ class RateInForce(BaseModel):
     rate_period_id: int
 
 
+class RateGap(BaseModel):
+    role_code: str
+    role_name: str
+    geography: Geography
+    month: str = Field(description="A claim month `YYYY-MM` with no rate in force on its first day.")
+
+
 class FundingShareCreate(Strict):
     effective_from: BoundedDate
     share: ShareStr
@@ -232,6 +239,10 @@ class RoleDetail(RoleSummary):
 
 class RolePage(Page[RoleSummary]):
     """A page of roles."""
+
+
+class RateGapPage(Page[RateGap]):
+    fy: str
 
 
 class RatePage(Page[RateInForce]):
