@@ -52,9 +52,10 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tools.demo
 
+# --all keeps setuptools pinned: the editable installs above build with the venv's own (--no-build-isolation).
 lock: $(STAMP)
 	{ echo "# Every dependency of the platform and its tests, pinned. Regenerate with: make lock"; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e'; } > requirements.txt
+	  $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -e '^-e' -e '^pip=='; } > requirements.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
