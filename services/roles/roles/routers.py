@@ -225,7 +225,9 @@ def list_rate_gaps(
     request: Request,
     session: ReadSessionDep,
     _principal: ReaderDep,
-    fy: Annotated[str, Query(min_length=7, max_length=7, description="Financial year `YYYY-YY`.")],
+    fy: Annotated[
+        str, Query(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])
+    ],
     geography: Annotated[Geography | None, Query(description="One geography; default every one.")] = None,
     role_code: Annotated[
         str | None, Query(pattern=r"^[A-Za-z][A-Za-z0-9_]{1,63}$", description="One role; default every one.")
