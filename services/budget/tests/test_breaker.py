@@ -16,28 +16,21 @@ import httpx
 import pytest
 
 from arrs_kit.settings import DEV_GATEWAY_SECRET
+from arrs_kit.testing import ManualClock
 from budget.clients.breaker import CircuitBreaker
 from budget.clients.roles import RoleCatalogue, RolesUnavailable
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def state_of(b: CircuitBreaker) -> str:
     return b.state  # read afresh each time (mypy would narrow the property after an assert)
 
 
-def breaker(clock: Clock, failures: int = 3, cool_down_s: float = 10.0) -> CircuitBreaker:
+def breaker(clock: ManualClock, failures: int = 3, cool_down_s: float = 10.0) -> CircuitBreaker:
     return CircuitBreaker(failure_threshold=failures, cool_down_s=cool_down_s, clock=clock)
 
 
 def test_consecutive_failures_open_it_and_a_success_resets_the_count() -> None:
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock)
     for _ in range(2):
         assert b.admit() is None
@@ -54,7 +47,7 @@ def test_consecutive_failures_open_it_and_a_success_resets_the_count() -> None:
 
 
 def test_open_it_refuses_with_the_seconds_left_then_half_opens_for_one_trial() -> None:
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, failures=1, cool_down_s=10.0)
     assert b.admit() is None
     b.failed()
@@ -74,7 +67,7 @@ def test_open_it_refuses_with_the_seconds_left_then_half_opens_for_one_trial() -
 
 
 def test_a_failed_trial_opens_it_for_another_cool_down() -> None:
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, failures=2, cool_down_s=5.0)
     for _ in range(2):
         assert b.admit() is None
@@ -93,7 +86,7 @@ def test_a_failed_trial_opens_it_for_another_cool_down() -> None:
 
 
 def test_a_half_open_breaker_lets_exactly_one_of_many_threads_through() -> None:
-    clock = Clock()
+    clock = ManualClock()
     b = breaker(clock, failures=1, cool_down_s=1.0)
     assert b.admit() is None
     b.failed()
@@ -177,7 +170,7 @@ def test_calls_beyond_the_limit_are_refused_at_once(pool: ThreadPoolExecutor) ->
 
 
 def test_an_expired_role_is_read_again_once_and_served_meanwhile(pool: ThreadPoolExecutor) -> None:
-    roles, clock = HeldRoles(), Clock()
+    roles, clock = HeldRoles(), ManualClock()
     client = httpx.Client(transport=httpx.MockTransport(roles), base_url="http://roles")
     cat = RoleCatalogue(client, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=60, max_in_flight=1, clock=clock)
     roles.release.set()
@@ -208,7 +201,7 @@ def test_an_expired_role_whose_refresh_fails_is_not_served_once_the_refresh_has_
             raise answer
         return answer
 
-    clock = Clock()
+    clock = ManualClock()
     client = httpx.Client(transport=httpx.MockTransport(roles), base_url="http://roles")
     cat = RoleCatalogue(client, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=60, clock=clock)
     assert cat.role("clinical_pharmacist") is not None
@@ -227,7 +220,7 @@ def test_failures_open_the_breaker_and_the_roles_service_is_left_alone() -> None
         calls += 1
         raise httpx.ConnectError("refused", request=request)
 
-    clock = Clock()
+    clock = ManualClock()
     cat = catalogue(down, breaker=CircuitBreaker(failure_threshold=3, cool_down_s=30, clock=clock))
     for _ in range(3):
         with pytest.raises(RolesUnavailable) as failed:
@@ -248,7 +241,7 @@ def test_failures_open_the_breaker_and_the_roles_service_is_left_alone() -> None
 
 def test_an_answer_the_client_cannot_read_counts_as_a_failure_and_a_404_does_not() -> None:
     answers = iter([httpx.Response(500), httpx.Response(200, text="not json"), httpx.Response(404)])
-    clock = Clock()
+    clock = ManualClock()
     cat = catalogue(lambda _: next(answers), breaker=CircuitBreaker(failure_threshold=3, cool_down_s=30, clock=clock))
     for _ in range(2):
         with pytest.raises(RolesUnavailable):

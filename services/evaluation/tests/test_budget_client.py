@@ -10,16 +10,8 @@ import httpx
 from fastapi.testclient import TestClient
 
 from arrs_kit.settings import DEV_GATEWAY_SECRET
-from arrs_kit.testing import ADMIN, GatewaySigner
+from arrs_kit.testing import ADMIN, GatewaySigner, ManualClock
 from evaluation.clients.budget import BudgetClient
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_an_unchanged_answer_is_confirmed_by_304_and_kept_with_what_was_parsed(own_budget: TestClient) -> None:
@@ -30,7 +22,7 @@ def test_an_unchanged_answer_is_confirmed_by_304_and_kept_with_what_was_parsed(o
             statuses[response.status_code] += 1
 
     own_budget.event_hooks["response"].append(count)
-    clock = Clock()
+    clock = ManualClock()
     client = BudgetClient(own_budget, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=30, clock=clock)
 
     posts = client.posts(ADMIN, icb_code="QHM")

@@ -170,6 +170,16 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"postgresql: {reason} ({mode})"
 
 
+class ManualClock:
+    """A monotonic clock a test moves by hand (``clock.now += 31``), for code that takes ``clock=``."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def signed_headers(
     principal: Principal = ADMIN,
     *,

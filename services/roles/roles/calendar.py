@@ -38,3 +38,18 @@ def financial_year(fy: str) -> tuple[date, date]:
         return parse_fy(fy)
     except ValueError as exc:
         raise InvalidFinancialYear(str(exc)) from exc
+
+
+def next_month(first: date) -> date:
+    """The first day of the month after the one that starts on ``first``."""
+    return first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(month=first.month + 1)
+
+
+def months_between(first: date, last: date) -> list[date]:
+    """The first day of every month from ``first``'s to ``last``'s, in order."""
+    months: list[date] = []
+    day = first.replace(day=1)
+    while day <= last:
+        months.append(day)
+        day = next_month(day)
+    return months

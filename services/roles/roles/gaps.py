@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from roles import repository as repo
 from roles import rules
-from roles.calendar import financial_year
-from roles.models import RatePeriod
+from roles.calendar import financial_year, months_between
 from roles.schemas import RateGap
 
 
@@ -27,10 +26,8 @@ def rate_gaps(
     inner London), by role, geography and month. A month before a role was added or after it was
     retired is no gap."""
     first, last = financial_year(fy)
-    months = rules.months_between(first, last)
-    periods: dict[str, list[RatePeriod]] = {}
-    for period in repo.list_periods(session):
-        periods.setdefault(period.role_code, []).append(period)
+    months = months_between(first, last)
+    periods = repo.periods_by_role(session)
     wanted = rules.normalise_code(role_code) if role_code else None
     rows: list[RateGap] = []
     for role in repo.all_roles(session):

@@ -47,6 +47,14 @@ def list_periods(session: Session, role_code: str | None = None) -> Sequence[Rat
     return session.scalars(stmt).all()
 
 
+def periods_by_role(session: Session) -> dict[str, list[RatePeriod]]:
+    """Every rate period, by role (each role's in :func:`list_periods` order)."""
+    grouped: dict[str, list[RatePeriod]] = {}
+    for period in list_periods(session):
+        grouped.setdefault(period.role_code, []).append(period)
+    return grouped
+
+
 def list_shares(session: Session, role_code: str) -> Sequence[FundingShare]:
     stmt = select(FundingShare).where(FundingShare.role_code == role_code).order_by(FundingShare.effective_from)  # type: ignore[arg-type]
     return session.scalars(stmt).all()

@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol, TypeVar, get_args
 
+from roles.calendar import next_month
+
 Geography = Literal["national", "outer_london", "inner_london", "london"]
 GEOGRAPHIES: tuple[str, ...] = get_args(Geography)
 """The rate columns: the ARRS GP has one London rate, other roles inner and outer London."""
@@ -27,23 +29,9 @@ def geographies_of(role_code: str) -> tuple[str, ...]:
     return ("national", "outer_london", "inner_london")
 
 
-def _next_month(first: date) -> date:
-    return first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(month=first.month + 1)
-
-
-def months_between(first: date, last: date) -> list[date]:
-    """The first day of every month from ``first``'s to ``last``'s, in order."""
-    months: list[date] = []
-    day = first.replace(day=1)
-    while day <= last:
-        months.append(day)
-        day = _next_month(day)
-    return months
-
-
 def claimable_in(added_on: date, retired_on: date | None, month_first: date) -> bool:
     """Whether a role is claimable on any day of the month that starts on ``month_first``."""
-    return added_on < _next_month(month_first) and (retired_on is None or retired_on >= month_first)
+    return added_on < next_month(month_first) and (retired_on is None or retired_on >= month_first)
 
 
 class PeriodLike(Protocol):

@@ -237,9 +237,7 @@ def rates_on(
 ) -> tuple[list[RateInForce], str | None]:
     """The rate in force on ``on`` for every role (and geography) that has one."""
     names = repo.role_names(session)
-    by_role: dict[str, list[RatePeriod]] = {}
-    for period in repo.list_periods(session):
-        by_role.setdefault(period.role_code, []).append(period)
+    by_role = repo.periods_by_role(session)
     geographies = [geography] if geography else list(rules.GEOGRAPHIES)
     rows: list[RateInForce] = []
     for role_code in sorted(by_role):

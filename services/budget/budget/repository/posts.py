@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import TypeVarTuple
+from typing import TypeVarTuple, cast
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
@@ -26,77 +27,47 @@ def get_post(session: Session, post_id: int, *, for_update: bool = False) -> Pos
     return session.scalars(stmt).one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class PostListing:
+    """Which posts a list asks for, in id order: those in ``scope`` (and of one PCN, one ICB's PCNs, one
+    role), after ``after_id``, a page of ``page_size`` and one more (to tell whether another follows)."""
+
+    scope: ListScope
+    page_size: int
+    pcn_code: str | None = None
+    icb_code: str | None = None
+    role_code: str | None = None
+    after_id: int | None = None
+
+
 Columns = TypeVarTuple("Columns")
 
 
-def _listed(
-    stmt: Select[*Columns],
-    *,
-    scope: ListScope,
-    pcn_code: str | None,
-    after_id: int | None,
-    limit: int,
-    icb_code: str | None,
-    role_code: str | None,
-) -> Select[*Columns]:
+def _listed(stmt: Select[*Columns], listing: PostListing) -> Select[*Columns]:
     stmt = stmt.order_by(col(Post.id))
-    if not scope.everything:
-        pcns_of_icbs = select(col(Pcn.code)).where(col(Pcn.icb_code).in_(scope.icb_codes))
-        stmt = stmt.where(col(Post.pcn_code).in_(pcns_of_icbs) | col(Post.pcn_code).in_(scope.pcn_codes))
-    if pcn_code is not None:
-        stmt = stmt.where(col(Post.pcn_code) == pcn_code)
-    if icb_code is not None:
-        stmt = stmt.where(col(Post.pcn_code).in_(select(col(Pcn.code)).where(col(Pcn.icb_code) == icb_code)))
-    if role_code is not None:
-        stmt = stmt.where(col(Post.role_code) == role_code)
-    if after_id is not None:
-        stmt = stmt.where(col(Post.id) > after_id)
-    return stmt.limit(limit)
+    if not listing.scope.everything:
+        pcns_of_icbs = select(col(Pcn.code)).where(col(Pcn.icb_code).in_(listing.scope.icb_codes))
+        stmt = stmt.where(col(Post.pcn_code).in_(pcns_of_icbs) | col(Post.pcn_code).in_(listing.scope.pcn_codes))
+    if listing.pcn_code is not None:
+        stmt = stmt.where(col(Post.pcn_code) == listing.pcn_code)
+    if listing.icb_code is not None:
+        of_icb = select(col(Pcn.code)).where(col(Pcn.icb_code) == listing.icb_code)
+        stmt = stmt.where(col(Post.pcn_code).in_(of_icb))
+    if listing.role_code is not None:
+        stmt = stmt.where(col(Post.role_code) == listing.role_code)
+    if listing.after_id is not None:
+        stmt = stmt.where(col(Post.id) > listing.after_id)
+    return stmt.limit(listing.page_size + 1)
 
 
-def list_posts(
-    session: Session,
-    *,
-    scope: ListScope,
-    pcn_code: str | None,
-    after_id: int | None,
-    limit: int,
-    icb_code: str | None = None,
-    role_code: str | None = None,
-) -> Sequence[Post]:
-    stmt = _listed(
-        select(Post),
-        scope=scope,
-        pcn_code=pcn_code,
-        after_id=after_id,
-        limit=limit,
-        icb_code=icb_code,
-        role_code=role_code,
-    )
-    return session.scalars(stmt).all()
+def list_posts(session: Session, listing: PostListing) -> Sequence[Post]:
+    return session.scalars(_listed(select(Post), listing)).all()
 
 
-def list_post_versions(
-    session: Session,
-    *,
-    scope: ListScope,
-    pcn_code: str | None,
-    after_id: int | None,
-    limit: int,
-    icb_code: str | None = None,
-    role_code: str | None = None,
-) -> list[tuple[int, int]]:
+def list_post_versions(session: Session, listing: PostListing) -> list[tuple[int, int]]:
     """The id and version of each post :func:`list_posts` would answer, and nothing else."""
-    stmt = _listed(
-        select(col(Post.id), col(Post.version)),
-        scope=scope,
-        pcn_code=pcn_code,
-        after_id=after_id,
-        limit=limit,
-        icb_code=icb_code,
-        role_code=role_code,
-    )
-    return [(int(str(row[0])), int(row[1])) for row in session.execute(stmt)]
+    stmt = _listed(select(col(Post.id), col(Post.version)), listing)
+    return [(cast(int, post_id), version) for post_id, version in session.execute(stmt)]
 
 
 def posts_in_fy(session: Session, pcn_code: str, fy: str, start: date, end: date) -> Sequence[Post]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -88,22 +88,16 @@ def list_posts(
 
     The JSON page carries a weak `ETag`; sent back as `If-None-Match`, an unchanged page is answered
     304 with no body, from the posts' ids and versions alone (a poller's cheap check)."""
-    query: dict[str, Any] = {
-        "session": session,
-        "principal": principal,
-        "pcn_code": pcn_code,
-        "icb_code": icb_code,
-        "role_code": role_code,
-        "cursor": cursor,
-        "limit": limit,
-    }
+    listing = posts.post_listing(
+        principal=principal, pcn_code=pcn_code, icb_code=icb_code, role_code=role_code, cursor=cursor, limit=limit
+    )
     as_csv = wants_csv(request, format)
     if_none_match = request.headers.get("if-none-match")
     if if_none_match and not as_csv:
-        etag = posts.list_posts_etag(**query)
+        etag = posts.list_posts_etag(session=session, listing=listing)
         if none_match(if_none_match, etag):
             return Response(status_code=304, headers={"ETag": etag})
-    items, next_cursor, etag = posts.list_posts(**query)
+    items, next_cursor, etag = posts.list_posts(session=session, listing=listing)
     response = page_or_csv(request, format, PostPage(data=items, next_cursor=next_cursor), filename="posts")
     if not as_csv:
         response.headers["ETag"] = etag

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from arrs_kit.context import current_request_id
@@ -52,7 +51,7 @@ REDUCTION = "reduction"
 LAPSE = "lapse"
 
 
-def pot_balance(row: BudgetBalance | Row[Any]) -> PotBalance:
+def pot_balance(row: BudgetBalance) -> PotBalance:
     return PotBalance(pot=row.pot, **{f: getattr(row, f) for f in ledger.BALANCE_FIELDS})
 
 

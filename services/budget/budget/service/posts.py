@@ -4,7 +4,7 @@ any); its ICB and dashboards read them."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from budget.errors import (
 from budget.models import COST_FIELDS, Post
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
+from budget.repository.posts import PostListing
 from budget.schemas.posts import PostCreate, PostPublic, PostUpdate, Supervisor, UnfundedCosts
 from budget.service import authz, common
 
@@ -154,60 +155,43 @@ def get_post(*, post: Post) -> tuple[PostPublic, str]:
     return _public(post), post_etag(post)
 
 
-def list_posts(
+def post_listing(
     *,
-    session: Session,
     principal: Principal,
     pcn_code: str | None,
+    icb_code: str | None,
+    role_code: str | None,
     cursor: str | None,
     limit: int,
-    icb_code: str | None = None,
-    role_code: str | None = None,
-) -> tuple[list[PostPublic], str | None, str]:
-    """Posts in id order within the principal's scope, optionally of one PCN, one ICB, one role; with the
-    page's weak ETag (:func:`list_posts_etag`)."""
-    rows = posts_repo.list_posts(session, **_filters(principal, pcn_code, cursor, limit, icb_code, role_code))
-    page, next_cursor = next_cursor_for(rows, limit, lambda r: (r.id,))
-    etag = _page_etag([(p.id, p.version) for p in page], next_cursor)
+) -> PostListing:
+    """The posts a list asks for, within the principal's scope (codes as stored)."""
+    return PostListing(
+        scope=authz.list_scope(principal),
+        page_size=limit,
+        pcn_code=common.normalise_code(pcn_code) if pcn_code else None,
+        icb_code=common.normalise_code(icb_code) if icb_code else None,
+        role_code=role_code.lower() if role_code else None,
+        after_id=common.after_id(cursor),
+    )
+
+
+def list_posts(*, session: Session, listing: PostListing) -> tuple[list[PostPublic], str | None, str]:
+    """A page of posts in id order, with its weak ETag (:func:`list_posts_etag`)."""
+    rows = posts_repo.list_posts(session, listing)
+    page, next_cursor = next_cursor_for(rows, listing.page_size, lambda r: (r.id,))
+    etag = _page_etag([(cast(int, p.id), p.version) for p in page], next_cursor)
     return [_public(p) for p in page], next_cursor, etag
 
 
-def list_posts_etag(
-    *,
-    session: Session,
-    principal: Principal,
-    pcn_code: str | None,
-    cursor: str | None,
-    limit: int,
-    icb_code: str | None = None,
-    role_code: str | None = None,
-) -> str:
+def list_posts_etag(*, session: Session, listing: PostListing) -> str:
     """The weak ETag of the page :func:`list_posts` would answer, from its posts' ids and versions alone
     (a post's version counts every change of what it shows): for ``If-None-Match``."""
-    rows = posts_repo.list_post_versions(session, **_filters(principal, pcn_code, cursor, limit, icb_code, role_code))
-    page, next_cursor = next_cursor_for(rows, limit, lambda r: (r[0],))
+    rows = posts_repo.list_post_versions(session, listing)
+    page, next_cursor = next_cursor_for(rows, listing.page_size, lambda r: (r[0],))
     return _page_etag(page, next_cursor)
 
 
-def _filters(
-    principal: Principal,
-    pcn_code: str | None,
-    cursor: str | None,
-    limit: int,
-    icb_code: str | None,
-    role_code: str | None,
-) -> dict[str, Any]:
-    return {
-        "scope": authz.list_scope(principal),
-        "pcn_code": common.normalise_code(pcn_code) if pcn_code else None,
-        "icb_code": common.normalise_code(icb_code) if icb_code else None,
-        "role_code": role_code.lower() if role_code else None,
-        "after_id": common.after_id(cursor),
-        "limit": limit + 1,
-    }
-
-
-def _page_etag(rows: Sequence[tuple[int | None, int]], next_cursor: str | None) -> str:
+def _page_etag(rows: Sequence[tuple[int, int]], next_cursor: str | None) -> str:
     return list_etag("posts", (LIST_REPRESENTATION, *rows, next_cursor))
 
 

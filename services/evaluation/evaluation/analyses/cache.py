@@ -10,11 +10,10 @@ answered, as the evaluation service's budget client has it (cached for
 answers its PCNs and posts were read from as part of its state (``BudgetClient.recording``: equal
 digests, equal answers, compared in microseconds where a few hundred posts compared object by object
 cost a millisecond); a PCN's summary keeps the digests of every budget answer it read and is answered
-only while ``BudgetClient.unchanged`` holds. A read
-answers the entry only when all of it holds now; otherwise it computes afresh and replaces it. Every
-write counts its change in its own transaction, so a change made through any replica is seen by the
-next read on every replica; what comes from the budget service is as fresh as the budget client makes
-it.
+only while ``BudgetClient.unchanged`` holds. A read answers the entry only when all of it holds now;
+otherwise it computes afresh and replaces it. Every write counts its change in its own transaction, so
+a change made through any replica is seen by the next read on every replica; what comes from the
+budget service is as fresh as the budget client makes it.
 """
 
 from __future__ import annotations

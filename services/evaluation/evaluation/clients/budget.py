@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import httpx
 
@@ -123,6 +123,16 @@ def _claim(body: dict[str, Any]) -> ClaimLine:
     )
 
 
+class _Kept(NamedTuple):
+    """An answer as the client keeps it: when it was read, its JSON (None: not found), the SHA-256 of
+    its bytes and the ETag the service gave it."""
+
+    read_at: float
+    body: Any
+    digest: bytes
+    etag: str | None
+
+
 class BudgetClient:
     def __init__(
         self,
@@ -136,8 +146,7 @@ class BudgetClient:
         self.secret = gateway_secret
         self.ttl_s = ttl_s
         self.clock = clock
-        # (read at, body, digest of its bytes, ETag the service gave it)
-        self._cache: dict[tuple[str, str], tuple[float, Any, bytes, str | None]] = {}
+        self._cache: dict[tuple[str, str], _Kept] = {}
         self._parsed: dict[tuple[str, ...], tuple[float, Any, tuple[Read, ...]]] = {}
         self._lock = threading.Lock()
         self._recordings = threading.local()
@@ -201,9 +210,9 @@ class BudgetClient:
         now = self.clock()
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1], hit[2]
-        etag = hit[3] if hit is not None else None
+        if hit is not None and now - hit.read_at < self.ttl_s:
+            return hit.body, hit.digest
+        etag = hit.etag if hit is not None else None
         try:
             response = self.client.get(
                 path,
@@ -215,8 +224,8 @@ class BudgetClient:
             raise BudgetUnavailable(f"The budget service did not answer ({type(exc).__name__}).") from exc
         if response.status_code == 304 and hit is not None:
             with self._lock:
-                self._cache[key] = (now, hit[1], hit[2], etag)
-            return hit[1], hit[2]
+                self._cache[key] = hit._replace(read_at=now)
+            return hit.body, hit.digest
         if response.status_code in (404, 422):  # none such, or none the caller may see
             body = None
         elif response.status_code == 200:
@@ -230,7 +239,7 @@ class BudgetClient:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (now, body, digest, response.headers.get("ETag") if body is not None else None)
+            self._cache[key] = _Kept(now, body, digest, response.headers.get("ETag") if body is not None else None)
         return body, digest
 
     def _remembered(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
@@ -242,12 +251,15 @@ class BudgetClient:
         now = self.clock()
         with self._lock:
             hit = self._parsed.get(key)
-        if hit is not None and (now - hit[0] < self.ttl_s or self.unchanged(hit[2])):
-            if now - hit[0] >= self.ttl_s:  # read again (conditionally) and the same: kept another TTL
-                with self._lock:
-                    self._parsed[key] = (now, hit[1], hit[2])
-            self._note(hit[2])  # what it was parsed from, for a recording around this read
-            return cast(T, hit[1])
+        if hit is not None:
+            made_at, kept, made_from = hit
+            fresh = now - made_at < self.ttl_s
+            if fresh or self.unchanged(made_from):
+                if not fresh:  # read again (conditionally) and the same: kept another TTL
+                    with self._lock:
+                        self._parsed[key] = (now, kept, made_from)
+                self._note(made_from)  # what it was parsed from, for a recording around this read
+                return cast(T, kept)
         with self.recording() as reads:
             value = read()
         with self._lock:
