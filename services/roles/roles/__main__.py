@@ -8,7 +8,9 @@ import json
 from arrs_kit import migrate
 from arrs_kit.db import make_engine
 from roles.config import RolesSettings
+from roles.models import RatePeriod, Role
 from roles.seed import apply_seed
+from roles.seed.reference_rates import apply_reference_rates
 
 
 def main() -> None:
@@ -20,7 +22,13 @@ def main() -> None:
     if args.command == "seed":
         engine = make_engine(settings.database_url)
         with engine.begin() as conn:
-            print(json.dumps({"inserted": apply_seed(conn)}))
+            inserted = apply_seed(conn)
+            inserted["reference_rates"] = apply_reference_rates(
+                conn,
+                RatePeriod.__table__,  # type: ignore[attr-defined]
+                Role.__table__,  # type: ignore[attr-defined]
+            )
+            print(json.dumps({"inserted": inserted}))
         engine.dispose()
 
 

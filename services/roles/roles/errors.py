@@ -43,3 +43,11 @@ class InvalidRoleDates(ProblemError):
 
 class TemplateNotFound(ProblemError):
     status, code, title = 404, "job-plan-template-not-found", "This role has no job-plan template yet"
+
+
+class RateBandMismatch(ProblemError):
+    status, code, title = (
+        422,
+        "rate-band-mismatch",
+        "A banded role's periods carry an AfC band; no other role's does",
+    )

@@ -3,6 +3,8 @@ force, so that an administrator knows which rate periods to load (domain §4).""
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy.orm import Session
 
 from arrs_kit.pagination import decode_cursor, next_cursor_for
@@ -23,7 +25,8 @@ def rate_gaps(
 ) -> tuple[list[RateGap], str | None]:
     """Every month of ``fy`` in which a role is claimable but has no rate in force on the 1st, for each
     geography it is paid in (the ARRS GP: national and London; every other role: national, outer and
-    inner London), by role, geography and month. A month before a role was added or after it was
+    inner London) and, for a banded role, each band it has periods for; by role, geography, band and
+    month. A month before a role was added or after it was
     retired is no gap."""
     first, last = financial_year(fy)
     months = months_between(first, last)
@@ -34,14 +37,14 @@ def rate_gaps(
         if wanted is not None and role.code != wanted:
             continue
         own = periods.get(role.code, [])
-        for geo in rules.geographies_of(role.code):
+        for geo, band in itertools.product(rules.geographies_of(role.code), rules.bands_of(own)):
             if geography is not None and geo != geography:
                 continue
             rows.extend(
-                RateGap(role_code=role.code, role_name=role.name, geography=geo, month=f"{month:%Y-%m}")
+                RateGap(role_code=role.code, role_name=role.name, geography=geo, afc_band=band, month=f"{month:%Y-%m}")
                 for month in months
                 if rules.claimable_in(role.added_on, role.retired_on, month)
-                and rules.rate_in_force(own, geo, month) is None
+                and rules.rate_in_force(own, geo, month, band) is None
             )
     rows.sort(key=_position)
     after = decode_cursor(cursor, str, str)
@@ -52,6 +55,6 @@ def rate_gaps(
 
 
 def _position(gap: RateGap) -> tuple[str, str]:
-    """A gap's place in the list, as its cursor holds it: the role, then geography and month in one
-    (no geography is a prefix of another, so this orders as role, geography, month)."""
-    return gap.role_code, f"{gap.geography}/{gap.month}"
+    """A gap's place in the list, as its cursor holds it: the role, then geography, band and month in
+    one (no geography is a prefix of another, so this orders as role, geography, band, month)."""
+    return gap.role_code, f"{gap.geography}/{gap.afc_band or ''}/{gap.month}"

@@ -67,11 +67,14 @@ class RatePeriod(RolesBase, table=True):
         CheckConstraint(_in("provenance", PROVENANCES), name="ck_rate_period_provenance"),
         CheckConstraint("annual_max_pence > 0", name="ck_rate_period_amount_positive"),
         Index("ix_rate_period_lookup", "role_code", "geography", "effective_from"),
+        Index("ix_rate_period_band_lookup", "role_code", "geography", "afc_band", "effective_from"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     role_code: str = Field(sa_column=Column(String(64), ForeignKey("role.code"), nullable=False))
     geography: str = Field(sa_column=Column(String(16), nullable=False))
+    # Banded roles (MHP, AP): the AfC band is part of the key (``7``, ``8a``); null for every other role.
+    afc_band: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     effective_from: date
     annual_max_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
     provenance: str = Field(sa_column=Column(String(16), nullable=False))

@@ -40,12 +40,20 @@ class PeriodLike(Protocol):
     @property
     def geography(self) -> str: ...
     @property
+    def afc_band(self) -> str | None: ...
+    @property
     def effective_from(self) -> date: ...
     @property
     def supersedes_id(self) -> int | None: ...
 
 
 P = TypeVar("P", bound=PeriodLike)
+
+
+def normalise_band(band: str) -> str:
+    """An AfC band as a banded rate period's key holds it: ``Band 8A`` → ``8a``, `` 7 `` → ``7``."""
+    text = band.strip().lower()
+    return text.removeprefix("band").strip()
 
 
 def normalise_code(code: str) -> str:
@@ -63,11 +71,18 @@ def current_periods(periods: Sequence[P]) -> list[P]:
     return [p for p in periods if p.id not in gone]
 
 
-def rate_in_force(periods: Sequence[P], geography: str, on: date) -> P | None:
-    """The current period of ``geography`` with the latest ``effective_from`` on or before ``on``."""
+def bands_of(periods: Iterable[PeriodLike]) -> list[str | None]:
+    """The AfC bands a role's periods are keyed by: ``[None]`` for an unbanded role (domain §4)."""
+    bands = sorted({p.afc_band for p in periods if p.afc_band is not None})
+    return list(bands) if bands else [None]
+
+
+def rate_in_force(periods: Sequence[P], geography: str, on: date, afc_band: str | None = None) -> P | None:
+    """The current period of ``geography`` (and, for a banded role, ``afc_band``) with the latest
+    ``effective_from`` on or before ``on``."""
     best: P | None = None
     for period in current_periods(periods):
-        if period.geography != geography or period.effective_from > on:
+        if period.geography != geography or period.afc_band != afc_band or period.effective_from > on:
             continue
         if best is None or period.effective_from > best.effective_from:
             best = period
@@ -80,11 +95,12 @@ def claim_month_day(year: int, month: int) -> date:
 
 
 def effective_to(periods: Sequence[P]) -> dict[int, date | None]:
-    """Last day of each current period (the day before the next one of its geography), None if open."""
+    """Last day of each current period (the day before the next one of its geography and band), None
+    if open."""
     out: dict[int, date | None] = {}
-    by_geo: dict[str, list[P]] = {}
+    by_geo: dict[tuple[str, str | None], list[P]] = {}
     for period in current_periods(periods):
-        by_geo.setdefault(period.geography, []).append(period)
+        by_geo.setdefault((period.geography, period.afc_band), []).append(period)
     for group in by_geo.values():
         group.sort(key=lambda p: p.effective_from)
         for this, following in zip(group, [*group[1:], None], strict=True):

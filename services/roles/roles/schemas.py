@@ -37,6 +37,9 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200), NoControlCharact
 Band = Annotated[str, Field(min_length=1, max_length=120), NoControlCharacters]
 Source = Annotated[str, Field(min_length=3, max_length=4000), NoControlCharacters]
 OptionalText = Annotated[str, Field(max_length=4000), NoControlCharacters]
+AfcBand = Annotated[
+    str, Field(pattern=r"^([Bb][Aa][Nn][Dd] ?)?[1-9][a-dA-D]?$", description="An AfC band: `4`, `7`, `8a`.")
+]
 
 MAX_ANNUAL_PENCE = 100_000_000  # £1m per WTE per year: far above any ARRS maximum
 
@@ -96,6 +99,12 @@ class RoleUpdate(Strict):
 
 class RatePeriodCreate(Strict):
     geography: Geography
+    afc_band: AfcBand | None = Field(
+        None,
+        description="For a banded role (mental health and advanced practitioners), the AfC band the maximum "
+        "is for, e.g. `7` or `8a`; null for every other role.",
+        examples=["7"],
+    )
     effective_from: BoundedDate = Field(description="First day the maximum applies (uplifts start on the 1st).")
     annual_max_pence: Annotated[StrictInt, Field(ge=1, le=MAX_ANNUAL_PENCE)] = Field(
         description="Maximum reimbursable per WTE per year, salary plus employer on-costs, in pence."
@@ -106,14 +115,21 @@ class RatePeriodCreate(Strict):
     note: OptionalText | None = None
     supersedes_id: Annotated[StrictInt, Field(ge=1)] | None = Field(
         None,
-        description="The period this one corrects (same role and geography). The old period stays readable as history.",
+        description="The period this one corrects (same role, geography and band). The old period stays readable "
+        "as history.",
     )
+
+    @field_validator("afc_band")
+    @classmethod
+    def _band(cls, value: str | None) -> str | None:
+        return rules.normalise_band(value) if value is not None else None
 
 
 class RatePeriodPublic(BaseModel):
     id: int
     role_code: str
     geography: Geography
+    afc_band: str | None = Field(description="The AfC band of a banded role's period; null otherwise.")
     effective_from: date
     effective_to: date | None = Field(
         description="Last day in force (the day before the next current period), null if open or superseded."
@@ -134,6 +150,7 @@ class RateInForce(BaseModel):
     role_code: str
     role_name: str
     geography: Geography
+    afc_band: str | None = Field(description="The AfC band of a banded role's rate; null otherwise.")
     effective_from: date
     annual_max_pence: int
     provenance: Provenance
@@ -144,6 +161,7 @@ class RateGap(BaseModel):
     role_code: str
     role_name: str
     geography: Geography
+    afc_band: str | None = Field(description="For a banded role, the AfC band with no rate; null otherwise.")
     month: str = Field(description="A claim month `YYYY-MM` with no rate in force on its first day.")
 
 

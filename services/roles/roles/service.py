@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from roles.errors import (
     FundingShareConflict,
     InvalidRoleDates,
     InvalidSupersession,
+    RateBandMismatch,
     RatePeriodAlreadySuperseded,
     RatePeriodConflict,
     RoleExists,
@@ -177,11 +179,15 @@ def add_rate_period(
     role = _require_role(session, code, for_update=True)
     periods = repo.list_periods(session, role.code)
     current = rules.current_periods(periods)
+    _check_band(role.code, current, data.afc_band)
     replaced: RatePeriod | None = None
     if data.supersedes_id is not None:
         replaced = next((p for p in periods if p.id == data.supersedes_id), None)
-        if replaced is None or replaced.geography != data.geography:
-            raise InvalidSupersession(f"Period {data.supersedes_id} is not a {data.geography} period of {role.code}.")
+        if replaced is None or replaced.geography != data.geography or replaced.afc_band != data.afc_band:
+            band = f" band {data.afc_band}" if data.afc_band else ""
+            raise InvalidSupersession(
+                f"Period {data.supersedes_id} is not a {data.geography}{band} period of {role.code}."
+            )
         if replaced not in current:
             raise RatePeriodAlreadySuperseded(
                 f"Period {replaced.id} has been corrected already; supersede the current correction instead."
@@ -190,7 +196,10 @@ def add_rate_period(
         (
             p
             for p in current
-            if p is not replaced and p.geography == data.geography and p.effective_from == data.effective_from
+            if p is not replaced
+            and p.geography == data.geography
+            and p.afc_band == data.afc_band
+            and p.effective_from == data.effective_from
         ),
         None,
     )
@@ -203,6 +212,7 @@ def add_rate_period(
     period = RatePeriod(
         role_code=role.code,
         geography=data.geography,
+        afc_band=data.afc_band,
         effective_from=data.effective_from,
         annual_max_pence=data.annual_max_pence,
         provenance=data.provenance,
@@ -220,6 +230,18 @@ def add_rate_period(
         lease.record(session, status=201, body=public.model_dump(mode="json"), location=f"/v1/roles/{role.code}")
     session.commit()
     return public
+
+
+def _check_band(role_code: str, current: Sequence[RatePeriod], afc_band: str | None) -> None:
+    """A role's periods are all banded (MHP, AP: domain §4) or none is: a period of the other kind
+    would leave a claim unable to tell which applies."""
+    if not current:
+        return
+    banded = any(p.afc_band is not None for p in current)
+    if banded and afc_band is None:
+        raise RateBandMismatch(f"{role_code} is paid by AfC band: give the period's afc_band.")
+    if not banded and afc_band is not None:
+        raise RateBandMismatch(f"{role_code} is not paid by AfC band: leave afc_band out.")
 
 
 def rate_day(*, on: date | None, month: str | None) -> date:
@@ -241,8 +263,8 @@ def rates_on(
     geographies = [geography] if geography else list(rules.GEOGRAPHIES)
     rows: list[RateInForce] = []
     for role_code in sorted(by_role):
-        for geo in geographies:
-            in_force = rules.rate_in_force(by_role[role_code], geo, on)
+        for geo, band in itertools.product(geographies, rules.bands_of(by_role[role_code])):
+            in_force = rules.rate_in_force(by_role[role_code], geo, on, band)
             if in_force is None or in_force.id is None:
                 continue
             rows.append(
@@ -250,17 +272,23 @@ def rates_on(
                     role_code=role_code,
                     role_name=names[role_code],
                     geography=geo,
+                    afc_band=band,
                     effective_from=in_force.effective_from,
                     annual_max_pence=in_force.annual_max_pence,
                     provenance=in_force.provenance,
                     rate_period_id=in_force.id,
                 )
             )
-    rows.sort(key=lambda r: (r.role_code, r.geography))
+    rows.sort(key=_rate_position)
     after = decode_cursor(cursor, str, str)
     if after is not None:
-        rows = [r for r in rows if (r.role_code, r.geography) > after]
-    return list(next_cursor_for(rows, limit, lambda r: (r.role_code, r.geography)))  # type: ignore[return-value]
+        rows = [r for r in rows if _rate_position(r) > after]
+    return list(next_cursor_for(rows, limit, _rate_position))  # type: ignore[return-value]
+
+
+def _rate_position(rate: RateInForce) -> tuple[str, str]:
+    """A rate's place in the list, as its cursor holds it: role, then geography and band in one."""
+    return rate.role_code, f"{rate.geography}/{rate.afc_band or ''}"
 
 
 def add_funding_share(

@@ -58,9 +58,17 @@ async def test_role_detail_has_periods_shares_caps_and_supervision(pcn: httpx.As
     role = response.json()
     assert role["code"] == "clinical_pharmacist"
     national = [p for p in role["rate_periods"] if p["geography"] == "national"]
-    assert [p["annual_max_pence"] for p in national] == [5_731_800, 5_931_200, 6_234_000, 6_583_800, 6_697_200]
-    assert national[2]["effective_to"] == "2024-09-30"
-    assert all(p["status"] == "current" and p["provenance"] == "published" for p in national)
+    assert [p["annual_max_pence"] for p in national] == [
+        5_731_800,
+        5_931_200,
+        6_234_000,
+        6_234_000,  # the 1 July 2023 figure, restated for 2024-25 until the October uplift
+        6_583_800,
+        6_697_200,
+    ]
+    assert national[2]["effective_to"] == "2024-03-31" and national[3]["effective_to"] == "2024-09-30"
+    assert [p["provenance"] for p in national].count("estimated") == 1
+    assert all(p["status"] == "current" and p["afc_band"] is None for p in national)
     assert [s["share"] for s in role["funding_shares"]] == ["0.7", "1.0"]
     assert role["supervision"]["frequency"] == "monthly"
     ap = (await pcn.get("/v1/roles/advanced_practitioner")).json()
@@ -90,12 +98,25 @@ async def test_rates_page_through_every_geography(pcn: httpx.AsyncClient) -> Non
     for _ in range(20):
         params: dict[str, str | int] = {"on": "2025-05-01", "limit": 7, **({"cursor": cursor} if cursor else {})}
         page = (await pcn.get("/v1/rates", params=params)).json()
-        seen += [(r["role_code"], r["geography"]) for r in page["data"]]
+        seen += [(r["role_code"], r["geography"], r["afc_band"]) for r in page["data"]]
         cursor = page["next_cursor"]
         if not cursor:
             break
     assert len(seen) == len(set(seen))
-    assert ("clinical_pharmacist", "inner_london") in seen and ("pharmacy_technician", "outer_london") in seen
+    assert ("clinical_pharmacist", "inner_london", None) in seen and (
+        "pharmacy_technician",
+        "outer_london",
+        None,
+    ) in seen
+    # Banded roles have a rate per AfC band (domain §4).
+    assert {b for r, g, b in seen if (r, g) == ("mental_health_practitioner_cyp", "national")} == {
+        "4",
+        "5",
+        "6",
+        "7",
+        "8a",
+    }
+    assert {b for r, g, b in seen if (r, g) == ("advanced_practitioner", "national")} == {"7", "8a"}
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ class P:
     effective_from: date
     annual_max_pence: int
     supersedes_id: int | None = None
+    afc_band: str | None = None
 
 
 # Clinical pharmacist, as published: national uplifts on 1 Jul 2023 and 1 Oct 2024, London columns from Oct 2022.
