@@ -162,3 +162,7 @@ class WorkforcePlanNotFound(ProblemError):
 
 class MonthOutsideFinancialYear(ProblemError):
     status, code, title = 422, "month-outside-financial-year", "A month lies outside the financial year"
+
+
+class AfcBandRequired(ProblemError):
+    status, code, title = 422, "afc-band-required", "Only a role with no AfC band takes a post without one"

@@ -42,10 +42,15 @@ def post_body(**changes: Any) -> dict[str, Any]:
 
 
 def add_rate(
-    roles_client: TestClient, role_code: str, annual_max_pence: int, effective_from: str = "2021-04-01"
+    roles_client: TestClient,
+    role_code: str,
+    annual_max_pence: int,
+    effective_from: str = "2021-04-01",
+    afc_band: str | None = None,
 ) -> None:
     """Publish a rate period in the roles service (the seeded catalogue has no figure for some roles)."""
     body = {
+        **({"afc_band": afc_band} if afc_band else {}),
         "geography": "national",
         "effective_from": effective_from,
         "annual_max_pence": annual_max_pence,

@@ -24,7 +24,7 @@ from budget.config import BudgetSettings
 from budget.main import create_app
 from budget.models import Claim, Posting
 
-from .factories import AMOUNTS, FY, act, add_rate, draft, new_post, top_up
+from .factories import AMOUNTS, FY, act, add_rate, draft, new_post, post_body, top_up
 
 pytestmark = pytest.mark.usefixtures("register", "ledger_verified")
 
@@ -126,19 +126,57 @@ async def test_part_month_and_a_leap_february(pcn: httpx.AsyncClient) -> None:
 
 
 async def test_the_mhp_share_and_its_override(pcn: httpx.AsyncClient, roles_client: TestClient) -> None:
-    add_rate(roles_client, "mental_health_practitioner_adult", 6_000_000)
+    # A band 7 maximum from January 2024, so that the months before 2024-25 have a rate too.
+    add_rate(roles_client, "mental_health_practitioner_adult", 6_000_000, "2024-01-01", afc_band="7")
     mhp = {"role_code": "mental_health_practitioner_adult", "afc_band": "7", "start_date": "2024-01-01"}
-    half = await new_post(pcn, **mhp)
-    full = await new_post(pcn, **mhp, funding_share="1.0")
+    first = await new_post(pcn, **mhp, funding_share="1.0")
+    later = await new_post(pcn, **mhp, funding_share="0.7")
+    unagreed = await new_post(pcn, **mhp)
     amounts = {"salary_pence": 300_001, "employer_ni_pence": 0, "employer_pension_pence": 0}
-    by_default = await draft(pcn, half, **amounts)
+    # The PCN's first MHP takes half, whatever its post says: 300,001 × 0.5 = 150,000.5 → 150,001.
+    by_default = await draft(pcn, first, **amounts)
     assert by_default["funding_share"] == "0.5"
-    assert by_default["reimbursable_pence"] == 150_001  # 150,000.5 rounds half up
-    agreed = await draft(pcn, full, **amounts)
-    assert agreed["funding_share"] == "1" and agreed["reimbursable_pence"] == 300_001
+    assert by_default["reimbursable_pence"] == 150_001
+    # A later MHP takes the share agreed on its post: 300,001 × 0.7 = 210,000.7 → 210,001.
+    agreed = await draft(pcn, later, **amounts)
+    assert agreed["funding_share"] == "0.7" and agreed["reimbursable_pence"] == 210_001
+    assert (await draft(pcn, unagreed, **amounts))["funding_share"] == "0.5"
+    # The cap is the band 7 maximum of the catalogue: 6,379,200 ÷ 12 = 531,600 from October 2024.
+    assert agreed["cap_pence"] == 531_600 and agreed["rate_period"]["effective_from"] == "2024-10-01"
     # Before 2024-25 the catalogue allows no more than half, whatever the post says.
-    before = await draft(pcn, full, "2024-03", **amounts)
-    assert before["funding_share"] == "0.5"
+    before = await draft(pcn, later, "2024-03", **amounts)
+    assert before["funding_share"] == "0.5" and before["cap_pence"] == 500_000
+
+
+async def test_a_banded_role_is_paid_at_the_posts_band(pcn: httpx.AsyncClient) -> None:
+    amounts = {"salary_pence": 900_000, "employer_ni_pence": 0, "employer_pension_pence": 0}
+    band = {}
+    for afc_band in ("5", "Band 8A"):
+        post = await new_post(pcn, role_code="mental_health_practitioner_cyp", afc_band=afc_band)
+        band[afc_band] = await draft(pcn, post, "2024-11", **amounts)
+    # 37.5 hours (1 WTE): band 5 4,243,700 ÷ 12 = 353,641.67 → 353,642; band 8a 7,214,100 ÷ 12 = 601,175.
+    assert band["5"]["cap_pence"] == 353_642 and band["Band 8A"]["cap_pence"] == 601_175
+    assert band["5"]["reimbursable_pence"] == 176_821  # 353,641.67 × 0.5 = 176,820.83 → 176,821
+    no_band = await new_post(pcn, role_code="mental_health_practitioner_cyp", afc_band="3")
+    refused = await pcn.post("/v1/claims", json={"post_id": no_band, "month": "2024-11", **amounts})
+    assert_problem(refused, 422, "rate-not-published")
+    assert "AfC band 3" in refused.json()["detail"]
+
+
+async def test_only_a_role_without_an_afc_band_takes_a_post_without_one(pcn: httpx.AsyncClient) -> None:
+    refused = await pcn.post("/v1/posts", json=post_body(afc_band=None))
+    assert_problem(refused, 422, "afc-band-required")
+    gp = await new_post(pcn, role_code="general_medical_practitioner", afc_band=None)
+    assert (await pcn.get(f"/v1/posts/{gp}")).json()["afc_band"] is None
+    claim = await draft(pcn, gp, "2024-11")
+    assert claim["rate_period"]["annual_max_pence"] == 9_246_200
+    pharmacist = await pcn.get(f"/v1/posts/{await new_post(pcn)}")
+    patched = await pcn.patch(
+        f"/v1/posts/{pharmacist.json()['id']}",
+        json={"afc_band": None},
+        headers={"If-Match": pharmacist.headers["etag"]},
+    )
+    assert_problem(patched, 422, "afc-band-required")
 
 
 async def test_the_splw_supplier_fee_and_an_estimated_rate(pcn: httpx.AsyncClient) -> None:
@@ -242,27 +280,51 @@ async def test_duplicate_claims_are_refused_until_the_first_is_withdrawn(pcn: ht
     assert second["id"] != first["id"]
 
 
-async def test_the_role_cap_counts_posts_in_the_month(
-    icb: httpx.AsyncClient, pcn: httpx.AsyncClient, roles_client: TestClient
+async def test_two_half_time_posts_fill_a_cap_of_one_wte_and_a_third_is_refused(
+    icb: httpx.AsyncClient, pcn: httpx.AsyncClient
 ) -> None:
-    add_rate(roles_client, "digital_transformation_lead", 6_000_000, "2022-10-01")
     await top_up(icb, 2_000_000)
-    lead = {"role_code": "digital_transformation_lead", "afc_band": "8a"}  # capped at 1 post per PCN in 2024-25
-    first = await draft(pcn, await new_post(pcn, **lead))
-    second = await draft(pcn, await new_post(pcn, **lead))  # drafts do not count against the cap
+    # Digital and transformation lead: capped at 1 WTE per PCN in 2024-25, counted in WTE (domain §4).
+    half = {"role_code": "digital_transformation_lead", "afc_band": "8a", "hours_per_week": "18.75"}
+    first = await draft(pcn, await new_post(pcn, **half))
+    second = await draft(pcn, await new_post(pcn, **half))
+    third = await draft(pcn, await new_post(pcn, **half))  # drafts do not count against the cap
+    # 18.75 ÷ 37.5 = 0.5 WTE each: 0.5 + 0.5 = 1 fills the cap; 1.5 would pass it.
+    assert (first["wte"], second["wte"]) == ("0.5", "0.5")
     assert (await act(pcn, first["id"], "submit")).status_code == 200
-    assert_problem(await act(pcn, second["id"], "submit"), 409, "role-cap-exceeded")
-    third_post = await new_post(pcn, **lead)
-    problem = assert_problem(
-        await pcn.post("/v1/claims", json={"post_id": third_post, "month": "2024-10", **AMOUNTS}),
-        409,
-        "role-cap-exceeded",
-    )
-    assert problem["cap"] == 1 and problem["cap_unit"] == "posts"
-    # Another month, or after the first is withdrawn, there is room again.
-    await draft(pcn, third_post, "2024-11")
-    assert (await act(pcn, first["id"], "withdraw")).status_code == 200
     assert (await act(pcn, second["id"], "submit")).status_code == 200
+    problem = assert_problem(await act(pcn, third["id"], "submit"), 409, "role-cap-exceeded")
+    assert problem["cap"] == 1 and problem["cap_unit"] == "wte"
+    assert "1.5000 WTE" in problem["detail"]
+    # Another month, or after one is withdrawn, there is room again.
+    await draft(pcn, third["post_id"], "2024-11")
+    assert (await act(pcn, first["id"], "withdraw")).status_code == 200
+    assert (await act(pcn, third["id"], "submit")).status_code == 200
+
+
+async def test_a_cap_is_judged_on_the_list_size_of_the_claims_year(
+    admin: httpx.AsyncClient, icb: httpx.AsyncClient, pcn: httpx.AsyncClient
+) -> None:
+    # Advanced practitioners in 2023-24: 3 WTE below a list size of 100,000, 6 at or above it. The PCN
+    # has 52,000 patients today, but its 2023-24 list size was 120,000: its 2023-24 cap is 6.
+    body = {"weighted_population": "118000.5", "reference_date": "2023-01-01", "list_size": 120_000}
+    put = await icb.put("/v1/pcns/U00001/weighted-populations/2023-24", json=body)
+    assert put.status_code == 200, put.text
+    assert put.json()["list_size"] == 120_000
+    await top_up(icb, 5_000_000, fy="2023-24")
+    ap = {"role_code": "advanced_practitioner", "afc_band": "8a", "start_date": "2023-04-01"}
+    claims = [await draft(pcn, await new_post(pcn, **ap), "2024-01") for _ in range(4)]
+    for claim in claims:  # 4 WTE: over 3, within 6
+        assert (await act(pcn, claim["id"], "submit")).status_code == 200, claim
+    # A corrected list size for the year, 90,000, makes its cap 3 (the replaced one stays in the history).
+    put = await icb.put("/v1/pcns/U00001/weighted-populations/2023-24", json={**body, "list_size": 90_000})
+    assert put.json()["history"][0]["list_size"] == 120_000
+    fifth = await draft(pcn, await new_post(pcn, **ap), "2024-02")
+    assert (await act(pcn, fifth["id"], "submit")).status_code == 200  # February: nothing else counted
+    sixth = await new_post(pcn, **ap)
+    refused = await pcn.post("/v1/claims/preview", json={"post_id": sixth, "month": "2024-01", **AMOUNTS})
+    problem = assert_problem(refused, 409, "role-cap-exceeded")
+    assert problem["cap"] == 3 and "list size 90000" in problem["detail"]
 
 
 async def test_submitting_more_than_is_available_is_refused_and_writes_nothing(

@@ -458,6 +458,7 @@ async def test_weighted_population_is_set_replaced_and_its_history_kept(
         "pcn_code": "U00001",
         "fy": "2024-25",
         "weighted_population": "51234.567",
+        "list_size": None,
         "reference_date": "2024-01-01",
         "set_at": first.json()["set_at"],
         "set_by": "QHM digital team",

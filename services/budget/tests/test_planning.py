@@ -96,7 +96,7 @@ async def test_the_forecast_to_the_penny(
     c = await new_post(pcn, leave_date="2024-08-10", display_name="CP 3")
     d = await new_post(pcn, baseline=True, display_name="CP baseline")
     e = await new_post(
-        pcn, role_code="mental_health_practitioner_adult", afc_band="7", display_name="MHP", start_date="2024-01-01"
+        pcn, role_code="mental_health_practitioner_adult", afc_band="3", display_name="MHP", start_date="2024-01-01"
     )
     # A post that left before the year and one of another PCN are not in it.
     await new_post(pcn, start_date="2023-04-01", leave_date="2024-03-31", display_name="Gone")
@@ -144,7 +144,8 @@ async def test_the_forecast_to_the_penny(
     assert months["2024-09"]["state"] == "not_claimable" and months["2024-09"]["projected_pence"] == 0
     assert pc["projected_pence"] == 2_245_581
 
-    # D: the baseline is never claimable; E: no rate, so not projected (and says so) rather than failing.
+    # D: the baseline is never claimable; E: no rate for an MHP's band 3, so not projected (and says so)
+    # rather than failing.
     assert posts[d]["projected_pence"] == 0 and posts[d]["reasons"] == ["post-in-baseline"]
     assert {m["state"] for m in posts[d]["months"]} == {"not_claimable"}
     pe = posts[e]
@@ -243,7 +244,6 @@ async def test_a_withdrawn_claim_leaves_its_month_to_the_projection(
 async def test_the_forecast_flags_estimated_rates_and_a_used_cap(
     icb: httpx.AsyncClient, pcn: httpx.AsyncClient, roles_client: TestClient
 ) -> None:
-    add_rate(roles_client, "digital_transformation_lead", 6_000_000, "2022-10-01")
     await top_up(icb, 2_000_000)
     lead = {"role_code": "digital_transformation_lead", "afc_band": "8a"}  # 1 post per PCN in 2024-25
     first = await new_post(pcn, **lead, start_date="2024-10-01", leave_date="2024-10-31")
@@ -254,13 +254,17 @@ async def test_the_forecast_flags_estimated_rates_and_a_used_cap(
     posts = {p["post_id"]: p for p in (await get_json(pcn, FORECAST))["posts"]}
     months = by_month(posts[second])
     # October: the cap (1 post) is used by the first post's submitted claim, so a claim would be refused
-    # today; the month is still projected (6,000,000 ÷ 12 = 500,000) and flagged. November is not.
-    assert (months["2024-10"]["projected_pence"], months["2024-10"]["flags"]) == (500_000, ["role-cap-exceeded"])
-    assert (months["2024-11"]["projected_pence"], months["2024-11"]["flags"]) == (500_000, [])
+    # today; the month is still projected (the estimate 7,214,100 ÷ 12 = 601,175) and flagged. November
+    # is not over the cap.
+    assert (months["2024-10"]["projected_pence"], months["2024-10"]["flags"]) == (
+        601_175,
+        ["estimated-rate", "role-cap-exceeded"],
+    )
+    assert (months["2024-11"]["projected_pence"], months["2024-11"]["flags"]) == (601_175, ["estimated-rate"])
     march = by_month(posts[physio])["2025-03"]
     assert (march["projected_pence"], march["flags"]) == (548_650, ["estimated-rate"])
     room = await get_json(pcn, "/v1/pcns/U00001/headroom?role_code=digital_transformation_lead&from_month=2025-03")
-    assert room["role_cap"] == {"unit": "posts", "limit": 1}
+    assert room["role_cap"] == {"unit": "wte", "limit": 1}
 
 
 # Headroom
@@ -335,13 +339,13 @@ async def test_headroom_rounds_down_and_never_promises_money_that_is_not_there(
 async def test_headroom_at_a_half_funding_share(
     icb: httpx.AsyncClient, pcn: httpx.AsyncClient, roles_client: TestClient
 ) -> None:
-    add_rate(roles_client, "mental_health_practitioner_adult", 6_000_000)
+    add_rate(roles_client, "mental_health_practitioner_adult", 6_000_000, "2024-11-01", afc_band="7")
     await top_up(icb, 5_000_000)
     await new_post(pcn, hours_per_week="22.5")  # committed 3,845,340 as above: headroom 1,154,660
     # An MHP is reimbursed at half: 6,000,000 ÷ 12 × 0.5 = 250,000 a month per WTE, × 3 = 750,000;
     # 1,154,660 / 750,000 = 1.5395 → 1.53 WTE: 382,500 × 3 = 1,147,500 (1.54: 385,000 × 3 = 1,155,000).
     path = "/v1/pcns/U00001/headroom?role_code=mental_health_practitioner_adult&from_month=2025-01"
-    room = await get_json(pcn, path)
+    room = await get_json(pcn, path + "&afc_band=7")
     assert {m["funding_share"] for m in room["months"]} == {"0.5"}
     assert (room["cost_per_wte_pence"], room["affordable_wte"], room["affordable_cost_pence"]) == (
         750_000,

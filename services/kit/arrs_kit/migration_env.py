@@ -21,13 +21,23 @@ def run_migrations(metadata: MetaData) -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite's way to alter a table is to rebuild it (batch mode), which its foreign keys
+                # forbid: they are off while migrating (outside any transaction, where the pragma
+                # works) and every reference is checked before the connection is handed back.
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
             context.configure(
                 connection=connection,
                 target_metadata=metadata,
                 compare_type=True,
-                render_as_batch=connection.dialect.name == "sqlite",
+                render_as_batch=sqlite,
             )
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
     finally:
         engine.dispose()

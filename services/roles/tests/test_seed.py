@@ -138,7 +138,7 @@ def test_caps_and_shares_are_structured() -> None:
     seed = build_seed()
     caps = {(c["role_code"], c["fy"]): c for c in seed.caps}
     ap = caps[("advanced_practitioner", "2023-24")]
-    assert (ap["max_below_threshold"], ap["max_at_or_above_threshold"], ap["unit"]) == (3, 6, "posts")
+    assert (ap["max_below_threshold"], ap["max_at_or_above_threshold"], ap["unit"]) == (3, 6, "wte")
     assert caps[("enhanced_practice_nurse", "2024-25")]["max_at_or_above_threshold"] == 2
     assert caps[("digital_transformation_lead", "2022-23")]["max_below_threshold"] == 1
     assert not any(c["fy"] == "2025-26" for c in seed.caps)

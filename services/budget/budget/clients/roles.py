@@ -53,6 +53,7 @@ def _refused(detail: str, reason: str, retry_after_s: int) -> RolesUnavailable:
 class RatePeriod:
     id: int
     geography: str
+    afc_band: str | None  # banded roles (MHP, AP) only
     effective_from: date
     annual_max_pence: int
     provenance: str
@@ -83,6 +84,7 @@ class Cap:
 class Role:
     code: str
     name: str
+    afc_band: str | None
     added_on: date
     retired_on: date | None
     rate_periods: tuple[RatePeriod, ...]
@@ -93,11 +95,22 @@ class Role:
     def claimable_on(self, day: date) -> bool:
         return self.added_on <= day and (self.retired_on is None or day <= self.retired_on)
 
-    def rate_in_force(self, geography: str, day: date) -> RatePeriod | None:
-        """The current (not superseded) period of ``geography`` with the latest start on or before ``day``."""
+    @property
+    def banded(self) -> bool:
+        """Paid by the post's AfC band (mental health and advanced practitioners, domain §4)."""
+        return any(p.afc_band is not None for p in self.rate_periods if p.status == "current")
+
+    def rate_in_force(self, geography: str, day: date, afc_band: str | None = None) -> RatePeriod | None:
+        """The current (not superseded) period of ``geography`` (and, for a banded role, of
+        ``afc_band``, as :func:`normalise_band` gives it) with the latest start on or before ``day``."""
         best: RatePeriod | None = None
         for period in self.rate_periods:
-            if period.status != "current" or period.geography != geography or period.effective_from > day:
+            if (
+                period.status != "current"
+                or period.geography != geography
+                or period.afc_band != afc_band
+                or period.effective_from > day
+            ):
                 continue
             if best is None or period.effective_from > best.effective_from:
                 best = period
@@ -114,16 +127,23 @@ class Role:
         return next((cap for cap in self.caps if cap.fy == fy), None)
 
 
+def normalise_band(band: str) -> str:
+    """An AfC band as the catalogue keys a banded rate: ``Band 8A`` → ``8a``."""
+    return band.strip().lower().removeprefix("band").strip()
+
+
 def _role(body: dict[str, Any]) -> Role:
     return Role(
         code=body["code"],
         name=body["name"],
+        afc_band=body.get("afc_band"),
         added_on=date.fromisoformat(body["added_on"]),
         retired_on=date.fromisoformat(body["retired_on"]) if body.get("retired_on") else None,
         rate_periods=tuple(
             RatePeriod(
                 id=p["id"],
                 geography=p["geography"],
+                afc_band=p.get("afc_band"),
                 effective_from=date.fromisoformat(p["effective_from"]),
                 annual_max_pence=p["annual_max_pence"],
                 provenance=p["provenance"],

@@ -44,7 +44,9 @@ class Post(BudgetBase, table=True):
         CheckConstraint(one_of("employment_model", EMPLOYMENT_MODELS), name="ck_post_employment_model"),
         CheckConstraint("hours_per_week_centi > 0 AND hours_per_week_centi <= 4800", name="ck_post_hours"),
         CheckConstraint("leave_date IS NULL OR leave_date >= start_date", name="ck_post_leave_date"),
-        CheckConstraint("funding_share IS NULL OR funding_share IN ('0.5', '1.0')", name="ck_post_funding_share"),
+        CheckConstraint(
+            "funding_share IS NULL OR funding_share = '1.0' OR funding_share LIKE '0._%'", name="ck_post_funding_share"
+        ),
         CheckConstraint(" AND ".join(f"cost_{f}_pence >= 0" for f in COST_FIELDS), name="ck_post_costs_nonnegative"),
         Index("ix_post_pcn_code", "pcn_code", "id"),
     )
@@ -52,7 +54,7 @@ class Post(BudgetBase, table=True):
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     pcn_code: str = Field(sa_column=Column(String(6), ForeignKey("pcn.code"), nullable=False))
     role_code: str = Field(sa_column=Column(String(64), nullable=False))
-    afc_band: str = Field(sa_column=Column(String(32), nullable=False))
+    afc_band: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))  # null: a GP
     geography: str = Field(sa_column=Column(String(16), nullable=False))
     hours_per_week_centi: int = Field(sa_column=Column(Integer, nullable=False))
     start_date: date = Field(sa_column=Column(Date, nullable=False))
@@ -63,7 +65,7 @@ class Post(BudgetBase, table=True):
     supervisor_name: str = Field(sa_column=Column(String(200), nullable=False))
     supervisor_role: str = Field(sa_column=Column(String(200), nullable=False))
     baseline: bool = Field(sa_column=Column(Boolean, nullable=False))
-    funding_share: str | None = Field(default=None, sa_column=Column(String(3), nullable=True))
+    funding_share: str | None = Field(default=None, sa_column=Column(String(6), nullable=True))
     staff_reference: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     display_name: str = Field(sa_column=Column(String(200), nullable=False))
     cost_management_fee_pence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -92,6 +92,7 @@ class WeightedPopulation(BudgetBase, table=True):
     __table_args__ = (
         CheckConstraint("weighted_population_milli > 0", name="ck_weighted_population_positive"),
         CheckConstraint("length(fy) = 7", name="ck_weighted_population_fy"),
+        CheckConstraint("list_size IS NULL OR list_size >= 0", name="ck_weighted_population_list_size"),
     )
 
     pcn_code: str = Field(sa_column=Column(String(6), ForeignKey("pcn.code"), primary_key=True))
@@ -99,6 +100,8 @@ class WeightedPopulation(BudgetBase, table=True):
     # Thousandths of a weighted patient: 12345.678 is stored as 12345678, exact, never a float.
     weighted_population_milli: int = Field(sa_column=Column(BigInteger, nullable=False))
     reference_date: date = Field(sa_column=Column(Date, nullable=False))
+    # The registered list size for the FY, on which its role caps are judged; null: none recorded.
+    list_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     set_at: datetime = Field(sa_column=ts())
     set_by: str = Field(sa_column=by())
@@ -118,6 +121,7 @@ class WeightedPopulationHistory(BudgetBase, table=True):
     fy: str = Field(sa_column=Column(String(7), nullable=False))
     weighted_population_milli: int = Field(sa_column=Column(BigInteger, nullable=False))
     reference_date: date = Field(sa_column=Column(Date, nullable=False))
+    list_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     set_at: datetime = Field(sa_column=ts())
     set_by: str = Field(sa_column=by())
     replaced_at: datetime = Field(sa_column=ts())

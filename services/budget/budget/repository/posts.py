@@ -95,3 +95,15 @@ def non_baseline_posts_in(session: Session, pcn_code: str, start: date, end: dat
 
 def _in_post(start: date, end: date) -> ColumnElement[bool]:
     return (col(Post.start_date) <= end) & (col(Post.leave_date).is_(None) | (col(Post.leave_date) >= start))
+
+
+def first_post_of_roles(session: Session, pcn_code: str, role_codes: Sequence[str]) -> int | None:
+    """The id of a PCN's first claimable (non-baseline) post of any of ``role_codes``: the earliest
+    start, the lowest id on the same day."""
+    stmt = (
+        select(col(Post.id))
+        .where(col(Post.pcn_code) == pcn_code, col(Post.role_code).in_(role_codes), col(Post.baseline).is_(False))
+        .order_by(col(Post.start_date), col(Post.id))
+        .limit(1)
+    )
+    return session.scalars(stmt).first()

@@ -168,3 +168,10 @@ def weighted_population_history(
     if fy is not None:
         stmt = stmt.where(col(WeightedPopulationHistory.fy) == fy)
     return session.scalars(stmt.order_by(col(WeightedPopulationHistory.fy), col(WeightedPopulationHistory.id))).all()
+
+
+def list_size_for(session: Session, pcn: Pcn, fy: str) -> int:
+    """The PCN's registered list size for a financial year, on which the year's role caps are judged:
+    the one recorded with the year's weighted population, else the PCN's current list size."""
+    row = get_weighted_population(session, pcn.code, fy)
+    return row.list_size if row is not None and row.list_size is not None else pcn.list_size

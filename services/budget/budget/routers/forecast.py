@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from arrs_kit.db import ReadSessionDep
 from arrs_kit.pagination import FormatQuery, csv_response, wants_csv
 from arrs_kit.problems import problem_responses
+from budget.clients.roles import normalise_band
 from budget.deps import AuthorisedRoute, CatalogueDep, FyQuery, PcnCodePath, ReadablePcn
 from budget.routers.docs import OUTAGE, csv_doc
 from budget.schemas.claims import CLAIM_MONTH_PATTERN
@@ -97,6 +98,14 @@ def get_headroom(
         ),
     ],
     geography: Annotated[Geography, Query(description="The rate column of the new post.")] = "national",
+    afc_band: Annotated[
+        str | None,
+        Query(
+            pattern=r"^([Bb][Aa][Nn][Dd] ?)?[1-9][a-dA-D]?$",
+            description="For a role paid by AfC band (mental health and advanced practitioners): the new "
+            "post's band, e.g. `7`.",
+        ),
+    ] = None,
 ) -> HeadroomPublic:
     return headroom.headroom(
         session=session,
@@ -105,4 +114,5 @@ def get_headroom(
         role_code=role_code,
         from_month=from_month,
         geography=geography,
+        afc_band=normalise_band(afc_band) if afc_band else None,
     )

@@ -123,7 +123,7 @@ def get_post(post_id: PostIdPath, post: ReadablePost, response: Response) -> Pos
     tags=["posts"],
     operation_id="update_post",
     response_model=PostPublic,
-    responses=problem_responses(403, 404, 412, 422, 428),
+    responses=problem_responses(403, 404, 412, 422, 428, 503),
 )
 def update_post(
     post_id: PostIdPath,
@@ -131,6 +131,7 @@ def update_post(
     data: PostUpdate,
     session: WriteSessionDep,
     principal: PrincipalDep,
+    catalogue: CatalogueDep,
     response: Response,
     if_match: IfMatchRequired = None,
 ) -> PostPublic:
@@ -138,7 +139,10 @@ def update_post(
     428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post). A post the
     client may not read: 404 `post-not-found`, as for no such post; one it reads but may not change
     (its ICB, a dashboard): 403. A change of `employment_model` or `employer_code` is checked as on
-    creation (422 `employer-not-in-pcn`)."""
-    public, etag = posts.update_post(session=session, principal=principal, post=post, data=data, if_match=if_match)
+    creation (422 `employer-not-in-pcn`); `afc_band: null` only for a role with no AfC band (422
+    `afc-band-required`)."""
+    public, etag = posts.update_post(
+        session=session, catalogue=catalogue, principal=principal, post=post, data=data, if_match=if_match
+    )
     response.headers["ETag"] = etag
     return public

@@ -76,7 +76,18 @@ HoursStr = Annotated[
     ),
     AfterValidator(_hours_in_range),
 ]
-FundingShare = Literal["0.5", "1.0"]
+FundingShare = Annotated[
+    str,
+    Field(
+        pattern=r"^(0\.[0-9]{0,3}[1-9]|1\.0)$",
+        description="A share more than 0 and at most 1, up to 4 decimals (`0.7` for a 70/30 split), or `1.0`.",
+        examples=["0.7"],
+    ),
+]
+AfcBand = Annotated[
+    ShortText | None,
+    Field(description="The post's AfC band as text (`7`, `8a`); null only where none applies, as for a GP."),
+]
 PostPracticeCodes = Annotated[
     list[PracticeCode],
     Field(
@@ -127,7 +138,7 @@ class PostCreate(Strict):
 
     pcn_code: PcnCode
     role_code: RoleCode
-    afc_band: ShortText
+    afc_band: AfcBand
     geography: Geography
     hours_per_week: HoursStr
     start_date: BoundedDate
@@ -138,7 +149,9 @@ class PostCreate(Strict):
     supervisor: Supervisor
     baseline: StrictBool = Field(description="In the 31 March 2019 baseline (not claimable).")
     funding_share: FundingShare | None = Field(
-        None, description="Mental health practitioner posts only: the share the scheme funds."
+        None,
+        description="Mental health practitioner posts only: the share the PCN and the provider agreed (up to "
+        "the catalogue's maximum). The PCN's first MHP is always funded at the catalogue's share (0.5).",
     )
     staff_reference: Name | None = Field(None, description="An opaque reference to the person in the employer's HR.")
     display_name: Name
@@ -147,12 +160,12 @@ class PostCreate(Strict):
 
 class PostUpdate(Strict):
     """Fields to change; absent fields stay as they are. ``pcn_code`` and ``role_code`` never change
-    (a new role or PCN is a new post). ``leave_date``, ``funding_share`` and ``staff_reference`` may be
-    set to null."""
+    (a new role or PCN is a new post). ``leave_date``, ``funding_share``, ``staff_reference`` and (where no
+    AfC band applies) ``afc_band`` may be set to null."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"leave_date": "2025-03-31"}]})
 
-    afc_band: ShortText | None = None
+    afc_band: AfcBand = None
     geography: Geography | None = None
     hours_per_week: HoursStr | None = None
     start_date: BoundedDate | None = None
@@ -169,7 +182,7 @@ class PostUpdate(Strict):
 
     @model_validator(mode="after")
     def _not_null(self) -> PostUpdate:
-        nullable = {"leave_date", "funding_share", "staff_reference"}
+        nullable = {"leave_date", "funding_share", "staff_reference", "afc_band"}
         for field in self.model_fields_set - nullable:
             if getattr(self, field) is None:
                 raise ValueError(f"{field} cannot be null; leave it out to keep it")
@@ -180,7 +193,7 @@ class PostPublic(BaseModel):
     id: int
     pcn_code: str
     role_code: str
-    afc_band: str
+    afc_band: str | None
     geography: str
     hours_per_week: str = Field(description="Two decimals, exact, e.g. `22.50`.")
     wte: str = Field(description="hours_per_week ÷ 37.5, to 4 decimals (display only; claims compute exactly).")

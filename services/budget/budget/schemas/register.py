@@ -112,11 +112,18 @@ class PcnMembership(BaseModel):
 class WeightedPopulationPut(Strict):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"weighted_population": "51234.567", "reference_date": "2024-01-01"}]},
+        json_schema_extra={
+            "examples": [{"weighted_population": "51234.567", "reference_date": "2024-01-01", "list_size": 52000}]
+        },
     )
 
     weighted_population: WeightedPopulationStr
     reference_date: BoundedDate = Field(description="1 January before the financial year starts.")
+    list_size: ListSize | None = Field(
+        None,
+        description="The registered list size for the financial year, on which its role caps are judged; "
+        "left out, the PCN's current list size judges them.",
+    )
 
     @field_validator("weighted_population")
     @classmethod
@@ -129,6 +136,7 @@ class WeightedPopulationPut(Strict):
 class ReplacedWeightedPopulation(BaseModel):
     weighted_population: str
     reference_date: date
+    list_size: int | None
     set_at: Timestamp
     set_by: str
     replaced_at: Timestamp
@@ -140,6 +148,7 @@ class WeightedPopulationPublic(BaseModel):
     fy: str
     weighted_population: str = Field(description="Decimal string with three decimals, e.g. `10234.567`.")
     reference_date: date
+    list_size: int | None = Field(description="The year's registered list size; null: none recorded for it.")
     set_at: Timestamp
     set_by: str
     history: list[ReplacedWeightedPopulation] = Field(description="Values this one replaced, oldest first.")

@@ -14,6 +14,7 @@ from arrs_kit.principal import Principal
 from budget.clients.roles import RoleCatalogue
 from budget.domain import hours
 from budget.errors import (
+    AfcBandRequired,
     EmployerNotInPcn,
     FundingShareNotAllowed,
     InvalidLeaveDate,
@@ -27,9 +28,7 @@ from budget.repository import register as register_repo
 from budget.repository.posts import PostListing
 from budget.schemas.posts import PostCreate, PostPublic, PostUpdate, Supervisor, UnfundedCosts
 from budget.service import authz, common
-
-MHP_ROLES = frozenset({"mental_health_practitioner_adult", "mental_health_practitioner_cyp"})
-"""The roles whose posts may carry a funding share override (domain §6)."""
+from budget.service.claims.compute import MHP_ROLES
 
 PRACTICE_EMPLOYED = frozenset({"pcn_lead_practice", "member_practice"})
 """Employment models whose employer is one of the PCN's own practices: a current member (today, as
@@ -99,10 +98,18 @@ def _check(session: Session, post: Post, *, practice_codes: Collection[str] | No
         )
 
 
-def _check_role(catalogue: RoleCatalogue, role_code: str) -> None:
-    """The role must be one the catalogue has (503 ``roles-unavailable`` when it cannot be read)."""
-    if catalogue.role(role_code) is None:
+def _check_role(catalogue: RoleCatalogue, role_code: str, afc_band: str | None) -> None:
+    """The role must be one the catalogue has (503 ``roles-unavailable`` when it cannot be read), and a
+    post has an AfC band unless its role has none (the ARRS GP)."""
+    role = catalogue.role(role_code)
+    if role is None:
         raise UnknownRole(f"The role catalogue has no role {role_code}.", extra={"role_code": role_code})
+    if afc_band is None and role.afc_band is not None:
+        raise AfcBandRequired(
+            f"{role_code} is an AfC band {role.afc_band} role: give the post's band. Only a role with no AfC "
+            "band (the ARRS GP) takes afc_band null.",
+            extra={"role_code": role_code},
+        )
 
 
 def _set_costs(post: Post, costs: UnfundedCosts) -> None:
@@ -116,7 +123,7 @@ def create_post(
     """A PCN (for itself) or an admin: add a post of a role the catalogue has, employed (when by a
     practice) by a current member practice of the PCN."""
     authz.require_post_creator(principal, pcn_code=data.pcn_code)
-    _check_role(catalogue, data.role_code)  # before any database read: no connection waits on it
+    _check_role(catalogue, data.role_code, data.afc_band)  # before any database read: no connection waits on it
     if register_repo.get_pcn(session, data.pcn_code) is None:
         raise PcnNotFound(authz.NO_PCN)
     now = common.now()
@@ -196,11 +203,19 @@ def _page_etag(rows: Sequence[tuple[int, int]], next_cursor: str | None) -> str:
 
 
 def update_post(
-    *, session: Session, principal: Principal, post: Post, data: PostUpdate, if_match: str | None
+    *,
+    session: Session,
+    catalogue: RoleCatalogue,
+    principal: Principal,
+    post: Post,
+    data: PostUpdate,
+    if_match: str | None,
 ) -> tuple[PostPublic, str]:
     """The post's PCN or an admin (``post`` locked, :data:`budget.deps.OwnedPost`): change any field
-    but ``pcn_code`` and ``role_code``."""
+    but ``pcn_code`` and ``role_code``. Taking the AfC band away reads the catalogue (a GP only)."""
     require_if_match(if_match, post_etag(post))
+    if "afc_band" in data.model_fields_set and data.afc_band is None:
+        _check_role(catalogue, post.role_code, None)
     before = _public(post)
     fields = data.model_fields_set
     for name in ("afc_band", "geography", "start_date", "leave_date", "employment_model", "employer_code"):

@@ -30,12 +30,14 @@ def weighted_population_public(
         fy=row.fy,
         weighted_population=register.milli_to_population(row.weighted_population_milli),
         reference_date=row.reference_date,
+        list_size=row.list_size,
         set_at=row.set_at,
         set_by=row.set_by,
         history=[
             ReplacedWeightedPopulation(
                 weighted_population=register.milli_to_population(old.weighted_population_milli),
                 reference_date=old.reference_date,
+                list_size=old.list_size,
                 set_at=old.set_at,
                 set_by=old.set_by,
                 replaced_at=old.replaced_at,
@@ -56,7 +58,7 @@ def put_weighted_population(
     data: WeightedPopulationPut,
     if_match: str | None,
 ) -> tuple[WeightedPopulationPublic, str]:
-    """Admin or the PCN's ICB: set a PCN's weighted population for a financial year. A new value
+    """Admin or the PCN's ICB: set a PCN's weighted population (and list size) for a financial year. A new value
     replaces the old one, which stays readable in ``history``; the same value again changes nothing.
     ``If-Match`` is optional: sent, it must name the value being replaced. ``pcn``: locked, managed
     by the principal; ``reference_date``: the FY's (:data:`budget.deps.ReferenceDate`)."""
@@ -70,7 +72,7 @@ def put_weighted_population(
         if row is None:
             raise PreconditionFailed(f"PCN {pcn.code} has no weighted population for {fy} yet; send no If-Match.")
         require_if_match(if_match, weighted_population_etag(row))
-    if row is not None and row.weighted_population_milli == milli:
+    if row is not None and (row.weighted_population_milli, row.list_size) == (milli, data.list_size):
         session.rollback()  # the same value again: nothing to record, nothing moves
     else:
         now = common.now()
@@ -80,6 +82,7 @@ def put_weighted_population(
                 fy=fy,
                 weighted_population_milli=milli,
                 reference_date=reference_date,
+                list_size=data.list_size,
                 version=1,
                 set_at=now,
                 set_by=common.actor(principal),
@@ -92,6 +95,7 @@ def put_weighted_population(
                     fy=row.fy,
                     weighted_population_milli=row.weighted_population_milli,
                     reference_date=row.reference_date,
+                    list_size=row.list_size,
                     set_at=row.set_at,
                     set_by=row.set_by,
                     replaced_at=now,
@@ -99,6 +103,7 @@ def put_weighted_population(
                 )
             )
             row.weighted_population_milli = milli
+            row.list_size = data.list_size
             row.version += 1
             row.set_at = now
             row.set_by = common.actor(principal)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from arrs_kit.problems import ProblemError
-from budget.clients.roles import RatePeriod, Role, RoleCatalogue
+from budget.clients.roles import RatePeriod, Role, RoleCatalogue, normalise_band
 from budget.domain import claims_math, hours
 from budget.domain.calendar import fy_of_month, parse_month, today_in_england
 from budget.domain.claim_states import ClaimKind
@@ -33,11 +33,14 @@ from budget.errors import (
 from budget.models import Claim, FundingRate, Post
 from budget.repository import claims as claims_repo
 from budget.repository import funding_rates as funding_rates_repo
+from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
 from budget.schemas.claims import ClaimInput
 
 SPLW = "social_prescribing_link_worker"
 GP = "general_medical_practitioner"
+MHP_ROLES = frozenset({"mental_health_practitioner_adult", "mental_health_practitioner_cyp"})
+"""The first MHP a PCN hires takes the catalogue's share (0.5); later ones the share agreed on the post."""
 
 
 class Amounts(Protocol):
@@ -75,6 +78,7 @@ class Computed:
     inputs: Amounts
     result: claims_math.ClaimComputation | None = None
     rate: RatePeriod | None = None
+    first_mhp: bool = False
     failures: list[ProblemError] = field(default_factory=list)
 
     def fail(self, error: ProblemError) -> None:
@@ -145,6 +149,7 @@ def compute(
     if cap is not None:
         pcn = register_repo.get_pcn(session, post.pcn_code)
         assert pcn is not None  # a post's PCN is a foreign key
+        list_size = register_repo.list_size_for(session, pcn, fy)
         others = claims_repo.counted_hours_by_post(
             session,
             pcn_code=pcn.code,
@@ -155,11 +160,17 @@ def compute(
         )
         in_use = CapInUse(
             unit=cap.unit,
-            limit=cap.limit_for(pcn.list_size),
+            limit=cap.limit_for(list_size),
             pcn_code=pcn.code,
-            list_size=pcn.list_size,
+            list_size=list_size,
             other_posts_centi=[centi for _, centi in others],
         )
+    first_mhp = post.role_code in MHP_ROLES and posts_repo.first_post_of_roles(
+        session, post.pcn_code, sorted(MHP_ROLES)
+    ) in (
+        None,
+        post.id,
+    )
     return assess(
         post=post,
         role=role,
@@ -169,6 +180,7 @@ def compute(
         today=today_in_england(),
         duplicate=duplicate,
         cap=in_use,
+        first_mhp=first_mhp,
     )
 
 
@@ -182,13 +194,15 @@ def assess(
     today: date,
     duplicate: Claim | None,
     cap: CapInUse | None,
+    first_mhp: bool = False,
 ) -> Computed:
     """The claim's computation and the checks of domain §6 it fails, from what was read: no I/O.
-    ``duplicate`` is the post's other live claim for the month; ``cap`` the role's cap in use."""
+    ``duplicate`` is the post's other live claim for the month; ``cap`` the role's cap in use;
+    ``first_mhp`` whether the post is its PCN's first mental health practitioner."""
     fy = fy_of_month(month)
     year, number = parse_month(month)
     first, last = claims_math.month_bounds(year, number)
-    c = Computed(post=post, month=month, fy=fy, pot=pot, inputs=inputs)
+    c = Computed(post=post, month=month, fy=fy, pot=pot, inputs=inputs, first_mhp=first_mhp)
 
     if last >= today:
         c.fail(ClaimMonthNotEnded(f"{month} ends on {last}; claims are made in arrears, from the day after."))
@@ -212,9 +226,13 @@ def assess(
         until = f" to {post.leave_date}" if post.leave_date else ""
         c.fail(PostNotActive(f"Post {post.id} runs from {post.start_date}{until}: no day of {month} lies inside."))
     if role is not None:
-        c.rate = role.rate_in_force(post.geography, first)
+        band = band_of(role, post)
+        c.rate = role.rate_in_force(post.geography, first, band)
         if c.rate is None:
-            c.fail(RateNotPublished(f"No rate period of {role.code} ({post.geography}) is in force on {first}."))
+            of = f"{post.geography}, AfC band {band}" if band else post.geography
+            if role.banded and band is None:
+                of += "; the role is paid by AfC band and the post has none"
+            c.fail(RateNotPublished(f"No rate period of {role.code} ({of}) is in force on {first}."))
     if duplicate is not None:
         c.fail(
             DuplicateClaim(
@@ -231,7 +249,7 @@ def assess(
             leave_date=post.leave_date,
             hours_per_week=hours.centi_to_hours(post.hours_per_week_centi),
             annual_max_pence=c.rate.annual_max_pence,
-            funding_share=funding_share(role, post, first),
+            funding_share=funding_share(role, post, first, first_mhp=first_mhp),
             salary_pence=inputs.salary_pence,
             employer_ni_pence=inputs.employer_ni_pence,
             employer_pension_pence=inputs.employer_pension_pence,
@@ -243,12 +261,24 @@ def assess(
     return c
 
 
-def funding_share(role: Role, post: Post, first: date) -> str:
-    """The catalogue's share in force on the 1st; an MHP post's override where the catalogue allows it."""
+def band_of(role: Role, post: Post) -> str | None:
+    """The AfC band whose rate a post is paid at: its own for a banded role (MHP, AP), else none."""
+    return normalise_band(post.afc_band) if role.banded and post.afc_band else None
+
+
+def rate_for(role: Role, post: Post, day: date) -> RatePeriod | None:
+    """The rate period a post is paid at on ``day``: its role, geography and (banded roles) band."""
+    return role.rate_in_force(post.geography, day, band_of(role, post))
+
+
+def funding_share(role: Role, post: Post, first: date, *, first_mhp: bool = False) -> str:
+    """The catalogue's share in force on the 1st; a later MHP post's agreed share where the catalogue
+    allows one (up to its ``max_share``). The PCN's first MHP always takes the catalogue's share."""
     share = role.funding_share_on(first)
     standard = share.share if share is not None else "1"
     if (
-        post.funding_share is not None
+        not first_mhp
+        and post.funding_share is not None
         and share is not None
         and share.max_share is not None
         and claims_math.exact(post.funding_share) <= claims_math.exact(share.max_share)

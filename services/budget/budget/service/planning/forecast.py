@@ -46,6 +46,7 @@ from budget.repository import claims as claims_repo
 from budget.repository import funding_rates as funding_rates_repo
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
+from budget.repository import register as register_repo
 from budget.schemas.planning import (
     ForecastBasis,
     ForecastMonth,
@@ -54,7 +55,7 @@ from budget.schemas.planning import (
     ForecastPublic,
     ForecastRow,
 )
-from budget.service.claims.compute import CapInUse, PaidAmounts, assess, pot_of
+from budget.service.claims.compute import CapInUse, PaidAmounts, assess, pot_of, rate_for
 
 NOT_CLAIMABLE = ("post-in-baseline", "post-not-active", "role-not-claimable")
 """Checks that rule a month out whatever the amounts (in the order a reason is reported)."""
@@ -98,6 +99,7 @@ class Inputs:
     funding_rate: FundingRate | None
     balances: Sequence[BudgetBalance]
     roles: Mapping[str, Role | None]
+    list_size: int  # the FY's, on which its role caps are judged
 
 
 def read_inputs(session: Session, catalogue: RoleCatalogue, pcn: Pcn, fy: str) -> Inputs:
@@ -117,6 +119,7 @@ def read_inputs(session: Session, catalogue: RoleCatalogue, pcn: Pcn, fy: str) -
         funding_rate=funding_rates_repo.get_funding_rate(session, fy),
         balances=ledger_repo.balances_of(session, pcn.code, fy),
         roles=roles,
+        list_size=register_repo.list_size_for(session, pcn, fy),
     )
 
 
@@ -156,9 +159,9 @@ def project(inputs: Inputs, *, today: date) -> ForecastPublic:
                 others = counted.get((post.role_code, month), {})
                 in_use = CapInUse(
                     unit=cap.unit,
-                    limit=cap.limit_for(inputs.pcn.list_size),
+                    limit=cap.limit_for(inputs.list_size),
                     pcn_code=inputs.pcn.code,
-                    list_size=inputs.pcn.list_size,
+                    list_size=inputs.list_size,
                     other_posts_centi=[centi for other, centi in others.items() if other != post.id],
                 )
             rows.append(_projected_month(post, role, year, number, basis, pot=pot, cap=in_use, today=today))
@@ -230,7 +233,7 @@ def _projected_month(
     """A month with no live claim, computed as a claim for it would be (:func:`assess`), at the basis."""
     month = month_text(year, number)
     first, last = claims_math.month_bounds(year, number)
-    rate = role.rate_in_force(post.geography, first) if role is not None else None
+    rate = rate_for(role, post, first) if role is not None else None
     # With no basis, at the cap: any amount at least the cap will do, and a month's cap (annual maximum
     # × a WTE of at most 1.28 × a fraction of the month ÷ 12) is always below the annual maximum.
     at_cap = rate.annual_max_pence if rate is not None else 0

@@ -17,6 +17,7 @@ from budget.domain.calendar import financial_year, fy_of_month, month_text, mont
 from budget.errors import RateNotPublished, RoleNotClaimable
 from budget.models import Pcn
 from budget.repository import ledger as ledger_repo
+from budget.repository import register as register_repo
 from budget.schemas.planning import HeadroomMonth, HeadroomPublic, RoleCapPublic
 from budget.service.claims.compute import pot_for
 from budget.service.planning import forecast
@@ -68,6 +69,7 @@ def headroom(
     role_code: str,
     from_month: str,
     geography: str,
+    afc_band: str | None = None,
 ) -> HeadroomPublic:
     """The WTE of ``role_code`` a readable PCN could still afford from ``from_month`` to the FY's end."""
     fy = fy_of_month(from_month)
@@ -83,7 +85,7 @@ def headroom(
     for y, n in months_from(year, number, end):
         first, _ = claims_math.month_bounds(y, n)
         month = month_text(y, n)
-        rate = role.rate_in_force(geography, first)
+        rate = role.rate_in_force(geography, first, afc_band if role.banded else None)
         if not role.claimable_on(first):
             months.append(
                 HeadroomMonth(
@@ -154,6 +156,8 @@ def headroom(
         estimated_rate=estimated,
         complete=not unprojected,
         unprojected_post_ids=unprojected,
-        role_cap=RoleCapPublic(unit=cap.unit, limit=cap.limit_for(pcn.list_size)) if cap is not None else None,
+        role_cap=RoleCapPublic(unit=cap.unit, limit=cap.limit_for(register_repo.list_size_for(session, pcn, fy)))
+        if cap is not None
+        else None,
         months=months,
     )

@@ -3,7 +3,8 @@
 Adds ``afc_band`` to the rate period key (mental health and advanced practitioners are paid by AfC
 band), then loads ``arrs-rates-2023-2026.json``: London rows, the 1 July 2023 and 1 October 2024
 figures, 2025/26 and the banded rows. Estimates that started before their figure applied are
-superseded from the right day; nothing is edited (see ``roles.seed.reference_rates``).
+superseded from the right day; nothing is edited (see ``roles.seed.reference_rates``). The seeded
+caps are counted in WTE, as the DES counts them.
 
 Revision ID: 0004
 Revises: 0003
@@ -46,6 +47,9 @@ def upgrade() -> None:
         "ix_rate_period_band_lookup", "rate_period", ["role_code", "geography", "afc_band", "effective_from"]
     )
     apply_reference_rates(op.get_bind(), RATE_PERIOD, ROLE)
+    # The DES counts a role's cap in whole-time equivalents, which a PCN may split between part-time
+    # posts (domain §4): the seeded caps counted posts.
+    op.execute("UPDATE role_cap SET unit = 'wte' WHERE unit = 'posts' AND updated_by = 'seed'")
 
 
 def downgrade() -> None:
