@@ -33,6 +33,13 @@ class BudgetSettings(ServiceSettings):
     roles_breaker_failures: int = Field(
         5, ge=1, le=1000, description="Consecutive failed calls to the roles service that open the circuit breaker."
     )
+    claim_window_months: int = Field(
+        3,
+        ge=0,
+        le=36,
+        description="How many months after a financial year ends its claims may still be made (in arrears, "
+        "backdated): a year closes only after them. The default, 3, ends the window on 30 June.",
+    )
     roles_breaker_cool_down_s: float = Field(
         10.0,
         gt=0,

@@ -149,13 +149,6 @@ class AdjustmentNotNeeded(ProblemError):
     status, code, title = 422, "adjustment-not-needed", "The corrected amounts change nothing"
 
 
-class FinancialYearNotEnded(ProblemError):
-    status, code, title = 422, "financial-year-not-ended", "A financial year closes after 31 March"
-
-
-# Forecast, headroom and workforce plans
-
-
 class WorkforcePlanNotFound(ProblemError):
     status, code, title = 404, "workforce-plan-not-found", "The PCN has no workforce plan for this financial year"
 
@@ -166,3 +159,15 @@ class MonthOutsideFinancialYear(ProblemError):
 
 class AfcBandRequired(ProblemError):
     status, code, title = 422, "afc-band-required", "Only a role with no AfC band takes a post without one"
+
+
+class FinancialYearClosed(ProblemError):
+    status, code, title = 422, "financial-year-closed", "The financial year has been closed"
+
+
+class ClaimWindowOpen(ProblemError):
+    status, code, title = 422, "claim-window-open", "Claims for the financial year can still be made"
+
+
+class ClaimsOutstanding(ProblemError):
+    status, code, title = 409, "claims-outstanding", "Claims of the financial year are submitted or approved, unpaid"

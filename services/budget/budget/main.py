@@ -59,6 +59,7 @@ def create_app(
         breaker_failures=settings.roles_breaker_failures,
         breaker_cool_down_s=settings.roles_breaker_cool_down_s,
     )
+    app.state.claim_window_months = settings.claim_window_months
     return app
 
 

@@ -613,33 +613,3 @@ def _count(url: str, model: Any) -> int:
             return int(session.execute(select(func.count()).select_from(model)).scalar_one())
     finally:
         engine.dispose()
-
-
-async def test_closing_the_year_lapses_what_is_available(
-    icb: httpx.AsyncClient, other_icb: httpx.AsyncClient, pcn: httpx.AsyncClient, budget_db_url: str
-) -> None:
-    await top_up(icb, 1_000_000)
-    claim = await draft(pcn, await new_post(pcn))
-    assert (await act(pcn, claim["id"], "submit")).status_code == 200
-    close = f"{BUDGET}/close"
-    assert_problem(await pcn.post(close), 403, "forbidden")  # it sees its budget but does not close it
-    assert_problem(await other_icb.post(close), 404, "pcn-not-found")  # for it, there is no such PCN
-    assert_problem(await icb.post("/v1/pcns/U00001/budgets/2026-27/close"), 422, "financial-year-not-ended")
-
-    first = await icb.post(close, headers={"Idempotency-Key": "close-2024-25"})
-    assert first.status_code == 200, first.text
-    assert first.json()["lapsed"] == [{"pot": "arrs", "lapsed_pence": 1_000_000 - OCT_CAP}]
-    after = await pot(icb)
-    assert (after["available_pence"], after["lapsed_pence"], after["held_pence"]) == (0, 1_000_000 - OCT_CAP, OCT_CAP)
-    replay = await icb.post(close, headers={"Idempotency-Key": "close-2024-25"})
-    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == first.json()
-
-    # Nothing is left to lapse; a claim held across the close keeps its money until it is decided.
-    assert (await icb.post(close)).json()["lapsed"] == []
-    await act(icb, claim["id"], "reject", {"reason": "not evidenced"})
-    assert (await pot(icb))["available_pence"] == OCT_CAP
-    assert (await icb.post(close)).json()["lapsed"] == [{"pot": "arrs", "lapsed_pence": OCT_CAP}]
-    final = await pot(icb)
-    assert (final["available_pence"], final["lapsed_pence"], final["held_pence"]) == (0, 1_000_000, 0)
-    kinds = [p["kind"] for p in (await icb.get("/v1/pcns/U00001/ledger")).json()["data"]]
-    assert kinds.count("lapse") == 2

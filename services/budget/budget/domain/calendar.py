@@ -4,6 +4,7 @@ at midnight in England, and uplifts start at midnight UK time)."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -73,3 +74,12 @@ def months_from(year: int, number: int, end: date) -> list[tuple[int, int]]:
         months.append((year, number))
         year, number = (year + 1, 1) if number == 12 else (year, number + 1)
     return months
+
+
+def claim_window_end(fy: str, months_after: int) -> date:
+    """The last day claims of ``fy`` may be made: the last day of the ``months_after``-th month after
+    the year ends (3: 30 June). Claims are made in arrears and may be backdated (domain §5)."""
+    _, last = financial_year(fy)
+    index = last.year * 12 + (last.month - 1) + months_after
+    year, month = divmod(index, 12)
+    return date(year, month + 1, calendar.monthrange(year, month + 1)[1])

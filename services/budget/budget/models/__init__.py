@@ -6,7 +6,7 @@ beside its ``models`` (:func:`arrs_kit.migrate.migrations_dir`)."""
 
 from budget.models.base import BY_MAX, BudgetBase, idempotency_keys, metadata
 from budget.models.claims import LIVE_CLAIM, PENDING_ADJUSTMENT, Claim, ClaimEvent
-from budget.models.ledger import ACCOUNTS, POTS, BudgetBalance, FundingRate, Posting
+from budget.models.ledger import ACCOUNTS, POTS, BudgetBalance, FundingRate, Posting, YearClose
 from budget.models.planning import PLAN_PHASES, WorkforcePlan, WorkforcePlanHistory, WorkforcePlanLine
 from budget.models.posts import COST_FIELDS, EMPLOYMENT_MODELS, GEOGRAPHIES, Post
 from budget.models.register import (
@@ -44,6 +44,7 @@ __all__ = [
     "WorkforcePlan",
     "WorkforcePlanHistory",
     "WorkforcePlanLine",
+    "YearClose",
     "idempotency_keys",
     "metadata",
 ]

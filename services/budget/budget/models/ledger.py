@@ -118,3 +118,15 @@ class Posting(BudgetBase, table=True):
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
     created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     created_by: str = Field(sa_column=by())
+
+
+class YearClose(BudgetBase, table=True):
+    """A PCN's financial year, closed: its unused money lapsed, and no claim or allocation for it is
+    taken any more (domain §5). Written once, in the close's transaction."""
+
+    __tablename__ = "year_close"
+
+    pcn_code: str = Field(sa_column=Column(String(6), ForeignKey("pcn.code"), primary_key=True))
+    fy: str = Field(sa_column=Column(String(7), primary_key=True))
+    closed_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    closed_by: str = Field(sa_column=by())

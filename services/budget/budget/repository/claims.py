@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from budget.domain.claim_states import COUNTED, ENDED, LIVE, ClaimKind, ClaimStatus
+from budget.domain.claim_states import AWAITING_DECISION, COUNTED, ENDED, LIVE, ClaimKind, ClaimStatus
 from budget.domain.scope import ListScope
 from budget.models import Claim, ClaimEvent, Pcn
 
@@ -114,3 +114,15 @@ def live_claims_of_pcn(
     if until_month is not None:
         stmt = stmt.where(col(Claim.month) <= until_month)
     return session.scalars(stmt.order_by(col(Claim.post_id), col(Claim.month), col(Claim.id))).all()
+
+
+def awaiting_decision_ids(session: Session, pcn_code: str, fy: str, limit: int = 50) -> list[int]:
+    """Ids of the PCN's claims of ``fy`` still submitted, or approved and unpaid (a year with any cannot
+    close), oldest first, at most ``limit``."""
+    stmt = (
+        select(col(Claim.id))
+        .where(col(Claim.pcn_code) == pcn_code, col(Claim.fy) == fy, col(Claim.status).in_(AWAITING_DECISION))
+        .order_by(col(Claim.id))
+        .limit(limit)
+    )
+    return [int(i) for i in session.scalars(stmt) if i is not None]

@@ -18,6 +18,7 @@ from budget.domain import ledger
 from budget.models import (
     BudgetBalance,
     Posting,
+    YearClose,
 )
 
 
@@ -133,3 +134,8 @@ def verify_ledger(session: Session) -> list[str]:
         if not actual.is_valid():
             problems.append(f"{'/'.join(key)}: maintained balances break the invariants: {actual}")
     return problems
+
+
+def get_year_close(session: Session, pcn_code: str, fy: str) -> YearClose | None:
+    """The record of the PCN's close of ``fy``, or None while the year is open."""
+    return session.get(YearClose, (pcn_code, fy))

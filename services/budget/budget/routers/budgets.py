@@ -94,14 +94,24 @@ def close_budget_year(
     pcn: ManagedPcn,
     session: WriteSessionDep,
     principal: PrincipalDep,
+    request: Request,
 ) -> YearClosePublic:
-    """The PCN's ICB (or an admin), after 31 March: close the financial year. What is still
-    available in each pot lapses (`available` → `lapsed` on the ledger); unused money is not carried
-    forward. Claims still held or approved keep their money; a hold released later (a rejection or
-    withdrawal after the close) returns to `available`, and closing again lapses it. Answers what
-    lapsed now and the pots after. 422 `financial-year-not-ended` before the year is over. With an
-    `Idempotency-Key` a retry replays the first answer."""
-    return budgets.close_year(session=session, principal=principal, pcn=pcn, fy=leased.fy, lease=leased.lease)
+    """The PCN's ICB (or an admin), once the year's claim window has ended (`BUDGET_CLAIM_WINDOW_MONTHS`
+    after 31 March; default 30 June): close the financial year. What is still available in each pot
+    lapses (`available` → `lapsed` on the ledger); unused money is not carried forward. After the
+    close, claims for the year's months and allocations to it answer 422 `financial-year-closed`.
+    Answers what lapsed, and the close report: per pot, allocated, held, approved, paid and lapsed.
+    422 `claim-window-open` before the window ends; 409 `claims-outstanding` (with `claim_ids`) while a
+    claim of the year is submitted, or approved and unpaid. Closing a closed year answers its close
+    again and moves nothing; with an `Idempotency-Key` a retry replays the first answer."""
+    return budgets.close_year(
+        session=session,
+        principal=principal,
+        pcn=pcn,
+        fy=leased.fy,
+        claim_window_months=request.app.state.claim_window_months,
+        lease=leased.lease,
+    )
 
 
 @router.get(

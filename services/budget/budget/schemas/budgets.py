@@ -169,8 +169,13 @@ class PotLapse(BaseModel):
 class YearClosePublic(BaseModel):
     pcn_code: str
     fy: str
+    closed_at: Timestamp
+    closed_by: str
+    claim_window_ended_on: date = Field(description="The last day the year's claims could be made.")
     lapsed: list[PotLapse] = Field(description="What lapsed now, per pot (empty when nothing was available).")
-    pots: list[PotBalance] = Field(description="The pots after the close.")
+    pots: list[PotBalance] = Field(
+        description="The close report: per pot, what was allocated, held, approved, paid and lapsed, after the close."
+    )
 
 
 class PostingPage(Page[PostingPublic]):

@@ -10,7 +10,7 @@ balance row's CHECKs refuse a negative balance even if a code path skipped that 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,15 +20,18 @@ from arrs_kit.idempotency import KeyLease
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from budget.domain import ledger, money, register
-from budget.domain.calendar import financial_year, today_in_england
+from budget.domain.calendar import claim_window_end, financial_year, today_in_england
 from budget.errors import (
     BudgetExceeded,
-    FinancialYearNotEnded,
+    ClaimsOutstanding,
+    ClaimWindowOpen,
+    FinancialYearClosed,
     FundingRateMissing,
     PotNotAvailable,
     WeightedPopulationMissing,
 )
-from budget.models import POTS, BudgetBalance, Pcn, Posting
+from budget.models import POTS, BudgetBalance, Pcn, Posting, YearClose
+from budget.repository import claims as claims_repo
 from budget.repository import funding_rates as funding_rates_repo
 from budget.repository import ledger as ledger_repo
 from budget.repository import register as register_repo
@@ -158,6 +161,7 @@ def allocate(*, session: Session, principal: Principal, pcn: Pcn, fy: str) -> tu
         if tenths is not None:
             sums.append(PotSum(pot=pot, rate_per_weighted_patient=money.tenth_pence_to_rate(tenths), sum_pence=target))
         balance = ledger_repo.lock_balance(session, pcn.code, fy, pot, now=now)
+        refuse_if_closed(session, pcn.code, fy)  # read under the lock: a close cannot slip in between
         already = ledger_repo.net_posted(session, pcn.code, fy, pot, kind=ALLOCATION, account="available")
         delta = target - already
         if delta == 0:
@@ -212,6 +216,7 @@ def add_allocation(
             raise PotNotAvailable(f"{fy} has no ring-fenced arrs_gp pot (no ARRS GP rate).", extra={"pot": data.pot})
     now = common.now()
     balance = ledger_repo.lock_balance(session, pcn.code, fy, data.pot, now=now)
+    refuse_if_closed(session, pcn.code, fy)
     topping_up = data.amount_pence > 0
     posting = post(
         session,
@@ -295,21 +300,37 @@ def close_year(
     principal: Principal,
     pcn: Pcn,
     fy: str,
+    claim_window_months: int = 3,
     lease: KeyLease | None = None,
 ) -> YearClosePublic:
-    """The PCN's ICB (or an admin), once the financial year has ended: what is still available in
-    each pot lapses (a posting from ``available`` to ``lapsed``); nothing is carried forward (domain
-    §5). Claims still held or approved keep their money; a hold released after the close (a late
-    rejection or withdrawal) returns to ``available``, and closing again lapses it."""
-    _, last_day = financial_year(fy)
-    if today_in_england() <= last_day:
-        raise FinancialYearNotEnded(f"{fy} runs to {last_day}; it can be closed from the day after.", extra={"fy": fy})
+    """The PCN's ICB (or an admin), once the year's claim window has ended (domain §5): what is still
+    available in each pot lapses (a posting from ``available`` to ``lapsed``); nothing is carried
+    forward. Refused while any claim of the year is submitted, or approved and unpaid. Closing a
+    closed year answers its close again and moves nothing."""
+    window_end = claim_window_end(fy, claim_window_months)
+    closed = ledger_repo.get_year_close(session, pcn.code, fy)
+    if closed is not None:
+        return _close_public(session, pcn, fy, closed, window_end, lapsed=[])
+    if today_in_england() <= window_end:
+        raise ClaimWindowOpen(
+            f"Claims of {fy} may be made until {window_end}; the year can be closed from the day after.",
+            extra={"fy": fy, "claim_window_ends_on": window_end.isoformat()},
+        )
     now = common.now()
+    # Every pot locked first (in the order of every other writer): no claim is held while this looks.
+    balances = [
+        ledger_repo.lock_balance(session, pcn.code, fy, pot, now=now)
+        for pot in POTS
+        if ledger_repo.get_balance(session, pcn.code, fy, pot) is not None
+    ]
+    waiting = claims_repo.awaiting_decision_ids(session, pcn.code, fy)
+    if waiting:
+        raise ClaimsOutstanding(
+            f"{len(waiting)} claim(s) of {fy} are submitted, or approved and unpaid: decide and pay them first.",
+            extra={"fy": fy, "claim_ids": waiting},
+        )
     lapsed: list[PotLapse] = []
-    for pot in POTS:  # the same order as every other writer
-        if ledger_repo.get_balance(session, pcn.code, fy, pot) is None:
-            continue
-        balance = ledger_repo.lock_balance(session, pcn.code, fy, pot, now=now)
+    for balance in balances:
         amount = balance.available_pence
         if amount == 0:
             continue
@@ -320,19 +341,43 @@ def close_year(
             credit_account="lapsed",
             amount_pence=amount,
             kind=LAPSE,
-            reason=f"{fy} closed: unused {pot} money lapses (not carried forward)",
+            reason=f"{fy} closed: unused {balance.pot} money lapses (not carried forward)",
             principal=principal,
             now=now,
             idempotency_key=lease.key if lease else None,
         )
-        lapsed.append(PotLapse(pot=pot, lapsed_pence=amount))
-    public = YearClosePublic(
-        pcn_code=pcn.code,
-        fy=fy,
-        lapsed=lapsed,
-        pots=[pot_balance(b) for b in ledger_repo.balances_of(session, pcn.code, fy)],
-    )
+        lapsed.append(PotLapse(pot=balance.pot, lapsed_pence=amount))
+    record = YearClose(pcn_code=pcn.code, fy=fy, closed_at=now, closed_by=common.actor(principal))
+    session.add(record)
+    session.flush()
+    public = _close_public(session, pcn, fy, record, window_end, lapsed=lapsed)
     if lease is not None:
         lease.record(session, status=200, body=public.model_dump(mode="json"), location=f"/v1/pcns/{pcn.code}/ledger")
     session.commit()
     return public
+
+
+def _close_public(
+    session: Session, pcn: Pcn, fy: str, record: YearClose, window_end: date, *, lapsed: list[PotLapse]
+) -> YearClosePublic:
+    """The close report: what lapsed now, and per pot what was allocated, held, approved, paid and lapsed."""
+    return YearClosePublic(
+        pcn_code=pcn.code,
+        fy=fy,
+        closed_at=record.closed_at,
+        closed_by=record.closed_by,
+        claim_window_ended_on=window_end,
+        lapsed=lapsed,
+        pots=[pot_balance(b) for b in ledger_repo.balances_of(session, pcn.code, fy)],
+    )
+
+
+def refuse_if_closed(session: Session, pcn_code: str, fy: str) -> None:
+    """422 ``financial-year-closed`` once the PCN's year is closed: no claim or allocation for it."""
+    record = ledger_repo.get_year_close(session, pcn_code, fy)
+    if record is not None:
+        raise FinancialYearClosed(
+            f"{fy} was closed on {record.closed_at:%Y-%m-%d} by {record.closed_by}: it takes no more claims or "
+            "allocations.",
+            extra={"fy": fy},
+        )

@@ -23,6 +23,7 @@ from budget.domain.claim_states import ClaimKind
 from budget.errors import (
     ClaimMonthNotEnded,
     DuplicateClaim,
+    FinancialYearClosed,
     PostInBaseline,
     PostNotActive,
     RateNotPublished,
@@ -33,6 +34,7 @@ from budget.errors import (
 from budget.models import Claim, FundingRate, Post
 from budget.repository import claims as claims_repo
 from budget.repository import funding_rates as funding_rates_repo
+from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
 from budget.schemas.claims import ClaimInput
@@ -133,6 +135,7 @@ def compute(
     inputs: ClaimInput,
     exclude_claim_id: int | None = None,
     check_duplicate: bool = True,
+    paid_rate: RatePeriod | None = None,
 ) -> Computed:
     """Compute the claim and run every check of domain §6 but ``budget-exceeded``: read what the
     checks need (the pot, a live claim of the same month, the role's cap in use), then :func:`assess`."""
@@ -165,6 +168,7 @@ def compute(
             list_size=list_size,
             other_posts_centi=[centi for _, centi in others],
         )
+    closed = ledger_repo.get_year_close(session, post.pcn_code, fy)
     first_mhp = post.role_code in MHP_ROLES and posts_repo.first_post_of_roles(
         session, post.pcn_code, sorted(MHP_ROLES)
     ) in (
@@ -181,6 +185,8 @@ def compute(
         duplicate=duplicate,
         cap=in_use,
         first_mhp=first_mhp,
+        closed_on=closed.closed_at.date() if closed is not None else None,
+        paid_rate=paid_rate,
     )
 
 
@@ -195,15 +201,21 @@ def assess(
     duplicate: Claim | None,
     cap: CapInUse | None,
     first_mhp: bool = False,
+    closed_on: date | None = None,
+    paid_rate: RatePeriod | None = None,
 ) -> Computed:
     """The claim's computation and the checks of domain §6 it fails, from what was read: no I/O.
     ``duplicate`` is the post's other live claim for the month; ``cap`` the role's cap in use;
-    ``first_mhp`` whether the post is its PCN's first mental health practitioner."""
+    ``first_mhp`` whether the post is its PCN's first mental health practitioner; ``closed_on`` the day
+    the PCN closed the claim month's financial year, if it has; ``paid_rate`` the rate period a paid
+    claim was computed on, which its adjustment keeps (domain §6) instead of the rate in force now."""
     fy = fy_of_month(month)
     year, number = parse_month(month)
     first, last = claims_math.month_bounds(year, number)
     c = Computed(post=post, month=month, fy=fy, pot=pot, inputs=inputs, first_mhp=first_mhp)
 
+    if closed_on is not None:
+        c.fail(FinancialYearClosed(f"{fy} was closed on {closed_on}: it takes no more claims.", extra={"fy": fy}))
     if last >= today:
         c.fail(ClaimMonthNotEnded(f"{month} ends on {last}; claims are made in arrears, from the day after."))
     fee_allowed = post.role_code == SPLW and post.employment_model == "supplier"
@@ -227,7 +239,7 @@ def assess(
         c.fail(PostNotActive(f"Post {post.id} runs from {post.start_date}{until}: no day of {month} lies inside."))
     if role is not None:
         band = band_of(role, post)
-        c.rate = role.rate_in_force(post.geography, first, band)
+        c.rate = paid_rate or role.rate_in_force(post.geography, first, band)
         if c.rate is None:
             of = f"{post.geography}, AfC band {band}" if band else post.geography
             if role.banded and band is None:
