@@ -11,6 +11,7 @@ ROUTES: dict[str, str] = {
     "budgets": "budget",
     "posts": "budget",
     "claims": "budget",
+    "claim-returns": "budget",
     "job-plans": "evaluation",
     "kpis": "evaluation",
     "workload": "evaluation",

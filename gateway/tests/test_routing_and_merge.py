@@ -43,6 +43,7 @@ def test_every_resource_of_the_contract_has_an_owner() -> None:
         "budgets": "budget",
         "posts": "budget",
         "claims": "budget",
+        "claim-returns": "budget",
         "job-plans": "evaluation",
         "kpis": "evaluation",
         "workload": "evaluation",

@@ -50,6 +50,11 @@ def write_by_id(**allowed: int) -> dict[str, int]:
 PCN_WRITE = write_by_id(admin=200, pcn=200)
 ICB_WRITE = write_by_id(admin=200, icb=200)
 
+RATE_TABLE = (
+    b"role_code,geography,effective_from,annual_max_pence,source\n"
+    b"care_coordinator,outer_london,2040-04-01,4300000,DES annex\n"
+)
+
 _n = itertools.count(1)
 _plan_years = itertools.count(2040)
 
@@ -118,6 +123,59 @@ def claim_in(status: str, action: str, body: Body | None = None) -> Prepare:
 
     async def prepare(gw: httpx.AsyncClient) -> tuple[str, Any]:
         return f"/v1/claims/{await new_claim(gw, status)}/{action}", body() if body else None
+
+    return prepare
+
+
+# Monthly returns: one per PCN and month, so each call takes a month of its own. An open return with no
+# line takes a month far ahead; one with a line to submit takes an ended month with a rate (from April
+# 2022, on a post of its own from then), never October 2024 (the claims above draft that month).
+_ahead = (f"{2030 + n // 12}-{n % 12 + 1:02d}" for n in itertools.count())
+_ended = iter(
+    [f"{y}-{m:02d}" for y in range(2022, 2027) for m in range(1, 13) if "2022-04" <= f"{y}-{m:02d}" <= "2026-11"]
+)
+RETURN_STEPS: dict[str, list[tuple[str, dict[str, Any] | None]]] = {
+    "open": [],
+    "declared": [("declare", {"declaration": "As employed and not in the baseline."})],
+    "submitted": [("declare", {"declaration": "As employed and not in the baseline."}), ("submit", None)],
+    "approved": [
+        ("declare", {"declaration": "As employed and not in the baseline."}),
+        ("submit", None),
+        ("approve", {}),
+    ],
+}
+
+
+def new_return_body() -> dict[str, str]:
+    return {"pcn_code": "U00001", "month": next(_ahead), "payee_code": "A00001"}
+
+
+def return_in(status: str, action: str, body: Body | None = None) -> Prepare:
+    """Each call acts on a return of its own in ``status`` (with one line, but for an open one):
+    ``POST /v1/claim-returns/{id}/{action}``."""
+
+    async def prepare(gw: httpx.AsyncClient) -> tuple[str, Any]:
+        if status == "open":
+            made = new_return_body()
+        else:
+            month = next(m for m in _ended if m != "2024-10")
+            year = int(month[:4]) - (1 if int(month[5:]) < 4 else 0)
+            fy = f"{year}-{(year + 1) % 100:02d}"
+            funds = {"pot": "arrs", "amount_pence": 1_000_000, "reason": "A return of the matrix"}
+            response = await gw.post(f"/v1/pcns/U00001/budgets/{fy}/allocations", json=funds, headers=ADMIN)
+            assert response.status_code == 201, response.text
+            post = {**POST, "start_date": "2022-04-01", "display_name": f"Post {unique()}"}
+            post_id = (await gw.post("/v1/posts", json=post, headers=ADMIN)).json()["id"]
+            drafted = await gw.post("/v1/claims", json={**CLAIM, "month": month, "post_id": post_id}, headers=ADMIN)
+            assert drafted.status_code == 201, drafted.text
+            made = {"pcn_code": "U00001", "month": month, "payee_code": "A00001"}
+        response = await gw.post("/v1/claim-returns", json=made, headers=ADMIN)
+        assert response.status_code == 201, response.text
+        return_id = response.json()["id"]
+        for step, step_body in RETURN_STEPS[status]:
+            response = await gw.post(f"/v1/claim-returns/{return_id}/{step}", json=step_body, headers=ADMIN)
+            assert response.status_code == 200, response.text
+        return f"/v1/claim-returns/{return_id}/{action}", body() if body else None
 
     return prepare
 
@@ -204,6 +262,8 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
         lambda: {"description": f"Edit {unique()}"},
         ADMIN_ONLY_WRITE | {"admin": 200},
     ),
+    # The annex rate table, as CSV (bytes are sent as text/csv): admins only.
+    ("POST", "/v1/rates/imports"): ("/v1/rates/imports", lambda: RATE_TABLE, ADMIN_ONLY_WRITE | {"admin": 200}),
     ("POST", "/v1/roles/{role_code}/rates"): (
         "/v1/roles/care_coordinator/rates",
         lambda: {
@@ -291,7 +351,7 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
         write_by_id(admin=201, icb=201),
     ),
     ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/close"): (
-        "/v1/pcns/U00001/budgets/2023-24/close",  # a year that has ended and that the claims do not use
+        "/v1/pcns/U00001/budgets/2021-22/close",  # a year that has ended and that no claim or return uses
         None,
         ICB_WRITE,
     ),
@@ -312,6 +372,12 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
         lambda: {"display_name": f"Renamed {unique()}"},
         PCN_WRITE,
     ),
+    # Dated terms: a new set from a day of its own each time (post 1 starts on 1 April 2024).
+    ("POST", "/v1/posts/{post_id}/terms"): (
+        "/v1/posts/1/terms",
+        lambda: {"effective_from": (date(2024, 4, 1) + timedelta(days=unique())).isoformat(), "hours_per_week": "30"},
+        write_by_id(admin=201, pcn=201),
+    ),
     # Claims: a PCN drafts, submits and withdraws its own; its ICB approves, rejects and pays them; the
     # PCN, its ICB or an admin adjusts a paid one. Claim 1 (a draft for post 1, 2024-10) and a funded
     # 2024-25 pot are made before the rows run; the writes that change a claim's status each act on a
@@ -326,6 +392,31 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ),
     ("POST", "/v1/claims"): (draft_of_a_new_post, None, PCN_WRITE | {"admin": 201, "pcn": 201}),
     ("POST", "/v1/claims/{claim_id}/submit"): (claim_in("draft", "submit"), None, PCN_WRITE),
+    # Returns: scoped as claims. Return 1 (open, no line) is made before the rows run.
+    ("POST", "/v1/claim-returns"): (
+        "/v1/claim-returns",
+        new_return_body,
+        dict.fromkeys(COLUMNS, 403) | {"admin": 201, "pcn": 201},
+    ),
+    ("GET", "/v1/claim-returns"): ("/v1/claim-returns", None, READ),
+    ("GET", "/v1/claim-returns/{return_id}"): ("/v1/claim-returns/1", None, PCN_READ),
+    ("POST", "/v1/claim-returns/{return_id}/declare"): (
+        return_in("open", "declare", lambda: {"declaration": "As employed and not in the baseline."}),
+        None,
+        PCN_WRITE,
+    ),
+    ("POST", "/v1/claim-returns/{return_id}/submit"): (return_in("declared", "submit"), None, PCN_WRITE),
+    ("POST", "/v1/claim-returns/{return_id}/approve"): (return_in("submitted", "approve", dict), None, ICB_WRITE),
+    ("POST", "/v1/claim-returns/{return_id}/reject"): (
+        return_in("submitted", "reject", lambda: {"reason": "Hours do not match the contract"}),
+        None,
+        ICB_WRITE,
+    ),
+    ("POST", "/v1/claim-returns/{return_id}/pay"): (
+        return_in("approved", "pay", lambda: {"payment_reference": f"BACS-R{unique()}"}),
+        None,
+        ICB_WRITE,
+    ),
     ("POST", "/v1/claims/{claim_id}/withdraw"): (
         claim_in("draft", "withdraw", lambda: {"reason": "Entered twice"}),
         None,
@@ -490,6 +581,8 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         assert response.status_code == 201, response.text
         response = await gw.post("/v1/claims", json={**CLAIM, "post_id": 1}, headers=ADMIN)
         assert response.status_code == 201 and response.json()["id"] == 1, response.text
+        response = await gw.post("/v1/claim-returns", json=new_return_body(), headers=ADMIN)
+        assert response.status_code == 201 and response.json()["id"] == 1, response.text
         response = await gw.put("/v1/pcns/U00001/workforce-plans/2024-25", json={"lines": []}, headers=ADMIN)
         assert response.status_code == 201, response.text
         for first_path, first_body, first_method in (
@@ -523,7 +616,12 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
             for column, headers in [*keys.items(), *denied.items()]:
                 target, payload = await path(gw) if callable(path) else (path, body() if body else None)
                 extra = {"If-Match": "*"} if (method, None) in IF_MATCH or (method, template) in IF_MATCH else {}
-                response = await gw.request(method, target, headers={**headers, **extra}, json=payload)
+                sent: dict[str, Any] = (
+                    {"content": payload, "headers": {**headers, **extra, "Content-Type": "text/csv"}}
+                    if isinstance(payload, bytes)
+                    else {"json": payload, "headers": {**headers, **extra}}
+                )
+                response = await gw.request(method, target, **sent)
                 want = expected.get(column, 401)
                 if response.status_code != want:
                     mismatches.append(

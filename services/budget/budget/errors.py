@@ -171,3 +171,31 @@ class ClaimWindowOpen(ProblemError):
 
 class ClaimsOutstanding(ProblemError):
     status, code, title = 409, "claims-outstanding", "Claims of the financial year are submitted or approved, unpaid"
+
+
+class ClaimReturnNotFound(ProblemError):
+    status, code, title = 404, "claim-return-not-found", "No such claim return"
+
+
+class ClaimReturnExists(ProblemError):
+    status, code, title = 409, "claim-return-exists", "The PCN has a return for that month"
+
+
+class InvalidReturnTransition(ProblemError):
+    status, code, title = 409, "invalid-return-transition", "The return is not in a state that allows this"
+
+
+class ReturnNotDeclared(ProblemError):
+    status, code, title = 422, "return-not-declared", "A return is declared before it is submitted"
+
+
+class ReturnEmpty(ProblemError):
+    status, code, title = 422, "return-empty", "The return has no line to submit"
+
+
+class ReturnRefused(ProblemError):
+    status, code, title = 409, "return-refused", "Lines of the return were refused: none was submitted"
+
+
+class ReturnLinesUndecided(ProblemError):
+    status, code, title = 409, "return-lines-undecided", "Lines of the return await a decision"

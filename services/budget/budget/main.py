@@ -24,6 +24,11 @@ TAGS = [
     {"name": "posts", "description": "Posts: one person in one role in one PCN."},
     {"name": "claims", "description": "Monthly reimbursement claims, their computation and the ICB lifecycle."},
     {
+        "name": "claim returns",
+        "description": "The monthly return of a PCN: its month's claims as lines, declared, submitted in one step, "
+        "decided by the ICB and paid with one reference; exported for reconciliation.",
+    },
+    {
         "name": "planning",
         "description": "Per PCN and financial year: the forecast outturn and lapse, the headroom for a new post, "
         "and the workforce plan compared with posts and claims.",

@@ -217,16 +217,15 @@ async def test_patch_needs_if_match_and_bumps_the_etag(pcn: httpx.AsyncClient) -
     post = await created(pcn)
     path = f"/v1/posts/{post['id']}"
     etag = (await pcn.get(path)).headers["etag"]
-    assert_problem(await pcn.patch(path, json={"hours_per_week": "30"}), 428, "precondition-required")
+    assert_problem(await pcn.patch(path, json={"display_name": "CP 2"}), 428, "precondition-required")
     assert_problem(
-        await pcn.patch(path, json={"hours_per_week": "30"}, headers={"If-Match": '"post-1-v9"'}),
+        await pcn.patch(path, json={"display_name": "CP 2"}, headers={"If-Match": '"post-1-v9"'}),
         412,
         "precondition-failed",
     )
     changed = await pcn.patch(
         path,
         json={
-            "hours_per_week": "30.75",
             "leave_date": "2025-03-31",
             "supervisor": {"name": "Dr B Jones", "role": "Clinical director"},
             "unfunded_costs_monthly_pence": {"management_fee": 5_000, "training": 1},
@@ -238,7 +237,7 @@ async def test_patch_needs_if_match_and_bumps_the_etag(pcn: httpx.AsyncClient) -
     assert changed.status_code == 200, changed.text
     body = changed.json()
     assert changed.headers["etag"] != etag and changed.headers["etag"] == (await pcn.get(path)).headers["etag"]
-    assert body["hours_per_week"] == "30.75" and body["wte"] == "0.8200"
+    assert body["hours_per_week"] == "22.50" and body["wte"] == "0.6000"  # terms are not patched
     assert body["leave_date"] == "2025-03-31" and body["baseline"] is True
     assert body["supervisor"] == {"name": "Dr B Jones", "role": "Clinical director"}
     assert body["unfunded_costs_monthly_pence"]["management_fee"] == 5_000
@@ -262,7 +261,8 @@ async def test_patch_needs_if_match_and_bumps_the_etag(pcn: httpx.AsyncClient) -
         # One body PostUpdate refuses; the 8 this test sent are test_request_schemas.py::test_post_update_refuses.
         ({"hours_per_week": "48.5"}, 422, "validation-error"),
         ({"funding_share": "1.0"}, 422, "funding-share-not-allowed"),
-        ({"practice_codes": ["B82001"]}, 422, "practice-not-in-pcn"),
+        ({"practice_codes": ["B82001"]}, 422, "post-terms-are-dated"),
+        ({"hours_per_week": "30", "display_name": "x"}, 422, "post-terms-are-dated"),
         ({"leave_date": "2024-03-01"}, 422, "invalid-leave-date"),
         ({"start_date": "2025-05-01", "leave_date": "2025-04-30"}, 422, "invalid-leave-date"),
     ],
@@ -298,14 +298,16 @@ async def test_who_may_patch(
     post_id = (await created(pcn))["id"]
     path = f"/v1/posts/{post_id}"
     for client in (icb, dashboard, national):  # they read the post but may not change it
-        assert_problem(await client.patch(path, json={"afc_band": "8a"}, headers={"If-Match": "*"}), 403, "forbidden")
+        assert_problem(
+            await client.patch(path, json={"display_name": "x"}, headers={"If-Match": "*"}), 403, "forbidden"
+        )
     for client in (other_pcn, practice):  # for them there is no such post
-        response = await client.patch(path, json={"afc_band": "8a"}, headers={"If-Match": "*"})
+        response = await client.patch(path, json={"display_name": "x"}, headers={"If-Match": "*"})
         assert_problem(response, 404, "post-not-found")
     assert_problem(await admin.patch("/v1/posts/999999", json={}, headers={"If-Match": "*"}), 404, "post-not-found")
-    response = await admin.patch(path, json={"afc_band": "8a"}, headers={"If-Match": "*"})
+    response = await admin.patch(path, json={"display_name": "CP (admin)"}, headers={"If-Match": "*"})
     assert response.status_code == 200 and response.json()["updated_by"] == "test-admin"
-    assert (await pcn.get(path)).json()["afc_band"] == "8a"
+    assert (await pcn.get(path)).json()["display_name"] == "CP (admin)"
 
 
 async def test_posts_are_listed_by_icb_and_role(admin: httpx.AsyncClient, icb: httpx.AsyncClient) -> None:
@@ -354,10 +356,12 @@ async def test_a_polled_post_list_is_answered_304_until_a_post_on_it_changes(
     assert as_csv.status_code == 200 and "ETag" not in as_csv.headers
     # A post in the page changes: the page is answered whole, with a new ETag that is then 304.
     current = (await admin.get(f"/v1/posts/{first['id']}")).headers["ETag"]
-    changed = await admin.patch(f"/v1/posts/{first['id']}", json={"afc_band": "8a"}, headers={"If-Match": current})
+    changed = await admin.patch(
+        f"/v1/posts/{first['id']}", json={"display_name": "Renamed"}, headers={"If-Match": current}
+    )
     assert changed.status_code == 200, changed.text
     fresh = await admin.get("/v1/posts", params=page, headers={"If-None-Match": etag})
-    assert fresh.status_code == 200 and fresh.json()["data"][0]["afc_band"] == "8a"
+    assert fresh.status_code == 200 and fresh.json()["data"][0]["display_name"] == "Renamed"
     assert fresh.headers["ETag"] != etag
     assert (
         await admin.get("/v1/posts", params=page, headers={"If-None-Match": fresh.headers["ETag"]})

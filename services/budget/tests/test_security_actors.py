@@ -105,8 +105,11 @@ async def test_every_record_of_who_shows_the_display_name_never_the_client_id(
 
     post = await call(pcn, "POST", "/v1/posts", POST, expect=201)
     assert (post["created_by"], post["updated_by"]) == (PCN.name, PCN.name)
-    post = await call(admin, "PATCH", f"/v1/posts/{post['id']}", {"afc_band": "8a"}, headers={"If-Match": "*"})
+    post = await call(admin, "PATCH", f"/v1/posts/{post['id']}", {"display_name": "Renamed"}, headers={"If-Match": "*"})
     assert post["updated_by"] == ADMIN.name
+    terms = {"effective_from": "2024-09-01", "hours_per_week": "30"}
+    post = await call(admin, "POST", f"/v1/posts/{post['id']}/terms", terms, expect=201)
+    assert [t["created_by"] for t in post["terms"]] == [PCN.name, ADMIN.name]
 
     claim = await call(pcn, "POST", "/v1/claims", {"post_id": post["id"], "month": "2024-10", **AMOUNTS}, expect=201)
     cid = claim["id"]

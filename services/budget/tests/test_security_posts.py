@@ -42,6 +42,11 @@ def post_count(url: str) -> int:
         engine.dispose()
 
 
+async def new_terms(client: httpx.AsyncClient, post_id: int, day: str, changes: dict[str, Any]) -> httpx.Response:
+    """A new set of the post's terms from ``day`` (employment and employer are dated terms)."""
+    return await client.post(f"/v1/posts/{post_id}/terms", json={"effective_from": day, **changes})
+
+
 async def patch(client: httpx.AsyncClient, post_id: int, changes: dict[str, Any]) -> httpx.Response:
     etag = (await client.get(f"/v1/posts/{post_id}")).headers["etag"]
     return await client.patch(f"/v1/posts/{post_id}", json=changes, headers={"If-Match": etag})
@@ -97,15 +102,18 @@ async def test_employers_the_model_allows_are_accepted(pcn: httpx.AsyncClient, m
 async def test_a_patch_of_the_employment_terms_is_checked_too(admin: httpx.AsyncClient, pcn: httpx.AsyncClient) -> None:
     trust = (await pcn.post("/v1/posts", json={**POST, "employment_model": "nhs_trust", "employer_code": "RX1"})).json()
     # The trust's code is no member practice: a move to a practice model must name one.
-    assert_problem(await patch(pcn, trust["id"], {"employment_model": "member_practice"}), 422, "employer-not-in-pcn")
+    practice = {"employment_model": "member_practice"}
+    assert_problem(await new_terms(pcn, trust["id"], "2024-05-01", practice), 422, "employer-not-in-pcn")
     assert_problem(
-        await patch(pcn, trust["id"], {"employment_model": "member_practice", "employer_code": "B82001"}),
+        await new_terms(pcn, trust["id"], "2024-05-01", {**practice, "employer_code": "B82001"}),
         422,
         "employer-not-in-pcn",
     )
-    moved = await patch(pcn, trust["id"], {"employment_model": "member_practice", "employer_code": "A81002"})
-    assert moved.status_code == 200, moved.text
-    assert_problem(await patch(pcn, trust["id"], {"employer_code": "A81003"}), 422, "employer-not-in-pcn")
+    moved = await new_terms(pcn, trust["id"], "2024-05-01", {**practice, "employer_code": "A81002"})
+    assert moved.status_code == 201, moved.text
+    assert_problem(
+        await new_terms(pcn, trust["id"], "2024-06-01", {"employer_code": "A81003"}), 422, "employer-not-in-pcn"
+    )
     assert (await pcn.get(f"/v1/posts/{trust['id']}")).json()["employer_code"] == "A81002"
 
     # Once the employer practice has left the PCN, edits of anything else still go through; a new
@@ -116,5 +124,7 @@ async def test_a_patch_of_the_employment_terms_is_checked_too(admin: httpx.Async
         await admin.patch("/v1/pcns/U00001", json=leave, headers={"If-Match": current.headers["etag"]})
     ).status_code == 200
     assert (await patch(pcn, trust["id"], {"display_name": "Renamed"})).status_code == 200
-    assert_problem(await patch(pcn, trust["id"], {"employer_code": "A81002"}), 422, "employer-not-in-pcn")
-    assert (await patch(pcn, trust["id"], {"employer_code": "A81001"})).status_code == 200
+    assert_problem(
+        await new_terms(pcn, trust["id"], "2024-07-01", {"employer_code": "A81002"}), 422, "employer-not-in-pcn"
+    )
+    assert (await new_terms(pcn, trust["id"], "2024-07-01", {"employer_code": "A81001"})).status_code == 201

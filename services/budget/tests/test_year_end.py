@@ -170,11 +170,11 @@ async def test_an_adjustment_keeps_the_rate_and_hours_its_claim_was_paid_on(
         ).status_code
         == 201
     )
-    current = await pcn.get(f"/v1/posts/{post_id}")
-    changed = await pcn.patch(
-        f"/v1/posts/{post_id}", json={"hours_per_week": "37.5"}, headers={"If-Match": current.headers["etag"]}
+    # Backdated over the paid month: November is now full time in the post's terms.
+    changed = await pcn.post(
+        f"/v1/posts/{post_id}/terms", json={"effective_from": "2024-11-01", "hours_per_week": "37.5"}
     )
-    assert changed.status_code == 200, changed.text
+    assert changed.status_code == 201, changed.text
     # A new claim would now use the correction: 4,800,000 ÷ 12 = 400,000 at 1 WTE.
     fresh = (await pcn.post("/v1/claims/preview", json={"post_id": post_id, "month": "2024-12", **AMOUNTS})).json()
     assert fresh["cap_pence"] == 400_000
@@ -182,8 +182,13 @@ async def test_an_adjustment_keeps_the_rate_and_hours_its_claim_was_paid_on(
     # The adjustment of November is computed on what November was paid on: 4,243,700 at 0.8 WTE. The
     # PCN paid 300,000 in all, so the claim becomes min(300,000, 282,913.33) = 282,913; the adjustment
     # is 282,913 − 200,000 = 82,913 (on the correction and full time it would have been 100,000).
-    body = {"salary_pence": 300_000, "employer_ni_pence": 0, "employer_pension_pence": 0, "reason": "bonus left out"}
-    response = await pcn.post(f"/v1/claims/{paid['id']}/adjustments", json=body)
+    corrected: dict[str, object] = {
+        "salary_pence": 300_000,
+        "employer_ni_pence": 0,
+        "employer_pension_pence": 0,
+        "reason": "bonus left out",
+    }
+    response = await pcn.post(f"/v1/claims/{paid['id']}/adjustments", json=corrected)
     assert response.status_code == 201, response.text
     adjustment = response.json()
     assert adjustment["rate_period"]["id"] == rate_id

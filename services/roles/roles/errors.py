@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from arrs_kit.problems import ProblemError
+from arrs_kit.problems import Conflict, ProblemError, Unprocessable
 
 
 class InvalidFinancialYear(ProblemError):
@@ -51,3 +51,22 @@ class RateBandMismatch(ProblemError):
         "rate-band-mismatch",
         "A banded role's periods carry an AfC band; no other role's does",
     )
+
+
+class RateImportInvalid(Unprocessable):
+    code, title = "rate-import-invalid", "Some rows of the rate table are not valid; nothing was loaded"
+
+
+class RateImportConflict(Conflict):
+    code, title = (
+        "rate-import-conflict",
+        "The rate table gives other amounts for published periods; nothing was loaded",
+    )
+
+
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported-media-type", "The body's Content-Type is not one this endpoint reads"
+
+
+class PayloadTooLarge(ProblemError):
+    status, code, title = 413, "payload-too-large", "The body is too large"

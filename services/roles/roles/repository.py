@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from arrs_kit.db import one_of
 from roles.models import FundingShare, JobPlanTemplate, RatePeriod, Role, RoleCap, SupervisionRequirement
 
 
@@ -52,6 +53,21 @@ def periods_by_role(session: Session) -> dict[str, list[RatePeriod]]:
     grouped: dict[str, list[RatePeriod]] = {}
     for period in list_periods(session):
         grouped.setdefault(period.role_code, []).append(period)
+    return grouped
+
+
+def periods_of(session: Session, role_codes: Collection[str]) -> dict[str, list[RatePeriod]]:
+    """Every rate period of these roles, by role (each role's in :func:`list_periods` order)."""
+    grouped: dict[str, list[RatePeriod]] = {code: [] for code in role_codes}
+    if not role_codes:
+        return grouped
+    stmt = (
+        select(RatePeriod)
+        .where(one_of(session, RatePeriod.role_code, role_codes))
+        .order_by(RatePeriod.role_code, RatePeriod.effective_from, RatePeriod.id)  # type: ignore[arg-type]
+    )
+    for period in session.scalars(stmt):
+        grouped[period.role_code].append(period)
     return grouped
 
 

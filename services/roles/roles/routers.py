@@ -18,9 +18,9 @@ from arrs_kit.pagination import (
 )
 from arrs_kit.problems import problem_responses
 from arrs_kit.types import BoundedDate
-from roles import gaps, service
+from roles import gaps, imports, rate_table, service
 from roles.access import AdminDep, ReaderDep
-from roles.deps import RatePeriodLease, RoleCodePath
+from roles.deps import RateImportLease, RatePeriodLease, RoleCodePath
 from roles.schemas import (
     CapPublic,
     CapUpsert,
@@ -30,6 +30,7 @@ from roles.schemas import (
     JobPlanTemplatePublic,
     JobPlanTemplateUpsert,
     RateGapPage,
+    RateImportResult,
     RatePage,
     RatePeriodPublic,
     RoleCreate,
@@ -245,6 +246,65 @@ def list_rate_gaps(
     )
     page = RateGapPage(data=items, next_cursor=next_cursor, fy=fy)
     return page_or_csv(request, format, page, filename=f"rate-gaps-{fy}")
+
+
+RATE_TABLE_EXAMPLE = (
+    "role_code,geography,afc_band,effective_from,annual_max_pence,provenance,source\n"
+    "clinical_pharmacist,national,,2026-04-01,6900000,published,Network Contract DES 2026/27 Annex B\n"
+    "mental_health_practitioner_adult,national,8a,2026-04-01,7550000,published,"
+    "Network Contract DES 2026/27 Annex B\n"
+)
+IMPORT_DESCRIPTION = f"""Admin: load the official ARRS annex table of maximum reimbursement rates in one call.
+
+The body is `text/csv` in UTF-8 (a byte-order mark is skipped), at most {rate_table.MAX_BYTES:,} bytes and
+{rate_table.MAX_ROWS:,} rows (else 413 `payload-too-large`; any other Content-Type is 415). A header row names
+the columns, in any order and any case: `role_code, geography, effective_from, annual_max_pence, source`,
+and optionally `afc_band` (required for the banded roles, mental health and advanced practitioners;
+empty for every other role) and `provenance` (`published` or `estimated`; absent or empty: `published`).
+`annual_max_pence` is whole pence, `effective_from` `YYYY-MM-DD`. Cells are trimmed; blank lines are skipped.
+
+Every row is checked before anything is written. Any bad row refuses the whole file: 422
+`rate-import-invalid` with `errors: [{{row, line, column, code, detail, loc, msg}}]`, every problem of every
+row listed (up to {imports.MAX_LISTED:,}; `error_count` gives the total). `row` is the data row, 1-based, the
+header being row 0 (blank lines are not rows); `line` is the line of the file the row starts on.
+
+Each row is keyed by (role, geography, AfC band, effective_from) against the current periods: no such
+period, a new one (`created`); one with the same amount, nothing (`unchanged`, whatever its
+provenance); an estimated one with another amount, a new period superseding it (`superseded`); a
+published one with another amount, a conflict: 409 `rate-import-conflict` with `conflicts: [{{row, line,
+role_code, geography, afc_band, effective_from, existing_rate_period_id, existing_annual_max_pence,
+file_annual_max_pence}}]`, every such row listed, and nothing written (correct a published period with
+`POST /v1/roles/{{role_code}}/rates` and `supersedes_id`).
+
+All or nothing, in one transaction. Answers 200 with the counts and each row's outcome; loading the
+same file again answers every row `unchanged`. With an `Idempotency-Key`, a retry replays the first
+answer."""
+
+
+@router.post(
+    "/rates/imports",
+    tags=["rates"],
+    operation_id="import_rate_periods",
+    summary="Load a table of maximum rates (CSV)",
+    description=IMPORT_DESCRIPTION,
+    response_model=RateImportResult,
+    responses=problem_responses(401, 403, 409, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The rate table: a header row, then one rate period a row.",
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "description": "CSV with a header row, UTF-8."},
+                    "example": RATE_TABLE_EXAMPLE,
+                }
+            },
+        }
+    },
+)
+def import_rate_periods(leased: RateImportLease, session: WriteSessionDep, principal: AdminDep) -> RateImportResult:
+    """Admin: load a rate table (the description above is the OpenAPI text)."""
+    return imports.import_rates(session=session, principal=principal, body=leased.body, lease=leased.lease)
 
 
 @router.get(

@@ -37,9 +37,8 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200), NoControlCharact
 Band = Annotated[str, Field(min_length=1, max_length=120), NoControlCharacters]
 Source = Annotated[str, Field(min_length=3, max_length=4000), NoControlCharacters]
 OptionalText = Annotated[str, Field(max_length=4000), NoControlCharacters]
-AfcBand = Annotated[
-    str, Field(pattern=r"^([Bb][Aa][Nn][Dd] ?)?[1-9][a-dA-D]?$", description="An AfC band: `4`, `7`, `8a`.")
-]
+AFC_BAND_PATTERN = r"^([Bb][Aa][Nn][Dd] ?)?[1-9][a-dA-D]?$"
+AfcBand = Annotated[str, Field(pattern=AFC_BAND_PATTERN, description="An AfC band: `4`, `7`, `8a`.")]
 
 MAX_ANNUAL_PENCE = 100_000_000  # £1m per WTE per year: far above any ARRS maximum
 
@@ -265,3 +264,25 @@ class RateGapPage(Page[RateGap]):
 
 class RatePage(Page[RateInForce]):
     """A page of rates in force."""
+
+
+ImportOutcome = Literal["created", "superseded", "unchanged"]
+
+
+class RateImportPeriod(BaseModel):
+    row: int = Field(description="The data row of the file, 1-based (the header is row 0; blank lines are skipped).")
+    outcome: ImportOutcome = Field(
+        description="`created`: a new period; `superseded`: a new period correcting a current estimate with "
+        "another amount; `unchanged`: a current period already holds this amount (or an earlier row of the "
+        "file gives the same key and amount)."
+    )
+    rate_period_id: int = Field(description="The current period holding the row's rate after the import.")
+    supersedes_id: int | None = Field(description="For `superseded`, the estimate the new period replaces.")
+
+
+class RateImportResult(BaseModel):
+    rows: int = Field(description="Data rows read.")
+    created: int
+    superseded: int
+    unchanged: int
+    periods: list[RateImportPeriod] = Field(description="One entry per data row, in file order.")

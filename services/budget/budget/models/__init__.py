@@ -5,10 +5,11 @@ The alembic environment is ``migrations/`` in this package: the kit finds a serv
 beside its ``models`` (:func:`arrs_kit.migrate.migrations_dir`)."""
 
 from budget.models.base import BY_MAX, BudgetBase, idempotency_keys, metadata
+from budget.models.claim_returns import ClaimReturn, ReturnStatus
 from budget.models.claims import LIVE_CLAIM, PENDING_ADJUSTMENT, Claim, ClaimEvent
 from budget.models.ledger import ACCOUNTS, POTS, BudgetBalance, FundingRate, Posting, YearClose
 from budget.models.planning import PLAN_PHASES, WorkforcePlan, WorkforcePlanHistory, WorkforcePlanLine
-from budget.models.posts import COST_FIELDS, EMPLOYMENT_MODELS, GEOGRAPHIES, Post
+from budget.models.posts import COST_FIELDS, EMPLOYMENT_MODELS, GEOGRAPHIES, Post, PostTerms
 from budget.models.register import (
     OPEN_MEMBERSHIP,
     Icb,
@@ -33,12 +34,15 @@ __all__ = [
     "BudgetBase",
     "Claim",
     "ClaimEvent",
+    "ClaimReturn",
     "FundingRate",
     "Icb",
     "Pcn",
     "Post",
+    "PostTerms",
     "Posting",
     "PracticeMembership",
+    "ReturnStatus",
     "WeightedPopulation",
     "WeightedPopulationHistory",
     "WorkforcePlan",

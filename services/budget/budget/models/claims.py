@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -102,6 +104,9 @@ class Claim(BudgetBase, table=True):
     rate_annual_max_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
     rate_provenance: str = Field(sa_column=Column(String(16), nullable=False))
     rate_source: str = Field(sa_column=Column(Text, nullable=False))
+    # The month's segments, one per set of the post's terms that meets it: days, hours, rate column and
+    # rate period of each (null on a claim computed before terms were dated: the columns above say).
+    segments: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     payment_reference: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))

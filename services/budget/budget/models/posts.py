@@ -15,6 +15,8 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
+    UniqueConstraint,
 )
 from sqlmodel import Field
 
@@ -79,3 +81,30 @@ class Post(BudgetBase, table=True):
     created_by: str = Field(sa_column=by())
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     updated_by: str = Field(sa_column=by())
+
+
+class PostTerms(BudgetBase, table=True):
+    """A set of a post's terms from ``effective_from`` until the next set (domain §6): a change of
+    hours, band, geography, employment or practices is a new row, never an edit, so a backdated claim
+    is computed on the terms that were in force. The post row shows its latest set. Append-only."""
+
+    __tablename__ = "post_terms"
+    __table_args__ = (
+        CheckConstraint(one_of("geography", GEOGRAPHIES), name="ck_post_terms_geography"),
+        CheckConstraint(one_of("employment_model", EMPLOYMENT_MODELS), name="ck_post_terms_employment_model"),
+        CheckConstraint("hours_per_week_centi > 0 AND hours_per_week_centi <= 4800", name="ck_post_terms_hours"),
+        UniqueConstraint("post_id", "effective_from", name="uq_post_terms_post_day"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    post_id: int = Field(sa_column=Column(Integer, ForeignKey("post.id"), nullable=False))
+    effective_from: date = Field(sa_column=Column(Date, nullable=False))
+    hours_per_week_centi: int = Field(sa_column=Column(Integer, nullable=False))
+    afc_band: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    geography: str = Field(sa_column=Column(String(16), nullable=False))
+    employment_model: str = Field(sa_column=Column(String(32), nullable=False))
+    employer_code: str = Field(sa_column=Column(String(9), nullable=False))
+    practice_codes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    created_by: str = Field(sa_column=by())

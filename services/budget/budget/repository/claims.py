@@ -126,3 +126,24 @@ def awaiting_decision_ids(session: Session, pcn_code: str, fy: str, limit: int =
         .limit(limit)
     )
     return [int(i) for i in session.scalars(stmt) if i is not None]
+
+
+def claims_of_month(session: Session, pcn_code: str, month: str) -> Sequence[Claim]:
+    """A PCN's claims (not adjustments) of a month, but those withdrawn: a return's lines, by id."""
+    stmt = (
+        select(Claim)
+        .where(
+            col(Claim.pcn_code) == pcn_code,
+            col(Claim.month) == month,
+            col(Claim.kind) == ClaimKind.CLAIM,
+            col(Claim.status) != ClaimStatus.WITHDRAWN,
+        )
+        .order_by(col(Claim.id))
+    )
+    return session.scalars(stmt).all()
+
+
+def lock_claims(session: Session, claim_ids: Sequence[int]) -> Sequence[Claim]:
+    """Claims by id, locked, in id order (every writer of several claims locks them in this order)."""
+    stmt = select(Claim).where(col(Claim.id).in_(claim_ids)).order_by(col(Claim.id)).with_for_update()
+    return session.scalars(stmt).all()

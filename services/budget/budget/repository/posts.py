@@ -17,6 +17,7 @@ from budget.models import (
     Claim,
     Pcn,
     Post,
+    PostTerms,
 )
 
 
@@ -107,3 +108,30 @@ def first_post_of_roles(session: Session, pcn_code: str, role_codes: Sequence[st
         .limit(1)
     )
     return session.scalars(stmt).first()
+
+
+def terms_of(session: Session, post_id: int | None) -> Sequence[PostTerms]:
+    """A post's sets of terms, oldest first."""
+    stmt = select(PostTerms).where(col(PostTerms.post_id) == post_id).order_by(col(PostTerms.effective_from))
+    return session.scalars(stmt).all()
+
+
+def terms_of_posts(session: Session, post_ids: Sequence[int]) -> dict[int, list[PostTerms]]:
+    """The sets of terms of several posts, by post, each oldest first (one query)."""
+    grouped: dict[int, list[PostTerms]] = {}
+    if not post_ids:
+        return grouped
+    stmt = (
+        select(PostTerms)
+        .where(col(PostTerms.post_id).in_(post_ids))
+        .order_by(col(PostTerms.post_id), col(PostTerms.effective_from))
+    )
+    for row in session.scalars(stmt):
+        grouped.setdefault(row.post_id, []).append(row)
+    return grouped
+
+
+def posts_by_id(session: Session, post_ids: Sequence[int]) -> Sequence[Post]:
+    if not post_ids:
+        return []
+    return session.scalars(select(Post).where(col(Post.id).in_(set(post_ids)))).all()

@@ -28,7 +28,7 @@ from budget.deps import (
     ReadablePost,
 )
 from budget.schemas.common import ICB_CODE_PATTERN, PCN_CODE_PATTERN
-from budget.schemas.posts import PostCreate, PostPage, PostPublic, PostUpdate
+from budget.schemas.posts import PostCreate, PostPage, PostPublic, PostTermsCreate, PostUpdate
 from budget.service import posts
 
 router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
@@ -111,9 +111,9 @@ def list_posts(
     response_model=PostPublic,
     responses=problem_responses(404, 422),
 )
-def get_post(post_id: PostIdPath, post: ReadablePost, response: Response) -> PostPublic:
-    """One post, with its ETag. Outside the client's scope: 404 `post-not-found`."""
-    public, etag = posts.get_post(post=post)
+def get_post(post_id: PostIdPath, post: ReadablePost, session: ReadSessionDep, response: Response) -> PostPublic:
+    """One post, with every set of its terms and its ETag. Outside the client's scope: 404 `post-not-found`."""
+    public, etag = posts.get_post(session=session, post=post)
     response.headers["ETag"] = etag
     return public
 
@@ -123,7 +123,7 @@ def get_post(post_id: PostIdPath, post: ReadablePost, response: Response) -> Pos
     tags=["posts"],
     operation_id="update_post",
     response_model=PostPublic,
-    responses=problem_responses(403, 404, 412, 422, 428, 503),
+    responses=problem_responses(403, 404, 412, 422, 428),
 )
 def update_post(
     post_id: PostIdPath,
@@ -131,18 +131,44 @@ def update_post(
     data: PostUpdate,
     session: WriteSessionDep,
     principal: PrincipalDep,
-    catalogue: CatalogueDep,
     response: Response,
     if_match: IfMatchRequired = None,
 ) -> PostPublic:
     """The post's PCN, or an admin: change a post. Needs `If-Match` with the post's ETag (missing:
-    428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post). A post the
-    client may not read: 404 `post-not-found`, as for no such post; one it reads but may not change
-    (its ICB, a dashboard): 403. A change of `employment_model` or `employer_code` is checked as on
-    creation (422 `employer-not-in-pcn`); `afc_band: null` only for a role with no AfC band (422
-    `afc-band-required`)."""
-    public, etag = posts.update_post(
-        session=session, catalogue=catalogue, principal=principal, post=post, data=data, if_match=if_match
-    )
+    428, stale: 412). `pcn_code` and `role_code` cannot change (a new role is a new post). The dated
+    terms (`hours_per_week`, `afc_band`, `geography`, `employment_model`, `employer_code`,
+    `practice_codes`) change only by a new set from a day, `POST /v1/posts/{post_id}/terms`: a patch of
+    any of them is 422 `post-terms-are-dated`. A post the client may not read: 404 `post-not-found`, as
+    for no such post; one it reads but may not change (its ICB, a dashboard): 403."""
+    public, etag = posts.update_post(session=session, principal=principal, post=post, data=data, if_match=if_match)
     response.headers["ETag"] = etag
+    return public
+
+
+@router.post(
+    "/posts/{post_id}/terms",
+    tags=["posts"],
+    operation_id="add_post_terms",
+    response_model=PostPublic,
+    status_code=201,
+    responses=problem_responses(403, 404, 409, 422, 503),
+)
+def add_post_terms(
+    post_id: PostIdPath,
+    post: OwnedPost,
+    data: PostTermsCreate,
+    session: WriteSessionDep,
+    principal: PrincipalDep,
+    catalogue: CatalogueDep,
+    response: Response,
+) -> PostPublic:
+    """The post's PCN, or an admin: a new set of the post's terms (hours, AfC band, geography,
+    employment model and employer, practices served) from `effective_from`, within the post's dates.
+    Fields left out keep their value in the set in force the day before. Never an edit of the past: a
+    claim month that spans the change is computed in segments, one per set, each shown in the claim.
+    The post's own fields show its latest set. 409 `post-terms-exist` when a set starts that day; 422
+    `terms-outside-post`, `practice-not-in-pcn`, `employer-not-in-pcn`, `afc-band-required`."""
+    public, etag = posts.add_post_terms(session=session, catalogue=catalogue, principal=principal, post=post, data=data)
+    response.headers["ETag"] = etag
+    response.headers["Location"] = f"/v1/posts/{post_id}"
     return public

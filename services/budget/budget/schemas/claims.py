@@ -127,6 +127,23 @@ class RatePeriodUsed(BaseModel):
     source: str
 
 
+class ClaimSegment(BaseModel):
+    """The part of the claim month under one set of the post's terms (domain §6)."""
+
+    first_day: date
+    last_day: date
+    days: int = Field(description="Days of the segment inside the post's dates.")
+    hours_per_week: str
+    wte: str
+    geography: str
+    afc_band: str | None
+    cap_pence: int = Field(
+        description="This segment's cap, annual maximum × wte × days ÷ days_in_month ÷ 12, rounded half up for "
+        "display: the claim's cap_pence is the exact sum of the segments, rounded once."
+    )
+    rate_period: RatePeriodUsed
+
+
 class ClaimEventPublic(BaseModel):
     status: StatusField
     action: str = Field(description="`create`, `edit`, `submit`, `approve`, `reject`, `pay` or `withdraw`.")
@@ -158,6 +175,10 @@ class ClaimComputationPublic(BaseModel):
     funding_share: str
     reimbursable_pence: int
     rate_period: RatePeriodUsed
+    segments: list[ClaimSegment] = Field(
+        description="One per set of the post's terms that meets the month, in order (one when the terms did not "
+        "change in the month)."
+    )
     estimated_rate: bool = Field(description="True when the rate period is an estimate, not a published figure.")
 
 

@@ -189,6 +189,56 @@ class PostUpdate(Strict):
         return self
 
 
+TERM_FIELDS = ("hours_per_week", "afc_band", "geography", "employment_model", "employer_code", "practice_codes")
+"""A post's dated terms (domain §6): changed only by a new set (``POST /v1/posts/{id}/terms``)."""
+
+
+class PostTermsCreate(Strict):
+    """A new set of a post's terms from ``effective_from``; a field left out keeps its value in the
+    set in force the day before."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"effective_from": "2024-10-16", "hours_per_week": "30", "reason": "reduced hours"}]
+        },
+    )
+
+    effective_from: BoundedDate = Field(description="First day of the new terms, within the post's dates.")
+    hours_per_week: HoursStr | None = None
+    afc_band: AfcBand = None
+    geography: Geography | None = None
+    employment_model: EmploymentModel | None = None
+    employer_code: EmployerCode | None = None
+    practice_codes: PostPracticeCodes | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500), NoControlCharacters] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PostTermsCreate:
+        given = self.model_fields_set & set(TERM_FIELDS)
+        if not given:
+            raise ValueError(f"give at least one of {', '.join(TERM_FIELDS)}")
+        for field in given - {"afc_band"}:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null; leave it out to keep it")
+        return self
+
+
+class PostTermsPublic(BaseModel):
+    effective_from: date
+    effective_to: date | None = Field(description="The day before the next set; null for the latest.")
+    hours_per_week: str
+    wte: str
+    afc_band: str | None
+    geography: str
+    employment_model: str
+    employer_code: str
+    practice_codes: list[str]
+    reason: str | None
+    created_at: Timestamp
+    created_by: str
+
+
 class PostPublic(BaseModel):
     id: int
     pcn_code: str
@@ -208,6 +258,9 @@ class PostPublic(BaseModel):
     staff_reference: str | None
     display_name: str
     unfunded_costs_monthly_pence: UnfundedCosts
+    terms: list[PostTermsPublic] = Field(
+        description="Every set of the post's terms, oldest first; the fields above show the latest."
+    )
     created_at: Timestamp
     created_by: str
     updated_at: Timestamp

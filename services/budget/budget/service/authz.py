@@ -32,8 +32,9 @@ from arrs_kit.etag import make_etag
 from arrs_kit.principal import Principal
 from arrs_kit.problems import Forbidden
 from budget.domain import scope
-from budget.errors import ClaimNotFound, PcnNotFound, PostNotFound
-from budget.models import Claim, Pcn, Post
+from budget.errors import ClaimNotFound, ClaimReturnNotFound, PcnNotFound, PostNotFound
+from budget.models import Claim, ClaimReturn, Pcn, Post
+from budget.repository import claim_returns as returns_repo
 from budget.repository import claims as claims_repo
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
@@ -42,6 +43,7 @@ from budget.service.common import normalise_code
 NO_PCN = "No PCN with this code that this client may read."
 NO_POST = "No post with this id that this client may read."
 NO_CLAIM = "No claim with this id that this client may read."
+NO_RETURN = "No claim return with this id that this client may read."
 
 
 def pcn_etag(pcn: Pcn) -> str:
@@ -176,3 +178,30 @@ def adjustable_claim(session: Session, principal: Principal, claim_id: int) -> C
     ):
         raise Forbidden("Only the claim's PCN, its ICB or an admin adjusts a paid claim.")
     return claim
+
+
+# Monthly claim returns: scoped as their PCN's claims.
+
+
+def readable_return(session: Session, principal: Principal, return_id: int, *, for_update: bool = False) -> ClaimReturn:
+    """The return if this principal may read its PCN; otherwise, as when there is none, 404."""
+    found = returns_repo.get_return(session, return_id, for_update=for_update)
+    if found is None or not _readable_by(session, principal, found.pcn_code)[0]:
+        raise ClaimReturnNotFound(NO_RETURN)
+    return found
+
+
+def pcn_return(session: Session, principal: Principal, return_id: int) -> ClaimReturn:
+    """A return its PCN (or an admin) declares and submits, locked."""
+    found = readable_return(session, principal, return_id, for_update=True)
+    if not scope.may_manage_post(principal, pcn_code=found.pcn_code):
+        raise Forbidden("Only the return's PCN or an admin may do this.")
+    return found
+
+
+def icb_return(session: Session, principal: Principal, return_id: int) -> ClaimReturn:
+    """A return its PCN's ICB (or an admin) decides and pays, locked."""
+    found = readable_return(session, principal, return_id, for_update=True)
+    if not scope.may_manage_pcn(principal, icb_code=_readable_by(session, principal, found.pcn_code)[1]):
+        raise Forbidden("Only the PCN's ICB or an admin approves, rejects or pays a return.")
+    return found

@@ -22,12 +22,20 @@ from budget.errors import (
     PracticeNotInPcn,
     UnknownRole,
 )
-from budget.models import COST_FIELDS, Post
+from budget.models import COST_FIELDS, Post, PostTerms
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
 from budget.repository.posts import PostListing
-from budget.schemas.posts import PostCreate, PostPublic, PostUpdate, Supervisor, UnfundedCosts
-from budget.service import authz, common
+from budget.schemas.posts import (
+    TERM_FIELDS,
+    PostCreate,
+    PostPublic,
+    PostTermsCreate,
+    PostUpdate,
+    Supervisor,
+    UnfundedCosts,
+)
+from budget.service import authz, common, post_terms
 from budget.service.claims.compute import MHP_ROLES
 
 PRACTICE_EMPLOYED = frozenset({"pcn_lead_practice", "member_practice"})
@@ -46,9 +54,10 @@ def post_etag(post: Post) -> str:
     return make_etag("post", str(post.id), post.version)
 
 
-def _public(post: Post) -> PostPublic:
+def _public(post: Post, terms: Sequence[PostTerms]) -> PostPublic:
     assert post.id is not None
     return PostPublic(
+        terms=post_terms.terms_public(terms),
         id=post.id,
         pcn_code=post.pcn_code,
         role_code=post.role_code,
@@ -153,13 +162,16 @@ def create_post(
     _set_costs(post, data.unfunded_costs_monthly_pence)
     _check(session, post, practice_codes=data.practice_codes, employer_changed=True)
     session.add(post)
+    session.flush()
+    terms = post_terms.first_terms(post, principal)
+    session.add(terms)
     session.commit()
-    return _public(post), post_etag(post)
+    return _public(post, [terms]), post_etag(post)
 
 
-def get_post(*, post: Post) -> tuple[PostPublic, str]:
+def get_post(*, session: Session, post: Post) -> tuple[PostPublic, str]:
     """One readable post and its ETag."""
-    return _public(post), post_etag(post)
+    return _public(post, posts_repo.terms_of(session, post.id)), post_etag(post)
 
 
 def post_listing(
@@ -187,7 +199,8 @@ def list_posts(*, session: Session, listing: PostListing) -> tuple[list[PostPubl
     rows = posts_repo.list_posts(session, listing)
     page, next_cursor = next_cursor_for(rows, listing.page_size, lambda r: (r.id,))
     etag = _page_etag([(cast(int, p.id), p.version) for p in page], next_cursor)
-    return [_public(p) for p in page], next_cursor, etag
+    terms = posts_repo.terms_of_posts(session, [cast(int, p.id) for p in page])
+    return [_public(p, terms.get(cast(int, p.id), [])) for p in page], next_cursor, etag
 
 
 def list_posts_etag(*, session: Session, listing: PostListing) -> str:
@@ -203,46 +216,48 @@ def _page_etag(rows: Sequence[tuple[int, int]], next_cursor: str | None) -> str:
 
 
 def update_post(
-    *,
-    session: Session,
-    catalogue: RoleCatalogue,
-    principal: Principal,
-    post: Post,
-    data: PostUpdate,
-    if_match: str | None,
+    *, session: Session, principal: Principal, post: Post, data: PostUpdate, if_match: str | None
 ) -> tuple[PostPublic, str]:
     """The post's PCN or an admin (``post`` locked, :data:`budget.deps.OwnedPost`): change any field
-    but ``pcn_code`` and ``role_code``. Taking the AfC band away reads the catalogue (a GP only)."""
+    but ``pcn_code``, ``role_code`` and the dated terms (422 ``post-terms-are-dated``)."""
     require_if_match(if_match, post_etag(post))
-    if "afc_band" in data.model_fields_set and data.afc_band is None:
-        _check_role(catalogue, post.role_code, None)
-    before = _public(post)
+    post_terms.refuse_term_edits(post.id, data.model_fields_set, TERM_FIELDS)
+    terms = posts_repo.terms_of(session, post.id)
+    before = _public(post, terms)
     fields = data.model_fields_set
-    for name in ("afc_band", "geography", "start_date", "leave_date", "employment_model", "employer_code"):
+    for name in ("start_date", "leave_date", "baseline", "funding_share", "staff_reference", "display_name"):
         if name in fields:
             setattr(post, name, getattr(data, name))
-    for name in ("baseline", "funding_share", "staff_reference", "display_name"):
-        if name in fields:
-            setattr(post, name, getattr(data, name))
-    if data.hours_per_week is not None:
-        post.hours_per_week_centi = hours.hours_to_centi(data.hours_per_week)
-    if data.practice_codes is not None:
-        post.practice_codes = sorted(data.practice_codes)
     if data.supervisor is not None:
         post.supervisor_name, post.supervisor_role = data.supervisor.name, data.supervisor.role
     if data.unfunded_costs_monthly_pence is not None:
         _set_costs(post, data.unfunded_costs_monthly_pence)
-    _check(
-        session,
-        post,
-        practice_codes=data.practice_codes,
-        employer_changed=bool(fields & {"employment_model", "employer_code"}),
-    )
-    if _public(post).model_dump(exclude={"updated_at", "updated_by"}) != before.model_dump(
+    _check(session, post, practice_codes=None, employer_changed=False)
+    if _public(post, terms).model_dump(exclude={"updated_at", "updated_by"}) != before.model_dump(
         exclude={"updated_at", "updated_by"}
     ):
         post.version += 1
         post.updated_at = common.now()
         post.updated_by = common.actor(principal)
     session.commit()
-    return _public(post), post_etag(post)
+    return _public(post, terms), post_etag(post)
+
+
+def add_post_terms(
+    *, session: Session, catalogue: RoleCatalogue, principal: Principal, post: Post, data: PostTermsCreate
+) -> tuple[PostPublic, str]:
+    """The post's PCN or an admin (``post`` locked): a new set of its terms from ``effective_from``.
+    The rules of a new post run on the post as the terms make it (practices and employer are current
+    members of the PCN; no AfC band only for a role without one)."""
+    new, as_made = post_terms.build_terms(session, principal, post, data)
+    if "afc_band" in data.model_fields_set and data.afc_band is None:
+        _check_role(catalogue, post.role_code, None)
+    _check(
+        session,
+        as_made,
+        practice_codes=data.practice_codes,
+        employer_changed=bool(data.model_fields_set & {"employment_model", "employer_code"}),
+    )
+    terms = post_terms.apply_terms(session, post, new)
+    session.commit()
+    return _public(post, terms), post_etag(post)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.idempotency import KeyLease
 from arrs_kit.principal import Principal
-from budget.clients.roles import RatePeriod, RoleCatalogue
+from budget.clients.roles import RoleCatalogue
 from budget.domain import claim_states
 from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus
 from budget.errors import (
@@ -19,7 +19,7 @@ from budget.errors import (
     RoleNotClaimable,
     SupplierFeeNotAllowed,
 )
-from budget.models import Claim, Post
+from budget.models import Claim
 from budget.repository import claims as claims_repo
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
@@ -28,20 +28,7 @@ from budget.service import common
 from budget.service.claims.compute import compute, row_of
 from budget.service.claims.lifecycle import move_money, record_event, require_status
 from budget.service.claims.presenters import claim_public
-
-
-def paid_rate_of(claim: Claim) -> RatePeriod:
-    """The rate period a claim was computed on, as the claim recorded it."""
-    return RatePeriod(
-        id=claim.rate_period_id,
-        geography=claim.rate_geography,
-        afc_band=None,
-        effective_from=claim.rate_effective_from,
-        annual_max_pence=claim.rate_annual_max_pence,
-        provenance=claim.rate_provenance,
-        source=claim.rate_source,
-        status="current",
-    )
+from budget.service.claims.segments import paid_terms_of
 
 
 def create_adjustment(
@@ -58,11 +45,8 @@ def create_adjustment(
     adjustment claim, submitted at once for the ICB's decision. ``original``: locked, and one its
     PCN, its ICB or an admin adjusts (:data:`budget.deps.AdjustableClaim`)."""
     require_status(original, claim_states.ADJUST)
-    current = posts_repo.get_post(session, original.post_id)
-    assert current is not None
-    # The terms it was paid on: the hours of the claim (a later change of the post's hours is not
-    # applied to a past month) and its rate period, even where a correction has superseded it since.
-    post = Post.model_validate(current.model_dump() | {"hours_per_week_centi": original.hours_per_week_centi})
+    post = posts_repo.get_post(session, original.post_id)
+    assert post is not None
     now = common.now()
     ledger_repo.lock_balance(session, original.pcn_code, original.fy, original.pot, now=now)
     c = compute(
@@ -73,7 +57,9 @@ def create_adjustment(
         inputs=data,
         check_duplicate=False,
         exclude_claim_id=original.id,
-        paid_rate=paid_rate_of(original),
+        # The terms it was paid on: the hours of each segment and its rate period, even where the
+        # post's terms have changed or a correction has superseded the rate since.
+        paid_on=paid_terms_of(original),
     )
     # The month has ended and the claim was paid: only the checks about the amounts (and a closed
     # year) apply again.

@@ -20,6 +20,7 @@ from budget.clients.roles import RatePeriod, Role, RoleCatalogue, normalise_band
 from budget.domain import claims_math, hours
 from budget.domain.calendar import fy_of_month, parse_month, today_in_england
 from budget.domain.claim_states import ClaimKind
+from budget.domain.terms import Terms, TermsLike, spans_in_month
 from budget.errors import (
     ClaimMonthNotEnded,
     DuplicateClaim,
@@ -38,6 +39,7 @@ from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
 from budget.schemas.claims import ClaimInput
+from budget.service.claims.segments import PaidTerms, SegmentUsed, segment_json
 
 SPLW = "social_prescribing_link_worker"
 GP = "general_medical_practitioner"
@@ -80,8 +82,15 @@ class Computed:
     inputs: Amounts
     result: claims_math.ClaimComputation | None = None
     rate: RatePeriod | None = None
+    segments: list[SegmentUsed] = field(default_factory=list)
     first_mhp: bool = False
     failures: list[ProblemError] = field(default_factory=list)
+
+    @property
+    def hours_centi(self) -> int:
+        """The claim's hours: the most of the month's sets of terms in the post (what a cap counts)."""
+        met = [s.span.terms.hours_per_week_centi for s in self.segments if s.computed.days > 0]
+        return max(met) if met else self.post.hours_per_week_centi
 
     def fail(self, error: ProblemError) -> None:
         self.failures.append(error)
@@ -135,7 +144,7 @@ def compute(
     inputs: ClaimInput,
     exclude_claim_id: int | None = None,
     check_duplicate: bool = True,
-    paid_rate: RatePeriod | None = None,
+    paid_on: PaidTerms | None = None,
 ) -> Computed:
     """Compute the claim and run every check of domain §6 but ``budget-exceeded``: read what the
     checks need (the pot, a live claim of the same month, the role's cap in use), then :func:`assess`."""
@@ -186,7 +195,8 @@ def compute(
         cap=in_use,
         first_mhp=first_mhp,
         closed_on=closed.closed_at.date() if closed is not None else None,
-        paid_rate=paid_rate,
+        terms=paid_on.terms if paid_on is not None else posts_repo.terms_of(session, post.id),
+        paid_rates=paid_on.rates if paid_on is not None else None,
     )
 
 
@@ -202,13 +212,15 @@ def assess(
     cap: CapInUse | None,
     first_mhp: bool = False,
     closed_on: date | None = None,
-    paid_rate: RatePeriod | None = None,
+    terms: Sequence[TermsLike] = (),
+    paid_rates: Sequence[RatePeriod] | None = None,
 ) -> Computed:
     """The claim's computation and the checks of domain §6 it fails, from what was read: no I/O.
     ``duplicate`` is the post's other live claim for the month; ``cap`` the role's cap in use;
     ``first_mhp`` whether the post is its PCN's first mental health practitioner; ``closed_on`` the day
-    the PCN closed the claim month's financial year, if it has; ``paid_rate`` the rate period a paid
-    claim was computed on, which its adjustment keeps (domain §6) instead of the rate in force now."""
+    the PCN closed the claim month's financial year, if it has; ``terms`` the post's dated terms (none:
+    the post's own fields from its start); ``paid_rates`` the rate period of each segment a paid claim
+    was computed on, which its adjustment keeps (domain §6) instead of the rates in force now."""
     fy = fy_of_month(month)
     year, number = parse_month(month)
     first, last = claims_math.month_bounds(year, number)
@@ -237,14 +249,22 @@ def assess(
     if days == 0:
         until = f" to {post.leave_date}" if post.leave_date else ""
         c.fail(PostNotActive(f"Post {post.id} runs from {post.start_date}{until}: no day of {month} lies inside."))
+    spans = spans_in_month(terms or [own_terms(post)], year, number)
+    rates: list[RatePeriod] = []
     if role is not None:
-        band = band_of(role, post)
-        c.rate = paid_rate or role.rate_in_force(post.geography, first, band)
-        if c.rate is None:
-            of = f"{post.geography}, AfC band {band}" if band else post.geography
-            if role.banded and band is None:
-                of += "; the role is paid by AfC band and the post has none"
-            c.fail(RateNotPublished(f"No rate period of {role.code} ({of}) is in force on {first}."))
+        for index, span in enumerate(spans):
+            band = band_of(role, span.terms)
+            rate = (
+                paid_rates[index] if paid_rates is not None else role.rate_in_force(span.terms.geography, first, band)
+            )
+            if rate is None:
+                of = f"{span.terms.geography}, AfC band {band}" if band else span.terms.geography
+                if role.banded and band is None:
+                    of += "; the role is paid by AfC band and the post has none"
+                c.fail(RateNotPublished(f"No rate period of {role.code} ({of}) is in force on {first}."))
+            else:
+                rates.append(rate)
+        c.rate = rates[0] if rates else None
     if duplicate is not None:
         c.fail(
             DuplicateClaim(
@@ -253,14 +273,18 @@ def assess(
                 extra={"claim_id": duplicate.id},
             )
         )
-    if role is not None and c.rate is not None:
-        c.result = claims_math.compute_claim(
+    if role is not None and len(rates) == len(spans):
+        c.result, computed = claims_math.compute_segments(
             year=year,
             month=number,
             start_date=post.start_date,
             leave_date=post.leave_date,
-            hours_per_week=hours.centi_to_hours(post.hours_per_week_centi),
-            annual_max_pence=c.rate.annual_max_pence,
+            spans=[
+                claims_math.TermsSpan(
+                    span.first, span.last, hours.centi_to_hours(span.terms.hours_per_week_centi), rate.annual_max_pence
+                )
+                for span, rate in zip(spans, rates, strict=True)
+            ],
             funding_share=funding_share(role, post, first, first_mhp=first_mhp),
             salary_pence=inputs.salary_pence,
             employer_ni_pence=inputs.employer_ni_pence,
@@ -268,14 +292,20 @@ def assess(
             supplier_fee_pence=inputs.supplier_fee_pence if fee_allowed else 0,
             supplier_fee_allowed=fee_allowed,
         )
+        c.segments = [SegmentUsed(*parts) for parts in zip(spans, rates, computed, strict=True)]
         if cap is not None:
             _check_cap(c, cap)
     return c
 
 
-def band_of(role: Role, post: Post) -> str | None:
-    """The AfC band whose rate a post is paid at: its own for a banded role (MHP, AP), else none."""
-    return normalise_band(post.afc_band) if role.banded and post.afc_band else None
+def own_terms(post: Post) -> Terms:
+    """A post's own fields as one set of terms from its start (a post read without its dated terms)."""
+    return Terms(post.start_date, post.hours_per_week_centi, post.afc_band, post.geography)
+
+
+def band_of(role: Role, terms: TermsLike | Post) -> str | None:
+    """The AfC band whose rate a post's terms are paid at: theirs for a banded role (MHP, AP), else none."""
+    return normalise_band(terms.afc_band) if role.banded and terms.afc_band else None
 
 
 def rate_for(role: Role, post: Post, day: date) -> RatePeriod | None:
@@ -303,7 +333,7 @@ def _check_cap(c: Computed, cap: CapInUse) -> None:
     """``role-cap-exceeded``: counting this post, more posts (or WTE) of the role would be in the
     month's submitted, approved or paid claims than the cap for the PCN's list size."""
     if cap.unit == "wte":
-        total = sum(cap.other_posts_centi) + c.post.hours_per_week_centi
+        total = sum(cap.other_posts_centi) + c.hours_centi
         exceeded = total > cap.limit * hours.FULL_TIME_CENTI  # WTE of 37.5 hours, in hundredths of an hour
         used = f"{hours.wte_of(total)} WTE"
     else:
@@ -326,7 +356,7 @@ def computation_fields(c: Computed) -> dict[str, Any]:
     return {
         "days_in_post": result.days_in_post,
         "days_in_month": result.days_in_month,
-        "hours_per_week_centi": c.post.hours_per_week_centi,
+        "hours_per_week_centi": c.hours_centi,
         "wte": claims_math.decimal_string(result.wte, 6),
         "cap_pence": result.cap_pence,
         "fee_allowed_pence": result.fee_allowed_pence,
@@ -339,6 +369,7 @@ def computation_fields(c: Computed) -> dict[str, Any]:
         "rate_annual_max_pence": rate.annual_max_pence,
         "rate_provenance": rate.provenance,
         "rate_source": rate.source,
+        "segments": [segment_json(s) for s in c.segments],
     }
 
 

@@ -88,21 +88,8 @@ def move_money(
     )
 
 
-def _finish(
-    session: Session,
-    claim: Claim,
-    *,
-    status: ClaimStatus,
-    action: ClaimAction,
-    principal: Principal,
-    now: datetime,
-    reason: str | None,
-    lease: KeyLease | None,
-) -> ClaimPublic:
-    claim.status = status
-    claim.version += 1
-    claim.updated_at, claim.updated_by = now, common.actor(principal)
-    record_event(session, claim, action=action, principal=principal, now=now, reason=reason)
+def _answer(session: Session, claim: Claim, lease: KeyLease | None) -> ClaimPublic:
+    """Commit the claim's step, recording its answer on the lease."""
     session.flush()
     public = claim_public(session, claim)
     if lease is not None:
@@ -123,6 +110,36 @@ def submit(
     today's terms, then the amount moves from ``available`` to ``held`` in one step under the pot's
     lock (409 ``budget-exceeded`` otherwise)."""
     require_status(claim, claim_states.SUBMIT)
+    catalogue.role(claim.role_code)  # read (or 503) before any lock is taken; then it is cached
+    now = common.now()
+    # The pot's lock first, so the cap check below sees every claim submitted before this one.
+    balance = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
+    hold(
+        session,
+        catalogue,
+        principal,
+        claim,
+        {claim.pot: balance},
+        now=now,
+        idempotency_key=lease.key if lease else None,
+    )
+    return _answer(session, claim, lease)
+
+
+def hold(
+    session: Session,
+    catalogue: RoleCatalogue,
+    principal: Principal,
+    claim: Claim,
+    balances: dict[str, BudgetBalance],
+    *,
+    now: datetime,
+    idempotency_key: str | None,
+) -> None:
+    """draft → submitted, not committed: the checks run again on today's terms, then the amount moves
+    from ``available`` to ``held`` on the pot's balance (locked by the caller, in ``balances``; one
+    more is locked here if the year's pots changed since the draft). Raises the failed checks, or 409
+    ``budget-exceeded`` with nothing moved."""
     post = posts_repo.get_post(session, claim.post_id)
     assert post is not None
     inputs = ClaimInput(
@@ -131,10 +148,6 @@ def submit(
         employer_pension_pence=claim.employer_pension_pence,
         supplier_fee_pence=claim.supplier_fee_pence,
     )
-    catalogue.role(post.role_code)  # read (or 503) before any lock is taken; then it is cached
-    now = common.now()
-    # The pot's lock first, so the cap check below sees every claim submitted before this one.
-    balance = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
     # No duplicate check: this draft is itself the post's one live claim for the month (the partial
     # unique index allows no other while it lives).
     c = compute(
@@ -148,8 +161,8 @@ def submit(
     )
     c.raise_failures()
     apply(claim, c)
-    if claim.pot != balance.pot:  # the year's pots changed since the draft (a GP rate was set)
-        balance = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
+    if claim.pot not in balances:  # the year's pots changed since the draft (a GP rate was set)
+        balances[claim.pot] = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
     move_money(
         session,
         claim,
@@ -158,10 +171,10 @@ def submit(
         reason=f"claim {claim.id} submitted: {claim.role_code}, post {claim.post_id}, {claim.month}",
         principal=principal,
         now=now,
-        idempotency_key=lease.key if lease else None,
-        balance=balance,
+        idempotency_key=idempotency_key,
+        balance=balances[claim.pot],
     )
-    return _finish(
+    _mark(
         session,
         claim,
         status=ClaimStatus.SUBMITTED,
@@ -169,8 +182,55 @@ def submit(
         principal=principal,
         now=now,
         reason=None,
-        lease=lease,
     )
+    session.flush()
+
+
+def step(
+    session: Session,
+    principal: Principal,
+    claim: Claim,
+    transition: Transition,
+    *,
+    note: str | None,
+    now: datetime,
+    idempotency_key: str | None,
+) -> None:
+    """Move a claim one step after submission (its money, status, version and history), not
+    committed: the caller holds the claim's row locked."""
+    require_status(claim, transition)
+    move = claim_states.move_for(claim.status, transition.target, amount_pence=claim.amount_pence)
+    if move is not None:
+        what = "adjustment" if claim.kind == ClaimKind.ADJUSTMENT else "claim"
+        move_money(
+            session,
+            claim,
+            move,
+            amount=abs(claim.amount_pence),
+            reason=f"{what} {claim.id} {transition.target}" + (f": {note}" if note else ""),
+            principal=principal,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+    if transition.target is ClaimStatus.PAID:
+        claim.payment_reference = note
+    _mark(session, claim, status=transition.target, action=transition.action, principal=principal, now=now, reason=note)
+
+
+def _mark(
+    session: Session,
+    claim: Claim,
+    *,
+    status: ClaimStatus,
+    action: ClaimAction,
+    principal: Principal,
+    now: datetime,
+    reason: str | None,
+) -> None:
+    claim.status = status
+    claim.version += 1
+    claim.updated_at, claim.updated_by = now, common.actor(principal)
+    record_event(session, claim, action=action, principal=principal, now=now, reason=reason)
 
 
 def _decide(
@@ -183,33 +243,10 @@ def _decide(
     lease: KeyLease | None,
 ) -> ClaimPublic:
     """A step after submission on a claim its taker may act on (the route's dependency checked it)."""
-    require_status(claim, transition)
-    now = common.now()
-    move = claim_states.move_for(claim.status, transition.target, amount_pence=claim.amount_pence)
-    if move is not None:
-        what = "adjustment" if claim.kind == ClaimKind.ADJUSTMENT else "claim"
-        move_money(
-            session,
-            claim,
-            move,
-            amount=abs(claim.amount_pence),
-            reason=f"{what} {claim.id} {transition.target}" + (f": {note}" if note else ""),
-            principal=principal,
-            now=now,
-            idempotency_key=lease.key if lease else None,
-        )
-    if transition.target is ClaimStatus.PAID:
-        claim.payment_reference = note
-    return _finish(
-        session,
-        claim,
-        status=transition.target,
-        action=transition.action,
-        principal=principal,
-        now=now,
-        reason=note,
-        lease=lease,
+    step(
+        session, principal, claim, transition, note=note, now=common.now(), idempotency_key=lease.key if lease else None
     )
+    return _answer(session, claim, lease)
 
 
 def approve(*, session: Session, principal: Principal, claim: Claim, lease: KeyLease | None = None) -> ClaimPublic:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from arrs_kit.etag import make_etag
-from budget.domain import hours
+from budget.domain import claims_math, hours
 from budget.models import Claim, ClaimEvent
 from budget.repository import claims as claims_repo
 from budget.schemas.claims import ClaimPreview, ClaimPublic
@@ -48,8 +48,31 @@ class _Shown:
         }
 
     @property
+    def segments(self) -> list[dict[str, Any]]:
+        row = self._row
+        if row.segments:
+            return row.segments
+        year, month = (int(part) for part in row.month.split("-"))
+        first, last = claims_math.month_bounds(year, month)
+        return [
+            {
+                "first_day": first,
+                "last_day": last,
+                "days": row.days_in_post,
+                "hours_per_week": self.hours_per_week,
+                "wte": row.wte,
+                "geography": row.rate_geography,
+                "afc_band": None,
+                "cap_pence": row.cap_pence,
+                "rate_period": self.rate_period,
+            }
+        ]
+
+    @property
     def estimated_rate(self) -> bool:
-        return self._row.rate_provenance == "estimated"
+        return self._row.rate_provenance == "estimated" or any(
+            s["rate_period"]["provenance"] == "estimated" for s in self._row.segments or []
+        )
 
 
 def claim_etag(claim: Claim) -> str:
