@@ -50,6 +50,9 @@ def write_by_id(**allowed: int) -> dict[str, int]:
 PCN_WRITE = write_by_id(admin=200, pcn=200)
 ICB_WRITE = write_by_id(admin=200, icb=200)
 
+UPLIFT: dict[str, int] = {}
+"""The id of the period that supersedes clinical pharmacists' national rate from 1 April 2025."""
+
 RATE_TABLE = (
     b"role_code,geography,effective_from,annual_max_pence,source\n"
     b"care_coordinator,outer_london,2040-04-01,4300000,DES annex\n"
@@ -392,6 +395,13 @@ MATRIX: dict[tuple[str, str], tuple[str | Prepare, Body | None, dict[str, int]]]
     ),
     ("POST", "/v1/claims"): (draft_of_a_new_post, None, PCN_WRITE | {"admin": 201, "pcn": 201}),
     ("POST", "/v1/claims/{claim_id}/submit"): (claim_in("draft", "submit"), None, PCN_WRITE),
+    # An uplift, previewed (it writes nothing): the PCN, its ICB or an admin. The superseding period of
+    # clinical pharmacists from 1 April 2025 is made before the rows run.
+    ("POST", "/v1/pcns/{pcn_code}/budgets/{fy}/uplifts"): (
+        "/v1/pcns/U00001/budgets/2025-26/uplifts",
+        lambda: {"rate_period_id": UPLIFT["rate_period_id"], "post_ids": [1]},
+        write_by_id(admin=200, icb=200, pcn=200),
+    ),
     # Returns: scoped as claims. Return 1 (open, no line) is made before the rows run.
     ("POST", "/v1/claim-returns"): (
         "/v1/claim-returns",
@@ -583,6 +593,23 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         assert response.status_code == 201 and response.json()["id"] == 1, response.text
         response = await gw.post("/v1/claim-returns", json=new_return_body(), headers=ADMIN)
         assert response.status_code == 201 and response.json()["id"] == 1, response.text
+        periods = (await gw.get("/v1/roles/clinical_pharmacist", headers=ADMIN)).json()["rate_periods"]
+        old = next(
+            p
+            for p in periods
+            if (p["geography"], p["effective_from"], p["status"]) == ("national", "2025-04-01", "current")
+        )
+        uplift = {
+            "geography": "national",
+            "effective_from": "2025-04-01",
+            "annual_max_pence": old["annual_max_pence"],
+            "provenance": "published",
+            "source": "The same figure, restated",
+            "supersedes_id": old["id"],
+        }
+        response = await gw.post("/v1/roles/clinical_pharmacist/rates", json=uplift, headers=ADMIN)
+        assert response.status_code == 201, response.text
+        UPLIFT["rate_period_id"] = response.json()["id"]
         response = await gw.put("/v1/pcns/U00001/workforce-plans/2024-25", json={"lines": []}, headers=ADMIN)
         assert response.status_code == 201, response.text
         for first_path, first_body, first_method in (

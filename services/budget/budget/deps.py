@@ -165,6 +165,11 @@ def _own_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep
     return Refused() if code is None else _refusals(lambda: authz.own_pcn(session, principal, code))
 
 
+def _adjusting_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
+    code = _sent_pcn_code(request)
+    return Refused() if code is None else _refusals(lambda: authz.adjusting_pcn(session, principal, code))
+
+
 ReadablePcn = Annotated[Pcn, Depends(_readable_pcn)]
 """A PCN the principal may read (404 otherwise)."""
 ManagedPcn = Annotated[Pcn, Depends(_managed_pcn)]
@@ -172,6 +177,8 @@ ManagedPcn = Annotated[Pcn, Depends(_managed_pcn)]
 LockedManagedPcn = Annotated[Pcn, Depends(_locked_managed_pcn)]
 """A PCN the principal manages, locked for the request's transaction: the PCN itself and its populations."""
 OwnPcn = Annotated[Pcn, Depends(_own_pcn)]
+AdjustingPcn = Annotated[Pcn, Depends(_adjusting_pcn)]
+"""A PCN whose paid claims its PCN, its ICB or an admin adjusts (an uplift)."""
 """The principal's own PCN (or any, for an admin): its workforce plans."""
 
 

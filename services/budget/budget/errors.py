@@ -199,3 +199,7 @@ class ReturnRefused(ProblemError):
 
 class ReturnLinesUndecided(ProblemError):
     status, code, title = 409, "return-lines-undecided", "Lines of the return await a decision"
+
+
+class UpliftNotApplicable(ProblemError):
+    status, code, title = 422, "uplift-not-applicable", "The rate period or posts do not make an uplift of this PCN"

@@ -59,6 +59,7 @@ class RatePeriod:
     provenance: str
     source: str
     status: str
+    supersedes_id: int | None = None  # the period this one corrects (an uplift, say)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,7 @@ def _role(body: dict[str, Any]) -> Role:
                 provenance=p["provenance"],
                 source=p["source"],
                 status=p["status"],
+                supersedes_id=p.get("supersedes_id"),
             )
             for p in body["rate_periods"]
         ),
@@ -238,6 +240,11 @@ class RoleCatalogue:
             if hit is not None:
                 with self._lock:
                     self._refreshing.discard(code)
+
+    def fresh_role(self, code: str) -> Role | None:
+        """The role read from the roles service now, whatever the cache holds (and kept): for a caller
+        that names a period the cached answer may not have yet, such as a just published uplift."""
+        return self._read(code, self.clock())
 
     def _read(self, code: str, now: float) -> Role | None:
         if not self._in_flight.acquire(blocking=False):

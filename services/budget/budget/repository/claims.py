@@ -147,3 +147,27 @@ def lock_claims(session: Session, claim_ids: Sequence[int]) -> Sequence[Claim]:
     """Claims by id, locked, in id order (every writer of several claims locks them in this order)."""
     stmt = select(Claim).where(col(Claim.id).in_(claim_ids)).order_by(col(Claim.id)).with_for_update()
     return session.scalars(stmt).all()
+
+
+def pending_adjustment_id(session: Session, claim_id: int | None) -> int | None:
+    """The id of the claim's adjustment awaiting a decision, if any (there is at most one)."""
+    stmt = select(col(Claim.id)).where(
+        col(Claim.adjusts_claim_id) == claim_id, col(Claim.status).in_(AWAITING_DECISION)
+    )
+    return session.scalars(stmt).first()
+
+
+def paid_claims_of(session: Session, pcn_code: str, fy: str, post_ids: Sequence[int]) -> Sequence[Claim]:
+    """A PCN's paid claims (not adjustments) of a year for some posts, by id."""
+    stmt = (
+        select(Claim)
+        .where(
+            col(Claim.pcn_code) == pcn_code,
+            col(Claim.fy) == fy,
+            col(Claim.kind) == ClaimKind.CLAIM,
+            col(Claim.status) == ClaimStatus.PAID,
+            col(Claim.post_id).in_(post_ids) if post_ids else col(Claim.post_id).is_not(None),
+        )
+        .order_by(col(Claim.id))
+    )
+    return session.scalars(stmt).all()

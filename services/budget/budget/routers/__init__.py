@@ -13,6 +13,7 @@ from budget.routers import (
     funding_rates,
     organisations,
     posts,
+    uplifts,
     workforce_plans,
 )
 
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     posts.router,
     claims.router,
     claim_returns.router,
+    uplifts.router,
     forecast.router,
     workforce_plans.router,
 ]

@@ -205,3 +205,14 @@ def icb_return(session: Session, principal: Principal, return_id: int) -> ClaimR
     if not scope.may_manage_pcn(principal, icb_code=_readable_by(session, principal, found.pcn_code)[1]):
         raise Forbidden("Only the PCN's ICB or an admin approves, rejects or pays a return.")
     return found
+
+
+def adjusting_pcn(session: Session, principal: Principal, code: str) -> Pcn:
+    """A PCN whose paid claims its PCN, its ICB or an admin adjusts (an uplift): 404 outside scope,
+    403 for a dashboard or practice system that reads it."""
+    pcn = readable_pcn(session, principal, code)
+    if not (
+        scope.may_manage_post(principal, pcn_code=pcn.code) or scope.may_manage_pcn(principal, icb_code=pcn.icb_code)
+    ):
+        raise Forbidden("Only the PCN, its ICB or an admin applies an uplift to its paid claims.")
+    return pcn
