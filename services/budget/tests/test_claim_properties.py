@@ -1,11 +1,12 @@
 """Property tests of the claim lifecycle on the double-entry ledger (domain §5-§6), through the API.
 
 A hypothesis state machine drives any sequence of allocations (top-ups and reductions), drafts,
-submissions, approvals, rejections, withdrawals, payments, adjustments, idempotent replays and
-reused keys against the real budget app (the real roles service behind it), on a fresh database per
-example, on SQLite and on PostgreSQL. A plain model predicts every answer (a submission that does
-not fit is 409 ``budget-exceeded`` and changes nothing, a transition from the wrong status is 409
-``invalid-claim-transition``, …), and after every step:
+submissions, approvals, rejections, withdrawals, payments, adjustments, monthly returns (submitted
+whole or refused whole, approved and paid), the year's close (after which nothing more is taken),
+idempotent replays and reused keys against the real budget app (the real roles service behind it),
+on a fresh database per example, on SQLite and on PostgreSQL. A plain model predicts every answer (a
+submission that does not fit is 409 ``budget-exceeded`` and changes nothing, a transition from the
+wrong status is 409 ``invalid-claim-transition``, …), and after every step:
 
 - the maintained balances equal the postings (``ledger_repo.verify_ledger`` is empty);
 - every balance the API serves is what the model says: ``held`` is the sum of the submitted claims, ``approved``
@@ -80,6 +81,10 @@ OPERATIONS = (
     "withdraw",
     "replay",
     "reuse_key",
+    *["return_submit"] * 2,
+    "return_approve",
+    "return_pay",
+    "close",
 )
 
 pence = st.integers(0, 25).map(lambda n: n * 10_000)
@@ -130,6 +135,9 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         self.model: dict[int, ModelClaim] = {}
         self.keyed: list[Keyed] = []
         self.keys = itertools.count(1)
+        self.returns: dict[str, tuple[int, str]] = {}  # month → (return id, status)
+        self.closed = False
+        self.lapsed = dict.fromkeys(POTS, 0)
         self.post_ids = self._register()
 
     def teardown(self) -> None:
@@ -185,14 +193,14 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         held = sum(max(c.amount, 0) for c in mine if c.status == "submitted")
         approved = sum(max(c.amount, 0) for c in mine if c.status == "approved")
         paid = sum(c.amount for c in mine if c.status == "paid")
-        allocated = self.allocated[pot]
+        allocated, lapsed = self.allocated[pot], self.lapsed[pot]
         return {
             "allocated_pence": allocated,
             "held_pence": held,
             "approved_pence": approved,
             "paid_pence": paid,
-            "lapsed_pence": 0,
-            "available_pence": allocated - held - approved - paid,
+            "lapsed_pence": lapsed,
+            "available_pence": allocated - held - approved - paid - lapsed,
         }
 
     def available(self, pot: str) -> int:
@@ -226,6 +234,9 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         path, key = f"{BUDGET}/allocations", self.new_key(keyed)
         body = {"pot": pot, "amount_pence": amount, "reason": "property test"}
         response = self.call(ICB, "POST", path, body, key=key)
+        if self.closed:
+            assert_problem(response, 422, "financial-year-closed")
+            return
         if amount < 0 and -amount > self.available(pot):
             problem = assert_problem(response, 409, "budget-exceeded")
             assert problem["available_pence"] == self.available(pot)
@@ -252,6 +263,9 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
             "employer_pension_pence": pension,
         }
         response = self.call(PCN, "POST", "/v1/claims", body)
+        if self.closed:
+            assert_problem(response, 422, "financial-year-closed")
+            return
         live = [
             c
             for c in self.model.values()
@@ -278,6 +292,9 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         response = self.call(PCN, "POST", path, key=key)
         if c.status != "draft":
             assert_problem(response, 409, "invalid-claim-transition")
+            return
+        if self.closed:
+            assert_problem(response, 422, "financial-year-closed")
             return
         if c.amount > self.available(c.pot):
             problem = assert_problem(response, 409, "budget-exceeded")
@@ -359,6 +376,9 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         if c.kind != "claim" or c.status != "paid":
             assert_problem(response, 409, "invalid-claim-transition")
             return
+        if self.closed:
+            assert_problem(response, 422, "financial-year-closed")
+            return
         adjustments = [a for a in self.model.values() if a.adjusts == c.id]
         delta = salary - c.amount - sum(a.amount for a in adjustments if a.status in COUNTED)
         if delta == 0:
@@ -377,6 +397,111 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         assert made["amount_pence"] == delta and made["pot"] == c.pot
         self.model[made["id"]] = ModelClaim(made["id"], "adjustment", c.pot, delta, "submitted", c.post, c.month, c.id)
         self.remember(who, path, body, key, response)
+
+    def lines(self, month: str, status: str) -> list[ModelClaim]:
+        return sorted(
+            (c for c in self.model.values() if c.kind == "claim" and c.month == month and c.status == status),
+            key=lambda c: c.id,
+        )
+
+    def return_submit(self, data: st.DataObject) -> None:
+        """Open (once), declare and submit a month's return: every draft line held, or none."""
+        month = data.draw(st.sampled_from(MONTHS), label="month")
+        if month not in self.returns:
+            made = self.call(
+                PCN, "POST", "/v1/claim-returns", {"pcn_code": PCN_CODE, "month": month, "payee_code": "A81001"}
+            )
+            assert made.status_code == 201, made.text
+            self.returns[month] = (made.json()["id"], "open")
+        return_id, status = self.returns[month]
+        path = f"/v1/claim-returns/{return_id}"
+        declared = self.call(PCN, "POST", f"{path}/declare", {"declaration": "As employed, none in the baseline."})
+        if status != "open":
+            assert_problem(declared, 409, "invalid-return-transition")
+            assert_problem(self.call(PCN, "POST", f"{path}/submit"), 409, "invalid-return-transition")
+            return
+        assert declared.status_code == 200, declared.text
+        response = self.call(PCN, "POST", f"{path}/submit")
+        drafts = self.lines(month, "draft")
+        if not drafts:
+            assert_problem(response, 422, "return-empty")
+            return
+        room = {pot: self.available(pot) for pot in POTS}
+        refused = []
+        for c in drafts:
+            if self.closed or c.amount > room[c.pot]:
+                refused.append(c.id)
+            else:
+                room[c.pot] -= c.amount
+        if refused:
+            problem = assert_problem(response, 409, "return-refused")
+            assert [line["claim_id"] for line in problem["lines"]] == refused
+            return
+        assert response.status_code == 200, response.text
+        assert [
+            (line["id"], line["status"]) for line in response.json()["lines"] if line["id"] in {c.id for c in drafts}
+        ] == [(c.id, "submitted") for c in drafts]
+        for c in drafts:
+            c.status = "submitted"
+        self.returns[month] = (return_id, "submitted")
+
+    def _submitted_return(self, data: st.DataObject) -> tuple[str, int] | None:
+        ready = sorted(m for m, (_, status) in self.returns.items() if status == "submitted")
+        if not ready:
+            return None
+        month = data.draw(st.sampled_from(ready), label="return")
+        return month, self.returns[month][0]
+
+    def return_approve(self, data: st.DataObject) -> None:
+        picked = self._submitted_return(data)
+        if picked is None:
+            return
+        month, return_id = picked
+        response = self.call(ICB, "POST", f"/v1/claim-returns/{return_id}/approve", {})
+        waiting = self.lines(month, "submitted")
+        if not waiting:
+            assert_problem(response, 409, "invalid-return-transition")
+            return
+        assert response.status_code == 200, response.text
+        for c in waiting:
+            c.status = "approved"
+
+    def return_pay(self, data: st.DataObject) -> None:
+        picked = self._submitted_return(data)
+        if picked is None:
+            return
+        month, return_id = picked
+        response = self.call(ICB, "POST", f"/v1/claim-returns/{return_id}/pay", {"payment_reference": "BACS-R"})
+        waiting = self.lines(month, "submitted")
+        if waiting:
+            problem = assert_problem(response, 409, "return-lines-undecided")
+            assert problem["claim_ids"] == [c.id for c in waiting]
+            return
+        assert response.status_code == 200, response.text
+        for c in self.lines(month, "approved"):
+            c.status = "paid"
+        self.returns[month] = (return_id, "paid")
+
+    def close(self, data: st.DataObject) -> None:
+        """Close the year (its claim window ended on 30 June 2025): refused while a claim or an
+        adjustment is submitted or approved; what is available lapses; closing again moves nothing."""
+        response = self.call(ICB, "POST", f"{BUDGET}/close")
+        outstanding = sorted(c.id for c in self.model.values() if c.status in ("submitted", "approved"))
+        if outstanding and not self.closed:
+            problem = assert_problem(response, 409, "claims-outstanding")
+            assert problem["claim_ids"] == outstanding
+            return
+        assert response.status_code == 200, response.text
+        lapsing = {pot: self.available(pot) for pot in POTS}
+        if self.closed:
+            assert response.json()["lapsed"] == []
+            return
+        assert {lapse["pot"]: lapse["lapsed_pence"] for lapse in response.json()["lapsed"]} == {
+            pot: amount for pot, amount in lapsing.items() if amount
+        }
+        for pot, amount in lapsing.items():
+            self.lapsed[pot] += amount
+        self.closed = True
 
     def replay(self, data: st.DataObject) -> None:
         """A retry with the same key and body answers the first answer again and changes nothing."""
@@ -432,7 +557,7 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         per_claim: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for reference, kind, debit, credit, amount in postings:
             if reference is None:
-                assert kind in ("top_up", "reduction"), kind
+                assert kind in ("top_up", "reduction", "lapse"), kind
                 continue
             assert reference.startswith("claim:"), reference
             claim_id = int(reference.removeprefix("claim:"))
