@@ -200,20 +200,35 @@ OwnedPost = Annotated[Post, Depends(_owned_post)]
 """A post its PCN (or an admin) changes, locked."""
 
 
-def _claim_by(rule: Callable[[Session, Principal, int], Claim]) -> Callable[..., Claim | Refused]:
-    def load(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Claim | Refused:
-        claim_id = _sent_id(request, "claim_id")
-        return Refused() if claim_id is None else _refusals(lambda: rule(session, principal, claim_id))
+M = TypeVar("M")
+
+
+def written_by_id(name: str, rule: Callable[[Session, Principal, int], M]) -> Callable[..., M | Refused]:
+    """A dependency loading the resource whose id is the path's ``name`` for a write (the rule locks
+    it and checks the principal may act on it), its refusal raised by :class:`AuthorisedRoute`."""
+
+    def load(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> M | Refused:
+        found = _sent_id(request, name)
+        return Refused() if found is None else _refusals(lambda: rule(session, principal, found))
 
     return load
 
 
-def _readable_claim(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Claim | Refused:
-    claim_id = _sent_id(request, "claim_id")
-    return Refused() if claim_id is None else _refusals(lambda: authz.readable_claim(session, principal, claim_id))
+def read_by_id(name: str, rule: Callable[[Session, Principal, int], M]) -> Callable[..., M | Refused]:
+    """As :func:`written_by_id`, on the read session, for a resource the principal reads."""
+
+    def load(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> M | Refused:
+        found = _sent_id(request, name)
+        return Refused() if found is None else _refusals(lambda: rule(session, principal, found))
+
+    return load
 
 
-ReadableClaim = Annotated[Claim, Depends(_readable_claim)]
+def _claim_by(rule: Callable[[Session, Principal, int], Claim]) -> Callable[..., Claim | Refused]:
+    return written_by_id("claim_id", rule)
+
+
+ReadableClaim = Annotated[Claim, Depends(read_by_id("claim_id", authz.readable_claim))]
 PcnClaim = Annotated[Claim, Depends(_claim_by(authz.pcn_claim))]
 """A claim its PCN (or an admin) edits, submits or withdraws, locked."""
 IcbClaim = Annotated[Claim, Depends(_claim_by(authz.icb_claim))]

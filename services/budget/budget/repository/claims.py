@@ -10,7 +10,8 @@ from sqlmodel import col
 
 from budget.domain.claim_states import AWAITING_DECISION, COUNTED, ENDED, LIVE, ClaimKind, ClaimStatus
 from budget.domain.scope import ListScope
-from budget.models import Claim, ClaimEvent, Pcn
+from budget.models import Claim, ClaimEvent
+from budget.repository.listing import monthly_list
 
 
 def get_claim(session: Session, claim_id: int, *, for_update: bool = False) -> Claim | None:
@@ -71,19 +72,16 @@ def list_claims(
     after_id: int | None,
     limit: int,
 ) -> Sequence[Claim]:
-    stmt = select(Claim).order_by(col(Claim.id))
-    if not scope.everything:
-        pcns_of_icbs = select(col(Pcn.code)).where(col(Pcn.icb_code).in_(scope.icb_codes))
-        stmt = stmt.where(col(Claim.pcn_code).in_(pcns_of_icbs) | col(Claim.pcn_code).in_(scope.pcn_codes))
-    if pcn_code is not None:
-        stmt = stmt.where(col(Claim.pcn_code) == pcn_code)
-    if month is not None:
-        stmt = stmt.where(col(Claim.month) == month)
-    if status is not None:
-        stmt = stmt.where(col(Claim.status) == status)
-    if after_id is not None:
-        stmt = stmt.where(col(Claim.id) > after_id)
-    return session.scalars(stmt.limit(limit)).all()
+    return monthly_list(
+        session,
+        Claim,
+        scope=scope,
+        pcn_code=pcn_code,
+        month=month,
+        status=status,
+        after_id=after_id,
+        limit=limit,
+    )
 
 
 def events_of(session: Session, claim_ids: Sequence[int]) -> dict[int, list[ClaimEvent]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
@@ -20,9 +20,8 @@ from budget.deps import (
     AuthorisedRoute,
     CatalogueDep,
     Leased,
-    Refused,
-    _refusals,
-    _sent_id,
+    read_by_id,
+    written_by_id,
 )
 from budget.models import ClaimReturn
 from budget.schemas.claim_returns import (
@@ -47,23 +46,10 @@ T = TypeVar("T")
 ReturnIdPath = Annotated[int, Path(ge=1, le=ID_MAX, description="The claim return's id.", examples=[1])]
 
 
-def _return_by(rule: Callable[[Session, Principal, int], ClaimReturn]) -> Callable[..., ClaimReturn | Refused]:
-    def load(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> ClaimReturn | Refused:
-        return_id = _sent_id(request, "return_id")
-        return Refused() if return_id is None else _refusals(lambda: rule(session, principal, return_id))
-
-    return load
-
-
-def _readable(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> ClaimReturn | Refused:
-    return_id = _sent_id(request, "return_id")
-    return Refused() if return_id is None else _refusals(lambda: authz.readable_return(session, principal, return_id))
-
-
-ReadableReturn = Annotated[ClaimReturn, Depends(_readable)]
-PcnReturn = Annotated[ClaimReturn, Depends(_return_by(authz.pcn_return))]
+ReadableReturn = Annotated[ClaimReturn, Depends(read_by_id("return_id", authz.readable_return))]
+PcnReturn = Annotated[ClaimReturn, Depends(written_by_id("return_id", authz.pcn_return))]
 """A return its PCN (or an admin) declares and submits, locked."""
-IcbReturn = Annotated[ClaimReturn, Depends(_return_by(authz.icb_return))]
+IcbReturn = Annotated[ClaimReturn, Depends(written_by_id("return_id", authz.icb_return))]
 """A return its PCN's ICB (or an admin) decides and pays, locked."""
 
 

@@ -32,6 +32,7 @@ from budget.models import POTS, BudgetBalance, Claim, ClaimReturn, ReturnStatus
 from budget.repository import claim_returns as returns_repo
 from budget.repository import claims as claims_repo
 from budget.repository import ledger as ledger_repo
+from budget.repository import listing
 from budget.repository import register as register_repo
 from budget.schemas.claim_returns import ClaimReturnCreate, ClaimReturnPublic, ReturnTotals
 from budget.service import authz, common
@@ -104,8 +105,9 @@ def list_returns(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[ClaimReturnPublic], str | None]:
-    rows = returns_repo.list_returns(
+    rows = listing.monthly_list(
         session,
+        ClaimReturn,
         scope=authz.list_scope(principal),
         pcn_code=common.normalise_code(pcn_code) if pcn_code else None,
         month=month,
