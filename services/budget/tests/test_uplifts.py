@@ -117,15 +117,22 @@ async def test_an_uplift_across_three_paid_months_for_the_confirmed_post_only(
         new_id,
     )
 
-    # Asked again: nothing new while the adjustments await a decision (they count already), nor once paid.
+    # Asked again: nothing new while the adjustments await a decision, nor once they are paid: the
+    # claims stand on the new period now (their adjustments' terms), none is on the superseded one.
     again = await pcn.post(UPLIFTS, json={**body, "apply": True})
-    assert again.status_code == 200 and {line["outcome"] for line in again.json()["lines"]} == {"no-difference"}
+    assert again.status_code == 200 and again.json()["lines"] == []
     for adjustment_id in adjustments:
         for step, step_body in (("approve", None), ("pay", {"payment_reference": "P-UPLIFT"})):
             assert (await act(icb, adjustment_id, step, step_body)).status_code == 200
     settled = await pcn.post(UPLIFTS, json={**body, "apply": True})
     assert settled.status_code == 200 and settled.json()["total_difference_pence"] == 0
-    assert {line["outcome"] for line in settled.json()["lines"]} == {"no-difference"}
+    assert settled.json()["lines"] == [] and settled.json()["not_confirmed_claim_ids"] == other_claims
+    # A later correction of amounts is computed on the uplifted rate, not the superseded one:
+    # 567,000 again comes to what is claimed already (558,100 + 8,900).
+    same = {**AMOUNTS, "reason": "checked again"}
+    assert_problem(
+        await pcn.post(f"/v1/claims/{confirmed_claims[0]}/adjustments", json=same), 422, "adjustment-not-needed"
+    )
     final = await arrs(icb)
     assert final["paid_pence"] == 6 * CAP + 26_700 and final["held_pence"] == 0
 

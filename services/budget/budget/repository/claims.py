@@ -169,3 +169,15 @@ def paid_claims_of(session: Session, pcn_code: str, fy: str, post_ids: Sequence[
         .order_by(col(Claim.id))
     )
     return session.scalars(stmt).all()
+
+
+def latest_counted_adjustment(session: Session, claim_id: int | None) -> Claim | None:
+    """The claim's latest adjustment that counts (submitted, approved or paid): the terms and rates
+    the claim now stands on."""
+    stmt = (
+        select(Claim)
+        .where(col(Claim.adjusts_claim_id) == claim_id, col(Claim.status).in_(COUNTED))
+        .order_by(col(Claim.id).desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()

@@ -57,6 +57,13 @@ def recompute(
     return c
 
 
+def standing_terms(session: Session, original: Claim) -> PaidTerms:
+    """What a paid claim stands on now: the terms and rates of its latest adjustment that counts (an
+    uplift moves it to the new rate), else those it was paid on."""
+    latest = claims_repo.latest_counted_adjustment(session, original.id)
+    return paid_terms_of(latest if latest is not None and latest.segments else original)
+
+
 def claimed_so_far(session: Session, original: Claim) -> int:
     """What a claim comes to with its adjustments that still count."""
     return original.amount_pence + claims_repo.counted_adjustments_pence(session, original.id)
@@ -125,13 +132,14 @@ def create_adjustment(
 ) -> ClaimPublic:
     """Correct a paid claim: the claim is computed again with the corrected amounts on the terms it
     was paid on (the hours of each segment and its rate period, even where the post's terms have
-    changed or a correction has superseded the rate since), and the difference from what has been
-    claimed so far becomes an adjustment claim, submitted at once for the ICB's decision.
-    ``original``: locked, and one its PCN, its ICB or an admin adjusts (:data:`budget.deps.AdjustableClaim`)."""
+    changed or a correction has superseded the rate since; after an uplift, the uplift's), and the
+    difference from what has been claimed so far becomes an adjustment claim, submitted at once for
+    the ICB's decision. ``original``: locked, and one its PCN, its ICB or an admin adjusts
+    (:data:`budget.deps.AdjustableClaim`)."""
     require_status(original, claim_states.ADJUST)
     now = common.now()
     ledger_repo.lock_balance(session, original.pcn_code, original.fy, original.pot, now=now)
-    c = recompute(session, catalogue, original, data, paid_terms_of(original))
+    c = recompute(session, catalogue, original, data, standing_terms(session, original))
     assert c.result is not None
     delta = c.result.reimbursable_pence - claimed_so_far(session, original)
     if delta == 0:

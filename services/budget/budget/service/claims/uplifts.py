@@ -22,8 +22,8 @@ from budget.repository import posts as posts_repo
 from budget.schemas.claims import ClaimInput, RatePeriodUsed
 from budget.schemas.uplifts import UpliftComputation, UpliftCreate, UpliftLine, UpliftPublic
 from budget.service import common
-from budget.service.claims.adjustments import add_adjustment, claimed_so_far, recompute
-from budget.service.claims.segments import PaidTerms, paid_terms_of
+from budget.service.claims.adjustments import add_adjustment, claimed_so_far, recompute, standing_terms
+from budget.service.claims.segments import PaidTerms
 
 
 def _used(rate: RatePeriod) -> RatePeriodUsed:
@@ -53,9 +53,9 @@ def _superseding(catalogue: RoleCatalogue, role_codes: Sequence[str], rate_perio
     )
 
 
-def _on(claim: Claim, old_id: int) -> bool:
-    terms = paid_terms_of(claim)
-    return any(rate.id == old_id for rate in terms.rates)
+def _on(session: Session, claim: Claim, old_id: int) -> bool:
+    """Whether the claim stands on the superseded period (an uplift already applied moved it off)."""
+    return any(rate.id == old_id for rate in standing_terms(session, claim).rates)
 
 
 def apply_uplift(
@@ -76,7 +76,7 @@ def apply_uplift(
         raise UpliftNotApplicable(f"Posts {strangers} are not posts of PCN {pcn.code}.", extra={"post_ids": strangers})
     new = _superseding(catalogue, [p.role_code for p in posts], data.rate_period_id)
     old_id = cast(int, new.supersedes_id)
-    paid = [c for c in claims_repo.paid_claims_of(session, pcn.code, fy, []) if _on(c, old_id)]
+    paid = [c for c in claims_repo.paid_claims_of(session, pcn.code, fy, []) if _on(session, c, old_id)]
     confirmed = [c for c in paid if c.post_id in set(data.post_ids)]
     if data.apply:  # the claims' rows first, by id, as every writer of several claims locks them
         confirmed = list(claims_repo.lock_claims(session, [cast(int, c.id) for c in confirmed]))
@@ -85,7 +85,7 @@ def apply_uplift(
     made = False
     for claim in confirmed:
         inputs = ClaimInput.model_validate(claim, from_attributes=True)
-        before_terms = paid_terms_of(claim)
+        before_terms = standing_terms(session, claim)
         so_far = claimed_so_far(session, claim)
         before = recompute(session, catalogue, claim, inputs, before_terms)
         after_terms = PaidTerms(before_terms.terms, [replace(new) if r.id == old_id else r for r in before_terms.rates])
