@@ -2,7 +2,9 @@
 
 A hypothesis state machine drives any sequence of allocations (top-ups and reductions), drafts,
 submissions, approvals, rejections, withdrawals, payments, adjustments, monthly returns (submitted
-whole or refused whole, approved and paid), the year's close (after which nothing more is taken),
+whole or refused whole, approved and paid), rate uplifts (a superseding maximum, often below what was
+paid, applied to the paid claims of the confirmed posts), the year's close (after which nothing more
+is taken),
 idempotent replays and reused keys against the real budget app (the real roles service behind it),
 on a fresh database per example, on SQLite and on PostgreSQL. A plain model predicts every answer (a
 submission that does not fit is 409 ``budget-exceeded`` and changes nothing, a transition from the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, ClassVar
 
 import httpx
@@ -46,6 +49,7 @@ from arrs_kit.settings import DEV_GATEWAY_SECRET
 from arrs_kit.testing import ADMIN, BACKENDS, DatabaseFactory, GatewaySigner, assert_problem, require_postgres
 from budget.clients.roles import RoleCatalogue
 from budget.config import BudgetSettings
+from budget.domain.claims_math import round_half_up
 from budget.main import create_app
 from budget.models import Claim, Posting
 from budget.repository import ledger as ledger_repo
@@ -85,7 +89,11 @@ OPERATIONS = (
     "return_approve",
     "return_pay",
     "close",
+    "uplift",
 )
+
+CLOSE_AFTER = 30
+"""Steps of an example before its year may be closed (after the close every claim is refused)."""
 
 pence = st.integers(0, 25).map(lambda n: n * 10_000)
 allocation_amounts = st.integers(-60, 100).filter(lambda n: n != 0).map(lambda n: n * 10_000)
@@ -105,6 +113,22 @@ class ModelClaim:
     post: int
     month: str
     adjusts: int | None = None
+    inputs: int = 0  # salary + pension, what the PCN paid
+    period: int = 0  # the rate period it was computed on
+    annual: int = 0  # that period's maximum
+
+
+@dataclass
+class Rate:
+    """The national rate in force for a post's months (all on the same period): its id and maximum."""
+
+    id: int
+    annual: int
+
+
+def reimbursable(inputs: int, annual: int) -> int:
+    """A full month at 1 WTE, funding share 1: min(paid, annual ÷ 12), rounded half up."""
+    return round_half_up(min(Fraction(inputs), Fraction(annual, 12)))
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,7 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
     backend: ClassVar[str] = "sqlite"
     factory: ClassVar[DatabaseFactory]
     catalogue: ClassVar[RoleCatalogue]
+    roles: ClassVar[TestClient]
 
     def __init__(self) -> None:
         super().__init__()
@@ -136,9 +161,11 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         self.keyed: list[Keyed] = []
         self.keys = itertools.count(1)
         self.returns: dict[str, tuple[int, str]] = {}  # month → (return id, status)
+        self.steps = 0
         self.closed = False
         self.lapsed = dict.fromkeys(POTS, 0)
         self.post_ids = self._register()
+        self.rates = [self._rate_in_force(role_code) for role_code, _band, _pot in POSTS]
 
     def teardown(self) -> None:
         try:
@@ -178,6 +205,16 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
             assert response.status_code == 201, response.text
             ids.append(int(response.json()["id"]))
         return ids
+
+    def _rate_in_force(self, role_code: str) -> Rate:
+        """The current national period from 1 October 2024 (earlier examples may have superseded it)."""
+        periods = self.roles.get(f"/v1/roles/{role_code}", auth=GatewaySigner()).json()["rate_periods"]
+        found = next(
+            p
+            for p in periods
+            if (p["geography"], p["effective_from"], p["status"]) == ("national", "2024-10-01", "current")
+        )
+        return Rate(found["id"], found["annual_max_pence"])
 
     def new_key(self, keyed: bool) -> str | None:
         return f"k-{next(self.keys)}" if keyed else None
@@ -224,6 +261,7 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), op=st.sampled_from(OPERATIONS))
     def step(self, data: st.DataObject, op: str) -> None:
+        self.steps += 1
         getattr(self, op)(data)
 
     def allocation(self, data: st.DataObject) -> None:
@@ -278,9 +316,21 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         assert response.status_code == 201, response.text
         claim = response.json()
         assert (claim["status"], claim["kind"], claim["pot"]) == ("draft", "claim", POSTS[post][2])
-        assert claim["reimbursable_pence"] == claim["amount_pence"] == salary + pension
+        rate = self.rates[post]
+        expected = reimbursable(salary + pension, rate.annual)
+        assert claim["reimbursable_pence"] == claim["amount_pence"] == expected
         self.model[claim["id"]] = ModelClaim(
-            claim["id"], "claim", POSTS[post][2], salary + pension, "draft", post, month
+            claim["id"],
+            "claim",
+            POSTS[post][2],
+            expected,
+            "draft",
+            post,
+            month,
+            None,
+            salary + pension,
+            rate.id,
+            rate.annual,
         )
 
     def submit(self, data: st.DataObject) -> None:
@@ -296,10 +346,13 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         if self.closed:
             assert_problem(response, 422, "financial-year-closed")
             return
-        if c.amount > self.available(c.pot):
+        rate = self.rates[c.post]
+        amount = reimbursable(c.inputs, rate.annual)  # computed again on today's rate
+        if amount > self.available(c.pot):
             problem = assert_problem(response, 409, "budget-exceeded")
             assert problem["available_pence"] == self.available(c.pot)
             return
+        c.amount, c.period, c.annual = amount, rate.id, rate.annual
         self._moved(response, c, "submitted")
         self.remember(PCN, path, None, key, response)
 
@@ -380,7 +433,8 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
             assert_problem(response, 422, "financial-year-closed")
             return
         adjustments = [a for a in self.model.values() if a.adjusts == c.id]
-        delta = salary - c.amount - sum(a.amount for a in adjustments if a.status in COUNTED)
+        stands = self.standing(c)
+        delta = reimbursable(salary, stands.annual) - self.so_far(c)
         if delta == 0:
             assert_problem(response, 422, "adjustment-not-needed")
             return
@@ -395,7 +449,19 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         made = response.json()
         assert (made["kind"], made["adjusts_claim_id"], made["status"]) == ("adjustment", c.id, "submitted")
         assert made["amount_pence"] == delta and made["pot"] == c.pot
-        self.model[made["id"]] = ModelClaim(made["id"], "adjustment", c.pot, delta, "submitted", c.post, c.month, c.id)
+        self.model[made["id"]] = ModelClaim(
+            made["id"],
+            "adjustment",
+            c.pot,
+            delta,
+            "submitted",
+            c.post,
+            c.month,
+            c.id,
+            salary,
+            stands.period,
+            stands.annual,
+        )
         self.remember(who, path, body, key, response)
 
     def lines(self, month: str, status: str) -> list[ModelClaim]:
@@ -428,11 +494,12 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
             return
         room = {pot: self.available(pot) for pot in POTS}
         refused = []
+        amounts = {c.id: reimbursable(c.inputs, self.rates[c.post].annual) for c in drafts}
         for c in drafts:
-            if self.closed or c.amount > room[c.pot]:
+            if self.closed or amounts[c.id] > room[c.pot]:
                 refused.append(c.id)
             else:
-                room[c.pot] -= c.amount
+                room[c.pot] -= amounts[c.id]
         if refused:
             problem = assert_problem(response, 409, "return-refused")
             assert [line["claim_id"] for line in problem["lines"]] == refused
@@ -442,7 +509,8 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
             (line["id"], line["status"]) for line in response.json()["lines"] if line["id"] in {c.id for c in drafts}
         ] == [(c.id, "submitted") for c in drafts]
         for c in drafts:
-            c.status = "submitted"
+            rate = self.rates[c.post]
+            c.status, c.amount, c.period, c.annual = "submitted", amounts[c.id], rate.id, rate.annual
         self.returns[month] = (return_id, "submitted")
 
     def _submitted_return(self, data: st.DataObject) -> tuple[str, int] | None:
@@ -484,7 +552,10 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
 
     def close(self, data: st.DataObject) -> None:
         """Close the year (its claim window ended on 30 June 2025): refused while a claim or an
-        adjustment is submitted or approved; what is available lapses; closing again moves nothing."""
+        adjustment is submitted or approved; what is available lapses; closing again moves nothing.
+        Tried late in an example only, so that the lifecycle before it runs first."""
+        if self.steps < CLOSE_AFTER:
+            return
         response = self.call(ICB, "POST", f"{BUDGET}/close")
         outstanding = sorted(c.id for c in self.model.values() if c.status in ("submitted", "approved"))
         if outstanding and not self.closed:
@@ -502,6 +573,110 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
         for pot, amount in lapsing.items():
             self.lapsed[pot] += amount
         self.closed = True
+
+    def standing(self, c: ModelClaim) -> ModelClaim:
+        """What a paid claim stands on: its latest adjustment that counts, else itself."""
+        counted = [a for a in self.model.values() if a.adjusts == c.id and a.status in COUNTED]
+        return max(counted, key=lambda a: a.id) if counted else c
+
+    def so_far(self, c: ModelClaim) -> int:
+        return c.amount + sum(a.amount for a in self.model.values() if a.adjusts == c.id and a.status in COUNTED)
+
+    def uplift(self, data: st.DataObject) -> None:
+        """The admin supersedes a post's rate (a new maximum from 1 October 2024, often below what was
+        paid); the ICB applies it to the paid claims of the posts confirmed: one adjustment per claim
+        standing on the old period whose amount changes, all or none."""
+        # Mostly a post with paid claims on its current period (so that there is something to adjust).
+        paid_on_current = sorted(
+            {
+                c.post
+                for c in self.model.values()
+                if c.kind == "claim" and c.status == "paid" and self.standing(c).period == self.rates[c.post].id
+            }
+        )
+        ready = paid_on_current and data.draw(st.sampled_from([True, True, True, False]), label="ready?")
+        post = data.draw(st.sampled_from(paid_on_current) if ready else st.integers(0, len(POSTS) - 1), label="post")
+        annual = data.draw(st.integers(10, 45), label="new maximum") * 120_000  # a whole pence a month
+        others = data.draw(st.sets(st.integers(0, len(POSTS) - 1)), label="also confirmed")
+        confirmed = others | {post} if data.draw(st.sampled_from([True, True, True, False]), label="post?") else others
+        if not confirmed:
+            confirmed = {post}
+        role_code = POSTS[post][0]
+        old = self.rates[post]
+        period = {
+            "geography": "national",
+            "effective_from": "2024-10-01",
+            "annual_max_pence": annual,
+            "provenance": "published",
+            "source": "property test uplift",
+            "supersedes_id": old.id,
+        }
+        added = self.roles.post(f"/v1/roles/{role_code}/rates", json=period, auth=GatewaySigner())
+        assert added.status_code == 201, added.text
+        new = self.rates[post] = Rate(added.json()["id"], annual)
+        body = {"rate_period_id": new.id, "post_ids": sorted(self.post_ids[i] for i in confirmed), "apply": True}
+        if post not in confirmed:  # the period is of no confirmed post's role
+            uplifts = f"/v1/pcns/{PCN_CODE}/budgets/{FY}/uplifts"
+            assert_problem(self.call(ICB, "POST", uplifts, body), 422, "uplift-not-applicable")
+            return
+        preview = data.draw(st.booleans(), label="preview first")
+        if preview:
+            shown = self.call(ICB, "POST", f"/v1/pcns/{PCN_CODE}/budgets/{FY}/uplifts", {**body, "apply": False})
+            if not self.closed:
+                assert shown.status_code == 200, shown.text
+        response = self.call(ICB, "POST", f"/v1/pcns/{PCN_CODE}/budgets/{FY}/uplifts", body)
+        on_old = sorted(
+            (
+                c
+                for c in self.model.values()
+                if c.kind == "claim" and c.status == "paid" and self.standing(c).period == old.id
+            ),
+            key=lambda c: c.id,
+        )
+        lines = [c for c in on_old if c.post in confirmed]
+        if lines and self.closed:
+            assert_problem(response, 422, "financial-year-closed")
+            return
+        made: list[ModelClaim] = []
+        room = {pot: self.available(pot) for pot in POTS}
+        outcomes = []
+        for c in lines:
+            stands = self.standing(c)
+            difference = reimbursable(stands.inputs, annual) - self.so_far(c)
+            pending = any(a.adjusts == c.id and a.status in ("submitted", "approved") for a in self.model.values())
+            if difference == 0:
+                outcomes.append((c.id, "no-difference", 0))
+            elif pending:
+                outcomes.append((c.id, "adjustment-pending", 0))
+            else:
+                if difference > room[c.pot]:
+                    assert_problem(response, 409, "budget-exceeded")  # nothing is made
+                    return
+                room[c.pot] -= max(difference, 0)
+                outcomes.append((c.id, "adjusted", difference))
+                made.append(
+                    ModelClaim(
+                        0,
+                        "adjustment",
+                        c.pot,
+                        difference,
+                        "submitted",
+                        c.post,
+                        c.month,
+                        c.id,
+                        stands.inputs,
+                        new.id,
+                        annual,
+                    )
+                )
+        assert response.status_code == (201 if made else 200), response.text
+        answer = response.json()
+        assert [(line["claim_id"], line["outcome"], line["difference_pence"]) for line in answer["lines"]] == outcomes
+        assert answer["not_confirmed_claim_ids"] == [c.id for c in on_old if c.post not in confirmed]
+        adjusted = iter(line["adjustment_id"] for line in answer["lines"] if line["outcome"] == "adjusted")
+        for m in made:
+            m.id = next(adjusted)
+            self.model[m.id] = m
 
     def replay(self, data: st.DataObject) -> None:
         """A retry with the same key and body answers the first answer again and changes nothing."""
@@ -574,22 +749,28 @@ class ClaimLedgerMachine(RuleBasedStateMachine):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_any_sequence_of_operations_keeps_the_ledger_and_the_claims_in_step(
-    backend: str, database_factory: DatabaseFactory, shared_roles_client: TestClient
+    backend: str, database_factory: DatabaseFactory, roles_client: TestClient
 ) -> None:
-    catalogue = RoleCatalogue(shared_roles_client, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=3600)
+    # The test's own roles service, read afresh on every claim: uplifts supersede its rates.
+    catalogue = RoleCatalogue(roles_client, gateway_secret=DEV_GATEWAY_SECRET, ttl_s=0)
     if backend == "postgresql":
         require_postgres()  # skips without a server (fails with CI=true)
 
     class Machine(ClaimLedgerMachine):
         pass
 
-    Machine.backend, Machine.factory, Machine.catalogue = backend, database_factory, catalogue
-    examples = 15 if backend == "sqlite" else 8
+    Machine.backend, Machine.factory, Machine.catalogue, Machine.roles = (
+        backend,
+        database_factory,
+        catalogue,
+        roles_client,
+    )
+    examples = 25 if backend == "sqlite" else 12
     run_state_machine_as_test(
         Machine,
         settings=settings(
             max_examples=examples,
-            stateful_step_count=40,
+            stateful_step_count=50,
             deadline=None,
             database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

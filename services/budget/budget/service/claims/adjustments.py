@@ -57,11 +57,16 @@ def recompute(
     return c
 
 
-def standing_terms(session: Session, original: Claim) -> PaidTerms:
-    """What a paid claim stands on now: the terms and rates of its latest adjustment that counts (an
-    uplift moves it to the new rate), else those it was paid on."""
+def standing(session: Session, original: Claim) -> Claim:
+    """The row a paid claim stands on now: its latest adjustment that counts (a correction's amounts,
+    an uplift's rate), else the claim itself."""
     latest = claims_repo.latest_counted_adjustment(session, original.id)
-    return paid_terms_of(latest if latest is not None and latest.segments else original)
+    return latest if latest is not None and latest.segments else original
+
+
+def standing_terms(session: Session, original: Claim) -> PaidTerms:
+    """The terms and rates a paid claim stands on now (:func:`standing`)."""
+    return paid_terms_of(standing(session, original))
 
 
 def claimed_so_far(session: Session, original: Claim) -> int:

@@ -22,8 +22,8 @@ from budget.repository import posts as posts_repo
 from budget.schemas.claims import ClaimInput, RatePeriodUsed
 from budget.schemas.uplifts import UpliftComputation, UpliftCreate, UpliftLine, UpliftPublic
 from budget.service import common
-from budget.service.claims.adjustments import add_adjustment, claimed_so_far, recompute, standing_terms
-from budget.service.claims.segments import PaidTerms
+from budget.service.claims.adjustments import add_adjustment, claimed_so_far, recompute, standing, standing_terms
+from budget.service.claims.segments import PaidTerms, paid_terms_of
 
 
 def _used(rate: RatePeriod) -> RatePeriodUsed:
@@ -84,8 +84,9 @@ def apply_uplift(
     lines: list[UpliftLine] = []
     made = False
     for claim in confirmed:
-        inputs = ClaimInput.model_validate(claim, from_attributes=True)
-        before_terms = standing_terms(session, claim)
+        stands_on = standing(session, claim)  # its latest amounts and terms
+        inputs = ClaimInput.model_validate(stands_on, from_attributes=True)
+        before_terms = paid_terms_of(stands_on)
         so_far = claimed_so_far(session, claim)
         before = recompute(session, catalogue, claim, inputs, before_terms)
         after_terms = PaidTerms(before_terms.terms, [replace(new) if r.id == old_id else r for r in before_terms.rates])
