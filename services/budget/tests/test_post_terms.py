@@ -112,3 +112,16 @@ async def test_terms_change_only_by_a_new_dated_set(pcn: httpx.AsyncClient, icb:
         ("2024-09-01", "30.00", "national"),
     ]
     assert middle.headers["etag"] != etag
+
+
+async def test_the_forecast_projects_each_month_on_the_terms_in_force(
+    icb: httpx.AsyncClient, pcn: httpx.AsyncClient
+) -> None:
+    await top_up(icb, 2_000_000)
+    post_id = await new_post(pcn, hours_per_week="37.5", start_date="2024-04-01")
+    assert (await terms(pcn, post_id, effective_from="2024-10-16", hours_per_week="22.5")).status_code == 201
+    forecast = (await pcn.get("/v1/pcns/U00001/forecast", params={"fy": "2024-25"})).json()
+    months = {m["month"]: m for m in next(p for p in forecast["posts"] if p["post_id"] == post_id)["months"]}
+    # With no claim the basis is the cap: September at 1 WTE (6,234,000 ÷ 12 = 519,500), October in two
+    # segments (435,380, as above), November at 0.6 WTE (6,583,800 × 0.6 ÷ 12 = 329,190).
+    assert [months[m]["projected_pence"] for m in ("2024-09", "2024-10", "2024-11")] == [519_500, 435_380, 329_190]

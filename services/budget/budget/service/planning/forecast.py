@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -41,7 +42,7 @@ from budget.clients.roles import Role, RoleCatalogue
 from budget.domain import claims_math, hours
 from budget.domain.calendar import financial_year, month_text, months_from, today_in_england
 from budget.domain.claim_states import COUNTED, ClaimStatus
-from budget.models import POTS, BudgetBalance, Claim, FundingRate, Pcn, Post
+from budget.models import POTS, BudgetBalance, Claim, FundingRate, Pcn, Post, PostTerms
 from budget.repository import claims as claims_repo
 from budget.repository import funding_rates as funding_rates_repo
 from budget.repository import ledger as ledger_repo
@@ -100,6 +101,7 @@ class Inputs:
     balances: Sequence[BudgetBalance]
     roles: Mapping[str, Role | None]
     list_size: int  # the FY's, on which its role caps are judged
+    terms: Mapping[int, Sequence[PostTerms]]  # each post's dated terms
 
 
 def read_inputs(session: Session, catalogue: RoleCatalogue, pcn: Pcn, fy: str) -> Inputs:
@@ -120,6 +122,7 @@ def read_inputs(session: Session, catalogue: RoleCatalogue, pcn: Pcn, fy: str) -
         balances=ledger_repo.balances_of(session, pcn.code, fy),
         roles=roles,
         list_size=register_repo.list_size_for(session, pcn, fy),
+        terms=posts_repo.terms_of_posts(session, [cast(int, p.id) for p in posts]),
     )
 
 
@@ -164,7 +167,10 @@ def project(inputs: Inputs, *, today: date) -> ForecastPublic:
                     list_size=inputs.list_size,
                     other_posts_centi=[centi for other, centi in others.items() if other != post.id],
                 )
-            rows.append(_projected_month(post, role, year, number, basis, pot=pot, cap=in_use, today=today))
+            terms = inputs.terms.get(post.id, ())
+            rows.append(
+                _projected_month(post, role, year, number, basis, pot=pot, cap=in_use, today=today, terms=terms)
+            )
         reasons = list(dict.fromkeys(m.reason for m in rows if m.reason is not None))
         forecast_posts.append(
             ForecastPost(
@@ -229,6 +235,7 @@ def _projected_month(
     pot: str,
     cap: CapInUse | None,
     today: date,
+    terms: Sequence[PostTerms] = (),
 ) -> ForecastMonth:
     """A month with no live claim, computed as a claim for it would be (:func:`assess`), at the basis."""
     month = month_text(year, number)
@@ -247,6 +254,7 @@ def _projected_month(
         today=today,
         duplicate=None,
         cap=cap,
+        terms=terms,
     )
     codes = [f.code for f in c.failures]
     ruled_out = next((code for code in NOT_CLAIMABLE if code in codes), None)
