@@ -102,3 +102,21 @@ async def test_lists_are_named_pages(gateway_app: Gateway) -> None:
         assert set(schemas[name]["properties"]) == {"data", "next_cursor"}
         assert "$ref" in schemas[name]["properties"]["data"]["items"]
     assert "HTTPValidationError" not in schemas
+
+
+async def test_a_needed_if_match_is_documented_required_and_so_is_its_428(gateway_app: Gateway) -> None:
+    """An edit that answers 428 without If-Match documents the header as required (and 412, 428);
+    one whose If-Match is truly optional (a first write creates) documents it optional."""
+    document = await merged(gateway_app)
+    required, optional = [], []
+    for method, path, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "header" and parameter["name"].lower() == "if-match":
+                (required if parameter["required"] else optional).append((method, path))
+                if parameter["required"]:
+                    assert {"412", "428"} <= set(operation["responses"]), (method, path)
+                    assert parameter["schema"] == {"title": "If-Match", "type": "string"}, (method, path)
+                    assert "x-required-header" not in str(parameter)
+    assert ("patch", "/v1/posts/{post_id}") in required and ("patch", "/v1/roles/{role_code}") in required
+    assert ("patch", "/v1/claims/{claim_id}") in required
+    assert ("put", "/v1/pcns/{pcn_code}/weighted-populations/{fy}") in optional  # a first value needs none

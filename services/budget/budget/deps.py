@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit import idempotency
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.etag import IfMatchHeader
 from arrs_kit.idempotency import IdempotencyKeyHeader, KeyLease
 from arrs_kit.principal import Principal, PrincipalDep
 from arrs_kit.problems import ProblemError
@@ -56,7 +57,7 @@ FyQuery = Annotated[
     str, Query(min_length=7, max_length=7, description="Financial year `YYYY-YY` (required).", examples=["2024-25"])
 ]
 
-IfMatchRequired = Annotated[str | None, Header(description="The ETag you last read (required).")]
+IfMatchRequired = IfMatchHeader
 IfMatchOptional = Annotated[
     str | None, Header(description="The ETag you last read; when sent, the change is refused if it is stale.")
 ]

@@ -5,9 +5,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Header
 
 from arrs_kit.problems import PreconditionFailed, PreconditionRequired
+
+REQUIRED_HEADER = "x-required-header"
+"""Marks a header parameter that the route declares optional (so that leaving it out is answered
+428 by :func:`require_if_match`, not 422) but that the OpenAPI document states as required."""
+
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        description="The ETag you last read (required: 428 when left out, 412 when stale).",
+        json_schema_extra={REQUIRED_HEADER: True},
+    ),
+]
+"""An ``If-Match`` parameter every call must send: documented as required, refused with 428 when
+left out (``precondition-required``) and with 412 when stale (:func:`require_if_match`)."""
 
 
 def make_etag(kind: str, key: str, version: int) -> str:

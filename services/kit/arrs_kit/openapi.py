@@ -3,7 +3,8 @@
 - every error response is ``application/problem+json`` with the ``Problem`` schema;
 - FastAPI's default 422 (``HTTPValidationError``, plain JSON) is replaced by the problem;
 - operations that take input document 422, operations with a body document 400 (unreadable body);
-- authentication is declared as security schemes, never as header parameters.
+- authentication is declared as security schemes, never as header parameters;
+- a header a route needs but checks itself (``If-Match``: 428 when left out) is documented required.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from arrs_kit.etag import REQUIRED_HEADER
 from arrs_kit.problems import PROBLEM_MEDIA_TYPE, Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -68,6 +70,13 @@ def polish_openapi(schema: dict[str, Any], *, public: bool = True) -> dict[str, 
             if method not in _METHODS:
                 continue
             responses = operation.setdefault("responses", {})
+            for parameter in operation.get("parameters", []):
+                if parameter.get("schema", {}).pop(REQUIRED_HEADER, False):
+                    # Declared optional so that its absence is 428, not 422: documented as it is, required.
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "title": parameter["schema"].get("title", "If-Match")}
+                    responses.setdefault("412", {"description": "The ETag sent is not the current one"})
+                    responses.setdefault("428", {"description": "If-Match was not sent"})
             takes_input = bool(operation.get("parameters")) or "requestBody" in operation
             if takes_input:
                 responses.setdefault("422", {"description": "The request is not valid"})

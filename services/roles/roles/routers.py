@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.etag import IfMatchHeader
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -44,7 +45,7 @@ from roles.schemas import (
 router = APIRouter(prefix="/v1")
 
 FyPath = Annotated[str, Path(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])]
-IfMatch = Annotated[str | None, Header(description="The ETag you last read (required).")]
+IfMatch = IfMatchHeader
 
 
 @router.get(

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.etag import IfMatchHeader
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     CursorQuery,
@@ -42,7 +43,7 @@ from evaluation.jobplans.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag of the KPI you last read (required).")]
+IfMatch = IfMatchHeader
 StatusQuery = Annotated[
     Literal["active", "retired"] | None, Query(description="Only active or only retired KPIs; all without it.")
 ]
