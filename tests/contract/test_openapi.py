@@ -108,7 +108,8 @@ async def test_a_needed_if_match_is_documented_required_and_so_is_its_428(gatewa
     """An edit that answers 428 without If-Match documents the header as required (and 412, 428);
     one whose If-Match is truly optional (a first write creates) documents it optional."""
     document = await merged(gateway_app)
-    required, optional = [], []
+    required: list[tuple[str, str]] = []
+    optional: list[tuple[str, str]] = []
     for method, path, operation in operations(document):
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "header" and parameter["name"].lower() == "if-match":
