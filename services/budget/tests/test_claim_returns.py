@@ -151,6 +151,10 @@ async def test_returns_are_scoped_as_claims(
     assert (await icb.get(path)).status_code == 200
     assert (await other_icb.get("/v1/claim-returns")).json()["data"] == []
     assert_problem(await pcn.post(f"{path}/declare", json={"declaration": "short"}), 422, "validation-error")
+    # A month of no financial year the scheme counts (2000-01 falls in 1999-00) writes nothing.
+    early = await pcn.post("/v1/claim-returns", json={**RETURN, "month": "2000-01"})
+    assert_problem(early, 422, "invalid-financial-year")
+    assert len((await pcn.get("/v1/claim-returns")).json()["data"]) == 1
     assert_problem(await pcn.post(f"{path}/submit"), 422, "return-not-declared")
     await pcn.post(f"{path}/declare", json=DECLARATION)
     assert_problem(await pcn.post(f"{path}/submit"), 422, "return-empty")

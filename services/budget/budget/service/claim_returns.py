@@ -17,7 +17,7 @@ from arrs_kit.principal import Principal
 from arrs_kit.problems import ProblemError
 from budget.clients.roles import RoleCatalogue
 from budget.domain import claim_states
-from budget.domain.calendar import fy_of_month
+from budget.domain.calendar import financial_year, fy_of_month
 from budget.domain.claim_states import ClaimStatus, Transition
 from budget.errors import (
     ClaimReturnExists,
@@ -64,6 +64,8 @@ def return_public(session: Session, found: ClaimReturn, lines: Sequence[Claim] |
 def create_return(*, session: Session, principal: Principal, data: ClaimReturnCreate) -> ClaimReturnPublic:
     """The PCN (or an admin): open the return of a month; the month's claims are its lines."""
     authz.require_post_creator(principal, pcn_code=data.pcn_code)
+    fy = fy_of_month(data.month)
+    financial_year(fy)  # 422 invalid-financial-year for a month of no year the scheme counts
     if register_repo.get_pcn(session, data.pcn_code) is None:
         raise PcnNotFound(authz.NO_PCN)
     existing = returns_repo.return_of(session, data.pcn_code, data.month)
@@ -75,7 +77,7 @@ def create_return(*, session: Session, principal: Principal, data: ClaimReturnCr
     found = ClaimReturn(
         pcn_code=data.pcn_code,
         month=data.month,
-        fy=fy_of_month(data.month),
+        fy=fy,
         payee_code=data.payee_code,
         status=ReturnStatus.OPEN,
         version=1,

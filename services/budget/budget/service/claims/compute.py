@@ -16,11 +16,11 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from arrs_kit.problems import ProblemError
-from budget.clients.roles import RatePeriod, Role, RoleCatalogue, normalise_band
+from budget.clients.roles import RatePeriod, Role, RoleCatalogue
 from budget.domain import claims_math, hours
 from budget.domain.calendar import fy_of_month, parse_month, today_in_england
 from budget.domain.claim_states import ClaimKind
-from budget.domain.terms import Terms, TermsLike, spans_in_month
+from budget.domain.terms import TermsLike, spans_in_month
 from budget.errors import (
     ClaimMonthNotEnded,
     DuplicateClaim,
@@ -39,7 +39,7 @@ from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
 from budget.schemas.claims import ClaimInput
-from budget.service.claims.segments import PaidTerms, SegmentUsed, segment_json
+from budget.service.claims.segments import PaidTerms, SegmentUsed, band_of, own_terms, segment_json
 
 SPLW = "social_prescribing_link_worker"
 GP = "general_medical_practitioner"
@@ -296,21 +296,6 @@ def assess(
         if cap is not None:
             _check_cap(c, cap)
     return c
-
-
-def own_terms(post: Post) -> Terms:
-    """A post's own fields as one set of terms from its start (a post read without its dated terms)."""
-    return Terms(post.start_date, post.hours_per_week_centi, post.afc_band, post.geography)
-
-
-def band_of(role: Role, terms: TermsLike | Post) -> str | None:
-    """The AfC band whose rate a post's terms are paid at: theirs for a banded role (MHP, AP), else none."""
-    return normalise_band(terms.afc_band) if role.banded and terms.afc_band else None
-
-
-def rate_for(role: Role, post: Post, day: date) -> RatePeriod | None:
-    """The rate period a post is paid at on ``day``: its role, geography and (banded roles) band."""
-    return role.rate_in_force(post.geography, day, band_of(role, post))
 
 
 def funding_share(role: Role, post: Post, first: date, *, first_mhp: bool = False) -> str:

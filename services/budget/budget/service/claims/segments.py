@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from budget.clients.roles import RatePeriod
+from budget.clients.roles import RatePeriod, Role, normalise_band
 from budget.domain import claims_math, hours
 from budget.domain.terms import Span, Terms, TermsLike
-from budget.models import Claim
+from budget.models import Claim, Post
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +99,18 @@ def paid_terms_of(claim: Claim) -> PaidTerms:
             )
         ],
     )
+
+
+def own_terms(post: Post) -> Terms:
+    """A post's own fields as one set of terms from its start (a post read without its dated terms)."""
+    return Terms(post.start_date, post.hours_per_week_centi, post.afc_band, post.geography)
+
+
+def band_of(role: Role, terms: TermsLike | Post) -> str | None:
+    """The AfC band whose rate a post's terms are paid at: theirs for a banded role (MHP, AP), else none."""
+    return normalise_band(terms.afc_band) if role.banded and terms.afc_band else None
+
+
+def rate_for(role: Role, post: Post, day: date) -> RatePeriod | None:
+    """The rate period a post is paid at on ``day``: its role, geography and (banded roles) band."""
+    return role.rate_in_force(post.geography, day, band_of(role, post))

@@ -56,7 +56,8 @@ from budget.schemas.planning import (
     ForecastPublic,
     ForecastRow,
 )
-from budget.service.claims.compute import CapInUse, PaidAmounts, assess, pot_of, rate_for
+from budget.service.claims.compute import CapInUse, PaidAmounts, assess, pot_of
+from budget.service.claims.segments import rate_for
 
 NOT_CLAIMABLE = ("post-in-baseline", "post-not-active", "role-not-claimable")
 """Checks that rule a month out whatever the amounts (in the order a reason is reported)."""
