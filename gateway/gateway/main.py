@@ -172,6 +172,7 @@ class Gateway:
                 await self.audit.record(
                     request_id=state["request_id"],
                     correlation_id=state.get("correlation_id"),
+                    source_ip=state.get("source"),
                     principal=state.get("principal"),
                     method=scope["method"],
                     path=path,

@@ -54,6 +54,7 @@ class AuditEvent(GatewayBase, table=True):
     at: datetime = Field(sa_column=_ts())
     request_id: str = Field(sa_column=Column(String(128), nullable=False))
     correlation_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    source_ip: str | None = Field(default=None, sa_column=Column(String(45), nullable=True))
     client_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
     kind: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     method: str = Field(sa_column=Column(String(10), nullable=False))

@@ -93,6 +93,10 @@ class AuditEventPublic(BaseModel):
     correlation_id: str | None = Field(
         description="The client's own `X-Correlation-ID` (or `X-Request-ID`), when it sent a usable one."
     )
+    source_ip: str | None = Field(
+        description="The client's address: the peer's, or the nearest `X-Forwarded-For` hop that is not a "
+        "trusted proxy (`GATEWAY_TRUSTED_PROXIES`)."
+    )
     client_id: str | None
     kind: ClientKind | None
     method: str

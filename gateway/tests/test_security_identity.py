@@ -127,6 +127,11 @@ async def test_forwarded_for_is_believed_only_from_configured_proxies(make_gatew
         assert seen_address(via) == ["203.0.113.9"]
         forged = await direct.get("/v1/posts", headers={**ADMIN_KEY, "X-Forwarded-For": "10.1.2.3"})
         assert seen_address(forged) == [ATTACKER[0]]
+        # The audit log records the same trusted address for a state change.
+        for client, chain in ((proxy, "192.0.2.1, 203.0.113.9, 10.4.4.4"), (direct, "10.1.2.3")):
+            await client.post("/v1/posts", json={}, headers={**ADMIN_KEY, "X-Forwarded-For": chain})
+        events = (await proxy.get("/v1/audit-events", headers=ADMIN_KEY)).json()["data"]
+        assert [e["source_ip"] for e in events if e["path"] == "/v1/posts"] == [ATTACKER[0], "203.0.113.9"]
     await behind.aclose()
     with pytest.raises(ValidationError):
         GatewaySettings(trusted_proxies=["not-an-address"])
