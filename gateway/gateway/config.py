@@ -31,6 +31,14 @@ class GatewaySettings(PlatformSettings):
     database_url: str = Field(default_sqlite_url("gateway"), description="API clients and the audit log.")
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of the gateway's Prometheus metrics (/metrics), apart from the public port so that "
+        "the public door never serves them; off without it.",
+    )
+    metrics_host: str | None = Field(None, description="Address the metrics port listens on (default: host).")
     roles_url: str = Field("http://127.0.0.1:8001", description="Base URL of the roles service.")
     budget_url: str = Field("http://127.0.0.1:8002", description="Base URL of the budget service.")
     evaluation_url: str = Field("http://127.0.0.1:8003", description="Base URL of the evaluation service.")

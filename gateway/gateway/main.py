@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import start_http_server
 from starlette.types import Message, Receive, Scope, Send
 
 from arrs_kit.db import Database
@@ -27,6 +29,7 @@ from arrs_kit.middleware import RequestContextMiddleware
 from arrs_kit.openapi import install_openapi
 from arrs_kit.principal import Principal
 from arrs_kit.problems import install_problem_handlers, problem_response
+from arrs_kit.tracing import AsyncTracingTransport, TracingMiddleware, tracing_for
 from gateway.audit import WRITE_METHODS, AuditLog
 from gateway.config import GatewaySettings
 from gateway.edge import TrustedProxies, has_dot_segment, header_limits, refuse_websocket
@@ -37,12 +40,13 @@ from gateway.identity.throttle import FailureThrottle
 from gateway.identity.tokens import TokenIssuer
 from gateway.openapi_merge import MergeConflict, merge_documents
 from gateway.proxy import forward, make_client, send_problem
-from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, retry_after_header
+from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, ratelimit_headers, retry_after_header, with_headers
 from gateway.reads import Getter, HttpxGetter, PooledGetter
 from gateway.routers import router as own_router
 from gateway.routing import BULK_PATHS, PUBLIC_PATHS, owner_of
 from gateway.schemas import Health, Readiness
 from gateway.scorecard_routes import router as scorecard_router
+from gateway.telemetry import REFUSED, route_label
 
 VERSION = "1.0.0"
 
@@ -100,6 +104,7 @@ class Gateway:
             RedisBuckets(settings.rate_limit_redis_url) if settings.rate_limit_redis_url else MemoryBuckets()
         )
         transports = transports or {}
+        self.tracing = tracing_for("gateway", settings.otlp_endpoint)
         self.clients: dict[str, httpx.AsyncClient] = {
             name: make_client(
                 url,
@@ -107,6 +112,7 @@ class Gateway:
                 connect_timeout_s=settings.upstream_connect_timeout_s,
                 max_connections=settings.upstream_max_connections,
                 transport=transports.get(name),
+                wrap=self._traced(name),
             )
             for name, url in settings.upstream_urls().items()
         }
@@ -114,6 +120,7 @@ class Gateway:
         self.pooled = PooledGetter(
             max_connections_per_service=settings.upstream_max_connections,
             connect_timeout_s=settings.upstream_connect_timeout_s,
+            tracing=self.tracing,
         )
         self.getters: dict[str, Getter] = {
             name: HttpxGetter(self.clients[name]) if name in transports else self.pooled.for_service(url)
@@ -129,7 +136,15 @@ class Gateway:
             connect=settings.upstream_connect_timeout_s,
             pool=settings.upstream_connect_timeout_s,
         )
-        self._app = RequestContextMiddleware(self._dispatch, service="gateway", trust_request_id=False)
+        inner = TracingMiddleware(self._dispatch, tracing=self.tracing) if self.tracing is not None else self._dispatch
+        self._app = RequestContextMiddleware(inner, service="gateway", trust_request_id=False)
+
+    def _traced(self, peer: str) -> Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None:
+        """Each upstream call in a client span, its context sent on (only when tracing is on)."""
+        tracing = self.tracing
+        if tracing is None:
+            return None
+        return lambda inner: AsyncTracingTransport(inner, tracing=tracing, peer=peer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -152,6 +167,7 @@ class Gateway:
         if not path.startswith("/v1/"):
             await self.api(scope, receive, send)
             return
+        state["route_template"] = route_label(path)
         status: list[int] = [500]
         started: list[bool] = [False]
 
@@ -207,17 +223,19 @@ class Gateway:
             return
         rule = self.settings.rate_limits.get(principal.kind)
         if rule is not None:
-            wait = await self.buckets.take(principal.client_id, rule[0], rule[1])
-            if wait is not None:
+            taken = await self.buckets.take(principal.client_id, rule[0], rule[1])
+            limits = ratelimit_headers(principal.kind, rule[0], rule[1], taken)
+            if taken.wait is not None:
                 await send_problem(
                     send,
                     429,
                     "too-many-requests",
                     f"This client may make {rule[0]:g} requests per second (bursts of {rule[1]}); slow down.",
                     path,
-                    [(b"retry-after", retry_after_header(wait).encode())],
+                    [(b"retry-after", retry_after_header(taken.wait).encode()), *limits],
                 )
                 return
+            send = with_headers(send, limits)  # RateLimit-Policy and RateLimit on whatever answers
         owner = owner_of(path)
         if owner is None:
             await self.api(scope, receive, send)
@@ -244,6 +262,7 @@ class Gateway:
 
     async def _refuse(self, send: Send, failure: AuthFailure, path: str) -> None:
         if failure.status == 429:
+            REFUSED.labels("unknown", "auth-failures").inc()
             headers = [(b"retry-after", str(failure.retry_after or 60).encode())]
             await send_problem(send, 429, "too-many-requests", failure.detail, path, headers)
             return
@@ -269,6 +288,14 @@ class Gateway:
         self._openapi = merge_documents(documents, version=VERSION)
         self._openapi_at = now
         return self._openapi
+
+    def serve_metrics(self) -> WSGIServer | None:
+        """The metrics port, when configured: a thread of its own, so a scrape never waits on the proxy."""
+        port = self.settings.metrics_port
+        if port is None:
+            return None
+        server, _thread = start_http_server(port, addr=self.settings.metrics_host or self.settings.host)
+        return server
 
     async def readiness(self) -> dict[str, str]:
         async def check(name: str) -> str:
@@ -301,10 +328,16 @@ class Gateway:
 
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            metrics = gateway.serve_metrics()
             try:
                 yield
             finally:
+                if metrics is not None:
+                    metrics.shutdown()
+                    metrics.server_close()
                 await gateway.aclose()
+                if gateway.tracing is not None:
+                    gateway.tracing.flush()
 
         api = FastAPI(
             title="ARRS gateway",
@@ -345,16 +378,23 @@ class Gateway:
             operation_id="gateway_readiness",
             response_model=Readiness,
             openapi_extra={"security": []},
-            responses={503: {"description": "An upstream is not ready"}},
+            responses={503: {"description": "The gateway's database is unreachable, or no upstream is ready"}},
         )
         async def readyz() -> JSONResponse:
-            """Every upstream service is ready (503 names the ones that are not)."""
+            """The gateway can serve: its own database answers and at least one upstream service is ready.
+
+            Each upstream's state is in the body; with some down the status is `degraded` (still 200: a
+            service that is down answers 503 on its own routes only). 503 when the gateway's database
+            is unreachable or no upstream is ready."""
             upstreams = await gateway.readiness()
-            if all(state == "ready" for state in upstreams.values()):
-                return JSONResponse({"status": "ready", "upstreams": upstreams})
+            own = upstreams["gateway_database"]
+            services = {name: state for name, state in upstreams.items() if name != "gateway_database"}
+            if own == "ready" and any(state == "ready" for state in services.values()):
+                status = "ready" if all(state == "ready" for state in services.values()) else "degraded"
+                return JSONResponse({"status": status, "upstreams": upstreams})
             down = ", ".join(f"{n}: {s}" for n, s in upstreams.items() if s != "ready")
             return problem_response(
-                status=503, code="not-ready", detail=f"Upstreams not ready: {down}", extra={"upstreams": upstreams}
+                status=503, code="not-ready", detail=f"Not ready: {down}", extra={"upstreams": upstreams}
             )
 
         @api.get("/openapi.json", include_in_schema=False)

@@ -13,6 +13,7 @@ import http.cookiejar
 import json
 import logging
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import IO
 
@@ -20,6 +21,7 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from arrs_kit.problems import PROBLEM_MEDIA_TYPE, problem_body
+from gateway.telemetry import UPSTREAM_ERRORS, UPSTREAM_SECONDS
 
 log = logging.getLogger("arrs.gateway")
 
@@ -64,15 +66,21 @@ def make_client(
     connect_timeout_s: float,
     max_connections: int,
     transport: httpx.AsyncBaseTransport | None = None,
+    wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
 ) -> httpx.AsyncClient:
+    """The pooled client of one upstream. ``transport``: the service in-process (tests); ``wrap``: a
+    layer around the transport (tracing), given only when it is wanted."""
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY_S,
+    )
+    if wrap is not None:
+        transport = wrap(transport or httpx.AsyncHTTPTransport(limits=limits))
     client = httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s),
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=KEEPALIVE_EXPIRY_S,
-        ),
+        limits=limits,
         transport=transport,
         follow_redirects=False,
         trust_env=False,
@@ -239,9 +247,11 @@ EMPTY_DIGEST = hashlib.sha256(b"").digest()
 
 
 async def _exchange(scope: Scope, send: Send, client: httpx.AsyncClient, request: httpx.Request, upstream: str) -> None:
+    sent_at = time.perf_counter()
     try:
         response = await client.send(request, stream=True)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        UPSTREAM_ERRORS.labels(upstream, "unreachable").inc()
         log.warning("upstream unavailable", extra={"upstream": upstream, "error": type(exc).__name__})
         await send_problem(
             send,
@@ -253,16 +263,19 @@ async def _exchange(scope: Scope, send: Send, client: httpx.AsyncClient, request
         )
         return
     except httpx.TimeoutException as exc:
+        UPSTREAM_ERRORS.labels(upstream, "timeout").inc()
         log.warning("upstream timeout", extra={"upstream": upstream, "error": type(exc).__name__})
         await send_problem(
             send, 504, "upstream-timeout", f"The {upstream} service did not answer in time.", scope["path"]
         )
         return
     except httpx.TransportError as exc:
+        UPSTREAM_ERRORS.labels(upstream, "broken").inc()
         log.warning("upstream failed", extra={"upstream": upstream, "error": type(exc).__name__})
         await send_problem(send, 502, "bad-gateway", f"The {upstream} service broke the connection.", scope["path"])
         return
 
+    UPSTREAM_SECONDS.labels(upstream, str(response.status_code)).observe(time.perf_counter() - sent_at)
     try:
         out_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROP_RESPONSE]
         started = False
@@ -273,6 +286,7 @@ async def _exchange(scope: Scope, send: Send, client: httpx.AsyncClient, request
                     started = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx.TransportError as exc:
+            UPSTREAM_ERRORS.labels(upstream, "timeout" if isinstance(exc, httpx.TimeoutException) else "broken").inc()
             log.warning("upstream broke mid-response", extra={"upstream": upstream, "error": type(exc).__name__})
             if started:
                 raise  # headers are out: the server can only cut the connection

@@ -23,7 +23,9 @@ from typing import Protocol
 import aiohttp
 import httpx
 import yarl
+from opentelemetry.trace import SpanKind
 
+from arrs_kit.tracing import Tracing, trace_headers
 from gateway.proxy import KEEPALIVE_EXPIRY_S
 
 
@@ -68,7 +70,10 @@ class PooledGetter:
     Idle connections are dropped after :data:`gateway.proxy.KEEPALIVE_EXPIRY_S`, well inside the
     services' own keep-alive, as the proxy's are; no cookies are kept; redirects are not followed."""
 
-    def __init__(self, *, max_connections_per_service: int, connect_timeout_s: float) -> None:
+    def __init__(
+        self, *, max_connections_per_service: int, connect_timeout_s: float, tracing: Tracing | None = None
+    ) -> None:
+        self.tracing = tracing
         self._limit = max_connections_per_service
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s)
         self._session: aiohttp.ClientSession | None = None
@@ -108,8 +113,19 @@ class ServiceGetter:
         # encoded=True: the query goes out byte for byte as signed, not re-quoted by yarl.
         url = yarl.URL(f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}", encoded=True)
         session = await self.pool.session()
+        tracing = self.pool.tracing
+        if tracing is not None:
+            with tracing.tracer.start_as_current_span(
+                "GET", kind=SpanKind.CLIENT, attributes={"http.request.method": "GET", "url.path": path}
+            ) as span:
+                got = await self._get(session, url, [*headers, *trace_headers()])
+                span.set_attribute("http.response.status_code", got.status)
+                return got
+        return await self._get(session, url, list(headers))
+
+    async def _get(self, session: aiohttp.ClientSession, url: yarl.URL, headers: list[tuple[str, str]]) -> Got:
         try:
-            async with session.get(url, headers=list(headers), allow_redirects=False) as response:
+            async with session.get(url, headers=headers, allow_redirects=False) as response:
                 return Got(response.status, await response.read())
         except TimeoutError:  # aiohttp's connect timeouts are both kinds: they are timeouts here
             raise

@@ -115,7 +115,9 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready"]
+    status: Literal["ready", "degraded"] = Field(
+        description="`ready`: every upstream is; `degraded`: some are not, and their routes answer 503."
+    )
     upstreams: dict[str, str] = Field(description="Each upstream service and whether it is ready.")
 
 

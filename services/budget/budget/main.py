@@ -63,6 +63,7 @@ def create_app(
         max_in_flight=settings.roles_max_in_flight,
         breaker_failures=settings.roles_breaker_failures,
         breaker_cool_down_s=settings.roles_breaker_cool_down_s,
+        tracing=app.state.tracing,
     )
     app.state.claim_window_months = settings.claim_window_months
     return app

@@ -94,12 +94,13 @@ def create_app(
         gateway_secret=secret,
         ttl_s=settings.upstream_cache_ttl_s,
         timeout_s=settings.upstream_timeout_s,
+        tracing=app.state.tracing,
     )
     entries = settings.analysis_cache_entries
     app.state.icb_evaluations = StateCache[list[PcnEvaluationRow]](entries) if entries else None
     app.state.pcn_evaluations = StateCache[tuple[tuple[Read, ...], PcnEvaluation]](entries) if entries else None
     app.state.roles = roles or RolesClient.over_http(
-        settings.roles_url, gateway_secret=secret, timeout_s=settings.upstream_timeout_s
+        settings.roles_url, gateway_secret=secret, timeout_s=settings.upstream_timeout_s, tracing=app.state.tracing
     )
     return app
 

@@ -8,17 +8,20 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Table
 
 from arrs_kit.db import Database
 from arrs_kit.idempotency import IdempotencyStore, Replayed, replayed_response
 from arrs_kit.logs import configure_logging
+from arrs_kit.metrics import POOLS, metrics_response
 from arrs_kit.middleware import RequestContextMiddleware
 from arrs_kit.openapi import install_openapi
 from arrs_kit.problems import install_problem_handlers, problem_response
 from arrs_kit.settings import ServiceSettings
 from arrs_kit.signed import SignedPrincipalMiddleware, nonce_store
+from arrs_kit.tracing import Tracing, TracingMiddleware, tracing_for
+from arrs_kit.unavailable import install_database_handlers
 
 
 def create_service_app(
@@ -33,12 +36,14 @@ def create_service_app(
     configure_logs: bool = True,
     principal_kinds: Collection[str] | None = None,
     idempotency: Table | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """Build a service: its database is opened lazily and disposed when the app stops.
 
     ``principal_kinds``: the kinds of client the service knows; a signed principal of any other kind
     is refused with 401 before any route runs. ``idempotency``: the service's idempotency-key table,
-    for the writes that take an ``Idempotency-Key`` (:func:`arrs_kit.idempotency.request_lease`)."""
+    for the writes that take an ``Idempotency-Key`` (:func:`arrs_kit.idempotency.request_lease`).
+    ``tracing``: the app's tracing (by default that of ``settings.otlp_endpoint``; none without one)."""
     if configure_logs:
         configure_logging(settings.log_level)
     db = Database(
@@ -47,6 +52,8 @@ def create_service_app(
         max_overflow=settings.database_max_overflow,
     )
 
+    POOLS.watch(name, db.engine)
+    tracing = tracing or tracing_for(name, settings.otlp_endpoint)
     nonces = nonce_store(settings.nonce_redis_url)
 
     @asynccontextmanager
@@ -56,6 +63,8 @@ def create_service_app(
         finally:
             db.dispose()
             await nonces.aclose()
+            if tracing is not None:
+                tracing.flush()
 
     app = FastAPI(
         title=title,
@@ -69,7 +78,9 @@ def create_service_app(
     app.state.settings = settings
     app.state.db = db
     app.state.service_name = name
+    app.state.tracing = tracing
     install_problem_handlers(app)
+    install_database_handlers(app)
     if idempotency is not None:
         app.state.idempotency = IdempotencyStore(idempotency, lease=timedelta(seconds=settings.idempotency_lease_s))
         app.add_exception_handler(Replayed, replayed_response)  # a retry: the first answer, replayed
@@ -77,14 +88,22 @@ def create_service_app(
     app.add_middleware(
         SignedPrincipalMiddleware,
         secret=settings.gateway_secret.get_secret_value(),
+        other_secrets=[accepted.get_secret_value() for accepted in settings.gateway_secrets_accepted],
         nonces=nonces,
         kinds=principal_kinds,
     )
+    if tracing is not None:
+        app.add_middleware(TracingMiddleware, tracing=tracing)
     app.add_middleware(RequestContextMiddleware, service=name)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "service": name}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics (in the cluster only: the gateway routes nothing but ``/v1`` to a service)."""
+        return metrics_response()
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
@@ -98,5 +117,5 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
-    install_openapi(app)
+    install_openapi(app, signed=True)
     return app

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrs_kit.context import accept_or_make_request_id, request_id_var, safe_id
+from arrs_kit.metrics import observe_request, route_of
 
 access_log = logging.getLogger("arrs.access")
 _ECHOED = frozenset({b"x-request-id", b"x-correlation-id"})
@@ -22,7 +23,8 @@ def header_value(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Gives every request its id, keeps the caller's correlation id beside it, echoes both, logs it.
+    """Gives every request its id, keeps the caller's correlation id beside it, echoes both, logs it
+    and counts it (:mod:`arrs_kit.metrics`: by route template, method and status).
 
     At the public edge (``trust_request_id=False``, the gateway) the platform always makes its own
     request id, so no two requests share one whatever clients send; a client's ``X-Correlation-ID``
@@ -67,6 +69,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            observe_request(self.service, route_of(scope), scope["method"], status_holder[0], elapsed)
             if self.log_requests:
                 extra: dict[str, Any] = {
                     "request_id": rid,
@@ -74,7 +78,7 @@ class RequestContextMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status_holder[0],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                 }
                 principal = scope["state"].get("principal_id")
                 if principal:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ADMIN_API_KEY = "dev-admin-key"
@@ -44,12 +44,24 @@ class PlatformSettings(BaseSettings):
         validation_alias="ARRS_GATEWAY_SECRET",
         description="Shared secret the gateway signs forwarded principals with; services trust nothing else.",
     )
+    gateway_secrets_accepted: list[SecretStr] = Field(
+        default_factory=list,
+        validation_alias="ARRS_GATEWAY_SECRETS_ACCEPTED",
+        description="Other secrets (JSON list) whose signatures a service also accepts, never signs with: "
+        "the next or the previous ARRS_GATEWAY_SECRET while it is rotated (README, Runbook).",
+    )
     log_level: str = Field("INFO", validation_alias="ARRS_LOG_LEVEL")
     nonce_redis_url: str | None = Field(
         None,
         validation_alias="ARRS_NONCE_REDIS_URL",
         description="Redis shared by a service's replicas to refuse a signed request used twice; "
         "without it each process remembers the nonces it has seen (enough for one replica).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("ARRS_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="Base URL of an OpenTelemetry collector's OTLP/HTTP receiver (spans go to <url>/v1/traces); "
+        "tracing is off without it.",
     )
 
     @model_validator(mode="after")
@@ -61,6 +73,11 @@ class PlatformSettings(BaseSettings):
                 )
             if len(self.gateway_secret.get_secret_value()) < 32:
                 raise ValueError("ARRS_GATEWAY_SECRET must be at least 32 characters in production")
+            for accepted in self.gateway_secrets_accepted:
+                if accepted.get_secret_value() == DEV_GATEWAY_SECRET or len(accepted.get_secret_value()) < 32:
+                    raise ValueError(
+                        "ARRS_GATEWAY_SECRETS_ACCEPTED holds the development secret or one shorter than 32 characters"
+                    )
         return self
 
 

@@ -35,8 +35,10 @@ from typing import Any
 
 import httpx
 
+from arrs_kit.calls import internal_client
 from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
+from arrs_kit.tracing import Tracing
 from budget.clients.breaker import CircuitBreaker
 
 
@@ -213,13 +215,15 @@ class RoleCatalogue:
         max_in_flight: int = 4,
         breaker_failures: int = 5,
         breaker_cool_down_s: float = 10.0,
+        tracing: Tracing | None = None,
     ) -> RoleCatalogue:
-        client = httpx.Client(
-            base_url=base_url,
+        client = internal_client(
+            base_url,
+            peer="roles",
             # The pool never makes a call wait: no more calls than connections are let through.
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s, pool=connect_timeout_s),
             limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
-            trust_env=False,
+            tracing=tracing,
         )
         breaker = CircuitBreaker(failure_threshold=breaker_failures, cool_down_s=breaker_cool_down_s)
         return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s, max_in_flight=max_in_flight, breaker=breaker)

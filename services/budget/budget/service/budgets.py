@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import KeyLease
+from arrs_kit.metrics import count_on_commit
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from budget.domain import ledger, money, register
@@ -30,6 +31,7 @@ from budget.errors import (
     PotNotAvailable,
     WeightedPopulationMissing,
 )
+from budget.metrics import LEDGER_PENCE, LEDGER_POSTINGS
 from budget.models import POTS, BudgetBalance, Pcn, Posting, YearClose
 from budget.repository import claims as claims_repo
 from budget.repository import funding_rates as funding_rates_repo
@@ -124,6 +126,8 @@ def post(
     )
     session.add(posting)
     session.flush()
+    count_on_commit(session, LEDGER_POSTINGS, kind=kind)
+    count_on_commit(session, LEDGER_PENCE, abs(amount_pence), kind=kind)
     return posting
 
 

@@ -23,8 +23,10 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 import httpx
 
+from arrs_kit.calls import internal_client
 from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
+from arrs_kit.tracing import Tracing
 from evaluation.kinds import ADMIN
 
 SERVICE = Principal(kind=ADMIN, client_id="service:evaluation", name="evaluation")
@@ -152,8 +154,10 @@ class BudgetClient:
         self._recordings = threading.local()
 
     @classmethod
-    def over_http(cls, base_url: str, *, gateway_secret: str, ttl_s: float, timeout_s: float) -> BudgetClient:
-        client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
+    def over_http(
+        cls, base_url: str, *, gateway_secret: str, ttl_s: float, timeout_s: float, tracing: Tracing | None = None
+    ) -> BudgetClient:
+        client = internal_client(base_url, peer="budget", timeout=timeout_s, tracing=tracing)
         return cls(client, gateway_secret=gateway_secret, ttl_s=ttl_s)
 
     def _stack(self) -> list[list[Read]]:

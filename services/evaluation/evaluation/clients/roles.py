@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 
+from arrs_kit.calls import internal_client
 from arrs_kit.principal import Principal, PrincipalAuth
 from arrs_kit.problems import ProblemError
+from arrs_kit.tracing import Tracing
 
 
 class RolesUnavailable(ProblemError):
@@ -24,8 +26,11 @@ class RolesClient:
         )
 
     @classmethod
-    def over_http(cls, base_url: str, *, gateway_secret: str, timeout_s: float) -> RolesClient:
-        return cls(httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False), gateway_secret=gateway_secret)
+    def over_http(
+        cls, base_url: str, *, gateway_secret: str, timeout_s: float, tracing: Tracing | None = None
+    ) -> RolesClient:
+        client = internal_client(base_url, peer="roles", timeout=timeout_s, tracing=tracing)
+        return cls(client, gateway_secret=gateway_secret)
 
     def job_plan_template(self, role_code: str) -> dict[str, Any] | None:
         """The role's template (purpose, responsibilities, suggested KPIs), or None if it has none."""

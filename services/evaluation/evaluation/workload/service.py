@@ -28,6 +28,7 @@ from arrs_kit.principal import Principal
 from evaluation.changes import repository as changes
 from evaluation.clients.budget import BudgetClient
 from evaluation.kinds import PRACTICE_SYSTEM, UPLOADERS, is_admin
+from evaluation.metrics import REFUSED_RECORDS, ROWS, UPLOADS
 from evaluation.workload import repository
 from evaluation.workload.errors import (
     InvalidRange,
@@ -134,7 +135,7 @@ def ingest(
                     staged += len(rows)
         # The whole body has arrived and its signature held: now, and only now, decide.
         read_s = time.perf_counter() - started
-        _refuse_unless_clean(tally, fmt, reader)
+        _refuse_unless_clean(tally, fmt, reader, upload.kind.value)
         claim = None
         if upload.idempotency_key is not None:
             outcome = store.claim(db, scope=scope, key=upload.idempotency_key, request_hash=body.hexdigest())
@@ -164,6 +165,9 @@ def ingest(
                 claim.record(repository.session_on(conn), status=200, body=result.model_dump())
             changes.count_data(conn, changes.WORKLOAD)  # last: the kept analyses are stale from here
             conn.commit()
+            UPLOADS.labels(upload.kind.value, "merged").inc()
+            ROWS.labels(upload.kind.value, "inserted").inc(inserted)
+            ROWS.labels(upload.kind.value, "replaced").inc(replaced)
             log.info(
                 "bulk upload merged",
                 extra={
@@ -204,8 +208,10 @@ def _replay_if_done(db: Database, scope: str, key: str, body: _Hashed) -> JSONRe
     return Replay(done.response_status, json.loads(done.response_body), done.location).response()
 
 
-def _refuse_unless_clean(tally: Tally, fmt: Format, reader: Reader) -> None:
+def _refuse_unless_clean(tally: Tally, fmt: Format, reader: Reader, kind: str) -> None:
     if tally.out_of_scope:
+        UPLOADS.labels(kind, "out_of_scope").inc()
+        REFUSED_RECORDS.labels(kind, "out_of_scope").inc(tally.out_of_scope)
         lines = ", ".join(str(line) for line in tally.scope_lines[:10]) + (", …" if tally.out_of_scope > 10 else "")
         where = f"line {lines}" if tally.out_of_scope == 1 else f"lines {lines}"
         raise RecordsOutOfScope(
@@ -216,6 +222,8 @@ def _refuse_unless_clean(tally: Tally, fmt: Format, reader: Reader) -> None:
     if fmt is Format.CSV and not reader.header_seen and not tally.invalid:
         tally.refuse(1, [("header", "the CSV has no header row")])
     if tally.invalid:
+        UPLOADS.labels(kind, "invalid").inc()
+        REFUSED_RECORDS.labels(kind, "invalid").inc(tally.invalid)
         listed = len({problem["line"] for problem in tally.problems})
         raise InvalidRecords(
             f"{tally.invalid} of {tally.received} records are not valid; nothing was recorded. "

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import KeyLease
+from arrs_kit.metrics import count_on_commit
 from arrs_kit.principal import Principal
 from budget.clients.roles import RoleCatalogue
 from budget.domain import claim_states
 from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus, Transition
 from budget.errors import InvalidClaimTransition
+from budget.metrics import CLAIM_TRANSITIONS
 from budget.models import BudgetBalance, Claim, ClaimEvent
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
@@ -228,6 +230,7 @@ def _mark(
     reason: str | None,
 ) -> None:
     claim.status = status
+    count_on_commit(session, CLAIM_TRANSITIONS, kind=str(claim.kind), action=str(action), status=str(status))
     claim.version += 1
     claim.updated_at, claim.updated_by = now, common.actor(principal)
     record_event(session, claim, action=action, principal=principal, now=now, reason=reason)

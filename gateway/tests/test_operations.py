@@ -1,0 +1,101 @@
+"""The gateway as a platform team runs it: readiness that survives one upstream, and its metrics port."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import httpx
+from prometheus_client import REGISTRY
+from starlette.types import ASGIApp
+
+from arrs_kit.processes import free_port
+from gateway.config import GatewaySettings
+from gateway.main import create_app
+
+ADMIN_KEY = {"X-API-Key": "dev-admin-key"}
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_one_upstream_down_leaves_the_gateway_ready_and_only_its_routes_503(
+    gateway_settings: Callable[..., GatewaySettings], echo_upstream: ASGIApp
+) -> None:
+    echo = httpx.ASGITransport(app=echo_upstream)
+    settings = gateway_settings(roles_url=f"http://127.0.0.1:{closed_port()}", upstream_connect_timeout_s=1.0)
+    app = create_app(settings, transports={"budget": echo, "evaluation": echo}, configure_logs=False)
+    unreachable = sample("arrs_gateway_upstream_errors_total", upstream="roles", error="unreachable")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        ready = await client.get("/readyz")
+        roles = await client.get("/v1/roles", headers=ADMIN_KEY)
+        posts = await client.get("/v1/posts", headers=ADMIN_KEY)
+    await app.aclose()
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["upstreams"]["roles"].startswith("unreachable")
+    assert ready.json()["upstreams"]["budget"] == "ready" == ready.json()["upstreams"]["gateway_database"]
+    assert roles.status_code == 503 and roles.json()["type"] == "/problems/upstream-unavailable"
+    assert posts.status_code == 200
+    assert sample("arrs_gateway_upstream_errors_total", upstream="roles", error="unreachable") == unreachable + 1
+
+
+async def test_no_upstream_ready_is_not_ready(gateway_settings: Callable[..., GatewaySettings]) -> None:
+    down = {f"{name}_url": f"http://127.0.0.1:{closed_port()}" for name in ("roles", "budget", "evaluation")}
+    app = create_app(gateway_settings(**down, upstream_connect_timeout_s=1.0), configure_logs=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        ready = await client.get("/readyz")
+    await app.aclose()
+    assert ready.status_code == 503
+    assert set(ready.json()["upstreams"]) == {"roles", "budget", "evaluation", "gateway_database"}
+
+
+async def test_metrics_are_served_on_their_own_port_never_on_the_public_one(
+    gateway_settings: Callable[..., GatewaySettings], echo_upstream: ASGIApp
+) -> None:
+    echo = httpx.ASGITransport(app=echo_upstream)
+    port = free_port()
+    app = create_app(
+        gateway_settings(metrics_port=port),
+        transports={"roles": echo, "budget": echo, "evaluation": echo},
+        configure_logs=False,
+    )
+    server = app.serve_metrics()
+    assert server is not None
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+            for _ in range(2):
+                assert (await client.get("/v1/posts/12", headers=ADMIN_KEY)).status_code == 200
+            public = await client.get("/metrics")
+            through = await client.get("/v1/metrics", headers=ADMIN_KEY)
+        async with httpx.AsyncClient(timeout=5) as scraper:
+            scraped = await scraper.get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        server.shutdown()
+        server.server_close()
+        await app.aclose()
+    assert public.status_code == 404 and through.status_code == 404
+    assert scraped.status_code == 200
+    lines = scraped.text.splitlines()
+    # A proxied request is counted under its resource, whatever its id; upstream latency by status.
+    assert any(
+        line.startswith("arrs_http_requests_total{")
+        and 'route="/v1/posts/…"' in line
+        and 'service="gateway"' in line
+        and 'status="200"' in line
+        for line in lines
+    )
+    assert not any('route="/v1/posts/12"' in line for line in lines)
+    assert any(
+        line.startswith('arrs_gateway_upstream_duration_seconds_count{status="200",upstream="budget"}')
+        for line in lines
+    )
+    assert any(line.startswith("arrs_http_requests_total{") and 'route="unmatched"' in line for line in lines)
