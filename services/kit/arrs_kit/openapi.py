@@ -57,7 +57,8 @@ def _problem_schemas() -> dict[str, Any]:
     return {"Problem": schema, **defs}
 
 
-def polish_openapi(schema: dict[str, Any], *, public: bool = True) -> dict[str, Any]:
+def polish_openapi(schema: dict[str, Any], *, public: bool = True, signed: bool = False) -> dict[str, Any]:
+    """``signed``: a service behind the gateway, whose every request the gateway signs."""
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
@@ -91,7 +92,7 @@ def polish_openapi(schema: dict[str, Any], *, public: bool = True) -> dict[str, 
     return schema
 
 
-def install_openapi(app: FastAPI, *, public: bool = True) -> None:
+def install_openapi(app: FastAPI, *, public: bool = True, signed: bool = False) -> None:
     """Replace ``app.openapi`` with the polished, cached document."""
 
     def openapi() -> dict[str, Any]:
@@ -103,7 +104,7 @@ def install_openapi(app: FastAPI, *, public: bool = True) -> None:
                 routes=app.routes,
                 tags=app.openapi_tags,
             )
-            app.openapi_schema = polish_openapi(schema, public=public)
+            app.openapi_schema = polish_openapi(schema, public=public, signed=signed)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
