@@ -12,6 +12,7 @@ once; and the ledger verifies.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -189,7 +190,7 @@ def test_postgresql_restarted_under_load_loses_nothing_and_needs_no_restart(inst
                 return response.status_code == 201
 
             for key, amount in unknown.items():
-                poll(lambda key=key, amount=amount: settled(key, amount), f"allocation {key} settled by its retry")
+                poll(functools.partial(settled, key, amount), f"allocation {key} settled by its retry")
     finally:
         stop.set()
         for thread in threads:
