@@ -6,6 +6,7 @@ them all; if one dies, the others are stopped too.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -43,15 +44,16 @@ def migrate_all() -> None:
 def _wait_ready(
     url: str, processes: list[subprocess.Popen[bytes]], stopping: Callable[[], bool], timeout_s: float = 60.0
 ) -> bool:
+    """Until the gateway is ready with every upstream (``status: ready``; ``degraded`` serves, but not all)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not stopping():
         if any(p.poll() is not None for p in processes):
             return False
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
-                if response.status == 200:
+                if response.status == 200 and json.load(response).get("status") == "ready":
                     return True
-        except (urllib.error.URLError, OSError):
+        except (urllib.error.URLError, OSError, ValueError):
             pass
         time.sleep(0.2)
     return False
