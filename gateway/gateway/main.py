@@ -226,6 +226,7 @@ class Gateway:
             taken = await self.buckets.take(principal.client_id, rule[0], rule[1])
             limits = ratelimit_headers(principal.kind, rule[0], rule[1], taken)
             if taken.wait is not None:
+                REFUSED.labels(principal.kind, "rate-limit").inc()
                 await send_problem(
                     send,
                     429,

@@ -99,3 +99,20 @@ async def test_metrics_are_served_on_their_own_port_never_on_the_public_one(
         for line in lines
     )
     assert any(line.startswith("arrs_http_requests_total{") and 'route="unmatched"' in line for line in lines)
+
+
+async def test_a_rate_limit_refusal_is_counted_by_client_kind(
+    gateway_settings: Callable[..., GatewaySettings], echo_upstream: ASGIApp
+) -> None:
+    echo = httpx.ASGITransport(app=echo_upstream)
+    app = create_app(
+        gateway_settings(rate_limits={"admin": (0.001, 1)}),
+        transports={"roles": echo, "budget": echo, "evaluation": echo},
+        configure_logs=False,
+    )
+    before = sample("arrs_gateway_rate_limited_total", kind="admin", reason="rate-limit")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        statuses = [(await client.get("/v1/posts", headers=ADMIN_KEY)).status_code for _ in range(3)]
+    await app.aclose()
+    assert statuses == [200, 429, 429]
+    assert sample("arrs_gateway_rate_limited_total", kind="admin", reason="rate-limit") == before + 2
