@@ -4,8 +4,22 @@ names the kinds it accepts and what each may do."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-ClientKind = Literal["admin", "icb", "pcn", "practice_system", "dashboard"]
-CLIENT_KINDS: tuple[str, ...] = get_args(ClientKind)
+from pydantic import Field
+from typing_extensions import TypeAliasType
+
+Kind = Literal["admin", "icb", "pcn", "practice_system", "dashboard"]
+ClientKind = TypeAliasType(
+    "ClientKind",
+    Annotated[
+        Kind,
+        Field(
+            title="ClientKind",
+            description="What an API client is, which decides what it may do (domain §8): `admin`, `icb`, `pcn`, "
+            "`practice_system` or `dashboard` (read-only).",
+        ),
+    ],
+)
+CLIENT_KINDS: tuple[str, ...] = get_args(Kind)
 ADMIN: ClientKind = "admin"

@@ -100,7 +100,7 @@ TOKEN_FORM = {
                     "type": "object",
                     "required": ["grant_type"],
                     "properties": {
-                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "grant_type": {"type": "string", "const": "client_credentials"},
                         "client_id": {"type": "string", "description": "Or send id and secret by HTTP Basic."},
                         "client_secret": {"type": "string"},
                     },

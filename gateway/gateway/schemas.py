@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import NoControlCharacters
@@ -86,6 +87,18 @@ class TokenRequest(BaseModel):
     client_secret: str | None = None
 
 
+AuditOutcome = TypeAliasType(
+    "AuditOutcome",
+    Annotated[
+        Literal["success", "refused", "error"],
+        Field(
+            title="AuditOutcome",
+            description="How the request ended: `success` (below 400), `refused` (4xx) or `error` (5xx).",
+        ),
+    ],
+)
+
+
 class AuditEventPublic(BaseModel):
     id: int
     at: datetime
@@ -102,7 +115,7 @@ class AuditEventPublic(BaseModel):
     method: str
     path: str
     status: int
-    outcome: Literal["success", "refused", "error"]
+    outcome: AuditOutcome
 
 
 class AuditEventPage(Page[AuditEventPublic]):
@@ -114,10 +127,20 @@ class Health(BaseModel):
     service: str
 
 
+GatewayReadiness = TypeAliasType(
+    "GatewayReadiness",
+    Annotated[
+        Literal["ready", "degraded"],
+        Field(
+            title="GatewayReadiness",
+            description="`ready`: every upstream is; `degraded`: some are not, and their routes answer 503.",
+        ),
+    ],
+)
+
+
 class Readiness(BaseModel):
-    status: Literal["ready", "degraded"] = Field(
-        description="`ready`: every upstream is; `degraded`: some are not, and their routes answer 503."
-    )
+    status: GatewayReadiness
     upstreams: dict[str, str] = Field(description="Each upstream service and whether it is ready.")
 
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from openapi_spec_validator import validate
 
 from gateway.main import Gateway
+from gateway.routing import PUBLIC_PATHS, owner_of
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -45,6 +46,18 @@ async def merged(gateway_app: Gateway) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     document: dict[str, Any] = response.json()
     return document
+
+
+def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """``node``, or what its ``$ref`` (into this document) names."""
+    while "$ref" in node:
+        ref: str = node["$ref"]
+        assert ref.startswith("#/"), ref
+        target: Any = document
+        for part in ref[2:].split("/"):
+            target = target[part]
+        node = target
+    return node
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -80,6 +93,7 @@ async def test_every_operation_is_ready_for_client_generators(gateway_app: Gatew
             assert op["security"], where
             assert "401" in op["responses"], where
         for status, response in op["responses"].items():
+            response = resolve(document, response)
             if status.isdigit() and int(status) >= 400:
                 assert list(response["content"]) == ["application/problem+json"], f"{where} {status}"
                 assert response["content"]["application/problem+json"]["schema"] == {
@@ -121,3 +135,122 @@ async def test_a_needed_if_match_is_documented_required_and_so_is_its_428(gatewa
     assert ("patch", "/v1/posts/{post_id}") in required and ("patch", "/v1/roles/{role_code}") in required
     assert ("patch", "/v1/claims/{claim_id}") in required
     assert ("put", "/v1/pcns/{pcn_code}/weighted-populations/{fy}") in optional  # a first value needs none
+
+
+def inline_enums(document: dict[str, Any]) -> list[str]:
+    """Where an ``enum`` is written out anywhere but at the top of a named schema."""
+    found: list[str] = []
+
+    def visit(node: Any, where: str, top: bool) -> None:
+        if isinstance(node, dict):
+            if "enum" in node and not top:
+                found.append(f"{where}: {node['enum']}")
+            for key, value in node.items():
+                visit(value, f"{where}/{key}", False)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                visit(value, f"{where}/{index}", False)
+
+    for name, schema in document["components"]["schemas"].items():
+        visit(schema, f"#/components/schemas/{name}", True)
+    visit(document["paths"], "#/paths", False)
+    return found
+
+
+async def test_each_set_of_enum_values_is_one_named_schema(gateway_app: Gateway) -> None:
+    """A generated client gets one type per set of values: every enum is a named schema the document
+    refers to (never an inline copy), and no two names share a set of values. The services define the
+    enums they share (`Geography`, `RateProvenance`, `CapUnit`, `Direction`, `Frequency`) alike, and the
+    merge keeps one (two that differ are a merge conflict)."""
+    document = await merged(gateway_app)
+    assert inline_enums(document) == []
+    named = {name: schema for name, schema in document["components"]["schemas"].items() if "enum" in schema}
+    by_values: dict[frozenset[Any], list[str]] = {}
+    for name, schema in named.items():
+        by_values.setdefault(frozenset(schema["enum"]), []).append(name)
+    assert [names for names in by_values.values() if len(names) > 1] == [], "one set of values, several names"
+    assert len(by_values) == len(named)
+    text = json.dumps(document["paths"]) + json.dumps(
+        {name: schema for name, schema in document["components"]["schemas"].items() if name not in named}
+    )
+    assert [name for name in named if f'"#/components/schemas/{name}"' not in text] == [], "a named enum nothing uses"
+    shared = {"Geography", "Pot", "ClaimStatus", "ClaimReturnStatus", "ClientKind", "EmploymentModel", "RateProvenance"}
+    assert shared | {"ResponseFormat", "StaffGroup", "CapUnit", "Direction", "Frequency"} <= set(named)
+    for name in named:
+        assert named[name].get("description"), f"{name} says what it is"
+
+
+async def test_the_problem_schema_types_its_errors_and_checks(gateway_app: Gateway) -> None:
+    document = await merged(gateway_app)
+    schemas = document["components"]["schemas"]
+    problem = schemas["Problem"]
+    assert {"type", "title", "status"} <= set(problem["required"])
+    assert problem.get("additionalProperties") is True  # RFC 9457 extension members (`reason`, `lines`, …)
+    items = {name: problem["properties"][name]["anyOf"][0]["items"]["$ref"] for name in ("errors", "checks")}
+    assert items == {"errors": "#/components/schemas/ProblemFieldError", "checks": "#/components/schemas/ProblemCheck"}
+    assert set(schemas["ProblemFieldError"]["required"]) == {"loc", "msg"}
+    assert set(schemas["ProblemCheck"]["required"]) == {"code", "status"}
+
+
+async def test_the_document_names_its_owner_licence_and_servers(gateway_app: Gateway) -> None:
+    document = await merged(gateway_app)
+    assert document["info"]["contact"]["email"] and document["info"]["contact"]["name"]
+    assert document["info"]["license"]["name"]
+    assert document["servers"][0]["url"] == "/"
+    assert all(server.get("description") for server in document["servers"])
+
+
+def header_names(document: dict[str, Any], response: dict[str, Any]) -> dict[str, bool]:
+    """The headers a response documents, each with whether it is required."""
+    return {
+        name: bool(resolve(document, header).get("required"))
+        for name, header in resolve(document, response).get("headers", {}).items()
+    }
+
+
+async def test_every_response_documents_the_headers_a_client_can_rely_on(gateway_app: Gateway) -> None:
+    document = await merged(gateway_app)
+    for method, path, op in operations(document):
+        params = {(p["in"], p["name"].lower()) for p in op.get("parameters", [])}
+        limited = path.startswith("/v1/") and path not in PUBLIC_PATHS
+        for status, response in op["responses"].items():
+            where = f"{method.upper()} {path} {status}"
+            headers = header_names(document, response)
+            assert headers.get("X-Request-ID") is True and "X-Correlation-ID" in headers, where
+            if status == "429":
+                assert headers.get("Retry-After") is True, where
+            if status == "503":
+                assert "Retry-After" in headers, where
+            if status == "401":
+                assert headers.get("WWW-Authenticate") is True, where
+            if status == "201":
+                assert "Location" in headers, where
+            if status == "200" and ("query", "cursor") in params:
+                assert "X-Next-Cursor" in headers, where
+            if status.startswith("2") and ("header", "idempotency-key") in params:
+                assert {"Idempotent-Replayed", "Location"} <= set(headers), where
+            if limited and status not in {"401", "413", "431"}:
+                assert {"RateLimit", "RateLimit-Policy"} <= set(headers), where
+
+
+async def test_every_operation_documents_what_the_gateway_answers_for_it(gateway_app: Gateway) -> None:
+    """What the edge answers whatever the route (statuses a route answers itself are driven into, per
+    operation, by tests/contract/test_documented_statuses.py)."""
+    document = await merged(gateway_app)
+    for method, path, op in operations(document):
+        where = f"{method.upper()} {path}"
+        documented = set(op["responses"])
+        assert "431" in documented, where
+        if not path.startswith("/v1/"):
+            continue
+        assert "429" in documented, where
+        if "requestBody" in op:
+            assert {"400", "413", "422"} <= documented, where
+        if op.get("parameters"):
+            assert "422" in documented, where
+        if any(p["in"] == "path" for p in op.get("parameters", [])):
+            assert "400" in documented, where  # a `.` or `..` segment
+        if owner_of(path) is not None:
+            assert {"502", "503", "504"} <= documented, where
+        if any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in op.get("parameters", [])):
+            assert "409" in documented, where

@@ -19,6 +19,8 @@ FY_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 class Frequency(StrEnum):
+    """How often a KPI is measured: weekly (periods start on a Monday) or monthly (on the 1st)."""
+
     WEEKLY = "weekly"
     MONTHLY = "monthly"
 

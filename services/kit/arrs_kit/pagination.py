@@ -22,6 +22,7 @@ import orjson
 from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
 from arrs_kit.problems import ProblemError
 
@@ -39,8 +40,12 @@ CursorQuery = Annotated[
     str | None,
     Query(max_length=512, description="The `next_cursor` of the previous page; omit for the first page."),
 ]
+ResponseFormat = TypeAliasType(
+    "ResponseFormat",
+    Annotated[Literal["json", "csv"], Field(description="How a list is answered: a JSON page, or flat CSV.")],
+)
 FormatQuery = Annotated[
-    Literal["json", "csv"] | None,
+    ResponseFormat | None,
     Query(description="`csv` answers the page as flat CSV; without it, `Accept: text/csv` does the same."),
 ]
 

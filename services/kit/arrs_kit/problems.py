@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
@@ -28,14 +28,54 @@ log = logging.getLogger("arrs.problems")
 
 
 class ProblemFieldError(BaseModel):
+    """One thing wrong with the request: a field of its body, query, path or headers, or a record of
+    an upload (then also its ``line``, and its ``field``, or the ``row`` and ``column`` of a table)."""
+
     loc: list[str | int] = Field(
-        description="Where the error is: `body`, `query`, `path` or `header`, then the field path."
+        description="Where the error is: `body`, `query`, `path` or `header`, then the field path "
+        "(for an upload: `body`, the record's line or row, then the field).",
+        examples=[["body", "salary_pence"]],
     )
-    msg: str
+    msg: str = Field(description="What is wrong, in words.", examples=["Input should be greater than or equal to 0"])
+    line: int | None = Field(None, description="An upload's line (1-based, a CSV header row included).")
+    field: str | None = Field(None, description="The field of an uploaded record.")
+    row: int | None = Field(None, description="A table's data row (1-based, the header row not counted).")
+    column: str | None = Field(None, description="A table's column; null for the row as a whole.")
+    code: str | None = Field(None, description="A stable code for the error, where it has one.")
+    detail: str | None = Field(None, description="The error in words (as `msg`).")
+
+
+class ProblemCheck(BaseModel):
+    """One rule a request failed, when a request is checked against several at once (a claim against
+    every claim check, a plan line by line): each failed check, the problem's own ``type`` being the
+    first of them."""
+
+    code: str = Field(description="The check's problem code (`/problems/<code>`).", examples=["budget-exceeded"])
+    status: int = Field(description="The status that check alone would answer.", examples=[422])
+    detail: str | None = Field(None, description="Why it failed.")
+    line: int | None = Field(None, description="The index of the body's line that failed it, where it has lines.")
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem: the body of every error response."""
+    """An RFC 9457 problem: the body of every error response. A problem may carry more members than
+    these (RFC 9457 §3.2 extensions), named by its ``type``: ``reason``, ``upstreams``, ``endpoint``,
+    ``lines``, ``conflicts``, OAuth's ``error`` and ``error_description``."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/post-not-found",
+                    "title": "Not found",
+                    "status": 404,
+                    "detail": "No post 7.",
+                    "instance": "/v1/posts/7",
+                    "request_id": "9f1c2e4a6b8d4e0f9a7b3c5d1e2f4a6b",
+                }
+            ]
+        },
+    )
 
     type: str = Field(
         description="`/problems/<code>`; the code is stable and machine-readable.", examples=["/problems/not-found"]
@@ -45,7 +85,14 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = Field(None, description="The request path.")
     request_id: str | None = Field(None, description="The request's `X-Request-ID`.")
-    errors: list[ProblemFieldError] | None = Field(None, description="Validation problems, one per field.")
+    errors: list[ProblemFieldError] | None = Field(
+        None, description="What is wrong with the request, one item per field (or per bad record of an upload)."
+    )
+    checks: list[ProblemCheck] | None = Field(
+        None,
+        description="Every check the request failed, where several are checked at once (a claim refused for "
+        "more than one reason: the problem's `type` is the first).",
+    )
 
 
 class ProblemError(Exception):
@@ -291,6 +338,27 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled_handler)
 
 
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "The request cannot be read.",
+    401: "No credentials, or credentials that are not valid.",
+    403: "The client's kind may not take this action on what it can see, or the body names an organisation "
+    "outside its scope.",
+    404: "No such resource, or one outside the client's scope: the same answer, so nothing leaks.",
+    409: "The request conflicts with the current state of what it acts on (the problem's `type` names how).",
+    412: "The `If-Match` sent is not the current ETag: read the resource again.",
+    413: "The body is larger than this endpoint accepts.",
+    415: "The body's `Content-Type` is not one this endpoint reads.",
+    422: "The request is not valid (`errors` lists each problem), or breaks a rule of the domain (the problem's "
+    "`type` names it; `checks` lists every check that failed).",
+    428: "`If-Match` is required to change this resource.",
+    429: "Too many requests: retry after `Retry-After` seconds.",
+    503: "A service this request needs is unavailable; nothing was done. Retry after `Retry-After` seconds.",
+}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Declare a route's error responses; the OpenAPI builder renders them as problem+json."""
-    return {status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses}
+    return {
+        status: {"model": Problem, "description": PROBLEM_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)}
+        for status in statuses
+    }

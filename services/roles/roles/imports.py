@@ -35,7 +35,7 @@ from roles import rules
 from roles.errors import RateImportConflict, RateImportInvalid
 from roles.models import RatePeriod
 from roles.rate_table import Draft, ImportRow, Key, RowError, parse
-from roles.schemas import ImportOutcome, RateImportPeriod, RateImportResult
+from roles.schemas import RateImportOutcome, RateImportPeriod, RateImportResult
 from roles.service import BY_MAX
 
 MAX_LISTED = 1_000
@@ -81,7 +81,7 @@ class Step:
     it replaces."""
 
     row: ImportRow
-    outcome: ImportOutcome
+    outcome: RateImportOutcome
     period_id: int | None = None
     same_as: int | None = None
 

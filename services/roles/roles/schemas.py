@@ -6,19 +6,96 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
 from roles import rules
-from roles.rules import Geography as Geography
 
-Provenance = Literal["published", "estimated"]
-StaffGroup = Literal["clinical", "clinical_support", "personalised_care", "non_clinical"]
-SupervisionFrequency = Literal["weekly", "monthly", "quarterly", "as_agreed"]
-CapUnit = Literal["posts", "wte"]
-KpiDirection = Literal["higher_is_better", "lower_is_better"]
-KpiFrequency = Literal["weekly", "monthly"]
-KpiUnit = Literal["count", "percent", "days", "minutes", "ratio"]
+# The contract's enums, each a named schema (one type per set of values in a generated client). Those the
+# budget and evaluation services also answer (Geography, RateProvenance, CapUnit, Direction, Frequency)
+# are defined there alike, name, values and words: the gateway's merge keeps one, and refuses two that differ.
+Geography = TypeAliasType(
+    "Geography",
+    Annotated[
+        rules.Geography,
+        Field(
+            title="Geography",
+            description="Where a post works, which sets its maximum rate: `national`, `outer_london`, "
+            "`inner_london`, or `london` (one rate for all of London, as the ARRS GP has).",
+        ),
+    ],
+)
+RateProvenance = TypeAliasType(
+    "RateProvenance",
+    Annotated[
+        Literal["published", "estimated"],
+        Field(
+            title="RateProvenance",
+            description="`published`: a figure from a cited source; `estimated`: derived (e.g. from the same "
+            "band's published rate). A claim computed on an estimated rate says so.",
+        ),
+    ],
+)
+StaffGroup = TypeAliasType(
+    "StaffGroup",
+    Annotated[
+        Literal["clinical", "clinical_support", "personalised_care", "non_clinical"],
+        Field(title="StaffGroup", description="The staff group a role belongs to."),
+    ],
+)
+SupervisionFrequency = TypeAliasType(
+    "SupervisionFrequency",
+    Annotated[
+        Literal["weekly", "monthly", "quarterly", "as_agreed"],
+        Field(title="SupervisionFrequency", description="How often the catalogue requires a role to be supervised."),
+    ],
+)
+CapUnit = TypeAliasType(
+    "CapUnit",
+    Annotated[
+        Literal["posts", "wte"],
+        Field(
+            title="CapUnit",
+            description="What a role cap counts: `posts` (the posts active in the month) or `wte` "
+            "(whole-time equivalents).",
+        ),
+    ],
+)
+Direction = TypeAliasType(
+    "Direction",
+    Annotated[
+        Literal["higher_is_better", "lower_is_better"],
+        Field(title="Direction", description="Whether a higher or a lower value of a KPI is better."),
+    ],
+)
+Frequency = TypeAliasType(
+    "Frequency",
+    Annotated[
+        Literal["weekly", "monthly"],
+        Field(
+            title="Frequency",
+            description="How often a KPI is measured: weekly (periods start on a Monday) or monthly (on the 1st).",
+        ),
+    ],
+)
+SuggestedKpiUnit = TypeAliasType(
+    "SuggestedKpiUnit",
+    Annotated[
+        Literal["count", "percent", "days", "minutes", "ratio"],
+        Field(title="SuggestedKpiUnit", description="The unit of a KPI a role's job-plan template suggests."),
+    ],
+)
+RatePeriodStatus = TypeAliasType(
+    "RatePeriodStatus",
+    Annotated[
+        Literal["current", "superseded"],
+        Field(
+            title="RatePeriodStatus",
+            description="`current`, or `superseded` by a period correcting it (kept, readable, as history).",
+        ),
+    ],
+)
 
 RoleCodeStr = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$", description="snake_case role code")]
 ShareStr = Annotated[
@@ -108,7 +185,7 @@ class RatePeriodCreate(Strict):
     annual_max_pence: Annotated[StrictInt, Field(ge=1, le=MAX_ANNUAL_PENCE)] = Field(
         description="Maximum reimbursable per WTE per year, salary plus employer on-costs, in pence."
     )
-    provenance: Provenance
+    provenance: RateProvenance
     source: Source = Field(description="Where the figure comes from: a document title or URL.")
     basis: OptionalText | None = Field(None, description="For an estimated figure, how it was derived.")
     note: OptionalText | None = None
@@ -134,11 +211,11 @@ class RatePeriodPublic(BaseModel):
         description="Last day in force (the day before the next current period), null if open or superseded."
     )
     annual_max_pence: int
-    provenance: Provenance
+    provenance: RateProvenance
     source: str
     basis: str | None
     note: str | None
-    status: Literal["current", "superseded"]
+    status: RatePeriodStatus
     supersedes_id: int | None
     superseded_by_id: int | None
     created_at: datetime
@@ -152,7 +229,7 @@ class RateInForce(BaseModel):
     afc_band: str | None = Field(description="The AfC band of a banded role's rate; null otherwise.")
     effective_from: date
     annual_max_pence: int
-    provenance: Provenance
+    provenance: RateProvenance
     rate_period_id: int
 
 
@@ -222,9 +299,9 @@ class SupervisionPublic(BaseModel):
 
 class KpiSuggestion(Strict):
     name: ShortText
-    unit: KpiUnit
-    direction: KpiDirection
-    frequency: KpiFrequency
+    unit: SuggestedKpiUnit
+    direction: Direction
+    frequency: Frequency
     suggested_target: Annotated[StrictFloat, Field(ge=0, le=1_000_000)] | None = Field(
         None, description="A local starting point, not a national target; null where none is defensible."
     )
@@ -266,12 +343,18 @@ class RatePage(Page[RateInForce]):
     """A page of rates in force."""
 
 
-ImportOutcome = Literal["created", "superseded", "unchanged"]
+RateImportOutcome = TypeAliasType(
+    "RateImportOutcome",
+    Annotated[
+        Literal["created", "superseded", "unchanged"],
+        Field(title="RateImportOutcome", description="What importing one row of a rate table did."),
+    ],
+)
 
 
 class RateImportPeriod(BaseModel):
     row: int = Field(description="The data row of the file, 1-based (the header is row 0; blank lines are skipped).")
-    outcome: ImportOutcome = Field(
+    outcome: RateImportOutcome = Field(
         description="`created`: a new period; `superseded`: a new period correcting a current estimate with "
         "another amount; `unchanged`: a current period already holds this amount (or an earlier row of the "
         "file gives the same key and amount)."

@@ -27,12 +27,12 @@ from budget.models import ClaimReturn
 from budget.schemas.claim_returns import (
     ClaimReturnCreate,
     ClaimReturnPublic,
+    ClaimReturnStatus,
     ReturnDeclaration,
     ReturnLinesApprove,
     ReturnLinesReject,
     ReturnPage,
     ReturnPay,
-    ReturnStatusField,
 )
 from budget.schemas.claims import CLAIM_MONTH_PATTERN
 from budget.schemas.common import PCN_CODE_PATTERN
@@ -152,7 +152,7 @@ def list_claim_returns(
     principal: PrincipalDep,
     pcn_code: Annotated[str | None, Query(pattern=PCN_CODE_PATTERN, description="Only this PCN's returns.")] = None,
     month: Annotated[str | None, Query(pattern=CLAIM_MONTH_PATTERN, description="Only this month, `YYYY-MM`.")] = None,
-    status: Annotated[ReturnStatusField | None, Query(description="Only returns in this status.")] = None,
+    status: Annotated[ClaimReturnStatus | None, Query(description="Only returns in this status.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     format: FormatQuery = None,

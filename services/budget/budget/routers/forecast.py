@@ -13,8 +13,9 @@ from budget.clients.roles import normalise_band
 from budget.deps import AuthorisedRoute, CatalogueDep, FyQuery, PcnCodePath, ReadablePcn
 from budget.routers.docs import OUTAGE, csv_doc
 from budget.schemas.claims import CLAIM_MONTH_PATTERN
+from budget.schemas.common import Geography
 from budget.schemas.planning import ForecastPublic, HeadroomPublic
-from budget.schemas.posts import ROLE_CODE_PATTERN, Geography
+from budget.schemas.posts import ROLE_CODE_PATTERN
 from budget.service.planning import forecast, headroom
 
 router = APIRouter(prefix="/v1", tags=["planning"], route_class=AuthorisedRoute)

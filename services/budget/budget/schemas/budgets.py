@@ -13,6 +13,7 @@ from pydantic import (
     StrictInt,
     field_validator,
 )
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from budget.domain import money
@@ -24,7 +25,17 @@ from budget.schemas.common import (
 
 # Funding rates, budgets and the ledger.
 
-Pot = Literal["arrs", "arrs_gp"]
+Pot = TypeAliasType(
+    "Pot",
+    Annotated[
+        Literal["arrs", "arrs_gp"],
+        Field(
+            title="Pot",
+            description="A PCN budget's pot: `arrs`, or `arrs_gp`, the ring-fenced pot GP claims draw on in a "
+            "year that has a GP rate.",
+        ),
+    ],
+)
 
 
 def _positive_rate(value: str) -> str:

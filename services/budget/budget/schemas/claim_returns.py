@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import NoControlCharacters
@@ -13,7 +14,16 @@ from budget.schemas.claims import ClaimMonth, ClaimPay, ClaimPublic, ClaimReject
 from budget.schemas.common import PcnCode, Strict, Timestamp
 from budget.schemas.posts import EmployerCode
 
-ReturnStatusField = Literal["open", "submitted", "paid"]
+ClaimReturnStatus = TypeAliasType(
+    "ClaimReturnStatus",
+    Annotated[
+        Literal["open", "submitted", "paid"],
+        Field(
+            title="ClaimReturnStatus",
+            description="A monthly return: `open` (its lines may change), `submitted` (whole, to the ICB), `paid`.",
+        ),
+    ],
+)
 ClaimIds = Annotated[
     list[Annotated[int, Field(ge=1, le=2**31 - 1)]],
     Field(min_length=1, max_length=500, description="The lines (claim ids) to act on; left out: every line it can."),
@@ -68,7 +78,7 @@ class ClaimReturnPublic(BaseModel):
     month: str
     fy: str
     payee_code: str
-    status: ReturnStatusField
+    status: ClaimReturnStatus
     declaration: str | None
     declared_by: str | None
     declared_at: datetime | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -14,11 +14,13 @@ from pydantic import (
     StrictInt,
 )
 from pydantic_core import core_schema
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import NoControlCharacters
 from budget.domain.claim_states import ClaimKind, ClaimStatus
 from budget.schemas.common import (
+    RateProvenance,
     Reason,
     Strict,
     Timestamp,
@@ -34,8 +36,7 @@ ClaimPence = Annotated[StrictInt, Field(ge=0, le=100_000_000, description="Whole
 
 
 class _Values:
-    """An enum's values, validated into the enum and shown in the contract as a plain list of values
-    (no named component), as the contract has always shown them."""
+    """An enum's values, validated into the enum (each named in the contract by the alias around it)."""
 
     def __init__(self, enum: type[StrEnum]) -> None:
         self.enum = enum
@@ -51,8 +52,26 @@ if TYPE_CHECKING:
 else:
     # Annotated on ``str``, not on the enum: FastAPI would otherwise add the enum to the contract as a
     # component that nothing refers to. The value validated is still the enum's member.
-    StatusField = Annotated[str, _Values(ClaimStatus)]
-    KindField = Annotated[str, _Values(ClaimKind)]
+    StatusField = TypeAliasType(
+        "ClaimStatus",
+        Annotated[
+            str,
+            _Values(ClaimStatus),
+            Field(
+                title="ClaimStatus",
+                description="Where a claim is in its life: a `draft` is `submitted` (or `withdrawn`), then "
+                "`approved` or `rejected` by the ICB; an approved claim is `paid`.",
+            ),
+        ],
+    )
+    KindField = TypeAliasType(
+        "ClaimKind",
+        Annotated[
+            str,
+            _Values(ClaimKind),
+            Field(title="ClaimKind", description="A monthly `claim`, or an `adjustment` of a paid one."),
+        ],
+    )
 
 
 class ClaimInput(Strict):
@@ -123,7 +142,7 @@ class RatePeriodUsed(BaseModel):
     effective_from: date
     annual_max_pence: int
     geography: str
-    provenance: Literal["published", "estimated"]
+    provenance: RateProvenance
     source: str
 
 

@@ -6,7 +6,7 @@ Codes are accepted in any case and answered upper-case (domain §2).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,9 +15,46 @@ from pydantic import (
     Field,
     StrictInt,
 )
+from typing_extensions import TypeAliasType
 
 from arrs_kit.types import BoundedDate, NoControlCharacters
 from budget.domain import register
+
+# The contract's enums the roles service answers too: defined there alike (name, values, words), so the
+# gateway's merge keeps one (and refuses two that differ).
+Geography = TypeAliasType(
+    "Geography",
+    Annotated[
+        Literal["national", "outer_london", "inner_london", "london"],
+        Field(
+            title="Geography",
+            description="Where a post works, which sets its maximum rate: `national`, `outer_london`, "
+            "`inner_london`, or `london` (one rate for all of London, as the ARRS GP has).",
+        ),
+    ],
+)
+RateProvenance = TypeAliasType(
+    "RateProvenance",
+    Annotated[
+        Literal["published", "estimated"],
+        Field(
+            title="RateProvenance",
+            description="`published`: a figure from a cited source; `estimated`: derived (e.g. from the same "
+            "band's published rate). A claim computed on an estimated rate says so.",
+        ),
+    ],
+)
+CapUnit = TypeAliasType(
+    "CapUnit",
+    Annotated[
+        Literal["posts", "wte"],
+        Field(
+            title="CapUnit",
+            description="What a role cap counts: `posts` (the posts active in the month) or `wte` "
+            "(whole-time equivalents).",
+        ),
+    ],
+)
 
 ICB_CODE_PATTERN = r"^[A-Za-z0-9]{3}$"
 PCN_CODE_PATTERN = r"^[Uu][0-9]{5}$"

@@ -10,16 +10,30 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from typing_extensions import TypeAliasType
 
 from arrs_kit.types import NoControlCharacters
 from budget.schemas.budgets import Pot
 from budget.schemas.claims import ClaimMonth, StatusField
-from budget.schemas.common import Strict, Timestamp
+from budget.schemas.common import CapUnit, RateProvenance, Strict, Timestamp
 from budget.schemas.posts import ROLE_CODE_PATTERN
 
 # Forecast
 
-MonthState = Literal["claimed", "draft", "projected", "not_claimable", "unprojected"]
+ForecastMonthState = TypeAliasType(
+    "ForecastMonthState",
+    Annotated[
+        Literal["claimed", "draft", "projected", "not_claimable", "unprojected"],
+        Field(title="ForecastMonthState", description="How a post's month enters the forecast."),
+    ],
+)
+ForecastBasisSource = TypeAliasType(
+    "ForecastBasisSource",
+    Annotated[
+        Literal["last_claim", "cap"],
+        Field(title="ForecastBasisSource", description="What a post's unclaimed months are projected at."),
+    ],
+)
 
 
 class ForecastPot(BaseModel):
@@ -54,7 +68,7 @@ class ForecastPot(BaseModel):
 class ForecastBasis(BaseModel):
     """What a post's unclaimed months are projected at (before the cap)."""
 
-    source: Literal["last_claim", "cap"] = Field(
+    source: ForecastBasisSource = Field(
         description="`last_claim`: the `actual_pence` of the post's latest claim for a whole month (the latest "
         "month with a live claim, draft included, whose `days_in_post` is the whole month, up to the end of the "
         "financial year). `cap`: the post has no such claim, so each month is projected at its cap."
@@ -68,7 +82,7 @@ class ForecastMonth(BaseModel):
     """One month of the financial year for one post."""
 
     month: str = Field(description="`YYYY-MM`.")
-    state: MonthState = Field(
+    state: ForecastMonthState = Field(
         description="`claimed`: a submitted, approved or paid claim exists; its money is already in the pot's "
         "held, approved or paid, so nothing is projected. `draft`: a draft claim exists; it holds nothing yet, so "
         "the month is projected at the draft's `reimbursable_pence`. `projected`: no live claim; projected as a "
@@ -148,7 +162,7 @@ class ForecastRow(BaseModel):
     pot: str
     basis_source: str
     month: str
-    state: MonthState
+    state: ForecastMonthState
     claim_id: int | None
     claim_status: str | None
     claimed_pence: int
@@ -171,7 +185,7 @@ class HeadroomMonth(BaseModel):
     claimable: bool = Field(description="Whether the role is claimable on the month's 1st (between added and retired).")
     rate_effective_from: date | None = Field(description="Start of the rate period in force on the 1st.")
     annual_max_pence: int | None = Field(description="Its annual maximum for 1 WTE.")
-    provenance: Literal["published", "estimated"] | None
+    provenance: RateProvenance | None
     funding_share: str | None = Field(description="The role's funding share in force on the 1st.")
     cost_per_wte_pence: int = Field(
         description="What a claim for 1 WTE in post all month would reimburse at the cap: "
@@ -180,7 +194,7 @@ class HeadroomMonth(BaseModel):
 
 
 class RoleCapPublic(BaseModel):
-    unit: Literal["posts", "wte"] = Field(description="Whether the cap counts posts (headcount) or WTE.")
+    unit: CapUnit = Field(description="Whether the cap counts posts (headcount) or WTE.")
     limit: int = Field(description="The cap for this PCN's list size in the financial year.")
 
 
@@ -311,7 +325,13 @@ class ReplacedWorkforcePlan(BaseModel):
     replaced_by: str
 
 
-PlanStatus = Literal["not_planned", "behind_plan", "on_plan", "above_plan"]
+WorkforcePlanStatus = TypeAliasType(
+    "WorkforcePlanStatus",
+    Annotated[
+        Literal["not_planned", "behind_plan", "on_plan", "above_plan"],
+        Field(title="WorkforcePlanStatus", description="How a role's posts compare with the workforce plan."),
+    ],
+)
 
 
 class RoleComparison(BaseModel):
@@ -346,7 +366,7 @@ class RoleComparison(BaseModel):
     claim_gap_wte: str = Field(
         description="in_post_wte_as_of − claimed_wte: WTE in post that the latest claimed month does not claim for."
     )
-    status: PlanStatus = Field(
+    status: WorkforcePlanStatus = Field(
         description="`not_planned`: posts or claims but no line; `behind_plan`: due_gap_wte > 0; `above_plan`: in "
         "post as of today more than the whole plan; `on_plan` otherwise."
     )

@@ -14,11 +14,13 @@ from pydantic import (
     StrictInt,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
 from budget.domain import hours
 from budget.schemas.common import (
+    Geography,
     Name,
     PcnCode,
     PracticeCode,
@@ -33,16 +35,21 @@ ROLE_CODE_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 EMPLOYER_CODE_PATTERN = r"^[A-Za-z0-9]{3,9}$"
 HOURS_PATTERN = r"^[0-9]{1,2}(\.[0-9]{1,2})?$"
 
-Geography = Literal["national", "outer_london", "inner_london", "london"]
-EmploymentModel = Literal[
-    "pcn_lead_practice",
-    "member_practice",
-    "nhs_trust",
-    "federation",
-    "local_authority",
-    "voluntary_sector",
-    "supplier",
-]
+EmploymentModel = TypeAliasType(
+    "EmploymentModel",
+    Annotated[
+        Literal[
+            "pcn_lead_practice",
+            "member_practice",
+            "nhs_trust",
+            "federation",
+            "local_authority",
+            "voluntary_sector",
+            "supplier",
+        ],
+        Field(title="EmploymentModel", description="Who employs the post's holder for the PCN."),
+    ],
+)
 RoleCode = Annotated[
     str,
     Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from typing_extensions import TypeAliasType
 
 from budget.schemas.claims import RatePeriodUsed
 from budget.schemas.common import Reason, Strict
@@ -44,11 +45,20 @@ class UpliftComputation(BaseModel):
     reimbursable_pence: int
 
 
+UpliftOutcome = TypeAliasType(
+    "UpliftOutcome",
+    Annotated[
+        Literal["adjust", "adjusted", "no-difference", "adjustment-pending"],
+        Field(title="UpliftOutcome", description="What an uplift does (or did) to one paid claim."),
+    ],
+)
+
+
 class UpliftLine(BaseModel):
     claim_id: int
     post_id: int
     month: str
-    outcome: Literal["adjust", "adjusted", "no-difference", "adjustment-pending"] = Field(
+    outcome: UpliftOutcome = Field(
         description="`adjust` (a preview) or `adjusted` (applied: `adjustment_id`); `no-difference` when the "
         "claim already comes to the new amount; `adjustment-pending` while another adjustment awaits a decision."
     )

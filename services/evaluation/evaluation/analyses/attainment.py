@@ -36,11 +36,16 @@ PLACEHOLDER_NAMES = frozenset({"", "-", "n/a", "na", "none", "tbc", "tbd", "to b
 
 
 class Direction(StrEnum):
+    """Whether a higher or a lower value of a KPI is better."""
+
     HIGHER_IS_BETTER = "higher_is_better"
     LOWER_IS_BETTER = "lower_is_better"
 
 
 class Attainment(StrEnum):
+    """A KPI's value for a period against its target: `on_track` (met), `at_risk` (missed by at most a
+    tenth of the target), `off_track`, or `missing` (no value)."""
+
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
     OFF_TRACK = "off_track"
@@ -48,6 +53,8 @@ class Attainment(StrEnum):
 
 
 class RiskReason(StrEnum):
+    """Why a post is at risk."""
+
     NO_JOB_PLAN = "no_job_plan"
     NO_KPI = "no_kpi"
     NO_NAMED_SUPERVISOR = "no_named_supervisor"

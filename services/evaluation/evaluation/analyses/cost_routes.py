@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -14,7 +14,7 @@ from evaluation.access import ReaderDep, VisiblePcn, budget_of
 from evaluation.analyses import costs, repository
 from evaluation.analyses.retention import retention
 from evaluation.analyses.routers import AsOfQuery
-from evaluation.analyses.schemas import RetentionPage, TrueCost
+from evaluation.analyses.schemas import RetentionPage, TrueCost, TrueCostRows
 from evaluation.clock import today_in_england
 from evaluation.errors import PcnNotFound
 from evaluation.periods import financial_year
@@ -39,7 +39,7 @@ def get_true_cost(
     request: Request,
     session: ReadSessionDep,
     format: FormatQuery = None,
-    rows: Annotated[Literal["posts", "roles"], Query(description="As CSV: the per-post or per-role rows.")] = "posts",
+    rows: Annotated[TrueCostRows, Query(description="As CSV: the per-post or per-role rows.")] = "posts",
 ) -> TrueCost | Response:
     """What each post costs the PCN, month by month of the financial year: reimbursed (approved and
     paid claims), the claimed employment cost, the unfunded costs it carries (for the days in post),

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from evaluation.analyses.attainment import Attainment, Direction, RiskReason
 from evaluation.periods import Frequency
+
+ComparisonScope = TypeAliasType(
+    "ComparisonScope",
+    Annotated[
+        Literal["icb", "national"],
+        Field(
+            title="ComparisonScope",
+            description="Where a workload-shift estimate's comparison practices come from: the ICB, or, with too "
+            "few there, the whole country.",
+        ),
+    ],
+)
+TrueCostRows = TypeAliasType(
+    "TrueCostRows",
+    Annotated[
+        Literal["posts", "roles"],
+        Field(title="TrueCostRows", description="Which rows a true cost's CSV has: per post and month, or per role."),
+    ],
+)
 
 
 class PeriodAttainment(BaseModel):
@@ -107,7 +127,7 @@ class WorkloadShift(BaseModel):
     )
     n_treated: int = 0
     n_comparison: int = 0
-    comparison_scope: Literal["icb", "national"] | None = None
+    comparison_scope: ComparisonScope | None = None
     before_after: float | None = Field(None, description="The uncontrolled change at the practices served.")
     comparison_change: float | None = Field(None, description="The change at the comparison practices.")
     gp_share_before: float | None = Field(

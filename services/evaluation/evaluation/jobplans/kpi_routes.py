@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -33,6 +33,7 @@ from evaluation.jobplans.schemas import (
     KpiPage,
     KpiPublic,
     KpiRetire,
+    KpiStatus,
     KpiUpdate,
     MeasurementHistoryPage,
     MeasurementHistoryPublic,
@@ -44,9 +45,7 @@ from evaluation.jobplans.schemas import (
 router = APIRouter(prefix="/v1", tags=["kpis"])
 
 IfMatch = IfMatchHeader
-StatusQuery = Annotated[
-    Literal["active", "retired"] | None, Query(description="Only active or only retired KPIs; all without it.")
-]
+StatusQuery = Annotated[KpiStatus | None, Query(description="Only active or only retired KPIs; all without it.")]
 
 
 def _with_etag(public: KpiPublic, tag: str, status: int = 200, location: str | None = None) -> JSONResponse:

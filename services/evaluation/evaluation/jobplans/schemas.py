@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
@@ -65,6 +66,8 @@ class Person(Strict):
 
 
 class Weekday(StrEnum):
+    """A day of the working week."""
+
     MON = "mon"
     TUE = "tue"
     WED = "wed"
@@ -74,18 +77,31 @@ class Weekday(StrEnum):
     SUN = "sun"
 
 
+SessionPart = TypeAliasType(
+    "SessionPart",
+    Annotated[Literal["am", "pm"], Field(title="SessionPart", description="A morning (`am`) or an afternoon (`pm`).")],
+)
+JobPlanSupervisionFrequency = TypeAliasType(
+    "JobPlanSupervisionFrequency",
+    Annotated[
+        Literal["weekly", "fortnightly", "monthly", "quarterly"],
+        Field(title="JobPlanSupervisionFrequency", description="How often a job plan says its holder is supervised."),
+    ],
+)
+
+
 class Session(Strict):
     """One session of the working week (a morning or an afternoon), where and doing what."""
 
     day: Weekday
-    part: Literal["am", "pm"]
+    part: SessionPart
     practice_code: PracticeCode | None = None
     activity: Name
 
 
 class Supervision(Strict):
     supervisor: Person | None = Field(None, description="The named supervisor.")
-    frequency: Literal["weekly", "fortnightly", "monthly", "quarterly"] | None = None
+    frequency: JobPlanSupervisionFrequency | None = None
     arrangement: Text | None = Field(None, description="How supervision works (who, where, escalation).")
 
 
@@ -132,6 +148,8 @@ class JobPlanBody(Strict):
 
 
 class Question(StrEnum):
+    """One of the six questions a job plan answers."""
+
     PURPOSE = "purpose"
     HOW_IT_WORKS = "how_it_works"
     PEOPLE = "people"
@@ -173,7 +191,20 @@ class JobPlanFromTemplate(BaseModel):
     )
 
 
-Unit = Literal["count", "percent", "minutes", "hours", "days", "ratio", "patients", "pounds"]
+KpiUnit = TypeAliasType(
+    "KpiUnit",
+    Annotated[
+        Literal["count", "percent", "minutes", "hours", "days", "ratio", "patients", "pounds"],
+        Field(title="KpiUnit", description="The unit a KPI is measured in."),
+    ],
+)
+KpiStatus = TypeAliasType(
+    "KpiStatus",
+    Annotated[
+        Literal["active", "retired"],
+        Field(title="KpiStatus", description="`active`, or `retired` (kept with its measurements; takes no more)."),
+    ],
+)
 
 
 class KpiCreate(Strict):
@@ -194,7 +225,7 @@ class KpiCreate(Strict):
     )
 
     name: Name
-    unit: Unit
+    unit: KpiUnit
     direction: Direction
     frequency: Frequency
     target: DecimalText
@@ -207,7 +238,7 @@ class KpiUpdate(Strict):
     target takes effect from `target_effective_from` (a period start; default: the current period)."""
 
     name: Name | None = None
-    unit: Unit | None = None
+    unit: KpiUnit | None = None
     baseline: DecimalText | None = None
     measure: Text | None = None
     target: DecimalText | None = None
@@ -240,7 +271,7 @@ class KpiPublic(BaseModel):
     targets: list[TargetPublic] = Field(description="Every target, by the period it applies from.")
     baseline: str | None
     measure: str | None
-    status: Literal["active", "retired"]
+    status: KpiStatus
     retired_on: date | None
     retired_reason: str | None
     version: int

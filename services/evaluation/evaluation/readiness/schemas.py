@@ -13,6 +13,8 @@ from arrs_kit.types import BoundedDate, NoControlCharacters
 
 
 class Area(StrEnum):
+    """An area of the operating-plan readiness grid."""
+
     SUPERVISION_AND_TRAINING = "supervision_and_training"
     LINE_MANAGEMENT = "line_management"
     ESTATES = "estates"
@@ -25,6 +27,8 @@ class Area(StrEnum):
 
 
 class Lens(StrEnum):
+    """A lens of the operating-plan readiness grid."""
+
     WORKFORCE = "workforce"
     OPERATIONS = "operations"
     ORGANISATIONAL = "organisational"
@@ -32,6 +36,8 @@ class Lens(StrEnum):
 
 
 class ReadinessStatus(StrEnum):
+    """How far a cell of the readiness grid is in place."""
+
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"
     IN_PLACE = "in_place"

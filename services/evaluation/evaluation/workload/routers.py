@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio.from_thread
 from fastapi import APIRouter, Query, Request, Response
@@ -32,6 +32,7 @@ from evaluation.workload.schemas import (
     ListSizePage,
     ListSizeRecords,
     UploadResult,
+    WorkloadGrain,
     WorkloadPage,
     WorkloadRecords,
 )
@@ -201,7 +202,7 @@ def list_workload(
     practice_code: PracticeQuery = None,
     from_: Annotated[BoundedDate | None, Query(alias="from", description="First period_start (inclusive).")] = None,
     to: Annotated[BoundedDate | None, Query(description="Last period_start (inclusive).")] = None,
-    grain: Annotated[Literal["week", "month"] | None, Query(description="Only this grain.")] = None,
+    grain: Annotated[WorkloadGrain | None, Query(description="Only this grain.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     format: FormatQuery = None,

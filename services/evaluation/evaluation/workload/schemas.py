@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, RootModel
+from typing_extensions import TypeAliasType
 
 from arrs_kit.pagination import Page
 from evaluation.workload.records import MAX_APPOINTMENTS, MAX_MINUTES, MAX_REGISTERED_PATIENTS
@@ -25,7 +26,13 @@ PracticeCodeIn = Annotated[
         examples=["A81001"],
     ),
 ]
-Grain = Literal["week", "month"]
+WorkloadGrain = TypeAliasType(
+    "WorkloadGrain",
+    Annotated[
+        Literal["week", "month"],
+        Field(title="WorkloadGrain", description="A workload record's period: a `week` (from a Monday) or a `month`."),
+    ],
+)
 _VOCABULARY = "A GPAD code or label (any case), stored as the code; see `reference/gpad-vocabulary.json`."
 
 
@@ -41,7 +48,7 @@ class WorkloadRecordIn(BaseModel):
     """One workload record as posted (JSON array element, NDJSON line, or CSV row)."""
 
     practice_code: PracticeCodeIn
-    grain: Grain = Field(description="`week` (period_start a Monday) or `month` (period_start the 1st).")
+    grain: WorkloadGrain = Field(description="`week` (period_start a Monday) or `month` (period_start the 1st).")
     period_start: date = Field(description="The first day of the week or month, YYYY-MM-DD.")
     hcp_role: str = Field(
         min_length=1,
@@ -80,7 +87,7 @@ class WorkloadRecord(BaseModel):
     """A stored workload count: codes as stored."""
 
     practice_code: str = Field(examples=["A81001"])
-    grain: Grain
+    grain: WorkloadGrain
     period_start: date
     hcp_role: str = Field(examples=["gp"])
     national_category: str = Field(examples=["general_consultation_routine"])
