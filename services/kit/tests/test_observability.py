@@ -142,7 +142,9 @@ def test_an_internal_call_carries_its_client_span_on() -> None:
     assert trace_id == format(call.context.trace_id, "032x") and span_id == format(call.context.span_id, "016x")
 
 
-def failing(times: int, error: type[httpx.TransportError], calls: list[str]) -> Callable[[httpx.Request], httpx.Response]:
+def failing(
+    times: int, error: type[httpx.TransportError], calls: list[str]
+) -> Callable[[httpx.Request], httpx.Response]:
     def answer(request: httpx.Request) -> httpx.Response:
         calls.append(request.method)
         if len(calls) <= times:
