@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from arrs_kit.etag import conditional, conditional_responses
 from arrs_kit.pagination import CSV_RESPONSE_DOC, CursorQuery, FormatQuery, LimitQuery, csv_response, wants_csv
 from arrs_kit.problems import NotFound, ProblemError, problem_responses
 from arrs_kit.types import BoundedDate
@@ -35,7 +36,7 @@ def _reader(request: Request) -> Reader:
     "/{pcn_code}",
     operation_id="get_scorecard",
     response_model=Scorecard,
-    responses=problem_responses(403, 404, 422),
+    responses={**conditional_responses(), **problem_responses(403, 404, 422)},
 )
 async def get_scorecard(
     request: Request,
@@ -46,21 +47,25 @@ async def get_scorecard(
     """One PCN in one answer: its budget pots and forecast, posts by role, KPI attainment, posts at
     risk, each role's latest workload-shift estimate, the year's true cost, and readiness. The three
     services are read concurrently, each with the caller's own scope; a part a service cannot give
-    (down, slow, failing) is null and named in `parts_missing`, and the answer is still 200."""
+    (down, slow, failing) is null and named in `parts_missing`, and the answer is still 200.
+
+    Conditional: the `ETag` is a digest of the card; sent back as `If-None-Match`, an unchanged card
+    is answered 304 with no body (the card is still composed: what is saved is its transfer)."""
     today = as_of or today_in_england()
     year = fy or fy_of(today)
     financial_year(year)
     status, card = await pcn_scorecard(_reader(request), pcn_code.upper(), year, today.isoformat())
     if status == 404:
         raise NotFound(f"No PCN {pcn_code.upper()}.", code="pcn-not-found")
-    return Response(Scorecard.model_validate(card).model_dump_json(), media_type="application/json")
+    answer = Response(Scorecard.model_validate(card).model_dump_json(), media_type="application/json")
+    return conditional(request, answer)
 
 
 @router.get(
     "",
     operation_id="list_scorecards",
     response_model=ScorecardPage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422, 503)},
+    responses={**conditional_responses(CSV_RESPONSE_DOC, vary=["Accept"]), **problem_responses(403, 422, 503)},
 )
 async def list_scorecards(
     request: Request,
@@ -73,7 +78,8 @@ async def list_scorecards(
 ) -> Response:
     """The ICB's PCNs (those the caller may see), one scorecard row each, by PCN code: money allocated,
     available and paid this year, posts in post and at risk, flagged posts, overdue KPIs and readiness.
-    Parts a service could not give are null and named in `parts_missing`."""
+    Parts a service could not give are null and named in `parts_missing`. Conditional, JSON and CSV
+    alike: an `ETag` of the answer's bytes, 304 to an `If-None-Match` that names it."""
     today = as_of or today_in_england()
     year = fy or fy_of(today)
     financial_year(year)
@@ -98,9 +104,11 @@ async def list_scorecards(
         }
     )
     if wants_csv(request, format):
-        return csv_response(
+        answer = csv_response(
             [{"icb_code": code, "fy": year, **r.model_dump()} for r in page.data],
             next_cursor=page.next_cursor,
-            filename=f"{code}-{year}-scorecards.csv",
+            filename=f"{code}-{year}-scorecards",  # csv_response adds ".csv"
         )
-    return Response(page.model_dump_json(), media_type="application/json")
+    else:
+        answer = Response(page.model_dump_json(), media_type="application/json")
+    return conditional(request, answer, vary=["Accept"])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
-from arrs_kit.etag import IfMatchHeader
+from arrs_kit.etag import IfMatchHeader, conditional, conditional_responses
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -46,6 +46,20 @@ router = APIRouter(prefix="/v1")
 
 FyPath = Annotated[str, Path(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])]
 IfMatch = IfMatchHeader
+JSON = "application/json"
+
+
+def _list_read() -> dict[int | str, dict[str, Any]]:
+    """Every catalogue read is conditional (``arrs_kit.etag.conditional``): an ETag of its bytes,
+    ``Cache-Control: private, no-cache``, 304 to an ``If-None-Match`` that names it. A list chooses CSV
+    by ``Accept`` as well as ``format``: ``Vary: Accept``. (A new dict for each route.)"""
+    return conditional_responses(CSV_RESPONSE_DOC, vary=["Accept"])
+
+
+ROLE_ETAG = (
+    "The role's entity tag (strong: a digest of this answer, so it moves with any change to what the answer "
+    "shows). Send it as `If-None-Match` to re-read (304 while unchanged) and as `If-Match` to edit."
+)
 
 
 @router.get(
@@ -53,7 +67,7 @@ IfMatch = IfMatchHeader
     tags=["roles"],
     operation_id="list_roles",
     response_model=RolePage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+    responses={**_list_read(), **problem_responses(403, 422)},
 )
 def list_roles(
     request: Request,
@@ -66,7 +80,8 @@ def list_roles(
 ) -> RolePage | Response:
     """The role catalogue, ordered by code. Any client but a practice system may read it."""
     items, next_cursor = service.list_roles(session=session, claimable_on=claimable_on, cursor=cursor, limit=limit)
-    return page_or_csv(request, format, RolePage(data=items, next_cursor=next_cursor), filename="roles")
+    page = page_or_csv(request, format, RolePage(data=items, next_cursor=next_cursor), filename="roles")
+    return conditional(request, page, vary=["Accept"])
 
 
 @router.post(
@@ -77,12 +92,11 @@ def list_roles(
     response_model=RoleDetail,
     responses=problem_responses(403, 409, 422),
 )
-def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep, response: Response) -> RoleDetail:
+def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep) -> Response:
     """Admin: add a role to the catalogue (e.g. one a new DES year makes claimable)."""
-    detail, etag = service.create_role(session=session, principal=principal, data=data)
-    response.headers["ETag"] = etag
-    response.headers["Location"] = f"/v1/roles/{detail.code}"
-    return detail
+    content, etag = service.create_role(session=session, principal=principal, data=data)
+    headers = {"ETag": etag, "Location": f"/v1/roles/{data.code}"}
+    return Response(content, status_code=201, media_type=JSON, headers=headers)
 
 
 @router.get(
@@ -90,13 +104,13 @@ def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep,
     tags=["roles"],
     operation_id="get_role",
     response_model=RoleDetail,
-    responses=problem_responses(403, 404),
+    responses={**conditional_responses(etag_description=ROLE_ETAG), **problem_responses(403, 404)},
 )
-def get_role(role_code: RoleCodePath, session: ReadSessionDep, _principal: ReaderDep, response: Response) -> RoleDetail:
-    """One role with every rate period (current and superseded), funding shares, caps and supervision."""
-    detail, etag = service.get_role(session=session, code=role_code)
-    response.headers["ETag"] = etag
-    return detail
+def get_role(role_code: RoleCodePath, request: Request, session: ReadSessionDep, _principal: ReaderDep) -> Response:
+    """One role with every rate period (current and superseded), funding shares, caps and supervision.
+    Its ETag is the one an edit needs in `If-Match`; as `If-None-Match` it answers 304 while unchanged."""
+    content, etag = service.get_role(session=session, code=role_code)
+    return conditional(request, Response(content, media_type=JSON), etag=etag)
 
 
 @router.patch(
@@ -111,15 +125,15 @@ def update_role(
     data: RoleUpdate,
     session: WriteSessionDep,
     principal: AdminDep,
-    response: Response,
     if_match: IfMatch = None,
-) -> RoleDetail:
-    """Admin: change a role's descriptive fields or retire it. Needs `If-Match` with the role's ETag."""
-    detail, etag = service.update_role(
+) -> Response:
+    """Admin: change a role's descriptive fields or retire it. Needs `If-Match` with the role's ETag
+    (the one `GET /v1/roles/{role_code}` answered: a new rate period, share, cap or supervision moves it
+    too)."""
+    content, etag = service.update_role(
         session=session, principal=principal, code=role_code, data=data, if_match=if_match
     )
-    response.headers["ETag"] = etag
-    return detail
+    return Response(content, media_type=JSON, headers={"ETag": etag})
 
 
 @router.post(
@@ -192,14 +206,15 @@ def put_supervision(
     tags=["roles"],
     operation_id="get_job_plan_template",
     response_model=JobPlanTemplatePublic,
-    responses=problem_responses(403, 404),
+    responses={**conditional_responses(), **problem_responses(403, 404)},
 )
 def get_job_plan_template(
-    role_code: RoleCodePath, session: ReadSessionDep, _principal: ReaderDep
-) -> JobPlanTemplatePublic:
+    role_code: RoleCodePath, request: Request, session: ReadSessionDep, _principal: ReaderDep
+) -> Response:
     """Suggested purpose, responsibilities, outcome KPIs and supervision for a post in this role.
     A PCN copies it into a post's job plan and adapts it; it is a suggestion, not a rule."""
-    return service.get_template(session=session, code=role_code)
+    template = service.get_template(session=session, code=role_code)
+    return conditional(request, Response(template.model_dump_json(by_alias=True), media_type=JSON))
 
 
 @router.put(
@@ -221,7 +236,7 @@ def put_job_plan_template(
     tags=["rates"],
     operation_id="list_rate_gaps",
     response_model=RateGapPage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+    responses={**_list_read(), **problem_responses(403, 422)},
 )
 def list_rate_gaps(
     request: Request,
@@ -246,7 +261,7 @@ def list_rate_gaps(
         session=session, fy=fy, geography=geography, role_code=role_code, cursor=cursor, limit=limit
     )
     page = RateGapPage(data=items, next_cursor=next_cursor, fy=fy)
-    return page_or_csv(request, format, page, filename=f"rate-gaps-{fy}")
+    return conditional(request, page_or_csv(request, format, page, filename=f"rate-gaps-{fy}"), vary=["Accept"])
 
 
 RATE_TABLE_EXAMPLE = (
@@ -313,7 +328,7 @@ def import_rate_periods(leased: RateImportLease, session: WriteSessionDep, princ
     tags=["rates"],
     operation_id="list_rates_in_force",
     response_model=RatePage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+    responses={**_list_read(), **problem_responses(403, 422)},
 )
 def list_rates(
     request: Request,
@@ -338,4 +353,6 @@ def list_rates(
     day = service.rate_day(on=on, month=month)
     items, next_cursor = service.rates_on(session=session, on=day, geography=geography, cursor=cursor, limit=limit)
     page = RatePage(data=items, next_cursor=next_cursor)
-    return page_or_csv(request, format, page, filename=f"rates-{day.isoformat()}")
+    return conditional(
+        request, page_or_csv(request, format, page, filename=f"rates-{day.isoformat()}"), vary=["Accept"]
+    )

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from arrs_kit.etag import make_etag, require_if_match
+from arrs_kit.etag import body_etag, require_if_match
 from arrs_kit.idempotency import KeyLease
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
@@ -52,10 +52,6 @@ from roles.schemas import (
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def role_etag(role: Role) -> str:
-    return make_etag("role", role.code, role.version)
 
 
 def _require_role(session: Session, code: str, *, for_update: bool = False) -> Role:
@@ -120,9 +116,10 @@ def _supervision_public(row: SupervisionRequirement | None) -> SupervisionPublic
     return SupervisionPublic.model_validate(row, from_attributes=True) if row is not None else None
 
 
-def get_role(*, session: Session, code: str) -> tuple[RoleDetail, str]:
-    """One role with its rate periods (current and superseded), shares, caps and supervision."""
-    role = _require_role(session, code)
+def _representation(session: Session, role: Role) -> tuple[bytes, str]:
+    """A role's answer, with its rate periods (current and superseded), shares, caps and supervision,
+    as bytes, and its ETag: a digest of those bytes, so it moves with anything the answer shows (a new
+    rate period or cap as well as an edit of the role); ``If-Match`` on an edit is checked against it."""
     detail = RoleDetail(
         **_summary(role).model_dump(),
         rate_periods=_periods_public(repo.list_periods(session, role.code)),
@@ -130,10 +127,16 @@ def get_role(*, session: Session, code: str) -> tuple[RoleDetail, str]:
         caps=[CapPublic.model_validate(c, from_attributes=True) for c in repo.list_caps(session, role.code)],
         supervision=_supervision_public(repo.get_supervision(session, role.code)),
     )
-    return detail, role_etag(role)
+    content = detail.model_dump_json(by_alias=True).encode()
+    return content, body_etag(content)
 
 
-def create_role(*, session: Session, principal: Principal, data: RoleCreate) -> tuple[RoleDetail, str]:
+def get_role(*, session: Session, code: str) -> tuple[bytes, str]:
+    """One role's answer (JSON bytes) and its ETag."""
+    return _representation(session, _require_role(session, code))
+
+
+def create_role(*, session: Session, principal: Principal, data: RoleCreate) -> tuple[bytes, str]:
     if data.retired_on is not None and data.retired_on < data.added_on:
         raise InvalidRoleDates()
     if repo.get_role(session, data.code) is not None:
@@ -150,9 +153,9 @@ def create_role(*, session: Session, principal: Principal, data: RoleCreate) -> 
 
 def update_role(
     *, session: Session, principal: Principal, code: str, data: RoleUpdate, if_match: str | None
-) -> tuple[RoleDetail, str]:
+) -> tuple[bytes, str]:
     role = _require_role(session, code, for_update=True)
-    require_if_match(if_match, role_etag(role))
+    require_if_match(if_match, _representation(session, role)[1])
     changes = data.model_dump(exclude_unset=True)
     for field in ("name", "staff_group", "description"):
         if field in changes and changes[field] is None:

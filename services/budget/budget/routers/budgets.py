@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.etag import conditional, conditional_responses
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -119,12 +120,18 @@ def close_budget_year(
     tags=["budgets"],
     operation_id="get_budget",
     response_model=BudgetPublic,
-    responses=problem_responses(404, 422),
+    responses={**conditional_responses(), **problem_responses(404, 422)},
 )
-def get_budget(pcn_code: PcnCodePath, fy: FyPath, pcn: ReadablePcn, session: ReadSessionDep) -> BudgetPublic:
+def get_budget(
+    pcn_code: PcnCodePath, fy: FyPath, pcn: ReadablePcn, request: Request, session: ReadSessionDep
+) -> Response:
     """A PCN's budget for a financial year: per pot, what has been allocated, held by submitted
-    claims, approved, paid and lapsed, and what is available. Outside the client's scope: 404."""
-    return budgets.get_budget(session=session, pcn=pcn, fy=fy)
+    claims, approved, paid and lapsed, and what is available. Outside the client's scope: 404.
+
+    Conditional: the `ETag` is a digest of the answer; sent back as `If-None-Match`, it is answered 304
+    with no body until a posting, a claim or a close changes the budget."""
+    budget = budgets.get_budget(session=session, pcn=pcn, fy=fy)
+    return conditional(request, Response(budget.model_dump_json(by_alias=True), media_type="application/json"))
 
 
 @router.get(
@@ -132,7 +139,7 @@ def get_budget(pcn_code: PcnCodePath, fy: FyPath, pcn: ReadablePcn, session: Rea
     tags=["budgets"],
     operation_id="list_budgets",
     response_model=BudgetPage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
+    responses={**conditional_responses(CSV_RESPONSE_DOC, vary=["Accept"]), **problem_responses(403, 422)},
 )
 def list_budgets(
     request: Request,
@@ -149,11 +156,13 @@ def list_budgets(
     format: FormatQuery = None,
 ) -> BudgetPage | Response:
     """Every PCN's budget for a financial year, by PCN code (an ICB's dashboards and scorecards read
-    them in one call): the PCNs the client may see, optionally of one ICB."""
+    them in one call): the PCNs the client may see, optionally of one ICB. Conditional, JSON and CSV
+    alike: an `ETag` of the answer's bytes, 304 to an `If-None-Match` that names it."""
     rows, next_cursor = budgets.list_budgets(
         session=session, principal=principal, fy=fy, icb_code=icb_code, cursor=cursor, limit=limit
     )
-    return rows_or_csv(request, format, rows, next_cursor=next_cursor, filename="budgets")
+    answer = rows_or_csv(request, format, rows, next_cursor=next_cursor, filename="budgets")
+    return conditional(request, answer, vary=["Accept"])
 
 
 @router.get(
@@ -161,7 +170,7 @@ def list_budgets(
     tags=["budgets"],
     operation_id="list_ledger",
     response_model=PostingPage,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(404, 422)},
+    responses={**conditional_responses(CSV_RESPONSE_DOC, vary=["Accept"]), **problem_responses(404, 422)},
 )
 def list_ledger(
     pcn_code: PcnCodePath,
@@ -176,7 +185,11 @@ def list_ledger(
     format: FormatQuery = None,
 ) -> PostingPage | Response:
     """A PCN's ledger postings, oldest first: each moves `amount_pence` from `debit_account` to
-    `credit_account` of one pot, with its kind, reason and who posted it. Outside scope: 404."""
+    `credit_account` of one pot, with its kind, reason and who posted it. Outside scope: 404.
+    Conditional, JSON and CSV alike: an `ETag` of the answer's bytes, 304 to an `If-None-Match` that
+    names it."""
     items, next_cursor = budgets.list_ledger(session=session, pcn=pcn, fy=fy, cursor=cursor, limit=limit)
     page = PostingPage(data=items, next_cursor=next_cursor)
-    return page_or_csv(request, format, page, filename=f"ledger-{pcn_code.upper()}")
+    return conditional(
+        request, page_or_csv(request, format, page, filename=f"ledger-{pcn_code.upper()}"), vary=["Accept"]
+    )
