@@ -73,8 +73,12 @@ SECRETS_NEEDED = {
 # Secret keys an app's Deployment may also reference as optional: used where the environment has them.
 OPTIONAL_SECRETS = {
     "gateway": {"GATEWAY_RATE_LIMIT_REDIS_URL"},
-    # Shared nonces of signed requests, for services running several replicas.
-    **{service: {"ARRS_NONCE_REDIS_URL"} for service in ("roles", "budget", "evaluation")},
+    # Shared nonces of signed requests, for services running several replicas; the secrets a service also
+    # accepts while ARRS_GATEWAY_SECRET is rotated.
+    **{
+        service: {"ARRS_NONCE_REDIS_URL", "ARRS_GATEWAY_SECRETS_ACCEPTED"}
+        for service in ("roles", "budget", "evaluation")
+    },
 }
 
 # Stand-ins for the secrets: long enough for the production checks, never the development defaults.
@@ -950,6 +954,8 @@ def _fake_token_keys(signing_key_id: str) -> str:
 
 
 def _fake_secret(key: str) -> str:
+    if key == "ARRS_GATEWAY_SECRETS_ACCEPTED":
+        return json.dumps(["test-previous-gateway-secret-0123456789abcdef"])
     if key.endswith("_REDIS_URL"):
         return "redis://:pw@redis.internal:6379/0"
     if key.endswith("_DATABASE_URL"):

@@ -1,5 +1,9 @@
 """How the gateway vouches for a caller upstream: the signed principal headers for one request
-(:mod:`arrs_kit.principal`), under the secret the gateway shares with the services."""
+(:mod:`arrs_kit.principal`), under the secret the gateway shares with the services.
+
+It signs with ``ARRS_GATEWAY_SECRET`` alone, never with ``ARRS_GATEWAY_SECRETS_ACCEPTED``: those are
+only accepted by the services, so the secret rotates in three steps without a refused request
+(README, Runbook: accept the new secret everywhere, then sign with it, then drop the old one)."""
 
 from __future__ import annotations
 

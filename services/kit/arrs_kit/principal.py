@@ -10,6 +10,9 @@ The gateway authenticates the caller and sends, with every request it forwards:
   the method, the path, the raw query string, the time, the nonce, the body digest and the
   request id.
 
+Whoever signs uses one secret; a verifier may accept a few (``other_secrets``: the next or the
+previous secret while the shared one is rotated), so the secret changes without refusing a request.
+
 Services believe nothing else (:mod:`arrs_kit.signed`). A captured header set is good for exactly
 one request: the same method, path, query and body, within ``MAX_SKEW_S`` seconds, once (services
 remember the nonces they have accepted for the whole window).
@@ -27,7 +30,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Collection, Container, Generator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Container, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote, unquote
@@ -170,9 +173,11 @@ def verify_headers(
     secret: str,
     now: float | None = None,
     kinds: Container[str] | None = None,
+    other_secrets: Sequence[str] = (),
 ) -> SignedRequest | None:
     """Check the signature over the headers (not the body, nor whether the nonce was used before).
-    With ``kinds``, a principal of any other kind does not verify either."""
+    It verifies under ``secret`` or any of ``other_secrets`` (accepted, never used to sign). With
+    ``kinds``, a principal of any other kind does not verify either."""
     value = headers.get(PRINCIPAL_HEADER)
     issued = headers.get(ISSUED_HEADER)
     nonce = headers.get(NONCE_HEADER)
@@ -188,18 +193,23 @@ def verify_headers(
     clock = time.time() if now is None else now
     if abs(clock - int(issued)) > MAX_SKEW_S:
         return None
-    expected = sign(
-        value,
-        method=method,
-        path=path,
-        query=query,
-        issued=issued,
-        nonce=nonce,
-        digest=digest,
-        request_id=headers.get(REQUEST_ID_HEADER, ""),
-        secret=secret,
-    )
-    if not hmac.compare_digest(expected, signature):
+    request_id = headers.get(REQUEST_ID_HEADER, "")
+
+    def signed_under(key: str) -> bool:
+        expected = sign(
+            value,
+            method=method,
+            path=path,
+            query=query,
+            issued=issued,
+            nonce=nonce,
+            digest=digest,
+            request_id=request_id,
+            secret=key,
+        )
+        return hmac.compare_digest(expected, signature)
+
+    if not any(signed_under(key) for key in (secret, *other_secrets)):
         return None
     principal = decode_principal(value, kinds)
     if principal is None:

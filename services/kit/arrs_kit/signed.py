@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from starlette.exceptions import HTTPException
@@ -124,7 +124,8 @@ async def _refuse(send: Send, scope: Scope, status: int, code: str, detail: str)
 
 class SignedPrincipalMiddleware:
     """``kinds``: the principal kinds the service knows; a principal of another kind is refused like a
-    bad signature (None: any kind, for a service that checks kinds itself)."""
+    bad signature (None: any kind, for a service that checks kinds itself). ``other_secrets``: secrets
+    whose signatures are accepted besides ``secret``'s, while the shared secret is rotated."""
 
     def __init__(
         self,
@@ -134,9 +135,11 @@ class SignedPrincipalMiddleware:
         nonces: NonceStore,
         buffer_bytes: int = 1_048_576,
         kinds: Collection[str] | None = None,
+        other_secrets: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.secret = secret
+        self.other_secrets = tuple(s for s in other_secrets if s != secret)
         self.nonces = nonces
         self.buffer_bytes = buffer_bytes
         self.kinds = frozenset(kinds) if kinds is not None else None
@@ -166,6 +169,7 @@ class SignedPrincipalMiddleware:
             query=scope.get("query_string", b"").decode("latin-1"),
             secret=self.secret,
             kinds=self.kinds,
+            other_secrets=self.other_secrets,
         )
         if request is None or length == -1:
             await _refuse(send, scope, 401, "unauthenticated", "The gateway's signature on this request is not valid.")

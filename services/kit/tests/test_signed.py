@@ -6,15 +6,16 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
 import redis
 from fastapi import APIRouter, Depends, FastAPI
+from pydantic import ValidationError
 
 from arrs_kit.app import create_service_app
-from arrs_kit.principal import Principal, PrincipalDep, kinds_allowed
+from arrs_kit.principal import Principal, PrincipalDep, kinds_allowed, principal_headers, verify_headers
 from arrs_kit.settings import DEV_GATEWAY_SECRET, ServiceSettings
 from arrs_kit.signed import MemoryNonces, RedisNonces
 from arrs_kit.testing import assert_problem, signed_headers
@@ -51,8 +52,8 @@ async def test_redis_nonces_are_shared_by_every_replica() -> None:
         await two.aclose()
 
 
-def app_with(nonce_redis_url: str | None, kinds: frozenset[str] | None = None) -> FastAPI:
-    settings = ServiceSettings(database_url="sqlite://", ARRS_NONCE_REDIS_URL=nonce_redis_url)
+def app_with(nonce_redis_url: str | None, kinds: frozenset[str] | None = None, **platform: Any) -> FastAPI:
+    settings = ServiceSettings(database_url="sqlite://", ARRS_NONCE_REDIS_URL=nonce_redis_url, **platform)
     router = APIRouter()
 
     @router.get("/v1/whoami")
@@ -109,3 +110,50 @@ async def test_a_service_with_a_shared_store_answers_once() -> None:
     ):
         assert (await a.get("/v1/whoami", headers=headers)).json() == {"client_id": "test-admin"}
         assert_problem(await b.get("/v1/whoami", headers=headers), 401, "unauthenticated")
+
+
+# --- rotating the shared secret ---------------------------------------------------------------------
+
+OLD, NEW = "o" * 40, "n" * 40
+
+
+def test_a_signature_verifies_under_the_secret_or_one_of_the_others_accepted() -> None:
+    sent = principal_headers(Principal(kind="admin", client_id="c1"), OLD, method="GET", path="/", now=5)
+
+    def verifies(secret: str, *others: str) -> bool:
+        request = verify_headers(sent, method="GET", path="/", query="", secret=secret, now=5, other_secrets=others)
+        return request is not None
+
+    assert verifies(OLD) and verifies(NEW, OLD) and verifies(NEW, "x" * 40, OLD)
+    assert not verifies(NEW) and not verifies(NEW, "x" * 40)
+
+
+async def test_a_service_accepts_an_old_secret_while_it_is_listed_and_refuses_it_after() -> None:
+    during = app_with(None, ARRS_GATEWAY_SECRET=NEW, ARRS_GATEWAY_SECRETS_ACCEPTED=[OLD])
+    after = app_with(None, ARRS_GATEWAY_SECRET=NEW)
+    for app, old_works in ((during, True), (after, False)):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            for secret, works in ((OLD, old_works), (NEW, True), ("x" * 40, False)):
+                response = await client.get(
+                    "/v1/whoami", headers=signed_headers(method="GET", path="/v1/whoami", secret=secret)
+                )
+                if works:
+                    assert response.json() == {"client_id": "test-admin"}, secret
+                else:
+                    assert_problem(response, 401, "unauthenticated")
+
+
+def test_accepted_secrets_are_read_from_the_environment_and_checked_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARRS_GATEWAY_SECRETS_ACCEPTED", f'["{OLD}", "{NEW}"]')
+    settings = ServiceSettings()
+    assert [s.get_secret_value() for s in settings.gateway_secrets_accepted] == [OLD, NEW]
+    assert OLD not in repr(settings)
+    monkeypatch.delenv("ARRS_GATEWAY_SECRETS_ACCEPTED")
+    assert ServiceSettings().gateway_secrets_accepted == []
+    production: dict[str, Any] = {"ARRS_ENV": "production", "ARRS_GATEWAY_SECRET": NEW}
+    assert ServiceSettings(**production, ARRS_GATEWAY_SECRETS_ACCEPTED=[OLD]).env == "production"
+    for weak in ("short", DEV_GATEWAY_SECRET):
+        with pytest.raises(ValidationError, match="ARRS_GATEWAY_SECRETS_ACCEPTED"):
+            ServiceSettings(**production, ARRS_GATEWAY_SECRETS_ACCEPTED=[OLD, weak])
