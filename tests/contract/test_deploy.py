@@ -1213,6 +1213,12 @@ def test_migrations_are_applied_and_waited_for_before_the_rollout(manifests: lis
 SERVICE_CLIENTS = {"roles": ["Deployment/budget", "Deployment/evaluation"], "budget": ["Deployment/evaluation"]}
 
 
+PROMETHEUS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
+
+
 def test_network_policies_let_only_the_gateway_reach_the_services(manifests: list[dict[str, Any]]) -> None:
     policies = _of_kind(manifests, "NetworkPolicy")
     assert any(
@@ -1237,8 +1243,14 @@ def test_network_policies_let_only_the_gateway_reach_the_services(manifests: lis
         assert rules, f"nothing can reach {_ref(workload)}"
         port = _container_port(container, "http")
         name = workload["metadata"]["name"]
+        # Prometheus scrapes every app: the gateway on its metrics port alone, a service on its own port.
+        scrapes = [rule for rule in rules if rule.get("from") == [PROMETHEUS]]
+        metrics_port = _container_port(container, "metrics") if name == "gateway" else port
+        assert [[p["port"] for p in rule.get("ports", [])] for rule in scrapes] == [[metrics_port]], _ref(workload)
+        annotations = workload["spec"]["template"]["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/port") == str(metrics_port), f"{_ref(workload)} is not scraped"
         admitted: list[str] = []
-        for rule in rules:
+        for rule in (rule for rule in rules if rule not in scrapes):
             assert rule.get("from"), f"{_ref(workload)}: a rule with no 'from' admits everyone"
             assert [p["port"] for p in rule.get("ports", [])] == [port], f"{_ref(workload)}: only port {port}"
             for peer in rule["from"]:
