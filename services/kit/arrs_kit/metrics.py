@@ -45,10 +45,18 @@ def counter(name: str, documentation: str, labels: tuple[str, ...]) -> Counter:
     return existing
 
 
+_series: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(service: str, route: str, method: str, status: int, seconds: float) -> None:
-    labels = (service, route, method, str(status))
-    REQUESTS.labels(*labels).inc()
-    REQUEST_SECONDS.labels(*labels).observe(seconds)
+    """Count one answered request and its latency (the series' children are kept: a lookup per request)."""
+    key = (service, route, method, status)
+    children = _series.get(key)
+    if children is None:
+        labels = (service, route, method, str(status))
+        children = _series[key] = (REQUESTS.labels(*labels), REQUEST_SECONDS.labels(*labels))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def route_of(scope: MutableMapping[str, Any]) -> str:
