@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import APIRouter
+from httpx_retries import RetryTransport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,7 +22,7 @@ from arrs_kit.db import Database, ReadSessionDep
 from arrs_kit.metrics import count_on_commit, counter
 from arrs_kit.processes import free_port
 from arrs_kit.settings import ServiceSettings
-from arrs_kit.tracing import Tracing
+from arrs_kit.tracing import Tracing, TracingMiddleware
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -213,3 +214,34 @@ async def test_an_unreachable_database_is_503_with_retry_after(tmp_path: Path) -
     assert response.json()["type"].endswith("/database-unavailable")
     assert response.headers["retry-after"] == "2"
     assert ready.status_code == 503
+
+
+def test_without_an_endpoint_tracing_installs_nothing(tmp_path: Path) -> None:
+    app = create_service_app(
+        name="kit-untraced",
+        title="t",
+        description="t",
+        version="1",
+        settings=ServiceSettings(database_url=f"sqlite:///{tmp_path / 'u.db'}"),
+        routers=[router],
+        configure_logs=False,
+    )
+    assert app.state.tracing is None
+    assert TracingMiddleware not in [getattr(m, "cls", None) for m in app.user_middleware]
+    with internal_client("http://o", peer="o", timeout=1) as client:
+        transport = client._transport  # the retry layer, then straight to the pooled HTTP transport
+        assert isinstance(transport, RetryTransport)
+        assert isinstance(transport._sync_transport, httpx.HTTPTransport)
+    traced = create_service_app(
+        name="kit-traced",
+        title="t",
+        description="t",
+        version="1",
+        settings=ServiceSettings(
+            database_url=f"sqlite:///{tmp_path / 'v.db'}", ARRS_OTLP_ENDPOINT="http://127.0.0.1:4318"
+        ),
+        routers=[router],
+        configure_logs=False,
+    )
+    assert traced.state.tracing is not None
+    assert TracingMiddleware in [getattr(m, "cls", None) for m in traced.user_middleware]
