@@ -366,6 +366,7 @@ class Gateway:
             "/healthz",
             tags=["platform"],
             operation_id="gateway_liveness",
+            summary="Gateway liveness",
             response_model=Health,
             openapi_extra={"security": []},
         )
@@ -377,6 +378,7 @@ class Gateway:
             "/readyz",
             tags=["platform"],
             operation_id="gateway_readiness",
+            summary="Gateway readiness",
             response_model=Readiness,
             openapi_extra={"security": []},
             responses={503: {"description": "The gateway's database is unreachable, or no upstream is ready"}},

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import CursorQuery, LimitQuery
 from arrs_kit.problems import problem_response, problem_responses
 from arrs_kit.types import BoundedDate
@@ -26,6 +27,7 @@ router = APIRouter(prefix="/v1")
     "/clients",
     tags=["clients"],
     operation_id="create_client",
+    summary="Create an API client",
     status_code=201,
     response_model=ClientCreated,
     responses=problem_responses(403, 422),
@@ -44,6 +46,7 @@ def create_client(
     "/clients",
     tags=["clients"],
     operation_id="list_clients",
+    summary="List API clients",
     response_model=ClientPage,
     responses=problem_responses(403, 422),
 )
@@ -61,6 +64,7 @@ ClientIdPath = Annotated[str, Path(pattern=r"^cl_[0-9a-f]{32}$", description="Th
     "/clients/{client_id}",
     tags=["clients"],
     operation_id="revoke_client",
+    summary="Revoke an API client",
     status_code=204,
     responses=problem_responses(403, 404, 422),
 )
@@ -104,7 +108,12 @@ TOKEN_FORM = {
                         "client_id": {"type": "string", "description": "Or send id and secret by HTTP Basic."},
                         "client_secret": {"type": "string"},
                     },
-                }
+                },
+                "example": {
+                    "grant_type": "client_credentials",
+                    "client_id": "cl_4f9e2b7c1d3a4e5f8a6b9c0d1e2f3a4b",
+                    "client_secret": "arrs_fedcba9876543210.an-example-secret-shown-once-only",
+                },
             }
         },
     },
@@ -116,8 +125,13 @@ TOKEN_FORM = {
     "/oauth/token",
     tags=["oauth"],
     operation_id="issue_token",
+    summary="Issue an access token (client credentials)",
     response_model=TokenResponse,
-    responses=problem_responses(400, 401, 429),
+    responses=merge_responses(
+        problem_responses(400, 401, 429),
+        response_headers("Cache-Control", "Pragma"),
+        response_headers("Cache-Control", on=(400, 401, 429)),
+    ),
     openapi_extra=TOKEN_FORM,
 )
 async def issue_token(request: Request) -> JSONResponse:
@@ -156,6 +170,7 @@ async def issue_token(request: Request) -> JSONResponse:
     "/audit-events",
     tags=["audit"],
     operation_id="list_audit_events",
+    summary="List audit events",
     response_model=AuditEventPage,
     responses=problem_responses(403, 422),
 )

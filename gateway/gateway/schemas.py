@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import NoControlCharacters
 from gateway.kinds import ClientKind
@@ -19,7 +20,10 @@ PRACTICE_CODE = re.compile(r"^[A-Z][0-9]{5}$")
 
 
 class ClientCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "Riverside PCN manager", "kind": "pcn", "org_codes": ["U12345"]}]},
+    )
 
     name: Annotated[str, Field(min_length=1, max_length=200), NoControlCharacters]
     kind: ClientKind
@@ -65,6 +69,24 @@ class ClientPublic(BaseModel):
 
 
 class ClientCreated(ClientPublic):
+    model_config = ConfigDict(
+        json_schema_extra=schema_examples(
+            {
+                "id": "cl_4f9e2b7c1d3a4e5f8a6b9c0d1e2f3a4b",
+                "client_id": "cl_4f9e2b7c1d3a4e5f8a6b9c0d1e2f3a4b",
+                "name": "Riverside PCN manager",
+                "kind": "pcn",
+                "org_codes": ["U12345"],
+                "created_at": "2024-11-04T09:30:00Z",
+                "created_by": "bootstrap-admin",
+                "revoked_at": None,
+                "revoked_by": None,
+                "api_key": "arrs_0123456789abcdef.an-example-key-shown-once-only",
+                "client_secret": "arrs_fedcba9876543210.an-example-secret-shown-once-only",
+            }
+        )
+    )
+
     api_key: str = Field(description="Shown once: send it as X-API-Key. Only a salted hash is kept.")
     client_secret: str = Field(description="Shown once: the OAuth client secret for POST /v1/oauth/token.")
 
@@ -74,6 +96,18 @@ class ClientPage(Page[ClientPublic]):
 
 
 class TokenResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6ImRldi0xIn0.eyJzdWIiOiJjbF9leGFtcGxlIn0.c2lnbmF0dXJl",
+                    "token_type": "bearer",
+                    "expires_in": 3600,
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
     expires_in: int = Field(description="Seconds until the token expires.")

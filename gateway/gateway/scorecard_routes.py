@@ -35,6 +35,7 @@ def _reader(request: Request) -> Reader:
 @router.get(
     "/{pcn_code}",
     operation_id="get_scorecard",
+    summary="Get a PCN's scorecard",
     response_model=Scorecard,
     responses={**conditional_responses(), **problem_responses(403, 404, 422)},
 )
@@ -64,6 +65,7 @@ async def get_scorecard(
 @router.get(
     "",
     operation_id="list_scorecards",
+    summary="List an ICB's PCN scorecards",
     response_model=ScorecardPage,
     responses={**conditional_responses(CSV_RESPONSE_DOC, vary=["Accept"]), **problem_responses(403, 422, 503)},
 )

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from gateway.main import Gateway
+from tests.contract.documented import Contract
 
 ADMIN = {"X-API-Key": "dev-admin-key"}
 COLUMNS = ("admin", "icb", "icb_out", "pcn", "pcn_out", "ps", "ps_out", "dash", "dash_out", "dash_nat")
@@ -579,6 +580,7 @@ async def make_client(gw: httpx.AsyncClient, kind: str, codes: list[str]) -> dic
 async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gateway) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app), base_url="http://gw") as gw:
         assert await operations(gw) == set(MATRIX) | PUBLIC, "an endpoint is missing its access row (or a row is stale)"
+        contract = Contract((await gw.get("/openapi.json")).json())
 
         for code, name in (("QHM", "North East"), ("QOX", "South West")):
             assert (await gw.post("/v1/icbs", json={"code": code, "name": name}, headers=ADMIN)).status_code == 201
@@ -638,6 +640,7 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
         denied = {"none": {}, "revoked": {"X-API-Key": revoked["api_key"]}}
 
         mismatches = []
+        undocumented: list[str] = []  # every answer is one its operation documents, with its headers
         for (method, template), (path, body, expected) in sorted(MATRIX.items()):
             assert set(expected) == set(COLUMNS), f"{method} {template}: the row must name every column"
             for column, headers in [*keys.items(), *denied.items()]:
@@ -649,12 +652,14 @@ async def test_every_endpoint_has_its_row_and_every_row_holds(gateway_app: Gatew
                     else {"json": payload, "headers": {**headers, **extra}}
                 )
                 response = await gw.request(method, target, **sent)
+                undocumented += [f"as {column}: {problem}" for problem in contract.check(method, template, response)]
                 want = expected.get(column, 401)
                 if response.status_code != want:
                     mismatches.append(
                         f"{method} {template} as {column}: {response.status_code}, want {want}: {response.text[:160]}"
                     )
         assert not mismatches, "\n".join(mismatches)
+        assert not undocumented, "answers outside the OpenAPI document:\n" + "\n".join(undocumented)
 
         # Lists are filtered: every claim above is PCN U00001's (ICB QHM).
         for column in ("admin", "icb", "icb_out", "pcn", "pcn_out", "dash", "dash_out", "dash_nat"):

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from gateway.main import Gateway
@@ -254,3 +255,58 @@ async def test_every_operation_documents_what_the_gateway_answers_for_it(gateway
             assert {"502", "503", "504"} <= documented, where
         if any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in op.get("parameters", [])):
             assert "409" in documented, where
+
+
+async def test_every_operation_has_a_real_summary_and_a_description(gateway_app: Gateway) -> None:
+    """A generated client's method docs and /docs's list show the summary: a phrase a person wrote, not
+    FastAPI's title-cased function name; the description says who may call it and what it answers."""
+    document = await merged(gateway_app)
+    summaries = []
+    for method, path, op in operations(document):
+        where = f"{method.upper()} {path}"
+        summary = op.get("summary", "")
+        assert summary and len(summary) <= 60 and not summary.endswith("."), where
+        assert summary != op["operationId"].replace("_", " ").title(), f"{where}: FastAPI's default summary"
+        assert len(op.get("description", "")) >= 20, where
+        summaries.append(summary)
+    assert len(summaries) == len(set(summaries)), "two operations share a summary"
+
+
+def examples_of(document: dict[str, Any], media: dict[str, Any]) -> list[Any]:
+    """The examples a media type documents: its own, or its schema's (a list's: one of its items)."""
+    found = [media["example"]] if "example" in media else []
+    found += [resolve(document, example)["value"] for example in media.get("examples", {}).values()]
+    schema = resolve(document, media.get("schema", {}))
+    found += schema.get("examples", [])
+    if not found and schema.get("type") == "array":
+        found += [[item] for item in resolve(document, schema.get("items", {})).get("examples", [])]
+    return found
+
+
+def validate_example(document: dict[str, Any], schema: dict[str, Any], example: Any, where: str) -> None:
+    root = {**schema, "components": document["components"]}
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in OAS31Validator(root).iter_errors(example)]
+    assert not errors, f"{where}: the example does not fit its schema: {errors[:3]}"
+
+
+async def test_every_write_documents_a_request_and_a_response_example(gateway_app: Gateway) -> None:
+    """Each write shows what to send and what comes back, and each example fits its schema (so the
+    examples stay true as the bodies change)."""
+    document = await merged(gateway_app)
+    for method, path, op in operations(document):
+        if method not in {"post", "put", "patch", "delete"}:
+            continue
+        where = f"{method.upper()} {path}"
+        for media_type, media in op.get("requestBody", {}).get("content", {}).items():
+            examples = examples_of(document, media)
+            assert examples, f"{where}: no example of its {media_type} request"
+            if media_type.endswith("json") or media_type == "application/x-www-form-urlencoded":
+                for example in examples:
+                    validate_example(document, media["schema"], example, f"{where} request")
+        for status, response in op["responses"].items():
+            media = resolve(document, response).get("content", {}).get("application/json")
+            if status.startswith("2") and media is not None:
+                examples = examples_of(document, media)
+                assert examples, f"{where} {status}: no example of its response"
+                for example in examples:
+                    validate_example(document, media["schema"], example, f"{where} {status}")

@@ -102,6 +102,18 @@ HEADERS: dict[str, dict[str, Any]] = {
         "`Idempotency-Key` and body: nothing was done again.",
         "schema": {"type": "string", "const": "true"},
     },
+    "Accept-Post": {
+        "description": "The media types this endpoint reads (with a 415).",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "How the answer may be kept (`no-store`: never, as for a token).",
+        "schema": {"type": "string"},
+    },
+    "Pragma": {
+        "description": "`no-cache`, for HTTP/1.0 caches (with `Cache-Control: no-store`).",
+        "schema": {"type": "string"},
+    },
     "Content-Disposition": {
         "description": 'A CSV answer\'s file name (`inline; filename="….csv"`).',
         "schema": {"type": "string"},
@@ -151,21 +163,39 @@ RESPONSES: dict[str, dict[str, Any]] = {
 """``components.responses``: the answers every app gives the same way, referred to by the operations."""
 
 
+EXAMPLES_KEY = "x-arrs-examples"
+_EXAMPLES: dict[str, list[Any]] = {}
+
+
+def schema_examples(*examples: Any) -> dict[str, Any]:
+    """A model's ``json_schema_extra`` giving its examples, kept whole in the OpenAPI document:
+    ``model_config = ConfigDict(json_schema_extra=schema_examples(CLAIM))``. (FastAPI drops every null
+    member from the document, examples' included, which would leave an example without the nullable
+    fields its schema requires; :func:`polish_openapi` puts the examples back as given.)"""
+    key = f"examples-{len(_EXAMPLES)}"
+    _EXAMPLES[key] = copy.deepcopy(list(examples))
+    return {"examples": list(examples), EXAMPLES_KEY: key}
+
+
+def _restore_examples(schemas: dict[str, Any]) -> None:
+    for schema in schemas.values():
+        key = schema.pop(EXAMPLES_KEY, None) if isinstance(schema, dict) else None
+        if key is not None:
+            schema["examples"] = copy.deepcopy(_EXAMPLES[key])
+
+
 def response_ref(name: str) -> dict[str, str]:
     return {"$ref": RESPONSE_REF + name}
 
 
-def response_headers(status: int, *names: str, description: str | None = None) -> dict[int | str, dict[str, Any]]:
-    """A route's ``responses`` entry documenting the headers only it sets on ``status`` (``ETag``):
-    ``responses={**problem_responses(404), **response_headers(200, "ETag")}``. (FastAPI merges it into
-    the response its ``response_model`` describes.) Any name of :data:`HEADERS`."""
+def response_headers(*names: str, on: tuple[int, ...] = (200,)) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses`` entries documenting headers only it sets (``ETag``) on the statuses ``on``:
+    ``responses=merge_responses(problem_responses(404), response_headers("ETag", on=(200, 201)))``.
+    (FastAPI merges each into the response its ``response_model`` describes.) Any name of :data:`HEADERS`."""
     unknown = set(names) - set(HEADERS)
     if unknown:
         raise ValueError(f"no documented header {sorted(unknown)}: add it to arrs_kit.openapi.HEADERS")
-    doc: dict[str, Any] = {"headers": {name: header_ref(name) for name in names}}
-    if description:
-        doc["description"] = description
-    return {status: doc}
+    return {status: {"headers": {name: header_ref(name) for name in names}} for status in on}
 
 
 def merge_responses(*parts: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
@@ -220,6 +250,8 @@ def response_header_names(status: str, response: dict[str, Any], operation: dict
         names.append("Retry-After")
     elif status == "412":
         names.append("ETag")  # the current one, to read again
+    elif status == "415":
+        names.append("Accept-Post")
     return tuple(names)
 
 
@@ -247,6 +279,7 @@ def polish_openapi(schema: dict[str, Any], *, public: bool = True, signed: bool 
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas.update(_problem_schemas())
+    _restore_examples(schemas)
     components.setdefault("headers", {}).update(copy.deepcopy(HEADERS))
     components.setdefault("responses", {}).update(copy.deepcopy(RESPONSES))
     if public:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
 from arrs_kit.etag import IfMatchHeader, conditional, conditional_responses
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -66,6 +67,7 @@ ROLE_ETAG = (
     "/roles",
     tags=["roles"],
     operation_id="list_roles",
+    summary="List roles",
     response_model=RolePage,
     responses={**_list_read(), **problem_responses(403, 422)},
 )
@@ -88,9 +90,10 @@ def list_roles(
     "/roles",
     tags=["roles"],
     operation_id="create_role",
+    summary="Add a role",
     status_code=201,
     response_model=RoleDetail,
-    responses=problem_responses(403, 409, 422),
+    responses=merge_responses(problem_responses(403, 409, 422), response_headers("ETag", on=(201,))),
 )
 def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep) -> Response:
     """Admin: add a role to the catalogue (e.g. one a new DES year makes claimable)."""
@@ -103,6 +106,7 @@ def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep)
     "/roles/{role_code}",
     tags=["roles"],
     operation_id="get_role",
+    summary="Get a role",
     response_model=RoleDetail,
     responses={**conditional_responses(etag_description=ROLE_ETAG), **problem_responses(403, 404)},
 )
@@ -117,8 +121,9 @@ def get_role(role_code: RoleCodePath, request: Request, session: ReadSessionDep,
     "/roles/{role_code}",
     tags=["roles"],
     operation_id="update_role",
+    summary="Edit a role",
     response_model=RoleDetail,
-    responses=problem_responses(403, 404, 412, 422, 428),
+    responses=merge_responses(problem_responses(403, 404, 412, 422, 428), response_headers("ETag")),
 )
 def update_role(
     role_code: RoleCodePath,
@@ -140,6 +145,7 @@ def update_role(
     "/roles/{role_code}/rates",
     tags=["rates"],
     operation_id="add_rate_period",
+    summary="Add a rate period",
     status_code=201,
     response_model=RatePeriodPublic,
     responses=problem_responses(403, 404, 409, 422),
@@ -161,6 +167,7 @@ def add_rate_period(
     "/roles/{role_code}/funding-shares",
     tags=["roles"],
     operation_id="add_funding_share",
+    summary="Add a role's funding share",
     status_code=201,
     response_model=list[FundingSharePublic],
     responses=problem_responses(403, 404, 409, 422),
@@ -176,6 +183,7 @@ def add_funding_share(
     "/roles/{role_code}/caps/{fy}",
     tags=["roles"],
     operation_id="put_role_cap",
+    summary="Set a role's cap for a year",
     response_model=CapPublic,
     responses={201: {"model": CapPublic, "description": "Created"}, **problem_responses(403, 404, 422)},
 )
@@ -191,6 +199,7 @@ def put_role_cap(
     "/roles/{role_code}/supervision",
     tags=["roles"],
     operation_id="put_supervision_requirement",
+    summary="Set a role's supervision requirement",
     response_model=SupervisionPublic,
     responses=problem_responses(403, 404, 422),
 )
@@ -205,6 +214,7 @@ def put_supervision(
     "/roles/{role_code}/job-plan-template",
     tags=["roles"],
     operation_id="get_job_plan_template",
+    summary="Get a role's job-plan template",
     response_model=JobPlanTemplatePublic,
     responses={**conditional_responses(), **problem_responses(403, 404)},
 )
@@ -221,6 +231,7 @@ def get_job_plan_template(
     "/roles/{role_code}/job-plan-template",
     tags=["roles"],
     operation_id="put_job_plan_template",
+    summary="Set a role's job-plan template",
     response_model=JobPlanTemplatePublic,
     responses=problem_responses(403, 404, 422),
 )
@@ -235,6 +246,7 @@ def put_job_plan_template(
     "/rates/gaps",
     tags=["rates"],
     operation_id="list_rate_gaps",
+    summary="List missing rates",
     response_model=RateGapPage,
     responses={**_list_read(), **problem_responses(403, 422)},
 )
@@ -327,6 +339,7 @@ def import_rate_periods(leased: RateImportLease, session: WriteSessionDep, princ
     "/rates",
     tags=["rates"],
     operation_id="list_rates_in_force",
+    summary="List the rates in force",
     response_model=RatePage,
     responses={**_list_read(), **problem_responses(403, 422)},
 )

@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
-from roles import rules
+from roles import examples, rules
 
 # The contract's enums, each a named schema (one type per set of values in a generated client). Those the
 # budget and evaluation services also answer (Geography, RateProvenance, CapUnit, Direction, Frequency)
@@ -145,6 +146,8 @@ class RoleSummary(RoleBase):
 
 
 class RoleCreate(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.ROLE_CREATE))
+
     code: RoleCodeStr
     name: ShortText
     afc_band: Band | None = None
@@ -164,6 +167,8 @@ class RoleCreate(Strict):
 class RoleUpdate(Strict):
     """Fields to change; absent fields stay as they are. ``retired_on: null`` un-retires."""
 
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.ROLE_UPDATE))
+
     name: ShortText | None = None
     afc_band: Band | None = None
     staff_group: StaffGroup | None = None
@@ -174,6 +179,8 @@ class RoleUpdate(Strict):
 
 
 class RatePeriodCreate(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.RATE_PERIOD_CREATE))
+
     geography: Geography
     afc_band: AfcBand | None = Field(
         None,
@@ -202,6 +209,8 @@ class RatePeriodCreate(Strict):
 
 
 class RatePeriodPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.RATE_PERIOD))
+
     id: int
     role_code: str
     geography: Geography
@@ -242,6 +251,8 @@ class RateGap(BaseModel):
 
 
 class FundingShareCreate(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.FUNDING_SHARE_CREATE))
+
     effective_from: BoundedDate
     share: ShareStr
     max_share: ShareStr | None = Field(
@@ -259,6 +270,8 @@ class FundingShareCreate(Strict):
 
 
 class FundingSharePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.FUNDING_SHARE))
+
     effective_from: date
     share: str = Field(description="Decimal string, e.g. `0.7`.")
     max_share: str | None
@@ -267,6 +280,8 @@ class FundingSharePublic(BaseModel):
 
 
 class CapUpsert(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CAP_UPSERT))
+
     unit: CapUnit = Field(description="`posts`: headcount of posts active in the month; `wte`: whole-time equivalents.")
     max_below_threshold: Annotated[StrictInt, Field(ge=0, le=10_000)]
     max_at_or_above_threshold: Annotated[StrictInt, Field(ge=0, le=10_000)]
@@ -275,6 +290,8 @@ class CapUpsert(Strict):
 
 
 class CapPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CAP))
+
     fy: str
     unit: CapUnit
     max_below_threshold: int
@@ -284,6 +301,8 @@ class CapPublic(BaseModel):
 
 
 class SupervisionUpsert(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.SUPERVISION_UPSERT))
+
     supervisor_roles: Annotated[list[ShortText], Field(min_length=1, max_length=20)]
     frequency: SupervisionFrequency
     requirement: Text
@@ -291,6 +310,8 @@ class SupervisionUpsert(Strict):
 
 
 class SupervisionPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.SUPERVISION))
+
     supervisor_roles: list[str]
     frequency: SupervisionFrequency
     requirement: str
@@ -309,6 +330,8 @@ class KpiSuggestion(Strict):
 
 
 class JobPlanTemplateUpsert(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.JOB_PLAN_TEMPLATE_UPSERT))
+
     purpose: Text
     responsibilities: Annotated[list[Text], Field(min_length=1, max_length=30)]
     sessions_per_week_hint: Annotated[StrictInt, Field(ge=1, le=12)] | None = None
@@ -316,6 +339,8 @@ class JobPlanTemplateUpsert(Strict):
 
 
 class JobPlanTemplatePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.JOB_PLAN_TEMPLATE))
+
     role_code: str
     purpose: str
     responsibilities: list[str]
@@ -325,6 +350,8 @@ class JobPlanTemplatePublic(BaseModel):
 
 
 class RoleDetail(RoleSummary):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.ROLE))
+
     rate_periods: list[RatePeriodPublic] = Field(description="Every period, current and superseded, oldest first.")
     funding_shares: list[FundingSharePublic]
     caps: list[CapPublic]
@@ -364,6 +391,8 @@ class RateImportPeriod(BaseModel):
 
 
 class RateImportResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.RATE_IMPORT_RESULT))
+
     rows: int = Field(description="Data rows read.")
     created: int
     superseded: int

@@ -40,6 +40,7 @@ router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
     "/pcns/{pcn_code}/budgets/{fy}/allocate",
     tags=["budgets"],
     operation_id="allocate_budget",
+    summary="Allocate a PCN's budget for a year",
     response_model=AllocateResult,
     responses={201: {"model": AllocateResult, "description": "Sums posted"}, **problem_responses(403, 404, 409, 422)},
 )
@@ -61,6 +62,7 @@ def allocate_budget(
     "/pcns/{pcn_code}/budgets/{fy}/allocations",
     tags=["budgets"],
     operation_id="add_allocation",
+    summary="Top up or reduce a PCN's budget",
     status_code=201,
     response_model=AllocationPublic,
     responses=problem_responses(403, 404, 409, 422),
@@ -87,6 +89,7 @@ def add_allocation(
     "/pcns/{pcn_code}/budgets/{fy}/close",
     tags=["budgets"],
     operation_id="close_budget_year",
+    summary="Close a PCN's financial year",
     response_model=YearClosePublic,
     responses=problem_responses(403, 404, 409, 422),
 )
@@ -119,6 +122,7 @@ def close_budget_year(
     "/pcns/{pcn_code}/budgets/{fy}",
     tags=["budgets"],
     operation_id="get_budget",
+    summary="Get a PCN's budget for a year",
     response_model=BudgetPublic,
     responses={**conditional_responses(), **problem_responses(404, 422)},
 )
@@ -138,6 +142,7 @@ def get_budget(
     "/budgets",
     tags=["budgets"],
     operation_id="list_budgets",
+    summary="List PCN budgets for a financial year",
     response_model=BudgetPage,
     responses={**conditional_responses(CSV_RESPONSE_DOC, vary=["Accept"]), **problem_responses(403, 422)},
 )
@@ -169,6 +174,7 @@ def list_budgets(
     "/pcns/{pcn_code}/ledger",
     tags=["budgets"],
     operation_id="list_ledger",
+    summary="List a PCN's ledger postings",
     response_model=PostingPage,
     responses={**conditional_responses(CSV_RESPONSE_DOC, vary=["Accept"]), **problem_responses(404, 422)},
 )

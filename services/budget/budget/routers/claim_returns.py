@@ -125,6 +125,7 @@ STEPS = problem_responses(403, 404, 409, 422)
 @router.post(
     "/claim-returns",
     operation_id="create_claim_return",
+    summary="Open a monthly claim return",
     response_model=ClaimReturnPublic,
     status_code=201,
     responses=problem_responses(403, 404, 409, 422),
@@ -143,6 +144,7 @@ def create_claim_return(
 @router.get(
     "/claim-returns",
     operation_id="list_claim_returns",
+    summary="List monthly claim returns",
     response_model=ReturnPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
 )
@@ -167,6 +169,7 @@ def list_claim_returns(
 @router.get(
     "/claim-returns/{return_id}",
     operation_id="get_claim_return",
+    summary="Get a claim return (or its CSV export)",
     response_model=ClaimReturnPublic,
     responses={**CSV_RESPONSE_DOC, **problem_responses(404, 422)},
 )
@@ -185,6 +188,7 @@ def get_claim_return(
 @router.post(
     "/claim-returns/{return_id}/declare",
     operation_id="declare_claim_return",
+    summary="Declare a claim return",
     response_model=ClaimReturnPublic,
     responses=STEPS,
 )
@@ -203,6 +207,7 @@ def declare_claim_return(
 @router.post(
     "/claim-returns/{return_id}/submit",
     operation_id="submit_claim_return",
+    summary="Submit a claim return",
     response_model=ClaimReturnPublic,
     responses=problem_responses(403, 404, 409, 422, 503),
 )
@@ -227,6 +232,7 @@ def submit_claim_return(
 @router.post(
     "/claim-returns/{return_id}/approve",
     operation_id="approve_claim_return",
+    summary="Approve a return's lines",
     response_model=ClaimReturnPublic,
     responses=STEPS,
 )
@@ -247,6 +253,7 @@ def approve_claim_return(
 @router.post(
     "/claim-returns/{return_id}/reject",
     operation_id="reject_claim_return",
+    summary="Reject a return's lines",
     response_model=ClaimReturnPublic,
     responses=STEPS,
 )
@@ -273,6 +280,7 @@ def reject_claim_return(
 @router.post(
     "/claim-returns/{return_id}/pay",
     operation_id="pay_claim_return",
+    summary="Pay a claim return",
     response_model=ClaimReturnPublic,
     responses=STEPS,
 )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import CSV_RESPONSE_DOC, DEFAULT_LIMIT, CursorQuery, FormatQuery, LimitQuery, page_or_csv
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
@@ -61,6 +62,7 @@ WITH_CATALOGUE = problem_responses(403, 404, 409, 422, 503)
 @router.post(
     "/claims/preview",
     operation_id="preview_claim",
+    summary="Preview a claim's computation",
     response_model=ClaimPreview,
     responses=WITH_CATALOGUE,
     description="The post's PCN or an admin: compute a claim with every intermediate and run every check, "
@@ -75,9 +77,10 @@ def preview_claim(
 @router.post(
     "/claims",
     operation_id="create_claim",
+    summary="Draft a claim",
     status_code=201,
     response_model=ClaimPublic,
-    responses=WITH_CATALOGUE,
+    responses=merge_responses(WITH_CATALOGUE, response_headers("ETag", on=(201,))),
     description="The post's PCN or an admin: create a draft claim for one post and one month, answered with "
     "its computation and ETag. Every check runs but `budget-exceeded`, which is checked on submission; a "
     "failing check refuses the draft." + CHECKS,
@@ -94,6 +97,7 @@ def create_claim(
 @router.get(
     "/claims",
     operation_id="list_claims",
+    summary="List claims",
     response_model=ClaimPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
 )
@@ -120,8 +124,9 @@ def list_claims(
 @router.get(
     "/claims/{claim_id:int}",
     operation_id="get_claim",
+    summary="Get a claim",
     response_model=ClaimPublic,
-    responses=problem_responses(404, 422),
+    responses=merge_responses(problem_responses(404, 422), response_headers("ETag")),
 )
 def get_claim(claim_id: ClaimIdPath, claim: ReadableClaim, session: ReadSessionDep, response: Response) -> ClaimPublic:
     """One claim with its computation, its history and its ETag (a draft is edited with it).
@@ -134,8 +139,9 @@ def get_claim(claim_id: ClaimIdPath, claim: ReadableClaim, session: ReadSessionD
 @router.patch(
     "/claims/{claim_id:int}",
     operation_id="update_claim",
+    summary="Edit a draft claim",
     response_model=ClaimPublic,
-    responses=problem_responses(403, 404, 409, 412, 422, 428, 503),
+    responses=merge_responses(problem_responses(403, 404, 409, 412, 422, 428, 503), response_headers("ETag")),
     description="The claim's PCN or an admin: change a draft's amounts; the claim is computed and checked "
     "again. Needs `If-Match` with the claim's ETag (missing: 428, stale: 412); only a draft can be edited "
     "(409 `invalid-claim-transition`)." + CHECKS,
@@ -167,6 +173,7 @@ def _answer(public: ClaimPublic, *, status: int = 200) -> JSONResponse:
 @router.post(
     "/claims/{claim_id:int}/submit",
     operation_id="submit_claim",
+    summary="Submit a claim",
     response_model=ClaimPublic,
     responses=WITH_CATALOGUE,
     description="The claim's PCN or an admin: submit a draft. The checks run again on today's terms, then "
@@ -188,6 +195,7 @@ def submit_claim(
 @router.post(
     "/claims/{claim_id:int}/approve",
     operation_id="approve_claim",
+    summary="Approve a claim",
     response_model=ClaimPublic,
     responses=DECISIONS,
     description="The PCN's ICB or an admin: approve a submitted claim (held → approved)." + IDEMPOTENT,
@@ -201,6 +209,7 @@ def approve_claim(
 @router.post(
     "/claims/{claim_id:int}/reject",
     operation_id="reject_claim",
+    summary="Reject a claim",
     response_model=ClaimPublic,
     responses=DECISIONS,
     description="The PCN's ICB or an admin: reject a submitted claim with a reason; its hold goes back to "
@@ -222,6 +231,7 @@ def reject_claim(
 @router.post(
     "/claims/{claim_id:int}/pay",
     operation_id="pay_claim",
+    summary="Record a claim's payment",
     response_model=ClaimPublic,
     responses=DECISIONS,
     description="The PCN's ICB or an admin: record the payment of an approved claim with its reference "
@@ -246,6 +256,7 @@ def pay_claim(
 @router.post(
     "/claims/{claim_id:int}/withdraw",
     operation_id="withdraw_claim",
+    summary="Withdraw a claim",
     response_model=ClaimPublic,
     responses=DECISIONS,
     description="The claim's PCN or an admin: withdraw a draft or a submitted claim, optionally with a "
@@ -267,6 +278,7 @@ def withdraw_claim(
 @router.post(
     "/claims/{claim_id:int}/adjustments",
     operation_id="create_adjustment",
+    summary="Adjust a paid claim",
     status_code=201,
     response_model=ClaimPublic,
     responses=WITH_CATALOGUE,

@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["planning"], route_class=AuthorisedRoute)
 @router.get(
     "/pcns/{pcn_code}/forecast",
     operation_id="get_forecast",
+    summary="Forecast a PCN's outturn",
     response_model=ForecastPublic,
     responses={**csv_doc("one row per post and month"), **problem_responses(404, 422, 503)},
     description="The PCN's projected outturn and lapse for a financial year, per pot and per post, to the penny. "
@@ -62,6 +63,7 @@ def get_forecast(
 @router.get(
     "/pcns/{pcn_code}/headroom",
     operation_id="get_headroom",
+    summary="Headroom for a role at a PCN",
     response_model=HeadroomPublic,
     responses=problem_responses(404, 422, 503),
     description="The whole-time equivalents of a role the PCN could still afford from `from_month` to the end "

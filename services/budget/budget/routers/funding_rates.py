@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -31,6 +32,7 @@ router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
     "/funding-rates",
     tags=["funding-rates"],
     operation_id="list_funding_rates",
+    summary="List funding rates per weighted patient",
     response_model=FundingRatePage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
 )
@@ -52,8 +54,12 @@ def list_funding_rates(
     "/funding-rates/{fy}",
     tags=["funding-rates"],
     operation_id="put_funding_rate",
+    summary="Set a year's funding rates",
     response_model=FundingRatePublic,
-    responses={201: {"model": FundingRatePublic, "description": "Created"}, **problem_responses(403, 412, 422)},
+    responses=merge_responses(
+        {201: {"model": FundingRatePublic, "description": "Created"}, **problem_responses(403, 412, 422)},
+        response_headers("ETag", on=(200, 201)),
+    ),
 )
 def put_funding_rate(
     fy: FyPath,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -50,6 +51,7 @@ router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
     "/icbs",
     tags=["organisations"],
     operation_id="create_icb",
+    summary="Register an ICB",
     status_code=201,
     response_model=IcbPublic,
     responses=problem_responses(403, 409, 422),
@@ -63,6 +65,7 @@ def create_icb(data: IcbCreate, session: WriteSessionDep, principal: PrincipalDe
     "/icbs",
     tags=["organisations"],
     operation_id="list_icbs",
+    summary="List ICBs",
     response_model=IcbPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
 )
@@ -84,9 +87,10 @@ def list_icbs(
     "/pcns",
     tags=["organisations"],
     operation_id="create_pcn",
+    summary="Register a PCN",
     status_code=201,
     response_model=PcnDetail,
-    responses=problem_responses(403, 409, 422),
+    responses=merge_responses(problem_responses(403, 409, 422), response_headers("ETag", on=(201,))),
 )
 def create_pcn(data: PcnCreate, session: WriteSessionDep, principal: PrincipalDep, response: Response) -> PcnDetail:
     """Admin, or an ICB client for its own ICB: add a PCN with its member practices. A practice that
@@ -102,6 +106,7 @@ def create_pcn(data: PcnCreate, session: WriteSessionDep, principal: PrincipalDe
     "/pcns",
     tags=["organisations"],
     operation_id="list_pcns",
+    summary="List PCNs",
     response_model=PcnPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422)},
 )
@@ -129,8 +134,9 @@ def list_pcns(
     "/pcns/{pcn_code}",
     tags=["organisations"],
     operation_id="get_pcn",
+    summary="Get a PCN",
     response_model=PcnDetail,
-    responses=problem_responses(404, 422),
+    responses=merge_responses(problem_responses(404, 422), response_headers("ETag")),
 )
 def get_pcn(pcn_code: PcnCodePath, pcn: ReadablePcn, session: ReadSessionDep, response: Response) -> PcnDetail:
     """One PCN: its current practices with the day each joined, every membership past and present,
@@ -144,8 +150,9 @@ def get_pcn(pcn_code: PcnCodePath, pcn: ReadablePcn, session: ReadSessionDep, re
     "/pcns/{pcn_code}",
     tags=["organisations"],
     operation_id="update_pcn",
+    summary="Edit a PCN",
     response_model=PcnDetail,
-    responses=problem_responses(403, 404, 409, 412, 422, 428),
+    responses=merge_responses(problem_responses(403, 404, 409, 412, 422, 428), response_headers("ETag")),
 )
 def update_pcn(
     pcn_code: PcnCodePath,
@@ -170,8 +177,9 @@ def update_pcn(
     "/pcns/{pcn_code}/weighted-populations/{fy}",
     tags=["organisations"],
     operation_id="put_weighted_population",
+    summary="Set a PCN's weighted population",
     response_model=WeightedPopulationPublic,
-    responses=problem_responses(403, 404, 412, 422),
+    responses=merge_responses(problem_responses(403, 404, 412, 422), response_headers("ETag")),
 )
 def put_weighted_population(
     pcn_code: PcnCodePath,
@@ -204,6 +212,7 @@ def put_weighted_population(
     "/practices/{practice_code}",
     tags=["organisations"],
     operation_id="get_practice",
+    summary="Get a GP practice's PCN and ICB",
     response_model=PracticePublic,
     responses=problem_responses(404, 422),
 )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
 from arrs_kit.etag import NOT_MODIFIED_DOC, none_match
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     DEFAULT_LIMIT,
@@ -38,9 +39,10 @@ router = APIRouter(prefix="/v1", route_class=AuthorisedRoute)
     "/posts",
     tags=["posts"],
     operation_id="create_post",
+    summary="Add a post",
     status_code=201,
     response_model=PostPublic,
-    responses=problem_responses(403, 404, 422, 503),
+    responses=merge_responses(problem_responses(403, 404, 422, 503), response_headers("ETag", on=(201,))),
 )
 def create_post(
     data: PostCreate, session: WriteSessionDep, principal: PrincipalDep, catalogue: CatalogueDep, response: Response
@@ -62,8 +64,12 @@ def create_post(
     "/posts",
     tags=["posts"],
     operation_id="list_posts",
+    summary="List posts",
     response_model=PostPage,
-    responses={**CSV_RESPONSE_DOC, 304: NOT_MODIFIED_DOC, **problem_responses(403, 422)},
+    responses=merge_responses(
+        {**CSV_RESPONSE_DOC, 304: NOT_MODIFIED_DOC, **problem_responses(403, 422)},
+        response_headers("ETag", on=(200, 304)),
+    ),
 )
 def list_posts(
     request: Request,
@@ -108,8 +114,9 @@ def list_posts(
     "/posts/{post_id}",
     tags=["posts"],
     operation_id="get_post",
+    summary="Get a post",
     response_model=PostPublic,
-    responses=problem_responses(404, 422),
+    responses=merge_responses(problem_responses(404, 422), response_headers("ETag")),
 )
 def get_post(post_id: PostIdPath, post: ReadablePost, session: ReadSessionDep, response: Response) -> PostPublic:
     """One post, with every set of its terms and its ETag. Outside the client's scope: 404 `post-not-found`."""
@@ -122,8 +129,9 @@ def get_post(post_id: PostIdPath, post: ReadablePost, session: ReadSessionDep, r
     "/posts/{post_id}",
     tags=["posts"],
     operation_id="update_post",
+    summary="Edit a post",
     response_model=PostPublic,
-    responses=problem_responses(403, 404, 412, 422, 428),
+    responses=merge_responses(problem_responses(403, 404, 412, 422, 428), response_headers("ETag")),
 )
 def update_post(
     post_id: PostIdPath,
@@ -149,9 +157,10 @@ def update_post(
     "/posts/{post_id}/terms",
     tags=["posts"],
     operation_id="add_post_terms",
+    summary="Add dated terms to a post",
     response_model=PostPublic,
     status_code=201,
-    responses=problem_responses(403, 404, 409, 422, 503),
+    responses=merge_responses(problem_responses(403, 404, 409, 422, 503), response_headers("ETag", on=(201,))),
 )
 def add_post_terms(
     post_id: PostIdPath,

@@ -46,6 +46,7 @@ UpliftLease = Annotated[Leased[UpliftCreate], Depends(_uplift_lease, scope="func
     "/pcns/{pcn_code}/budgets/{fy}/uplifts",
     tags=["claims"],
     operation_id="apply_uplift",
+    summary="Apply a backdated rate uplift",
     response_model=UpliftPublic,
     responses={
         201: {"model": UpliftPublic, "description": "Adjustments made"},

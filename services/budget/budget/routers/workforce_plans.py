@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import FormatQuery, csv_response, wants_csv
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
@@ -20,11 +21,15 @@ router = APIRouter(prefix="/v1", tags=["planning"], route_class=AuthorisedRoute)
 @router.put(
     "/pcns/{pcn_code}/workforce-plans/{fy}",
     operation_id="put_workforce_plan",
+    summary="Set a PCN's workforce plan",
     response_model=WorkforcePlanPublic,
-    responses={
-        201: {"model": WorkforcePlanPublic, "description": "The first plan of the year, created"},
-        **problem_responses(403, 404, 412, 422, 428, 503),
-    },
+    responses=merge_responses(
+        {
+            201: {"model": WorkforcePlanPublic, "description": "The first plan of the year, created"},
+            **problem_responses(403, 404, 412, 422, 428, 503),
+        },
+        response_headers("ETag", on=(200, 201)),
+    ),
     description="The PCN itself (or an admin): set the PCN's workforce plan for a financial year, planned WTE by "
     "role with a phase (1 to 4) and an intended start month inside the year; the body replaces the whole plan. "
     "Those who read the PCN but may not set its plan (its ICB, dashboards): 403; those who may not read it: 404 "
@@ -59,8 +64,11 @@ def put_workforce_plan(
 @router.get(
     "/pcns/{pcn_code}/workforce-plans/{fy}",
     operation_id="get_workforce_plan",
+    summary="Get a PCN's workforce plan",
     response_model=WorkforcePlanPublic,
-    responses={**csv_doc("the comparison, one row per role"), **problem_responses(404, 422)},
+    responses=merge_responses(
+        {**csv_doc("the comparison, one row per role"), **problem_responses(404, 422)}, response_headers("ETag")
+    ),
     description="The PCN's workforce plan for a financial year with its ETag, the plans it replaced, and per role "
     "a comparison of plan, posts and claims (`comparison`: planned WTE in total and due by `as_of`, WTE in post, "
     "WTE claimed in the latest claimed month, the gaps and a status). Anyone who may read the PCN; outside scope "

@@ -15,8 +15,10 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from budget.domain import money
+from budget.schemas import examples
 from budget.schemas.common import (
     Reason,
     Strict,
@@ -71,6 +73,8 @@ class FundingRatePut(Strict):
 
 
 class FundingRatePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.FUNDING_RATE))
+
     fy: str
     arrs_per_weighted_patient: str = Field(description="Pounds per weighted patient, three decimals.")
     arrs_gp_per_weighted_patient: str | None
@@ -121,6 +125,8 @@ class PotSum(BaseModel):
 
 
 class AllocateResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.ALLOCATE_RESULT))
+
     pcn_code: str
     fy: str
     weighted_population: str
@@ -168,6 +174,8 @@ class PostingPublic(BaseModel):
 
 
 class AllocationPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.ALLOCATION))
+
     posting: PostingPublic
     budget: BudgetPublic
 
@@ -178,6 +186,8 @@ class PotLapse(BaseModel):
 
 
 class YearClosePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.YEAR_CLOSE))
+
     pcn_code: str
     fy: str
     closed_at: Timestamp

@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import NoControlCharacters
+from budget.schemas import examples
 from budget.schemas.claims import ClaimMonth, ClaimPay, ClaimPublic, ClaimReject
 from budget.schemas.common import PcnCode, Strict, Timestamp
 from budget.schemas.posts import EmployerCode
@@ -55,15 +57,21 @@ class ReturnDeclaration(Strict):
 
 
 class ReturnLinesApprove(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.RETURN_LINES_APPROVE))
+
     claim_ids: ClaimIds | None = None
 
 
 class ReturnLinesReject(ClaimReject):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.RETURN_LINES_REJECT))
+
     claim_ids: ClaimIds | None = None
 
 
 class ReturnPay(ClaimPay):
     """One payment reference for every approved line of the return."""
+
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.RETURN_PAY))
 
 
 class ReturnTotals(BaseModel):
@@ -73,6 +81,8 @@ class ReturnTotals(BaseModel):
 
 
 class ClaimReturnPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CLAIM_RETURN))
+
     id: int
     pcn_code: str
     month: str

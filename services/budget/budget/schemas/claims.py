@@ -16,9 +16,11 @@ from pydantic import (
 from pydantic_core import core_schema
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import NoControlCharacters
 from budget.domain.claim_states import ClaimKind, ClaimStatus
+from budget.schemas import examples
 from budget.schemas.common import (
     RateProvenance,
     Reason,
@@ -109,6 +111,8 @@ class ClaimCreate(ClaimInput):
 class ClaimUpdate(Strict):
     """A draft's amounts; fields left out keep their value."""
 
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CLAIM_UPDATE))
+
     salary_pence: ClaimPence | None = None
     employer_ni_pence: ClaimPence | None = None
     employer_pension_pence: ClaimPence | None = None
@@ -116,10 +120,14 @@ class ClaimUpdate(Strict):
 
 
 class ClaimReject(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CLAIM_REJECT))
+
     reason: Reason
 
 
 class ClaimPay(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CLAIM_PAY))
+
     payment_reference: Annotated[
         str,
         Field(min_length=1, max_length=200, description="The payment's reference in the ICB's ledger."),
@@ -128,11 +136,15 @@ class ClaimPay(Strict):
 
 
 class ClaimWithdraw(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CLAIM_WITHDRAW))
+
     reason: Reason | None = None
 
 
 class AdjustmentCreate(ClaimInput):
     """The corrected amounts of a paid claim and why; the adjustment is the difference it makes."""
+
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.ADJUSTMENT_CREATE))
 
     reason: Reason
 
@@ -202,6 +214,8 @@ class ClaimComputationPublic(BaseModel):
 
 
 class ClaimPreview(ClaimComputationPublic):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CLAIM_PREVIEW))
+
     available_pence: int = Field(description="What the pot has available now.")
     fits_budget: bool = Field(
         description="Always true in this 200 answer: a claim that would not fit the pot now is answered "
@@ -210,6 +224,8 @@ class ClaimPreview(ClaimComputationPublic):
 
 
 class ClaimPublic(ClaimComputationPublic):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.CLAIM))
+
     id: int
     kind: KindField
     adjusts_claim_id: int | None

@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.types import NoControlCharacters
+from budget.schemas import examples
 from budget.schemas.budgets import Pot
 from budget.schemas.claims import ClaimMonth, StatusField
 from budget.schemas.common import CapUnit, RateProvenance, Strict, Timestamp
@@ -381,6 +383,8 @@ class RoleComparisonRow(RoleComparison):
 
 
 class WorkforcePlanPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.WORKFORCE_PLAN))
+
     pcn_code: str
     fy: str
     version: int = Field(description="1 for the first plan, one more for each replacement (the ETag follows it).")

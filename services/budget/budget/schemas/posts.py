@@ -16,9 +16,11 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
 from budget.domain import hours
+from budget.schemas import examples
 from budget.schemas.common import (
     Geography,
     Name,
@@ -247,6 +249,8 @@ class PostTermsPublic(BaseModel):
 
 
 class PostPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.POST))
+
     id: int
     pcn_code: str
     role_code: str

@@ -12,9 +12,11 @@ from pydantic import (
     model_validator,
 )
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate
 from budget.domain import register
+from budget.schemas import examples
 from budget.schemas.common import (
     EffectiveDate,
     IcbCode,
@@ -38,6 +40,8 @@ class IcbCreate(Strict):
 
 
 class IcbPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.ICB))
+
     code: str
     name: str
     created_at: Timestamp
@@ -144,6 +148,8 @@ class ReplacedWeightedPopulation(BaseModel):
 
 
 class WeightedPopulationPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.WEIGHTED_POPULATION))
+
     pcn_code: str
     fy: str
     weighted_population: str = Field(description="Decimal string with three decimals, e.g. `10234.567`.")
@@ -168,6 +174,8 @@ class PcnSummary(BaseModel):
 
 
 class PcnDetail(PcnSummary):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.PCN))
+
     practices: list[CurrentPractice] = Field(description="Current member practices with the day each joined.")
     membership_history: list[PcnMembership] = Field(description="Every membership of this PCN, oldest first.")
     weighted_populations: list[WeightedPopulationPublic] = Field(description="By financial year, oldest first.")

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
+from budget.schemas import examples
 from budget.schemas.claims import RatePeriodUsed
 from budget.schemas.common import Reason, Strict
 
@@ -69,6 +71,8 @@ class UpliftLine(BaseModel):
 
 
 class UpliftPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.UPLIFT))
+
     pcn_code: str
     fy: str
     rate_period: RatePeriodUsed

@@ -29,6 +29,7 @@ FyQuery = Annotated[
 @router.get(
     "/pcns/{pcn_code}/true-cost",
     operation_id="get_true_cost",
+    summary="True cost of a PCN's posts",
     response_model=TrueCost,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )
@@ -81,6 +82,7 @@ def get_true_cost(
 @router.get(
     "/retention",
     operation_id="get_retention",
+    summary="Retention of posts by role",
     response_model=RetentionPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )

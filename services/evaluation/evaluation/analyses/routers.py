@@ -36,6 +36,7 @@ AsOfQuery = Annotated[
 @router.get(
     "/posts/{post_id}/kpi-attainment",
     operation_id="get_kpi_attainment",
+    summary="KPI attainment of a post",
     response_model=PostAttainment,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )
@@ -66,6 +67,7 @@ def get_kpi_attainment(
 @router.get(
     "/pcns/{pcn_code}/at-risk-posts",
     operation_id="list_at_risk_posts",
+    summary="List a PCN's posts at risk",
     response_model=AtRiskPostPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )

@@ -27,6 +27,7 @@ RoleCodePath = Annotated[
 @router.get(
     "/posts/{post_id}/workload-shift",
     operation_id="get_post_workload_shift",
+    summary="Workload shift after a post started",
     response_model=WorkloadShift,
     responses=problem_responses(403, 404, 422, 503),
 )
@@ -65,6 +66,7 @@ def get_post_workload_shift(
 @router.get(
     "/pcns/{pcn_code}/roles/{role_code}/workload-shift",
     operation_id="get_role_workload_shift",
+    summary="Workload shift of a role in a PCN",
     response_model=WorkloadShift,
     responses=problem_responses(403, 404, 422, 503),
 )

@@ -32,6 +32,7 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 @router.get(
     "/pcns/{pcn_code}/summary",
     operation_id="get_pcn_evaluation",
+    summary="Summarise a PCN's evaluation",
     response_model=PcnEvaluation,
     responses=problem_responses(403, 404, 422, 503),
 )
@@ -65,6 +66,7 @@ def get_pcn_evaluation(
 @router.get(
     "/pcn-summaries",
     operation_id="list_pcn_evaluations",
+    summary="List an ICB's PCN evaluations",
     response_model=PcnEvaluationPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 422, 503)},
 )

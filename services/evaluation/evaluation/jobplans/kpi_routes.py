@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
 from arrs_kit.etag import IfMatchHeader
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     CursorQuery,
@@ -58,9 +59,10 @@ def _with_etag(public: KpiPublic, tag: str, status: int = 200, location: str | N
 @router.post(
     "/job-plans/{post_id}/kpis",
     operation_id="create_kpi",
+    summary="Add a KPI to a job plan",
     status_code=201,
     response_model=KpiPublic,
-    responses=problem_responses(403, 404, 422, 503),
+    responses=merge_responses(problem_responses(403, 404, 422, 503), response_headers("ETag", on=(201,))),
 )
 def create_kpi(post: ManagedPost, body: KpiCreate, session: WriteSessionDep, principal: PrincipalDep) -> JSONResponse:
     """Add a KPI to the post's job plan (the plan must exist: 404 `job-plan-not-found`): its name,
@@ -74,6 +76,7 @@ def create_kpi(post: ManagedPost, body: KpiCreate, session: WriteSessionDep, pri
 @router.get(
     "/job-plans/{post_id}/kpis",
     operation_id="list_kpis",
+    summary="List a post's KPIs",
     response_model=KpiPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )
@@ -99,7 +102,11 @@ def list_kpis(
 
 
 @router.get(
-    "/kpis/{kpi_id}", operation_id="get_kpi", response_model=KpiPublic, responses=problem_responses(403, 404, 422, 503)
+    "/kpis/{kpi_id}",
+    operation_id="get_kpi",
+    summary="Get a KPI",
+    response_model=KpiPublic,
+    responses=merge_responses(problem_responses(403, 404, 422, 503), response_headers("ETag")),
 )
 def get_kpi(found: VisibleKpi, session: ReadSessionDep) -> JSONResponse:
     """One KPI, with its ETag."""
@@ -110,8 +117,9 @@ def get_kpi(found: VisibleKpi, session: ReadSessionDep) -> JSONResponse:
 @router.patch(
     "/kpis/{kpi_id}",
     operation_id="update_kpi",
+    summary="Edit a KPI",
     response_model=KpiPublic,
-    responses=problem_responses(403, 404, 409, 412, 422, 428, 503),
+    responses=merge_responses(problem_responses(403, 404, 409, 412, 422, 428, 503), response_headers("ETag")),
 )
 def update_kpi(
     found: ManagedKpi, body: KpiUpdate, session: WriteSessionDep, principal: PrincipalDep, if_match: IfMatch = None
@@ -126,8 +134,9 @@ def update_kpi(
 @router.post(
     "/kpis/{kpi_id}/retire",
     operation_id="retire_kpi",
+    summary="Retire a KPI",
     response_model=KpiPublic,
-    responses=problem_responses(403, 404, 409, 422, 503),
+    responses=merge_responses(problem_responses(403, 404, 409, 422, 503), response_headers("ETag")),
 )
 def retire_kpi(
     found: ManagedKpi,
@@ -145,6 +154,7 @@ def retire_kpi(
 @router.post(
     "/kpis/{kpi_id}/measurements",
     operation_id="record_measurements",
+    summary="Record KPI measurements",
     response_model=MeasurementResult,
     responses=problem_responses(403, 404, 409, 422, 503),
 )
@@ -169,6 +179,7 @@ def record_measurements(
 @router.get(
     "/kpis/{kpi_id}/measurements",
     operation_id="list_measurements",
+    summary="List a KPI's measurements",
     response_model=MeasurementPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )
@@ -204,6 +215,7 @@ def _period_cursor(after: Sequence[int | str] | None) -> date | None:
 @router.get(
     "/kpis/{kpi_id}/measurements/history",
     operation_id="list_measurement_history",
+    summary="List every value submitted for a KPI",
     response_model=MeasurementHistoryPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     CursorQuery,
@@ -40,11 +41,15 @@ def _with_etag(public: JobPlanPublic, tag: str, status: int = 200) -> JSONRespon
 @router.put(
     "/{post_id}",
     operation_id="put_job_plan",
+    summary="Set a post's job plan",
     response_model=JobPlanPublic,
-    responses={
-        201: {"model": JobPlanPublic, "description": "Created"},
-        **problem_responses(403, 404, 409, 412, 422, 428, 503),
-    },
+    responses=merge_responses(
+        {
+            201: {"model": JobPlanPublic, "description": "Created"},
+            **problem_responses(403, 404, 409, 412, 422, 428, 503),
+        },
+        response_headers("ETag", on=(200, 201)),
+    ),
 )
 def put_job_plan(
     post: ManagedPost, body: JobPlanBody, session: WriteSessionDep, principal: PrincipalDep, if_match: IfMatch = None
@@ -60,8 +65,9 @@ def put_job_plan(
 @router.get(
     "/{post_id}",
     operation_id="get_job_plan",
+    summary="Get a post's job plan",
     response_model=JobPlanPublic,
-    responses=problem_responses(403, 404, 422, 503),
+    responses=merge_responses(problem_responses(403, 404, 422, 503), response_headers("ETag")),
 )
 def get_job_plan(post: VisiblePost, session: ReadSessionDep) -> JSONResponse:
     """The current job plan, with which of the six questions are still `unanswered`, and its ETag."""
@@ -72,6 +78,7 @@ def get_job_plan(post: VisiblePost, session: ReadSessionDep) -> JSONResponse:
 @router.get(
     "/{post_id}/versions",
     operation_id="list_job_plan_versions",
+    summary="List a job plan's versions",
     response_model=JobPlanVersionPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )
@@ -94,6 +101,7 @@ def list_job_plan_versions(
 @router.get(
     "/{post_id}/versions/{version}",
     operation_id="get_job_plan_version",
+    summary="Get a job plan version",
     response_model=JobPlanPublic,
     responses=problem_responses(403, 404, 422, 503),
 )
@@ -105,9 +113,10 @@ def get_job_plan_version(post: VisiblePost, version: VersionPath, session: ReadS
 @router.post(
     "/{post_id}/from-template",
     operation_id="start_job_plan_from_template",
+    summary="Start a job plan from the role's template",
     status_code=201,
     response_model=JobPlanFromTemplate,
-    responses=problem_responses(403, 404, 409, 422, 503),
+    responses=merge_responses(problem_responses(403, 404, 409, 422, 503), response_headers("ETag", on=(201,))),
 )
 def start_job_plan_from_template(
     post: ManagedPost, request: Request, session: WriteSessionDep, principal: PrincipalDep, response: Response

@@ -11,8 +11,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
+from evaluation import examples
 from evaluation.analyses.attainment import Direction
 from evaluation.periods import Frequency
 
@@ -159,7 +161,7 @@ class Question(StrEnum):
 
 
 class JobPlanPublic(JobPlanBody):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=schema_examples(examples.JOB_PLAN))
 
     post_id: int
     pcn_code: str
@@ -185,6 +187,8 @@ class SuggestedKpi(BaseModel):
 
 
 class JobPlanFromTemplate(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.JOB_PLAN_FROM_TEMPLATE))
+
     job_plan: JobPlanPublic
     suggested_kpis: list[SuggestedKpi] = Field(
         description="The template's suggested KPIs: add them with a target (`POST /v1/job-plans/{post_id}/kpis`)."
@@ -237,6 +241,8 @@ class KpiUpdate(Strict):
     """Change a KPI. Its direction and frequency are fixed (retire it and add another instead). A new
     target takes effect from `target_effective_from` (a period start; default: the current period)."""
 
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.KPI_UPDATE))
+
     name: Name | None = None
     unit: KpiUnit | None = None
     baseline: DecimalText | None = None
@@ -246,6 +252,8 @@ class KpiUpdate(Strict):
 
 
 class KpiRetire(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.KPI_RETIRE))
+
     reason: Text | None = None
 
 
@@ -260,6 +268,8 @@ class TargetPublic(BaseModel):
 
 
 class KpiPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.KPI))
+
     id: int
     post_id: int
     pcn_code: str
@@ -293,8 +303,12 @@ class MeasurementIn(Strict):
 class MeasurementBatch(RootModel[Annotated[list[MeasurementIn], Field(min_length=1, max_length=500)]]):
     """Up to 500 measurements of one KPI, recorded together or not at all."""
 
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.MEASUREMENTS))
+
 
 class MeasurementResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.MEASUREMENT_RESULT))
+
     received: int
     inserted: int = Field(description="Periods that had no value before.")
     replaced: int = Field(description="Periods whose value was replaced (the old one stays in the history).")

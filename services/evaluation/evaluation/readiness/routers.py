@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
     CursorQuery,
@@ -34,11 +35,15 @@ IfMatch = Annotated[str | None, Header(description="The ETag you last read: requ
 @router.put(
     "/{pcn_code}",
     operation_id="put_readiness",
+    summary="Record a PCN's readiness",
     response_model=ReadinessPublic,
-    responses={
-        201: {"model": ReadinessPublic, "description": "The first version"},
-        **problem_responses(403, 404, 409, 412, 422, 428, 503),
-    },
+    responses=merge_responses(
+        {
+            201: {"model": ReadinessPublic, "description": "The first version"},
+            **problem_responses(403, 404, 409, 412, 422, 428, 503),
+        },
+        response_headers("ETag", on=(200, 201)),
+    ),
 )
 def put_readiness(
     pcn: ManagedPcn, body: ReadinessBody, session: WriteSessionDep, principal: PrincipalDep, if_match: IfMatch = None
@@ -59,8 +64,9 @@ def put_readiness(
 @router.get(
     "/{pcn_code}",
     operation_id="get_readiness",
+    summary="Get a PCN's readiness",
     response_model=ReadinessPublic,
-    responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
+    responses=merge_responses({**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)}, response_headers("ETag")),
 )
 def get_readiness(pcn: VisiblePcn, request: Request, session: ReadSessionDep, format: FormatQuery = None) -> Response:
     """The PCN's readiness: all 36 cells (with `overdue` where a due date has passed), a summary and
@@ -79,6 +85,7 @@ def get_readiness(pcn: VisiblePcn, request: Request, session: ReadSessionDep, fo
 @router.get(
     "/{pcn_code}/history",
     operation_id="list_readiness_history",
+    summary="List a PCN's readiness versions",
     response_model=ReadinessVersionPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(403, 404, 422, 503)},
 )

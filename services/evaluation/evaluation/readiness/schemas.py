@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
 from arrs_kit.types import BoundedDate, NoControlCharacters
+from evaluation import examples
 
 
 class Area(StrEnum):
@@ -110,6 +112,8 @@ class Summary(BaseModel):
 
 
 class ReadinessPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.READINESS))
+
     pcn_code: str
     version: int = Field(description="0 when nothing has been recorded yet (every cell `not_started`).")
     cells: list[CellPublic] = Field(description="All 36 cells, area by area, lens by lens.")

@@ -7,6 +7,7 @@ hands the service a plain iterator over the body's chunks and runs it in a worke
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from arrs_kit.pagination import CSV_RESPONSE_DOC, DEFAULT_LIMIT, CursorQuery, Fo
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from arrs_kit.types import BoundedDate
+from evaluation import examples
 from evaluation.clients.budget import BudgetClient
 from evaluation.workload import service
 from evaluation.workload.reading import Kind
@@ -54,15 +56,25 @@ _RULES = (
 )
 
 
-def _body_doc(schema: str, csv_columns: str) -> dict[str, Any]:
+def _body_doc(schema: str, csv_columns: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The request body of an upload in its three media types, each with ``records`` as its example."""
+    ndjson = "".join(json.dumps(record) + "\n" for record in records)
+    columns = list(records[0])
+    csv = ",".join(columns) + "\n" + "".join(",".join(str(r[c]) for c in columns) + "\n" for r in records)
     return {
         "requestBody": {
             "required": True,
             "description": _FORMATS + csv_columns,
             "content": {
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
-                "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON record per line."}},
-                "text/csv": {"schema": {"type": "string", "description": "A header row, then one record per row."}},
+                "application/x-ndjson": {
+                    "schema": {"type": "string", "description": "One JSON record per line."},
+                    "example": ndjson,
+                },
+                "text/csv": {
+                    "schema": {"type": "string", "description": "A header row, then one record per row."},
+                    "example": csv,
+                },
             },
         }
     }
@@ -123,6 +135,7 @@ async def _ingest(request: Request, principal: Any, kind: Kind, idempotency_key:
     "/workload",
     tags=["workload"],
     operation_id="post_workload",
+    summary="Upload workload (appointment counts)",
     description="A practice system (or an admin) posts appointment counts per `(practice_code, grain, "
     "period_start, hcp_role, national_category, mode, status)`. " + _RULES,
     response_model=UploadResult,
@@ -133,6 +146,7 @@ async def _ingest(request: Request, principal: Any, kind: Kind, idempotency_key:
         "appointments[, minutes]`, or those of the published GPAD practice-level CSV (`GP_CODE`, "
         "`APPOINTMENT_MONTH_START_DATE` like `01OCT2025`, `HCP_TYPE`, `NATIONAL_CATEGORY`, `APPT_MODE`, "
         "`APPT_STATUS`, `COUNT_OF_APPOINTMENTS`), stored at month grain, rows of one key added up. ",
+        examples.WORKLOAD_RECORDS,
     ),
 )
 async def post_workload(
@@ -147,11 +161,14 @@ async def post_workload(
     "/list-sizes",
     tags=["workload"],
     operation_id="post_list_sizes",
+    summary="Upload list sizes",
     description="A practice system (or an admin) posts registered list sizes per practice and month "
     "(`YYYY-MM`). " + _RULES,
     response_model=UploadResult,
     responses=_records_doc(ListSizeRecords, "list-size records"),
-    openapi_extra=_body_doc("ListSizeRecords", "CSV columns: `practice_code, month, registered_patients`. "),
+    openapi_extra=_body_doc(
+        "ListSizeRecords", "CSV columns: `practice_code, month, registered_patients`. ", examples.LIST_SIZE_RECORDS
+    ),
 )
 async def post_list_sizes(
     request: Request, principal: PrincipalDep, idempotency_key: IdempotencyKeyHeader = None
@@ -192,6 +209,7 @@ def _budget(request: Request) -> BudgetClient:
     "/workload",
     tags=["workload"],
     operation_id="list_workload",
+    summary="List a practice's workload",
     response_model=WorkloadPage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(404, 422, 503)},
 )
@@ -221,6 +239,7 @@ def list_workload(
     "/list-sizes",
     tags=["workload"],
     operation_id="list_list_sizes",
+    summary="List a practice's list sizes",
     response_model=ListSizePage,
     responses={**CSV_RESPONSE_DOC, **problem_responses(404, 422, 503)},
 )

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from typing_extensions import TypeAliasType
 
+from arrs_kit.openapi import schema_examples
 from arrs_kit.pagination import Page
+from evaluation import examples
 from evaluation.workload.records import MAX_APPOINTMENTS, MAX_MINUTES, MAX_REGISTERED_PATIENTS
 
 PRACTICE_CODE_PATTERN = r"^[A-Za-z][0-9]{5}$"
@@ -38,6 +40,8 @@ _VOCABULARY = "A GPAD code or label (any case), stored as the code; see `referen
 
 class UploadResult(BaseModel):
     """What an accepted upload did."""
+
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.UPLOAD_RESULT))
 
     received: int = Field(description="Records in the body (GPAD rows before they are added up).")
     inserted: int = Field(description="Keys that did not exist before.")
@@ -66,6 +70,8 @@ class WorkloadRecordIn(BaseModel):
 class WorkloadRecords(RootModel[list[WorkloadRecordIn]]):
     """A JSON array of workload records."""
 
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.WORKLOAD_RECORDS))
+
 
 class ListSizeRecordIn(BaseModel):
     """One list-size record as posted."""
@@ -81,6 +87,8 @@ class ListSizeRecordIn(BaseModel):
 
 class ListSizeRecords(RootModel[list[ListSizeRecordIn]]):
     """A JSON array of list-size records."""
+
+    model_config = ConfigDict(json_schema_extra=schema_examples(examples.LIST_SIZE_RECORDS))
 
 
 class WorkloadRecord(BaseModel):
