@@ -68,6 +68,43 @@ EDGE_HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit")
+PROBLEM_EXAMPLES: list[dict[str, Any]] = [
+    {
+        "type": "/problems/validation-error",
+        "title": "The request is not valid",
+        "status": 422,
+        "detail": "body.code: String should match pattern '^[A-Za-z0-9]{3}$'",
+        "instance": "/v1/icbs",
+        "request_id": "bbb984f339eb4a63bf895f12c29321ea",
+        "errors": [
+            {"loc": ["body", "code"], "msg": "String should match pattern '^[A-Za-z0-9]{3}$'"},
+            {"loc": ["body", "name"], "msg": "String should have at least 1 character"},
+        ],
+    },
+    {
+        "type": "/problems/post-in-baseline",
+        "title": "The post is part of the 2019 baseline",
+        "status": 422,
+        "detail": "Post 1 is part of the 31 March 2019 baseline and is not claimable.",
+        "instance": "/v1/claims",
+        "request_id": "dc17773cfa7747ebb593cc9f1f67b56d",
+        "post_id": 1,
+        "month": "2024-10",
+        "checks": [
+            {
+                "code": "post-in-baseline",
+                "status": 422,
+                "detail": "Post 1 is part of the 31 March 2019 baseline and is not claimable.",
+            },
+            {
+                "code": "post-not-active",
+                "status": 422,
+                "detail": "Post 1 runs from 2024-11-01: no day of 2024-10 lies inside.",
+            },
+        ],
+    },
+]
+"""The public document's problems: a validation error (`errors`) and a claim refused by two checks (`checks`)."""
 _IDS = ("X-Request-ID", "X-Correlation-ID")
 
 
@@ -192,6 +229,8 @@ def document_edge(document: dict[str, Any], *, proxied: set[str]) -> dict[str, A
     headers.update(copy.deepcopy(EDGE_HEADERS))
     # Every 401 of the public document is the gateway's (or the token endpoint's): both name the scheme.
     headers["WWW-Authenticate"] = {**copy.deepcopy(HEADERS["WWW-Authenticate"]), "required": True}
+    if "Problem" in components.get("schemas", {}):
+        components["schemas"]["Problem"]["examples"] = copy.deepcopy(PROBLEM_EXAMPLES)
     shared = components.setdefault("responses", {})
     shared.update(copy.deepcopy(EDGE_RESPONSES))
     for name, response in shared.items():

@@ -191,6 +191,9 @@ async def test_the_problem_schema_types_its_errors_and_checks(gateway_app: Gatew
     assert items == {"errors": "#/components/schemas/ProblemFieldError", "checks": "#/components/schemas/ProblemCheck"}
     assert set(schemas["ProblemFieldError"]["required"]) == {"loc", "msg"}
     assert set(schemas["ProblemCheck"]["required"]) == {"code", "status"}
+    for example in problem["examples"]:
+        validate_example(document, {"$ref": "#/components/schemas/Problem"}, example, "Problem")
+    assert {"errors", "checks"} <= {member for example in problem["examples"] for member in example}
 
 
 async def test_the_document_names_its_owner_licence_and_servers(gateway_app: Gateway) -> None:

@@ -155,7 +155,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "(the problem's `type` names it)."
     ),
     "ServiceUnavailable": _problem_response(
-        "A service this request needs is unavailable (its database, the role catalogue, the signature store, or "
+        "A service this request needs is unavailable (its database, its signature store, a service it reads, or "
         "the service itself behind the gateway). Nothing was done; retry after `Retry-After` seconds.",
         "Retry-After",
     ),
@@ -169,7 +169,7 @@ _EXAMPLES: dict[str, list[Any]] = {}
 
 def schema_examples(*examples: Any) -> dict[str, Any]:
     """A model's ``json_schema_extra`` giving its examples, kept whole in the OpenAPI document:
-    ``model_config = ConfigDict(json_schema_extra=schema_examples(CLAIM))``. (FastAPI drops every null
+    ``model_config = ConfigDict(json_schema_extra=schema_examples(EXAMPLE))``. (FastAPI drops every null
     member from the document, examples' included, which would leave an example without the nullable
     fields its schema requires; :func:`polish_openapi` puts the examples back as given.)"""
     key = f"examples-{len(_EXAMPLES)}"

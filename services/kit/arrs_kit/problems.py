@@ -34,7 +34,7 @@ class ProblemFieldError(BaseModel):
     loc: list[str | int] = Field(
         description="Where the error is: `body`, `query`, `path` or `header`, then the field path "
         "(for an upload: `body`, the record's line or row, then the field).",
-        examples=[["body", "salary_pence"]],
+        examples=[["body", "name"]],
     )
     msg: str = Field(description="What is wrong, in words.", examples=["Input should be greater than or equal to 0"])
     line: int | None = Field(None, description="An upload's line (1-based, a CSV header row included).")
@@ -46,9 +46,8 @@ class ProblemFieldError(BaseModel):
 
 
 class ProblemCheck(BaseModel):
-    """One rule a request failed, when a request is checked against several at once (a claim against
-    every claim check, a plan line by line): each failed check, the problem's own ``type`` being the
-    first of them."""
+    """One rule a request failed, when a request is checked against several rules at once (or line by
+    line): each failed check, the problem's own ``type`` being the first of them."""
 
     code: str = Field(description="The check's problem code (`/problems/<code>`).", examples=["budget-exceeded"])
     status: int = Field(description="The status that check alone would answer.", examples=[422])
@@ -66,12 +65,12 @@ class Problem(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "type": "/problems/post-not-found",
-                    "title": "Not found",
-                    "status": 404,
-                    "detail": "No post 7.",
-                    "instance": "/v1/posts/7",
-                    "request_id": "9f1c2e4a6b8d4e0f9a7b3c5d1e2f4a6b",
+                    "type": "/problems/validation-error",
+                    "title": "The request is not valid",
+                    "status": 422,
+                    "detail": "body.name: String should have at least 1 character",
+                    "request_id": "bbb984f339eb4a63bf895f12c29321ea",
+                    "errors": [{"loc": ["body", "name"], "msg": "String should have at least 1 character"}],
                 }
             ]
         },
@@ -90,8 +89,8 @@ class Problem(BaseModel):
     )
     checks: list[ProblemCheck] | None = Field(
         None,
-        description="Every check the request failed, where several are checked at once (a claim refused for "
-        "more than one reason: the problem's `type` is the first).",
+        description="Every check the request failed, where several are checked at once (refused for more than "
+        "one reason, the problem's `type` is the first).",
     )
 
 
@@ -341,8 +340,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 PROBLEM_DESCRIPTIONS: dict[int, str] = {
     400: "The request cannot be read.",
     401: "No credentials, or credentials that are not valid.",
-    403: "The client's kind may not take this action on what it can see, or the body names an organisation "
-    "outside its scope.",
+    403: "The client may not take this action on what it can see, or the body names something outside its scope.",
     404: "No such resource, or one outside the client's scope: the same answer, so nothing leaks.",
     409: "The request conflicts with the current state of what it acts on (the problem's `type` names how).",
     412: "The `If-Match` sent is not the current ETag: read the resource again.",
