@@ -39,6 +39,8 @@ class GatewaySettings(PlatformSettings):
         "the public door never serves them; off without it.",
     )
     metrics_host: str | None = Field(None, description="Address the metrics port listens on (default: host).")
+    api_contact_email: str | None = Field(None, description="The API's contact address in the OpenAPI document.")
+    api_contact_url: str | None = Field(None, description="The API's contact page in the OpenAPI document.")
     roles_url: str = Field("http://127.0.0.1:8001", description="Base URL of the roles service.")
     budget_url: str = Field("http://127.0.0.1:8002", description="Base URL of the budget service.")
     evaluation_url: str = Field("http://127.0.0.1:8003", description="Base URL of the evaluation service.")
@@ -117,6 +119,11 @@ class GatewaySettings(PlatformSettings):
                 if key.get_secret_value() == DEV_TOKEN_KEY or len(key.get_secret_value()) < 32:
                     raise ValueError(f"token key {kid} is the development key or shorter than 32 characters")
         return self
+
+    def api_contact(self) -> dict[str, str]:
+        """What the environment gives the OpenAPI document's contact: an address and a page, where set."""
+        given = {"email": self.api_contact_email, "url": self.api_contact_url}
+        return {key: value for key, value in given.items() if value}
 
     def upstream_urls(self) -> dict[str, str]:
         return {"roles": self.roles_url, "budget": self.budget_url, "evaluation": self.evaluation_url}

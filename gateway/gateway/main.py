@@ -286,7 +286,7 @@ class Gateway:
         for name, response in zip(names, responses, strict=True):
             response.raise_for_status()
             documents[name] = response.json()
-        self._openapi = merge_documents(documents, version=VERSION)
+        self._openapi = merge_documents(documents, version=VERSION, contact=self.settings.api_contact())
         self._openapi_at = now
         return self._openapi
 

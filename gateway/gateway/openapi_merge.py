@@ -46,7 +46,9 @@ client can rely on, is documented on the operation. A client whose kind is rate-
 its limit on every answer (`RateLimit-Policy`, `RateLimit`) and gets 429 with `Retry-After` past it.
 """
 
-CONTACT = {"name": "ARRS platform team", "email": "arrs-platform@example.nhs.uk"}
+CONTACT = {"name": "ARRS platform team"}
+"""The document's contact: the team's name, with the address an environment gives it
+(``GATEWAY_API_CONTACT_EMAIL``, ``GATEWAY_API_CONTACT_URL``)."""
 LICENSE = {"name": "Open Government Licence v3.0", "identifier": "OGL-UK-3.0"}
 SERVERS = [
     {"url": "/", "description": "This gateway (the only public door)."},
@@ -160,7 +162,9 @@ _BEFORE_LIMITS = {"401", "413", "431"}
 _BEFORE_LIMITS_RESPONSES = {"Unauthenticated", "PayloadTooLarge", "RequestHeaderFieldsTooLarge"}
 
 
-def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str) -> dict[str, Any]:
+def merge_documents(
+    documents: Mapping[str, dict[str, Any]], *, version: str, contact: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Merge ``{service: openapi document}`` into one public document; ``"gateway"`` names the
     gateway's own, every other document is a service's that the gateway proxies."""
     merged: dict[str, Any] = {
@@ -169,7 +173,7 @@ def merge_documents(documents: Mapping[str, dict[str, Any]], *, version: str) ->
             "title": "ARRS platform API",
             "version": version,
             "description": GATEWAY_DESCRIPTION,
-            "contact": dict(CONTACT),
+            "contact": {**CONTACT, **(contact or {})},
             "license": dict(LICENSE),
         },
         "servers": copy.deepcopy(SERVERS),

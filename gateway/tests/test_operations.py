@@ -116,3 +116,18 @@ async def test_a_rate_limit_refusal_is_counted_by_client_kind(
     await app.aclose()
     assert statuses == [200, 429, 429]
     assert sample("arrs_gateway_rate_limited_total", kind="admin", reason="rate-limit") == before + 2
+
+
+def test_the_documents_contact_is_the_environments() -> None:
+    from gateway.openapi_merge import merge_documents
+
+    settings = GatewaySettings(api_contact_email="api@icb.example.org", api_contact_url="https://icb.example.org/api")
+    info = merge_documents({}, version="1", contact=settings.api_contact())["info"]
+    assert info["contact"] == {
+        "name": "ARRS platform team",
+        "email": "api@icb.example.org",
+        "url": "https://icb.example.org/api",
+    }
+    assert merge_documents({}, version="1", contact=GatewaySettings().api_contact())["info"]["contact"] == {
+        "name": "ARRS platform team"
+    }
