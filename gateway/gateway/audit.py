@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio.to_thread
 
 from arrs_kit.db import Database
@@ -9,6 +11,9 @@ from arrs_kit.principal import Principal
 from gateway import repository
 from gateway.clock import now_utc
 from gateway.models import AuditEvent
+from gateway.telemetry import AUDIT_FAILURES
+
+log = logging.getLogger("arrs.audit")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -52,4 +57,9 @@ class AuditLog:
             status=status,
             outcome=outcome_of(status),
         )
-        await anyio.to_thread.run_sync(self._insert, event)
+        try:
+            await anyio.to_thread.run_sync(self._insert, event)
+        except Exception:
+            # The database refused it: the log keeps the whole event, and the failure is counted.
+            AUDIT_FAILURES.inc()
+            log.exception("audit event not recorded", extra={"audit_event": event.model_dump(mode="json")})

@@ -55,6 +55,9 @@ class GatewaySettings(PlatformSettings):
         description="Longest wait for the answer to a bulk upload (/v1/workload, /v1/list-sizes), which merges "
         "after its last byte: then 504.",
     )
+    readiness_timeout_s: float = Field(
+        1.0, gt=0, description="Longest wait for each check of /readyz (an upstream, the database): then not ready."
+    )
     upstream_max_connections: int = Field(100, ge=1, description="Pooled connections per upstream.")
     openapi_cache_s: float = Field(30.0, ge=0, description="How long the merged OpenAPI document is reused.")
     max_buffered_body_bytes: int = Field(

@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from urllib.parse import unquote
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from arrs_kit.problems import PROBLEM_MEDIA_TYPE, problem_body
 
@@ -99,3 +99,23 @@ async def refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
         }
     )
     await send({"type": "websocket.http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def limited_receive(receive: Receive, limit: int) -> Receive:
+    """A receive that refuses to deliver more than ``limit`` body bytes (for bodies without a length)."""
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+        return message
+
+    return limited

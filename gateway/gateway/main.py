@@ -9,30 +9,32 @@ the gateway's own endpoints are an ordinary FastAPI app behind it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from prometheus_client import start_http_server
 from starlette.types import Message, Receive, Scope, Send
 
 from arrs_kit.db import Database
 from arrs_kit.logs import configure_logging
+from arrs_kit.metrics import POOLS
 from arrs_kit.middleware import RequestContextMiddleware
 from arrs_kit.openapi import install_openapi
 from arrs_kit.principal import Principal
 from arrs_kit.problems import install_problem_handlers, problem_response
 from arrs_kit.tracing import AsyncTracingTransport, TracingMiddleware, tracing_for
+from arrs_kit.unavailable import DATABASE_ERRORS, database_state, install_database_handlers
 from gateway.audit import WRITE_METHODS, AuditLog
 from gateway.config import GatewaySettings
-from gateway.edge import TrustedProxies, has_dot_segment, header_limits, refuse_websocket
+from gateway.edge import BodyTooLarge, TrustedProxies, has_dot_segment, header_limits, limited_receive, refuse_websocket
+from gateway.health import readiness, readiness_answer, serve_metrics
 from gateway.identity.authenticator import WWW_AUTHENTICATE, Authenticator, AuthFailure
 from gateway.identity.clients import ClientDirectory
 from gateway.identity.signer import Signer
@@ -49,26 +51,7 @@ from gateway.scorecard_routes import router as scorecard_router
 from gateway.telemetry import REFUSED, route_label
 
 VERSION = "1.0.0"
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-def _limited_receive(receive: Receive, limit: int) -> Receive:
-    """A receive that refuses to deliver more than ``limit`` body bytes (for bodies without a length)."""
-    seen = 0
-
-    async def limited() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge
-        return message
-
-    return limited
+log = logging.getLogger("arrs.gateway")
 
 
 class Gateway:
@@ -85,6 +68,7 @@ class Gateway:
             configure_logging(settings.log_level)
         self.settings = settings
         self.db = Database(settings.database_url)
+        POOLS.watch("gateway", self.db.engine)
         self.directory = ClientDirectory(self.db, cache_s=settings.credential_cache_s)
         self.throttle = FailureThrottle(settings.auth_failures_allowed, settings.auth_failures_per_source)
         self.issuer = TokenIssuer(
@@ -205,7 +189,21 @@ class Gateway:
             )
             return
         if path not in PUBLIC_PATHS:  # the token endpoint authenticates the client itself
-            result = await self.auth.authenticate(scope["headers"], state["source"])
+            try:
+                result = await self.auth.authenticate(scope["headers"], state["source"])
+            except DATABASE_ERRORS as exc:
+                if database_state(exc) is None:
+                    raise
+                log.warning("gateway database unavailable", extra={"error": type(exc).__name__})
+                await send_problem(
+                    send,
+                    503,
+                    "gateway-database-unavailable",
+                    "The gateway could not look up the client's credentials; retry shortly.",
+                    path,
+                    [(b"retry-after", b"2")],
+                )
+                return
             if isinstance(result, AuthFailure):
                 await self._refuse(send, result, path)
                 return
@@ -217,7 +215,7 @@ class Gateway:
         if length is not None and length.isdigit() and int(length) > limit:
             await self._too_large(send, path)
             return
-        receive = _limited_receive(receive, limit)
+        receive = limited_receive(receive, limit)
         if path in PUBLIC_PATHS:
             await self.api(scope, receive, send)
             return
@@ -291,31 +289,10 @@ class Gateway:
         return self._openapi
 
     def serve_metrics(self) -> WSGIServer | None:
-        """The metrics port, when configured: a thread of its own, so a scrape never waits on the proxy."""
-        port = self.settings.metrics_port
-        if port is None:
-            return None
-        server, _thread = start_http_server(port, addr=self.settings.metrics_host or self.settings.host)
-        return server
+        return serve_metrics(self.settings)
 
     async def readiness(self) -> dict[str, str]:
-        async def check(name: str) -> str:
-            try:
-                response = await self.clients[name].get("/readyz")
-            except httpx.HTTPError as exc:
-                return f"unreachable ({type(exc).__name__})"
-            return "ready" if response.status_code == 200 else f"not ready ({response.status_code})"
-
-        async def own_database() -> str:
-            try:
-                await anyio.to_thread.run_sync(self.db.ping)
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                return f"unreachable ({type(exc).__name__})"
-            return "ready"
-
-        names = list(self.clients)
-        results = await asyncio.gather(*(check(n) for n in names), own_database())
-        return dict(zip([*names, "gateway_database"], results, strict=True))
+        return await readiness(self.clients, self.db, self.settings.readiness_timeout_s)
 
     async def aclose(self) -> None:
         for client in self.clients.values():
@@ -359,6 +336,7 @@ class Gateway:
         api.state.db = self.db
         api.state.settings = self.settings
         install_problem_handlers(api)
+        install_database_handlers(api)
         api.include_router(own_router)
         api.include_router(scorecard_router)
 
@@ -388,17 +366,9 @@ class Gateway:
 
             Each upstream's state is in the body; with some down the status is `degraded` (still 200: a
             service that is down answers 503 on its own routes only). 503 when the gateway's database
-            is unreachable or no upstream is ready."""
-            upstreams = await gateway.readiness()
-            own = upstreams["gateway_database"]
-            services = {name: state for name, state in upstreams.items() if name != "gateway_database"}
-            if own == "ready" and any(state == "ready" for state in services.values()):
-                status = "ready" if all(state == "ready" for state in services.values()) else "degraded"
-                return JSONResponse({"status": status, "upstreams": upstreams})
-            down = ", ".join(f"{n}: {s}" for n, s in upstreams.items() if s != "ready")
-            return problem_response(
-                status=503, code="not-ready", detail=f"Not ready: {down}", extra={"upstreams": upstreams}
-            )
+            is unreachable or no upstream is ready. Each check waits at most
+            `GATEWAY_READINESS_TIMEOUT_S`."""
+            return readiness_answer(await gateway.readiness())
 
         @api.get("/openapi.json", include_in_schema=False)
         async def openapi() -> JSONResponse:

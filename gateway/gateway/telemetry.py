@@ -30,6 +30,12 @@ REFUSED = counter(
     ("kind", "reason"),
 )
 
+AUDIT_FAILURES = counter(
+    "arrs_gateway_audit_failures",
+    "State changes whose audit row could not be written (the log holds the event).",
+    (),
+)
+
 
 def route_label(path: str) -> str:
     """``/v1/<resource>`` for a routed path (with ``/…`` when it goes deeper), else ``unmatched``."""

@@ -70,10 +70,16 @@ async def test_metrics_are_served_on_their_own_port_never_on_the_public_one(
     )
     server = app.serve_metrics()
     assert server is not None
+    proxied = {"service": "gateway", "route": "/v1/posts/…", "method": "GET", "status": "200"}
+    requests_before = sample("arrs_http_requests_total", **proxied)
+    upstream_before = sample("arrs_gateway_upstream_duration_seconds_count", upstream="budget", status="200")
+    unmatched_before = sample(
+        "arrs_http_requests_total", service="gateway", route="unmatched", method="GET", status="404"
+    )
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-            for _ in range(2):
-                assert (await client.get("/v1/posts/12", headers=ADMIN_KEY)).status_code == 200
+            for post in (12, 13):
+                assert (await client.get(f"/v1/posts/{post}", headers=ADMIN_KEY)).status_code == 200
             public = await client.get("/metrics")
             through = await client.get("/v1/metrics", headers=ADMIN_KEY)
         async with httpx.AsyncClient(timeout=5) as scraper:
@@ -83,22 +89,16 @@ async def test_metrics_are_served_on_their_own_port_never_on_the_public_one(
         server.server_close()
         await app.aclose()
     assert public.status_code == 404 and through.status_code == 404
-    assert scraped.status_code == 200
-    lines = scraped.text.splitlines()
-    # A proxied request is counted under its resource, whatever its id; upstream latency by status.
-    assert any(
-        line.startswith("arrs_http_requests_total{")
-        and 'route="/v1/posts/…"' in line
-        and 'service="gateway"' in line
-        and 'status="200"' in line
-        for line in lines
+    assert scraped.status_code == 200 and "arrs_http_requests_total{" in scraped.text
+    # Two proxied requests, one series whatever their ids; each upstream call timed by its status.
+    assert sample("arrs_http_requests_total", **proxied) == requests_before + 2
+    assert not any('route="/v1/posts/12"' in line for line in scraped.text.splitlines())
+    upstream_after = sample("arrs_gateway_upstream_duration_seconds_count", upstream="budget", status="200")
+    assert upstream_after == upstream_before + 2
+    unmatched_after = sample(
+        "arrs_http_requests_total", service="gateway", route="unmatched", method="GET", status="404"
     )
-    assert not any('route="/v1/posts/12"' in line for line in lines)
-    assert any(
-        line.startswith('arrs_gateway_upstream_duration_seconds_count{status="200",upstream="budget"}')
-        for line in lines
-    )
-    assert any(line.startswith("arrs_http_requests_total{") and 'route="unmatched"' in line for line in lines)
+    assert unmatched_after == unmatched_before + 2
 
 
 async def test_a_rate_limit_refusal_is_counted_by_client_kind(
@@ -131,3 +131,23 @@ def test_the_documents_contact_is_the_environments() -> None:
     assert merge_documents({}, version="1", contact=GatewaySettings().api_contact())["info"]["contact"] == {
         "name": "ARRS platform team"
     }
+
+
+async def test_the_gateways_own_database_down_is_a_503_and_an_audit_row_is_never_a_crash(
+    echo_upstream: ASGIApp,
+) -> None:
+    echo = httpx.ASGITransport(app=echo_upstream)
+    settings = GatewaySettings(database_url=f"postgresql://postgres@127.0.0.1:{closed_port()}/gateway")
+    app = create_app(settings, transports={"roles": echo, "budget": echo, "evaluation": echo}, configure_logs=False)
+    failures = sample("arrs_gateway_audit_failures_total")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        looked_up = await client.get("/v1/posts", headers={"X-API-Key": "arrs_abc.def"})
+        written = await client.post("/v1/posts", json={}, headers=ADMIN_KEY)  # the admin key needs no lookup
+        ready = await client.get("/readyz")
+    await app.aclose()
+    assert looked_up.status_code == 503, looked_up.text
+    assert looked_up.json()["type"] == "/problems/gateway-database-unavailable"
+    assert looked_up.headers["retry-after"] == "2"
+    assert written.status_code == 200  # answered; its audit row could not be written, and that is counted
+    assert sample("arrs_gateway_audit_failures_total") == failures + 1
+    assert ready.status_code == 503 and ready.json()["upstreams"]["gateway_database"].startswith("unreachable")

@@ -84,6 +84,9 @@ def _prepare_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
 
+CONNECT_TIMEOUT_S = 3
+"""Seconds a new PostgreSQL connection may take (libpq's ``connect_timeout``): then the request is a 503."""
+
 PING_AFTER_IDLE_S = 5.0
 """A pooled PostgreSQL connection idle longer than this is pinged before it is handed out."""
 
@@ -126,7 +129,14 @@ def make_engine(
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _prepare_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+    # A server that stops answering (not refusing) fails a new connection after CONNECT_TIMEOUT_S, not never.
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
     _ping_when_idle(engine, ping_after_idle_s)
     return engine
 

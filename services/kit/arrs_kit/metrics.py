@@ -46,10 +46,17 @@ def counter(name: str, documentation: str, labels: tuple[str, ...]) -> Counter:
 
 
 _series: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """The method as a label: any other token a client sends (PROPFIND, M-SEARCH…) is ``OTHER``."""
+    return method if method in METHODS else "OTHER"
 
 
 def observe_request(service: str, route: str, method: str, status: int, seconds: float) -> None:
     """Count one answered request and its latency (the series' children are kept: a lookup per request)."""
+    method = method_label(method)
     key = (service, route, method, status)
     children = _series.get(key)
     if children is None:
@@ -82,14 +89,29 @@ def count_on_commit(session: Session, metric: Counter, amount: float = 1.0, **la
 
 @event.listens_for(Session, "after_commit")
 def _counted(session: Session) -> None:
+    session.info.pop(_MARKS, None)
     for metric, labels, amount in session.info.pop(_PENDING, ()):
         (metric.labels(**labels) if labels else metric).inc(amount)
 
 
+_MARKS = "arrs_metrics_savepoints"
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _marked(session: Session, transaction: Any) -> None:
+    if transaction.nested:  # a savepoint: what was pending before it survives its rollback
+        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(_PENDING, ()))
+
+
 @event.listens_for(Session, "after_soft_rollback")
-def _dropped(session: Session, _previous: Any) -> None:
-    if not session.in_transaction():  # the outermost transaction rolled back (a savepoint's keeps them)
+def _dropped(session: Session, previous: Any) -> None:
+    if not session.in_transaction():  # the outermost transaction rolled back: nothing of it counts
         session.info.pop(_PENDING, None)
+        session.info.pop(_MARKS, None)
+        return
+    mark = session.info.get(_MARKS, {}).pop(id(previous), None)
+    if mark is not None and _PENDING in session.info:  # a savepoint rolled back: drop what it counted
+        del session.info[_PENDING][mark:]
 
 
 class PoolCollector(Collector):
@@ -109,13 +131,20 @@ class PoolCollector(Collector):
             "Connections open beyond the pool's size (negative: not yet opened).",
             labels=["service"],
         )
+        capacity = GaugeMetricFamily(
+            "arrs_db_pool_capacity",
+            "Most connections the pool opens (its size plus its overflow): at it, a request waits for one.",
+            labels=["service"],
+        )
         for service, engine in list(self._pools.items()):
             pool = engine.pool
             for family, reading in ((size, "size"), (out, "checkedout"), (over, "overflow")):
                 read = getattr(pool, reading, None)
                 if callable(read):
                     family.add_metric([service], float(read()))
-        yield from (size, out, over)
+            if callable(getattr(pool, "size", None)):
+                capacity.add_metric([service], float(pool.size() + max(getattr(pool, "_max_overflow", 0), 0)))
+        yield from (size, out, over, capacity)
 
 
 POOLS = PoolCollector()

@@ -66,6 +66,8 @@ class PlatformSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_defaults_in_production(self) -> PlatformSettings:
+        if any(not accepted.get_secret_value() for accepted in self.gateway_secrets_accepted):
+            raise ValueError("ARRS_GATEWAY_SECRETS_ACCEPTED may not hold an empty secret")
         if self.env == "production":
             if self.gateway_secret.get_secret_value() == DEV_GATEWAY_SECRET:
                 raise ValueError(

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arrs_kit.metrics import route_of
+from arrs_kit.metrics import method_label, route_of
 
 
 class Tracing:
@@ -96,7 +96,7 @@ class TracingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
+        method = method_label(scope["method"])
         state = scope.setdefault("state", {})
         attributes: dict[str, Any] = {"http.request.method": method, "url.path": scope["path"]}
         if state.get("request_id"):

@@ -41,7 +41,7 @@ def read_thing(thing_id: int, session: ReadSessionDep) -> dict[str, int]:
     return {"id": thing_id, "one": int(session.execute(text("SELECT 1")).scalar_one())}
 
 
-def make_app(database_url: str, tracing: Tracing | None = None) -> httpx.AsyncClient:
+def make_app(database_url: str, tracing: Tracing | None = None, *, raise_errors: bool = True) -> httpx.AsyncClient:
     app = create_service_app(
         name="kit-test",
         title="t",
@@ -52,7 +52,8 @@ def make_app(database_url: str, tracing: Tracing | None = None) -> httpx.AsyncCl
         configure_logs=False,
         tracing=tracing,
     )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kit")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_errors)
+    return httpx.AsyncClient(transport=transport, base_url="http://kit")
 
 
 async def test_requests_are_counted_by_route_template_method_and_status(tmp_path: Path) -> None:
@@ -63,6 +64,9 @@ async def test_requests_are_counted_by_route_template_method_and_status(tmp_path
         for thing in (1, 2, 3):
             assert (await client.get(f"/v1/things/{thing}")).status_code == 200
         assert (await client.get("/v1/things/not-a-number")).status_code == 422
+        other_before = sample("arrs_http_requests_total", **{**labels, "method": "OTHER"}, status="405")
+        assert (await client.request("PROPFIND", "/v1/things/1")).status_code == 405
+        assert sample("arrs_http_requests_total", **{**labels, "method": "OTHER"}, status="405") == other_before + 1
         scraped = await client.get("/metrics")
     assert sample("arrs_http_requests_total", **labels, status="200") == ok_before + 3
     assert sample("arrs_http_requests_total", **labels, status="422") == bad_before + 1
@@ -73,6 +77,7 @@ async def test_requests_are_counted_by_route_template_method_and_status(tmp_path
     assert 'route="/v1/things/{thing_id}"' in body and 'route="/v1/things/1"' not in body
     assert 'arrs_db_pool_checked_out{service="kit-test"} 0.0' in body
     assert 'arrs_db_pool_size{service="kit-test"}' in body
+    assert 'arrs_db_pool_capacity{service="kit-test"} 15.0' in body  # SQLAlchemy's default: 5 + 10 overflow
 
 
 def test_a_count_waits_for_its_commit_and_a_rollback_drops_it(tmp_path: Path) -> None:
@@ -91,9 +96,18 @@ def test_a_count_waits_for_its_commit_and_a_rollback_drops_it(tmp_path: Path) ->
             session.rollback()
             session.execute(text("INSERT INTO t VALUES (2)"))
             session.commit()  # a later commit of the same session does not revive a rolled-back count
+        with db.writer() as session:
+            count_on_commit(session, metric, outcome="kept")
+            savepoint = session.begin_nested()
+            count_on_commit(session, metric, outcome="dropped")
+            savepoint.rollback()  # a savepoint rolled back drops what it counted, not what came before
+            kept = session.begin_nested()
+            count_on_commit(session, metric, outcome="kept")
+            kept.commit()
+            session.commit()
     finally:
         db.dispose()
-    assert sample("arrs_kit_test_commits_total", outcome="kept") == 3
+    assert sample("arrs_kit_test_commits_total", outcome="kept") == 5
     assert sample("arrs_kit_test_commits_total", outcome="dropped") == 0
 
 
@@ -189,6 +203,16 @@ def test_a_read_that_never_arrived_is_tried_again_a_bounded_number_of_times() ->
     ):
         client.get("/v1/x")
     assert calls == ["GET"]  # it may have arrived: its single-use signature would be refused a second time
+    for error in (httpx.RemoteProtocolError, httpx.ConnectTimeout):
+        calls.clear()
+        with (
+            internal_client(
+                "http://o", peer="o", timeout=1, transport=httpx.MockTransport(failing(1, error, calls))
+            ) as client,
+            pytest.raises(error),
+        ):
+            client.get("/v1/x")
+        assert calls == ["GET"]  # broken after sending, or a whole timeout spent: not tried again
 
 
 def test_an_answer_is_never_retried_even_a_503() -> None:
@@ -245,3 +269,34 @@ def test_without_an_endpoint_tracing_installs_nothing(tmp_path: Path) -> None:
     )
     assert traced.state.tracing is not None
     assert TracingMiddleware in [getattr(m, "cls", None) for m in traced.user_middleware]
+
+
+@router.get("/v1/missing")
+def read_missing(session: ReadSessionDep) -> dict[str, int]:
+    return {"n": int(session.execute(text("SELECT count(*) FROM no_such_table")).scalar_one())}
+
+
+def test_only_the_databases_state_is_a_503_a_bug_stays_a_500() -> None:
+    from psycopg import errors as pg
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from arrs_kit.unavailable import database_state
+
+    def wrapped(orig: Exception) -> OperationalError:
+        return OperationalError("SELECT 1", {}, orig)
+
+    assert database_state(PoolTimeout("QueuePool limit reached")) == "unavailable"
+    assert database_state(wrapped(pg.AdminShutdown("terminating connection"))) == "unavailable"
+    assert database_state(wrapped(pg.TooManyConnections("too many clients"))) == "unavailable"
+    assert database_state(wrapped(pg.SerializationFailure("could not serialize"))) == "conflict"
+    assert database_state(wrapped(pg.DeadlockDetected("deadlock"))) == "conflict"
+    assert database_state(wrapped(pg.UndefinedTable("relation does not exist"))) is None
+    assert database_state(ValueError("not a database error")) is None
+
+
+async def test_a_missing_table_is_a_500_not_an_outage(tmp_path: Path) -> None:
+    async with make_app(f"sqlite:///{tmp_path / 'm.db'}", raise_errors=False) as client:
+        response = await client.get("/v1/missing")
+    assert response.status_code == 500
+    assert response.json()["type"].endswith("/internal-error")
