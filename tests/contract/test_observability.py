@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from arrs_kit.processes import free_port, poll
-from tests.contract.test_processes import wait_ready
+from tests.contract.test_processes import PHARMACIST_POST, REGISTER, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -124,29 +124,11 @@ def test_one_request_is_one_trace_across_the_platform_and_every_app_is_scraped(
     base = f"http://127.0.0.1:{ports['GATEWAY']}"
     try:
         wait_ready(f"{base}/readyz", process)
-        for path, body in (
-            ("/v1/icbs", {"code": "QHM", "name": "North East and North Cumbria"}),
-            ("/v1/pcns", {"code": "U12345", "name": "Riverside", "icb_code": "QHM", "practice_codes": ["A81001"],
-                          "list_size": 20_000}),
-        ):  # fmt: skip
+        for path, body in REGISTER:
             assert httpx.post(f"{base}{path}", json=body, headers=ADMIN, timeout=10).status_code == 201
-        post = {
-            "pcn_code": "U12345",
-            "role_code": "clinical_pharmacist",
-            "afc_band": "7",
-            "geography": "national",
-            "hours_per_week": "37.5",
-            "start_date": "2024-04-01",
-            "employment_model": "pcn_lead_practice",
-            "employer_code": "A81001",
-            "practice_codes": ["A81001"],
-            "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-            "baseline": False,
-            "display_name": "Pharmacist",
-        }
         created = httpx.post(
             f"{base}/v1/posts",
-            json=post,
+            json=PHARMACIST_POST,
             headers={**ADMIN, "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01", "X-Correlation-ID": "follow-me"},
             timeout=10,
         )

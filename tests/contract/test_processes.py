@@ -42,39 +42,39 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90
     pytest.fail(f"{url} was not ready within {timeout_s} s")
 
 
+REGISTER: list[tuple[str, dict[str, Any]]] = [
+    ("/v1/icbs", {"code": "QHM", "name": "North East and North Cumbria"}),
+    (
+        "/v1/pcns",
+        {"code": "U12345", "name": "Riverside", "icb_code": "QHM", "practice_codes": ["A81001"], "list_size": 20_000},
+    ),
+]
+"""An ICB and a PCN with one practice, from an empty register."""
+
+PHARMACIST_POST: dict[str, Any] = {
+    "pcn_code": "U12345",
+    "role_code": "clinical_pharmacist",
+    "afc_band": "7",
+    "geography": "national",
+    "hours_per_week": "37.5",
+    "start_date": "2024-04-01",
+    "employment_model": "pcn_lead_practice",
+    "employer_code": "A81001",
+    "practice_codes": ["A81001"],
+    "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
+    "baseline": False,
+    "display_name": "Pharmacist",
+}
+"""A full-time clinical pharmacist of that PCN since April 2024."""
+
+
 def claim_preview(base: str) -> dict[str, Any]:
     """A clinical pharmacist's October 2024 claim previewed through the gateway, from an empty register."""
     admin = {"X-API-Key": "dev-admin-key"}
     steps: list[tuple[str, dict[str, Any]]] = [
-        ("/v1/icbs", {"code": "QHM", "name": "North East and North Cumbria"}),
-        (
-            "/v1/pcns",
-            {
-                "code": "U12345",
-                "name": "Riverside",
-                "icb_code": "QHM",
-                "practice_codes": ["A81001"],
-                "list_size": 20_000,
-            },
-        ),
+        *REGISTER,
         ("/v1/pcns/U12345/budgets/2024-25/allocations", {"pot": "arrs", "amount_pence": 1_000_000, "reason": "r"}),
-        (
-            "/v1/posts",
-            {
-                "pcn_code": "U12345",
-                "role_code": "clinical_pharmacist",
-                "afc_band": "7",
-                "geography": "national",
-                "hours_per_week": "37.5",
-                "start_date": "2024-04-01",
-                "employment_model": "pcn_lead_practice",
-                "employer_code": "A81001",
-                "practice_codes": ["A81001"],
-                "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-                "baseline": False,
-                "display_name": "Pharmacist",
-            },
-        ),
+        ("/v1/posts", PHARMACIST_POST),
     ]
     for path, body in steps:
         response = httpx.post(f"{base}{path}", json=body, headers=admin, timeout=10)
