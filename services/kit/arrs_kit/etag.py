@@ -96,6 +96,11 @@ def body_etag(
     return f'"{digest.hexdigest()[:32]}"'
 
 
+def response_etag(response: Response) -> str:
+    """The strong tag :func:`conditional` gives ``response`` (for a caller that keeps the answer)."""
+    return body_etag(bytes(response.body), _representation_headers(response))
+
+
 def _representation_headers(response: Response) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, value in response.raw_headers if name.lower() != b"content-length"]
 

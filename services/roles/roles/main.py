@@ -9,6 +9,7 @@ from roles.access import KINDS
 from roles.config import RolesSettings
 from roles.models import idempotency_keys
 from roles.routers import router
+from roles.snapshot import Catalogue
 
 TAGS = [
     {
@@ -20,19 +21,22 @@ TAGS = [
 
 
 def create_app(settings: RolesSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
-    return create_service_app(
+    settings = settings or RolesSettings()
+    app = create_service_app(
         name="roles",
         title="ARRS roles service",
         description="The role catalogue: roles, effective-dated maximum reimbursement rates, funding shares, caps, "
         "supervision rules and job-plan templates.",
         version="1.0.0",
-        settings=settings or RolesSettings(),
+        settings=settings,
         routers=[router],
         tags=TAGS,
         configure_logs=configure_logs,
         principal_kinds=KINDS,
         idempotency=idempotency_keys,
     )
+    app.state.catalogue = Catalogue(app.state.db.engine, check_s=settings.catalogue_check_s)
+    return app
 
 
 def app() -> FastAPI:

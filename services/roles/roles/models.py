@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -29,6 +29,15 @@ class RolesBase(SQLModel, registry=registry()):
 
 metadata = RolesBase.metadata
 idempotency_keys = idempotency_table(metadata)
+
+catalogue_version = Table(
+    "catalogue_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="catalogue_version_one_row"),
+)
+"""One row: a stamp every change of a catalogue table moves (database triggers, migration 0005)."""
 
 
 def _ts() -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ from arrs_kit.principal import Principal
 from arrs_kit.problems import Unprocessable
 from roles import repository as repo
 from roles import rules
-from roles.calendar import financial_year, today_in_england
+from roles.calendar import financial_year
 from roles.errors import (
     FundingShareConflict,
     InvalidRoleDates,
@@ -38,7 +37,6 @@ from roles.schemas import (
     JobPlanTemplatePublic,
     JobPlanTemplateUpsert,
     KpiSuggestion,
-    RateInForce,
     RatePeriodCreate,
     RatePeriodPublic,
     RoleCreate,
@@ -245,53 +243,6 @@ def _check_band(role_code: str, current: Sequence[RatePeriod], afc_band: str | N
         raise RateBandMismatch(f"{role_code} is paid by AfC band: give the period's afc_band.")
     if not banded and afc_band is not None:
         raise RateBandMismatch(f"{role_code} is not paid by AfC band: leave afc_band out.")
-
-
-def rate_day(*, on: date | None, month: str | None) -> date:
-    """The day whose rates are asked for: ``on``, the 1st of ``month``, or today in England."""
-    if on is not None and month is not None:
-        raise Unprocessable("Give either on (a day) or month (a claim month), not both.")
-    if month is not None:
-        year, number = (int(part) for part in month.split("-"))
-        return rules.claim_month_day(year, number)
-    return on or today_in_england()
-
-
-def rates_on(
-    *, session: Session, on: date, geography: str | None, cursor: str | None, limit: int
-) -> tuple[list[RateInForce], str | None]:
-    """The rate in force on ``on`` for every role (and geography) that has one."""
-    names = repo.role_names(session)
-    by_role = repo.periods_by_role(session)
-    geographies = [geography] if geography else list(rules.GEOGRAPHIES)
-    rows: list[RateInForce] = []
-    for role_code in sorted(by_role):
-        for geo, band in itertools.product(geographies, rules.bands_of(by_role[role_code])):
-            in_force = rules.rate_in_force(by_role[role_code], geo, on, band)
-            if in_force is None or in_force.id is None:
-                continue
-            rows.append(
-                RateInForce(
-                    role_code=role_code,
-                    role_name=names[role_code],
-                    geography=geo,
-                    afc_band=band,
-                    effective_from=in_force.effective_from,
-                    annual_max_pence=in_force.annual_max_pence,
-                    provenance=in_force.provenance,
-                    rate_period_id=in_force.id,
-                )
-            )
-    rows.sort(key=_rate_position)
-    after = decode_cursor(cursor, str, str)
-    if after is not None:
-        rows = [r for r in rows if _rate_position(r) > after]
-    return list(next_cursor_for(rows, limit, _rate_position))  # type: ignore[return-value]
-
-
-def _rate_position(rate: RateInForce) -> tuple[str, str]:
-    """A rate's place in the list, as its cursor holds it: role, then geography and band in one."""
-    return rate.role_code, f"{rate.geography}/{rate.afc_band or ''}"
 
 
 def add_funding_share(

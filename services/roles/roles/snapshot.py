@@ -1,0 +1,152 @@
+"""The catalogue's rates in memory: an immutable snapshot per catalogue version, and the answers made
+from it serialised once.
+
+A catalogue is a few hundred rows that change a few times a year and are read on every claim and by
+every dashboard. Reading them through the ORM on each request cost the most of a rates read's CPU, so
+a replica keeps them as plain frozen objects, read with one Core query per version.
+
+Freshness: ``catalogue_version`` (migration 0005) is moved by database triggers on every change of a
+catalogue table. A replica reads that stamp at most every ``check_s`` seconds (``ROLES_CATALOGUE_CHECK_S``,
+default 1) and loads the snapshot again when it moved. A write committed through this replica makes its
+next read check at once; a change made through another replica (or by SQL) is served at most
+``check_s`` late.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, Table, event, select
+from starlette.responses import Response
+
+from arrs_kit.etag import response_etag
+from roles.models import RatePeriod, Role, catalogue_version
+
+ANSWERS_KEPT = 512
+"""Serialised answers kept per version (then the oldest half is dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A rate period as the rate lists need it (:class:`roles.rules.PeriodLike`)."""
+
+    id: int
+    role_code: str
+    geography: str
+    afc_band: str | None
+    effective_from: date
+    annual_max_pence: int
+    provenance: str
+    supersedes_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A read's answer as sent: its bytes, the headers that describe them, and its strong ETag."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    etag: str
+
+    def response(self) -> Response:
+        return Response(self.body, headers=dict(self.headers))
+
+
+def answer_of(response: Response) -> Answer:
+    """Keep ``response`` (its body and describing headers; its length is recomputed when it is sent)."""
+    headers = tuple(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in response.raw_headers
+        if name.lower() != b"content-length"
+    )
+    return Answer(bytes(response.body), headers, response_etag(response))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    names: Mapping[str, str]
+    periods: Mapping[str, tuple[Period, ...]]
+    _answers: dict[tuple[Any, ...], Answer] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def answer(self, key: tuple[Any, ...], build: Callable[[], Answer]) -> Answer:
+        """The answer for ``key`` in this version: built once, then the same bytes."""
+        kept = self._answers.get(key)
+        if kept is not None:
+            return kept
+        made = build()
+        with self._lock:
+            if len(self._answers) >= ANSWERS_KEPT:
+                for old in list(self._answers)[: ANSWERS_KEPT // 2]:
+                    del self._answers[old]
+            self._answers[key] = made
+        return made
+
+
+def _load(engine: Engine) -> Snapshot:
+    """The stamp first, then the rows: rows newer than their stamp are loaded again at the next check,
+    never served as older than they are."""
+    periods_table: Table = RatePeriod.__table__  # type: ignore[attr-defined]
+    roles_table: Table = Role.__table__  # type: ignore[attr-defined]
+    p = periods_table.c
+    columns = (p.id, p.role_code, p.geography, p.afc_band, p.effective_from, p.annual_max_pence, p.provenance,
+               p.supersedes_id)  # fmt: skip
+    with engine.connect() as conn:
+        version = int(conn.execute(select(catalogue_version.c.version)).scalar_one())
+        names = {str(code): str(name) for code, name in conn.execute(select(roles_table.c.code, roles_table.c.name))}
+        periods: dict[str, list[Period]] = {}
+        for row in conn.execute(select(*columns).order_by(p.role_code, p.id)):
+            periods.setdefault(row.role_code, []).append(Period(*row))
+    return Snapshot(version, names, {code: tuple(rows) for code, rows in periods.items()})
+
+
+class Catalogue:
+    """The snapshot a replica serves, kept fresh by the version stamp."""
+
+    def __init__(self, engine: Engine, *, check_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.check_s = check_s
+        self.clock = clock
+        self._snapshot: Snapshot | None = None
+        self._checked_at = float("-inf")
+        self._generation = 0  # moved by every commit: a check that began before one does not count
+        self._lock = threading.Lock()
+        # Any commit through this replica's engine may have changed the catalogue: check at the next read.
+        event.listen(engine, "commit", lambda _conn: self.invalidate())
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._checked_at = float("-inf")
+
+    def if_fresh(self) -> Snapshot | None:
+        """The snapshot when it was checked within ``check_s`` (no I/O), else None: call :meth:`current`."""
+        snapshot = self._snapshot
+        if snapshot is not None and self.clock() - self._checked_at < self.check_s:
+            return snapshot
+        return None
+
+    def current(self) -> Snapshot:
+        """The snapshot, its stamp checked (one indexed read) and reloaded if it moved. Blocking I/O."""
+        fresh = self.if_fresh()
+        if fresh is not None:
+            return fresh
+        with self._lock:
+            fresh = self.if_fresh()
+            if fresh is not None:
+                return fresh
+            checked_at, generation = self.clock(), self._generation
+            with self.engine.connect() as conn:
+                version = int(conn.execute(select(catalogue_version.c.version)).scalar_one())
+            snapshot = self._snapshot
+            if snapshot is None or snapshot.version != version:
+                snapshot = _load(self.engine)
+            self._snapshot = snapshot
+            if generation == self._generation:  # else a commit came meanwhile: check again next time
+                self._checked_at = checked_at
+            return snapshot
