@@ -6,6 +6,7 @@ from functools import partial
 
 import httpx
 import pytest
+import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -23,6 +24,10 @@ from gateway.config import GatewaySettings
 from gateway.main import create_app as create_gateway
 from roles.config import RolesSettings
 from roles.main import create_app as create_roles
+
+# NDJSON is text: generated strings go on the wire as they are (as text/csv does by default). Here, so
+# that every schemathesis module can send it, run alone or together.
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 
 SERVICES = ("roles", "budget", "evaluation")
 

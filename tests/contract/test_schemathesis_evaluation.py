@@ -34,9 +34,6 @@ SETTINGS = settings(
 )
 PRACTICE_SYSTEM = Principal(kind="practice_system", client_id="fuzz-practice", org_codes=("A81001",), name="feed")
 
-# NDJSON is text: generated strings go on the wire as they are (as text/csv does by default).
-schemathesis.serializer.alias("application/x-ndjson", "text/plain")
-
 
 @pytest.fixture
 def evaluation_app(database_factory: DatabaseFactory, backend: str) -> Iterator[FastAPI]:

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
-from arrs_kit.db import ReadSessionDep, WriteSessionDep
+from arrs_kit.db import WriteSessionDep
 from arrs_kit.etag import IfMatchHeader, conditional, conditional_responses
 from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
@@ -44,7 +44,7 @@ from roles.schemas import (
     SupervisionPublic,
     SupervisionUpsert,
 )
-from roles.snapshot import Answer, Catalogue, answer_of
+from roles.snapshot import Answer, answer_of, current_snapshot, kept_read
 
 router = APIRouter(prefix="/v1")
 
@@ -74,9 +74,8 @@ ROLE_ETAG = (
     response_model=RolePage,
     responses={**_list_read(), **problem_responses(403, 422)},
 )
-def list_roles(
+async def list_roles(
     request: Request,
-    session: ReadSessionDep,
     _principal: ReaderDep,
     claimable_on: Annotated[BoundedDate | None, Query(description="Only roles claimable on this day.")] = None,
     limit: LimitQuery = DEFAULT_LIMIT,
@@ -84,9 +83,14 @@ def list_roles(
     format: FormatQuery = None,
 ) -> RolePage | Response:
     """The role catalogue, ordered by code. Any client but a practice system may read it."""
-    items, next_cursor = service.list_roles(session=session, claimable_on=claimable_on, cursor=cursor, limit=limit)
-    page = page_or_csv(request, format, RolePage(data=items, next_cursor=next_cursor), filename="roles")
-    return conditional(request, page, vary=["Accept"])
+
+    def build(session: Session) -> Response:
+        items, next_cursor = service.list_roles(session=session, claimable_on=claimable_on, cursor=cursor, limit=limit)
+        return page_or_csv(request, format, RolePage(data=items, next_cursor=next_cursor), filename="roles")
+
+    key = ("roles", claimable_on, cursor, limit, wants_csv(request, format))
+    kept = await kept_read(request, key, build)
+    return conditional(request, kept.response(), etag=kept.etag, vary=["Accept"])
 
 
 @router.post(
@@ -113,11 +117,16 @@ def create_role(data: RoleCreate, session: WriteSessionDep, principal: AdminDep)
     response_model=RoleDetail,
     responses={**conditional_responses(etag_description=ROLE_ETAG), **problem_responses(403, 404)},
 )
-def get_role(role_code: RoleCodePath, request: Request, session: ReadSessionDep, _principal: ReaderDep) -> Response:
+async def get_role(role_code: RoleCodePath, request: Request, _principal: ReaderDep) -> Response:
     """One role with every rate period (current and superseded), funding shares, caps and supervision.
     Its ETag is the one an edit needs in `If-Match`; as `If-None-Match` it answers 304 while unchanged."""
-    content, etag = service.get_role(session=session, code=role_code)
-    return conditional(request, Response(content, media_type=JSON), etag=etag)
+
+    def build(session: Session) -> Response:
+        content, _etag = service.get_role(session=session, code=role_code)
+        return Response(content, media_type=JSON)
+
+    kept = await kept_read(request, ("role", role_code), build)
+    return conditional(request, kept.response(), etag=kept.etag)
 
 
 @router.patch(
@@ -221,13 +230,16 @@ def put_supervision(
     response_model=JobPlanTemplatePublic,
     responses={**conditional_responses(), **problem_responses(403, 404)},
 )
-def get_job_plan_template(
-    role_code: RoleCodePath, request: Request, session: ReadSessionDep, _principal: ReaderDep
-) -> Response:
+async def get_job_plan_template(role_code: RoleCodePath, request: Request, _principal: ReaderDep) -> Response:
     """Suggested purpose, responsibilities, outcome KPIs and supervision for a post in this role.
     A PCN copies it into a post's job plan and adapts it; it is a suggestion, not a rule."""
-    template = service.get_template(session=session, code=role_code)
-    return conditional(request, Response(template.model_dump_json(by_alias=True), media_type=JSON))
+
+    def build(session: Session) -> Response:
+        template = service.get_template(session=session, code=role_code)
+        return Response(template.model_dump_json(by_alias=True), media_type=JSON)
+
+    kept = await kept_read(request, ("template", role_code), build)
+    return conditional(request, kept.response(), etag=kept.etag)
 
 
 @router.put(
@@ -253,9 +265,8 @@ def put_job_plan_template(
     response_model=RateGapPage,
     responses={**_list_read(), **problem_responses(403, 422)},
 )
-def list_rate_gaps(
+async def list_rate_gaps(
     request: Request,
-    session: ReadSessionDep,
     _principal: ReaderDep,
     fy: Annotated[
         str, Query(min_length=7, max_length=7, description="Financial year `YYYY-YY`.", examples=["2024-25"])
@@ -272,11 +283,17 @@ def list_rate_gaps(
     rate in force on the 1st, per geography the role is paid in (the ARRS GP: `national`, `london`;
     every other role: `national`, `outer_london`, `inner_london`), by role, geography and month. A
     claim for such a month is refused `rate-not-published` until a rate period is loaded."""
-    items, next_cursor = gaps.rate_gaps(
-        session=session, fy=fy, geography=geography, role_code=role_code, cursor=cursor, limit=limit
-    )
-    page = RateGapPage(data=items, next_cursor=next_cursor, fy=fy)
-    return conditional(request, page_or_csv(request, format, page, filename=f"rate-gaps-{fy}"), vary=["Accept"])
+
+    def build(session: Session) -> Response:
+        items, next_cursor = gaps.rate_gaps(
+            session=session, fy=fy, geography=geography, role_code=role_code, cursor=cursor, limit=limit
+        )
+        page = RateGapPage(data=items, next_cursor=next_cursor, fy=fy)
+        return page_or_csv(request, format, page, filename=f"rate-gaps-{fy}")
+
+    key = ("gaps", fy, geography, role_code, cursor, limit, wants_csv(request, format))
+    kept = await kept_read(request, key, build)
+    return conditional(request, kept.response(), etag=kept.etag, vary=["Accept"])
 
 
 RATE_TABLE_EXAMPLE = (
@@ -367,10 +384,7 @@ async def list_rates(
     with `month=YYYY-MM`. Served from the replica's snapshot of the catalogue: a change made through
     another replica shows within `ROLES_CATALOGUE_CHECK_S` (1 s)."""
     day = rates.rate_day(on=on, month=month)
-    catalogue: Catalogue = request.app.state.catalogue
-    snapshot = catalogue.if_fresh()
-    if snapshot is None:  # its stamp is due a check: one query, off the event loop
-        snapshot = await run_in_threadpool(catalogue.current)
+    snapshot = await current_snapshot(request)
 
     def build() -> Answer:
         items, next_cursor = rates.rates_in_force(

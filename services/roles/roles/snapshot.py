@@ -1,9 +1,15 @@
-"""The catalogue's rates in memory: an immutable snapshot per catalogue version, and the answers made
-from it serialised once.
+"""The catalogue in memory: an immutable snapshot per catalogue version, and every read's answer
+serialised once per version.
 
 A catalogue is a few hundred rows that change a few times a year and are read on every claim and by
-every dashboard. Reading them through the ORM on each request cost the most of a rates read's CPU, so
-a replica keeps them as plain frozen objects, read with one Core query per version.
+every dashboard. Reading them through the ORM on each request cost the most of a read's CPU. So:
+
+- ``GET /v1/rates`` is computed from the snapshot's frozen rate periods (one Core query per version,
+  no ORM), and its answer kept;
+- the other catalogue reads (roles, a role, a template, the gaps) are built as before from a read
+  session the first time a version is asked for them, and their answers kept;
+- every later request of that version is answered from memory: no query, no thread hop. The ETag is
+  the kept bytes' own, as before.
 
 Freshness: ``catalogue_version`` (migration 0005) is moved by database triggers on every change of a
 catalogue table. A replica reads that stamp at most every ``check_s`` seconds (``ROLES_CATALOGUE_CHECK_S``,
@@ -22,6 +28,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine, Table, event, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 
 from arrs_kit.etag import response_etag
@@ -74,6 +83,9 @@ class Snapshot:
     periods: Mapping[str, tuple[Period, ...]]
     _answers: dict[tuple[Any, ...], Answer] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def kept(self, key: tuple[Any, ...]) -> Answer | None:
+        return self._answers.get(key)
 
     def answer(self, key: tuple[Any, ...], build: Callable[[], Answer]) -> Answer:
         """The answer for ``key`` in this version: built once, then the same bytes."""
@@ -150,3 +162,29 @@ class Catalogue:
             if generation == self._generation:  # else a commit came meanwhile: check again next time
                 self._checked_at = checked_at
             return snapshot
+
+
+async def current_snapshot(request: Request) -> Snapshot:
+    """The replica's snapshot; its stamp, when due a check, read off the event loop."""
+    catalogue: Catalogue = request.app.state.catalogue
+    snapshot = catalogue.if_fresh()
+    if snapshot is None:
+        snapshot = await run_in_threadpool(catalogue.current)
+    return snapshot
+
+
+async def kept_read(request: Request, key: tuple[Any, ...], build: Callable[[Session], Response]) -> Answer:
+    """A catalogue read's answer for ``key``, serialised once per catalogue version: ``build`` makes it
+    from a read session on the first request of a version (in a worker thread); every later request
+    of that version is answered from memory, with no thread hop and no query. ``key`` names everything
+    the answer depends on (every reader of the catalogue is given the same answer)."""
+    snapshot = await current_snapshot(request)
+    kept = snapshot.kept(key)
+    if kept is not None:
+        return kept
+
+    def make() -> Answer:
+        with request.app.state.db.reader() as session:
+            return answer_of(build(session))
+
+    return await run_in_threadpool(snapshot.answer, key, make)

@@ -136,3 +136,41 @@ async def test_the_snapshot_answers_as_the_database_would(roles_db_url: str) -> 
     assert page["next_cursor"] is None
     assert served == {tuple(row) for row in expected}
     assert len(served) > 50
+
+
+async def test_every_catalogue_read_is_served_from_memory_once_made(roles_db_url: str) -> None:
+    app = replica(roles_db_url, Clock())
+    seen = statements(app.state.db.engine)
+    reads: list[tuple[str, dict[str, str | int]]] = [
+        ("/v1/roles", {"limit": 50}),
+        ("/v1/roles/clinical_pharmacist", {}),
+        ("/v1/roles/clinical_pharmacist/job-plan-template", {}),
+        ("/v1/rates/gaps", {"fy": "2024-25"}),
+        ("/v1/rates", ON),
+    ]
+    async with asgi_client(app, principal=ADMIN) as client:
+        first = [await client.get(path, params=params) for path, params in reads]
+        made = len(seen)
+        again = [await client.get(path, params=params) for path, params in reads]
+        after_again = len(seen)
+        missing = await client.get("/v1/roles/no_such_role")
+    assert [r.status_code for r in first] == [200] * len(reads)
+    assert made >= len(reads)  # each answer made once, from the database
+    assert [r.content for r in again] == [r.content for r in first]
+    assert [r.headers["etag"] for r in again] == [r.headers["etag"] for r in first]
+    assert after_again == made  # no statement at all for the second round
+    assert missing.status_code == 404 and len(seen) > made  # an unknown role is looked up, and never kept
+
+
+async def test_a_role_read_follows_another_replicas_change_within_the_interval(roles_db_url: str) -> None:
+    clock = Clock()
+    writer, reader = replica(roles_db_url, Clock()), replica(roles_db_url, clock)
+    async with asgi_client(writer, principal=ADMIN) as write, asgi_client(reader, principal=ADMIN) as read:
+        before = await read.get("/v1/roles/clinical_pharmacist")
+        assert (await write.post("/v1/roles/clinical_pharmacist/rates", json=PERIOD)).status_code == 201
+        stale = await read.get("/v1/roles/clinical_pharmacist")
+        clock.now += 1.5
+        fresh = await read.get("/v1/roles/clinical_pharmacist")
+    assert stale.headers["etag"] == before.headers["etag"]
+    assert fresh.headers["etag"] != before.headers["etag"]
+    assert 6_900_000 in [p["annual_max_pence"] for p in fresh.json()["rate_periods"]]
