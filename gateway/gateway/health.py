@@ -1,5 +1,7 @@
 """The gateway's readiness and its metrics port.
 
+Also how the gateway answers when its own database is down for a credential lookup.
+
 Ready means the gateway can serve: its own database answers and at least one upstream service is
 ready. Each check has ``readiness_timeout_s`` (below the probe's own timeout), so one service that
 hangs is reported ``not ready (timeout)`` rather than making the whole answer late, and with it every
@@ -9,6 +11,7 @@ gateway replica unready.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Mapping
 from wsgiref.simple_server import WSGIServer
 
@@ -16,10 +19,15 @@ import anyio.to_thread
 import httpx
 from fastapi.responses import JSONResponse
 from prometheus_client import start_http_server
+from starlette.types import Send
 
 from arrs_kit.db import Database
 from arrs_kit.problems import problem_response
+from arrs_kit.unavailable import database_state
 from gateway.config import GatewaySettings
+from gateway.proxy import send_problem
+
+log = logging.getLogger("arrs.gateway")
 
 OWN = "gateway_database"
 
@@ -66,6 +74,22 @@ def readiness_answer(states: Mapping[str, str]) -> JSONResponse:
     down = ", ".join(f"{name}: {state}" for name, state in states.items() if state != "ready")
     return problem_response(
         status=503, code="not-ready", detail=f"Not ready: {down}", extra={"upstreams": dict(states)}
+    )
+
+
+async def database_unavailable(exc: Exception, send: Send, path: str) -> None:
+    """A credential lookup that met the gateway's database down (or too busy): 503, never a bare 500.
+    Any other database error is a bug, raised again."""
+    if database_state(exc) is None:
+        raise exc
+    log.warning("gateway database unavailable", extra={"error": type(exc).__name__})
+    await send_problem(
+        send,
+        503,
+        "gateway-database-unavailable",
+        "The gateway could not look up the client's credentials; retry shortly.",
+        path,
+        [(b"retry-after", b"2")],
     )
 
 

@@ -9,7 +9,6 @@ the gateway's own endpoints are an ordinary FastAPI app behind it.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -30,11 +29,11 @@ from arrs_kit.openapi import install_openapi
 from arrs_kit.principal import Principal
 from arrs_kit.problems import install_problem_handlers, problem_response
 from arrs_kit.tracing import AsyncTracingTransport, TracingMiddleware, tracing_for
-from arrs_kit.unavailable import DATABASE_ERRORS, database_state, install_database_handlers
+from arrs_kit.unavailable import DATABASE_ERRORS, install_database_handlers
 from gateway.audit import WRITE_METHODS, AuditLog
 from gateway.config import GatewaySettings
 from gateway.edge import BodyTooLarge, TrustedProxies, has_dot_segment, header_limits, limited_receive, refuse_websocket
-from gateway.health import readiness, readiness_answer, serve_metrics
+from gateway.health import database_unavailable, readiness, readiness_answer, serve_metrics
 from gateway.identity.authenticator import WWW_AUTHENTICATE, Authenticator, AuthFailure
 from gateway.identity.clients import ClientDirectory
 from gateway.identity.signer import Signer
@@ -51,7 +50,6 @@ from gateway.scorecard_routes import router as scorecard_router
 from gateway.telemetry import REFUSED, route_label
 
 VERSION = "1.0.0"
-log = logging.getLogger("arrs.gateway")
 
 
 class Gateway:
@@ -192,17 +190,7 @@ class Gateway:
             try:
                 result = await self.auth.authenticate(scope["headers"], state["source"])
             except DATABASE_ERRORS as exc:
-                if database_state(exc) is None:
-                    raise
-                log.warning("gateway database unavailable", extra={"error": type(exc).__name__})
-                await send_problem(
-                    send,
-                    503,
-                    "gateway-database-unavailable",
-                    "The gateway could not look up the client's credentials; retry shortly.",
-                    path,
-                    [(b"retry-after", b"2")],
-                )
+                await database_unavailable(exc, send, path)
                 return
             if isinstance(result, AuthFailure):
                 await self._refuse(send, result, path)
