@@ -270,8 +270,8 @@ async def test_every_operation_answers_only_what_it_documents(edge: tuple[Gatewa
         conditional: dict[str, int] = {}
         for (method, template), op in ops:
             if method == "GET" and "304" in op["responses"]:
-                ids = {"pcn_code": "U00001", "fy": "2024-25", "role_code": "clinical_pharmacist"}
-                path, query = fill(template, ids), query_of(op)
+                known = {"pcn_code": "U00001", "fy": "2024-25", "role_code": "clinical_pharmacist"}
+                path, query = fill(template, known), query_of(op)
                 first = await run.call("read", method, template, path, params=query, headers=ADMIN)
                 conditional[template] = first.status_code
                 if first.status_code == 200 and "etag" in first.headers:
