@@ -77,7 +77,7 @@ def readiness_answer(states: Mapping[str, str]) -> JSONResponse:
     )
 
 
-async def database_unavailable(exc: Exception, send: Send, path: str) -> None:
+async def lookup_unavailable(exc: Exception, send: Send, path: str) -> None:
     """A credential lookup that met the gateway's database down (or too busy): 503, never a bare 500.
     Any other database error is a bug, raised again."""
     if database_state(exc) is None:

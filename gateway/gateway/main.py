@@ -33,7 +33,7 @@ from arrs_kit.unavailable import DATABASE_ERRORS, install_database_handlers
 from gateway.audit import WRITE_METHODS, AuditLog
 from gateway.config import GatewaySettings
 from gateway.edge import BodyTooLarge, TrustedProxies, has_dot_segment, header_limits, limited_receive, refuse_websocket
-from gateway.health import database_unavailable, readiness, readiness_answer, serve_metrics
+from gateway.health import lookup_unavailable, readiness, readiness_answer, serve_metrics
 from gateway.identity.authenticator import WWW_AUTHENTICATE, Authenticator, AuthFailure
 from gateway.identity.clients import ClientDirectory
 from gateway.identity.signer import Signer
@@ -190,7 +190,7 @@ class Gateway:
             try:
                 result = await self.auth.authenticate(scope["headers"], state["source"])
             except DATABASE_ERRORS as exc:
-                await database_unavailable(exc, send, path)
+                await lookup_unavailable(exc, send, path)
                 return
             if isinstance(result, AuthFailure):
                 await self._refuse(send, result, path)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# Responses
+# Requests
 
-JOB_PLAN: dict[str, Any] = {
+JOB_PLAN_BODY: dict[str, Any] = {
     "purpose": "Takes medicines-related work off GPs and reduces medicines harm.",
     "responsibilities": ["Structured medication reviews for prioritised patients"],
     "practice_codes": ["A81001"],
@@ -18,9 +18,15 @@ JOB_PLAN: dict[str, Any] = {
     "expected_outcomes": ["Fewer medication queries reaching GPs"],
     "measurement_frequency": "monthly",
     "measurement_method": "Appointments data and the practice's query log.",
+    "supervision": {"supervisor": {"name": "Dr A Smith", "role": "GP partner"}, "frequency": "monthly"},
+}
+
+# Responses
+
+JOB_PLAN: dict[str, Any] = {
+    **JOB_PLAN_BODY,
     "supervision": {
-        "supervisor": {"name": "Dr A Smith", "role": "GP partner"},
-        "frequency": "monthly",
+        **JOB_PLAN_BODY["supervision"],
         "arrangement": "Monthly one-to-one; a GP on call for clinical queries.",
     },
     "post_id": 1,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from httpx_retries import RetryTransport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -41,17 +41,21 @@ def read_thing(thing_id: int, session: ReadSessionDep) -> dict[str, int]:
     return {"id": thing_id, "one": int(session.execute(text("SELECT 1")).scalar_one())}
 
 
-def make_app(database_url: str, tracing: Tracing | None = None, *, raise_errors: bool = True) -> httpx.AsyncClient:
-    app = create_service_app(
-        name="kit-test",
+def service_app(name: str, settings: ServiceSettings, tracing: Tracing | None = None) -> FastAPI:
+    return create_service_app(
+        name=name,
         title="t",
         description="t",
         version="1",
-        settings=ServiceSettings(database_url=database_url),
+        settings=settings,
         routers=[router],
         configure_logs=False,
         tracing=tracing,
     )
+
+
+def make_app(database_url: str, tracing: Tracing | None = None, *, raise_errors: bool = True) -> httpx.AsyncClient:
+    app = service_app("kit-test", ServiceSettings(database_url=database_url), tracing)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_errors)
     return httpx.AsyncClient(transport=transport, base_url="http://kit")
 
@@ -241,32 +245,16 @@ async def test_an_unreachable_database_is_503_with_retry_after(tmp_path: Path) -
 
 
 def test_without_an_endpoint_tracing_installs_nothing(tmp_path: Path) -> None:
-    app = create_service_app(
-        name="kit-untraced",
-        title="t",
-        description="t",
-        version="1",
-        settings=ServiceSettings(database_url=f"sqlite:///{tmp_path / 'u.db'}"),
-        routers=[router],
-        configure_logs=False,
-    )
+    app = service_app("kit-untraced", ServiceSettings(database_url=f"sqlite:///{tmp_path / 'u.db'}"))
     assert app.state.tracing is None
     assert TracingMiddleware not in [getattr(m, "cls", None) for m in app.user_middleware]
     with internal_client("http://o", peer="o", timeout=1) as client:
         transport = client._transport  # the retry layer, then straight to the pooled HTTP transport
         assert isinstance(transport, RetryTransport)
         assert isinstance(transport._sync_transport, httpx.HTTPTransport)
-    traced = create_service_app(
-        name="kit-traced",
-        title="t",
-        description="t",
-        version="1",
-        settings=ServiceSettings(
-            database_url=f"sqlite:///{tmp_path / 'v.db'}", ARRS_OTLP_ENDPOINT="http://127.0.0.1:4318"
-        ),
-        routers=[router],
-        configure_logs=False,
-    )
+    endpoint = "http://127.0.0.1:4318"
+    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'v.db'}", ARRS_OTLP_ENDPOINT=endpoint)
+    traced = service_app("kit-traced", settings)
     assert traced.state.tracing is not None
     assert TracingMiddleware in [getattr(m, "cls", None) for m in traced.user_middleware]
 

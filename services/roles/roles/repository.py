@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from arrs_kit.db import one_of
-from roles.models import FundingShare, JobPlanTemplate, RatePeriod, Role, RoleCap, SupervisionRequirement
+from roles.models import (
+    FundingShare,
+    JobPlanTemplate,
+    RatePeriod,
+    Role,
+    RoleCap,
+    SupervisionRequirement,
+    catalogue_version,
+)
 
 
 def get_role(session: Session, code: str, *, for_update: bool = False) -> Role | None:
@@ -95,3 +104,27 @@ def get_supervision(session: Session, role_code: str) -> SupervisionRequirement 
 
 def get_template(session: Session, role_code: str) -> JobPlanTemplate | None:
     return session.get(JobPlanTemplate, role_code)
+
+
+# The in-memory snapshot's reads (roles.snapshot): Core rows, no ORM objects.
+
+_PERIODS: Table = RatePeriod.__table__  # type: ignore[attr-defined]
+_ROLES: Table = Role.__table__  # type: ignore[attr-defined]
+
+
+def catalogue_stamp(conn: Connection) -> int:
+    """The catalogue's version stamp (migration 0005: moved by triggers on every change)."""
+    return int(conn.execute(select(catalogue_version.c.version)).scalar_one())
+
+
+def role_name_rows(conn: Connection) -> dict[str, str]:
+    return {str(code): str(name) for code, name in conn.execute(select(_ROLES.c.code, _ROLES.c.name))}
+
+
+def period_rows(conn: Connection) -> Iterator[Any]:
+    """Every rate period as (id, role_code, geography, afc_band, effective_from, annual_max_pence,
+    provenance, supersedes_id), by role and id."""
+    p = _PERIODS.c
+    columns = (p.id, p.role_code, p.geography, p.afc_band, p.effective_from, p.annual_max_pence, p.provenance,
+               p.supersedes_id)  # fmt: skip
+    yield from conn.execute(select(*columns).order_by(p.role_code, p.id))

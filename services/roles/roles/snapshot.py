@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, Table, event, select
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from arrs_kit.etag import response_etag
-from roles.models import RatePeriod, Role, catalogue_version
+from roles import repository as repo
 
 ANSWERS_KEPT = 512
 """Serialised answers kept per version (then the oldest half is dropped)."""
@@ -104,16 +104,11 @@ class Snapshot:
 def _load(engine: Engine) -> Snapshot:
     """The stamp first, then the rows: rows newer than their stamp are loaded again at the next check,
     never served as older than they are."""
-    periods_table: Table = RatePeriod.__table__  # type: ignore[attr-defined]
-    roles_table: Table = Role.__table__  # type: ignore[attr-defined]
-    p = periods_table.c
-    columns = (p.id, p.role_code, p.geography, p.afc_band, p.effective_from, p.annual_max_pence, p.provenance,
-               p.supersedes_id)  # fmt: skip
     with engine.connect() as conn:
-        version = int(conn.execute(select(catalogue_version.c.version)).scalar_one())
-        names = {str(code): str(name) for code, name in conn.execute(select(roles_table.c.code, roles_table.c.name))}
+        version = repo.catalogue_stamp(conn)
+        names = repo.role_name_rows(conn)
         periods: dict[str, list[Period]] = {}
-        for row in conn.execute(select(*columns).order_by(p.role_code, p.id)):
+        for row in repo.period_rows(conn):
             periods.setdefault(row.role_code, []).append(Period(*row))
     return Snapshot(version, names, {code: tuple(rows) for code, rows in periods.items()})
 
@@ -154,7 +149,7 @@ class Catalogue:
                 return fresh
             checked_at, generation = self.clock(), self._generation
             with self.engine.connect() as conn:
-                version = int(conn.execute(select(catalogue_version.c.version)).scalar_one())
+                version = repo.catalogue_stamp(conn)
             snapshot = self._snapshot
             if snapshot is None or snapshot.version != version:
                 snapshot = _load(self.engine)

@@ -12,7 +12,7 @@ from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from budget.deps import AuthorisedRoute, CatalogueDep, FyPath, IfMatchPlan, OwnPcn, PcnCodePath, ReadablePcn
 from budget.routers.docs import OUTAGE, csv_doc
-from budget.schemas.planning import WorkforcePlanPublic, WorkforcePlanPut
+from budget.schemas.workforce_plans import WorkforcePlanPublic, WorkforcePlanPut
 from budget.service.planning import workforce_plans
 
 router = APIRouter(prefix="/v1", tags=["planning"], route_class=AuthorisedRoute)

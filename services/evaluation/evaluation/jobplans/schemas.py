@@ -107,25 +107,11 @@ class Supervision(Strict):
     arrangement: Text | None = Field(None, description="How supervision works (who, where, escalation).")
 
 
-JOB_PLAN_EXAMPLE: dict[str, Any] = {
-    "purpose": "Takes medicines-related work off GPs and reduces medicines harm.",
-    "responsibilities": ["Structured medication reviews for prioritised patients"],
-    "practice_codes": ["A81001"],
-    "sessions": [{"day": "mon", "part": "am", "practice_code": "A81001", "activity": "SMR clinic"}],
-    "accountable": {"name": "Dr J Patel", "role": "Clinical director"},
-    "supporting": [{"name": "S Green", "role": "PCN manager"}],
-    "expected_outcomes": ["Fewer medication queries reaching GPs"],
-    "measurement_frequency": "monthly",
-    "measurement_method": "Appointments data and the practice's query log.",
-    "supervision": {"supervisor": {"name": "Dr A Smith", "role": "GP partner"}, "frequency": "monthly"},
-}
-
-
 class JobPlanBody(Strict):
     """The six questions a PCN must be able to answer about every role (domain.md §7). A plan may be
     saved before every question is answered: the answer lists what is still `unanswered`."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [JOB_PLAN_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.JOB_PLAN_BODY]})
 
     purpose: Text | None = Field(None, description="1. What the role is for.")
     responsibilities: Annotated[list[Text], Field(max_length=30)] = Field(

@@ -24,7 +24,7 @@ from budget.repository import claims as claims_repo
 from budget.repository import planning as planning_repo
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
-from budget.schemas.planning import (
+from budget.schemas.workforce_plans import (
     ReplacedWorkforcePlan,
     RoleComparison,
     RoleComparisonRow,
