@@ -56,7 +56,10 @@ class GatewaySettings(PlatformSettings):
         "after its last byte: then 504.",
     )
     readiness_timeout_s: float = Field(
-        1.0, gt=0, description="Longest wait for each check of /readyz (an upstream, the database): then not ready."
+        2.0,
+        gt=0,
+        description="Longest wait for each check of /readyz (an upstream, the database): then not ready. Below the "
+        "readiness probe's own timeout (3 s in deploy/k8s).",
     )
     upstream_max_connections: int = Field(100, ge=1, description="Pooled connections per upstream.")
     openapi_cache_s: float = Field(30.0, ge=0, description="How long the merged OpenAPI document is reused.")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 
 import httpx
 from prometheus_client import REGISTRY
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from arrs_kit.processes import free_port
 from gateway.config import GatewaySettings
@@ -31,7 +32,9 @@ async def test_one_upstream_down_leaves_the_gateway_ready_and_only_its_routes_50
     gateway_settings: Callable[..., GatewaySettings], echo_upstream: ASGIApp
 ) -> None:
     echo = httpx.ASGITransport(app=echo_upstream)
-    settings = gateway_settings(roles_url=f"http://127.0.0.1:{closed_port()}", upstream_connect_timeout_s=1.0)
+    settings = gateway_settings(
+        roles_url=f"http://127.0.0.1:{closed_port()}", upstream_connect_timeout_s=1.0, readiness_timeout_s=30
+    )
     app = create_app(settings, transports={"budget": echo, "evaluation": echo}, configure_logs=False)
     unreachable = sample("arrs_gateway_upstream_errors_total", upstream="roles", error="unreachable")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
@@ -50,7 +53,9 @@ async def test_one_upstream_down_leaves_the_gateway_ready_and_only_its_routes_50
 
 async def test_no_upstream_ready_is_not_ready(gateway_settings: Callable[..., GatewaySettings]) -> None:
     down = {f"{name}_url": f"http://127.0.0.1:{closed_port()}" for name in ("roles", "budget", "evaluation")}
-    app = create_app(gateway_settings(**down, upstream_connect_timeout_s=1.0), configure_logs=False)
+    app = create_app(
+        gateway_settings(**down, upstream_connect_timeout_s=1.0, readiness_timeout_s=30), configure_logs=False
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         ready = await client.get("/readyz")
     await app.aclose()
@@ -151,3 +156,23 @@ async def test_the_gateways_own_database_down_is_a_503_and_an_audit_row_is_never
     assert written.status_code == 200  # answered; its audit row could not be written, and that is counted
     assert sample("arrs_gateway_audit_failures_total") == failures + 1
     assert ready.status_code == 503 and ready.json()["upstreams"]["gateway_database"].startswith("unreachable")
+
+
+async def test_an_upstream_that_hangs_is_reported_not_ready_within_the_timeout(
+    gateway_settings: Callable[..., GatewaySettings], echo_upstream: ASGIApp
+) -> None:
+    never = asyncio.Event()
+
+    async def hang(scope: Scope, receive: Receive, send: Send) -> None:
+        await never.wait()  # a service that accepted the connection and never answers
+
+    echo = httpx.ASGITransport(app=echo_upstream)
+    app = create_app(
+        gateway_settings(readiness_timeout_s=0.2),
+        transports={"roles": httpx.ASGITransport(app=hang), "budget": echo, "evaluation": echo},
+        configure_logs=False,
+    )
+    states = await app.readiness()
+    await app.aclose()
+    assert states["roles"] == "not ready (timeout)"
+    assert states["budget"] == "ready"

@@ -97,8 +97,13 @@ def gateway_app(service_apps: dict[str, FastAPI], database_factory: DatabaseFact
     # Fuzzing and the access matrix send hundreds of requests a second, wrong credentials among them,
     # from one address: the failure throttle and the per-client rate limits (both tested on their own in
     # gateway/tests) would soon answer 429 to everything, so here they are out of reach.
+    # Readiness checks get the time a loaded test machine needs; the timeout itself is tested in gateway/tests.
     settings = GatewaySettings(
-        database_url=url, auth_failures_per_source=1_000_000, auth_failures_allowed=1_000_000, rate_limits={}
+        database_url=url,
+        auth_failures_per_source=1_000_000,
+        auth_failures_allowed=1_000_000,
+        rate_limits={},
+        readiness_timeout_s=30,
     )
     yield create_gateway(settings, transports=transports, configure_logs=False)
     database_factory.drop(url)
