@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import floors
 from bench.wrk import WrkResult
 
 PATH_LABELS = {
@@ -20,11 +21,14 @@ PATH_LABELS = {
     "gateway_key": "gateway → roles, client API key",
     "gateway_token": "gateway → roles, bearer token",
     "nginx": "nginx → roles",
+    **floors.LABELS,
 }
 PROXY_PROCESS = {"gateway": "gateway", "gateway_key": "gateway", "gateway_token": "gateway", "nginx": "nginx"}
 # The authenticated gateway paths, compared with the gateway on the bootstrap admin key (the baseline).
 AUTH_PATHS = {"gateway_key": "a client's API key", "gateway_token": "a bearer token"}
 AUTH_BASELINE = "gateway"
+# The process that answers each path (the Results table's service CPU/req): the roles service but for the floors.
+SERVICE_PROCESS = dict.fromkeys(("direct", *PROXY_PROCESS), "roles") | floors.SERVICE_PROCESS
 
 # The targets from the issue: what the gateway must keep of direct throughput, and may add to latency;
 # what authenticating a client may cost against the unauthenticated gateway.
@@ -229,6 +233,9 @@ def comparisons(
         )
     _auth_comparisons(results, concurrencies, out)
     _revocation_target(revocation, out)
+    floor = floors.comparisons(results, concurrencies)
+    out["floors"] = floor["ratios"]
+    out["targets"] += floor["targets"]
     return out
 
 
@@ -238,7 +245,7 @@ _TEXT_COLUMNS = {"path", "errors", "requests/s of each round"}
 def table(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) -> list[list[str]]:
     rounds = max((len(m.rounds_rps) for by_c in results.values() for m in by_c.values()), default=1)
     header = ["path", "concurrency", "requests/s", "p50 (ms)", "p99 (ms)", "requests", "errors"]
-    header += ["roles CPU/req (ms)", "proxy CPU/req (ms)", "other load"]
+    header += ["service CPU/req (ms)", "proxy CPU/req (ms)", "other load"]
     if rounds > 1:
         header.append("requests/s of each round")
     rows = [header]
@@ -249,12 +256,13 @@ def table(results: dict[str, dict[int, Measurement]], concurrencies: list[int]) 
                 continue
             r = m.wrk
             errors = r.error_text() if not r.errors else f"**{r.error_text()}**"
-            roles_cpu = m.cpu_ms_per_request.get("roles")
+            service_cpu = m.cpu_ms_per_request.get(SERVICE_PROCESS.get(path, "roles"))
             proxy_cpu = m.cpu_ms_per_request.get(PROXY_PROCESS[path]) if path in PROXY_PROCESS else None
             row = [PATH_LABELS.get(path, path), str(c), f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
                    f"{r.requests:,}", errors,
-                   "n/a" if roles_cpu is None else f"{roles_cpu:.2f}",
-                   "–" if path == "direct" else ("n/a" if proxy_cpu is None else f"{proxy_cpu:.2f}"),
+                   "n/a" if service_cpu is None else f"{service_cpu:.2f}",
+                   "n/a" if path in PROXY_PROCESS and proxy_cpu is None else (
+                       "–" if proxy_cpu is None else f"{proxy_cpu:.2f}"),
                    f"{m.foreign_cpu_share:.0%}"]  # fmt: skip
             if rounds > 1:
                 row.append(", ".join(f"{x:,.0f}" for x in m.rounds_rps))
@@ -326,8 +334,9 @@ def markdown(
         " through the running gateway (`POST /v1/clients`) before anything is measured; (c) **bearer token** ="
         " `Authorization: Bearer` with a token for that client from `POST /v1/oauth/token` (client credentials);"
         " **nginx** = wrk → nginx (1 worker, upstream keepalive, HTTP/1.1, access log off) → roles, forwarding"
-        " the signed headers as direct: the reference for what any reverse proxy costs here. Every path is first"
-        " checked to answer 200 with the same body.",
+        " the signed headers as direct: the reference for what any reverse proxy costs here. Every path but the"
+        " gateway's /healthz is first checked to answer 200 with the same JSON.",
+        *floors.description(settings.get("floors")),
         *_presigned_lines(settings.get("presigned")),
         "- Gateway: its own SQLite database, migrated afresh (`python -m gateway migrate`); "
         + "; ".join(f"`{k}={v}`" for k, v in gateway.items())
@@ -372,8 +381,8 @@ def markdown(
     out += [f"| {labels[k]} | {machine[k]} |" for k in labels if k in machine]
     out += [
         "",
-        "All processes (wrk, nginx, the gateway, the roles service) share these cores: with 2 cores the gateway",
-        "and the roles service each want one while wrk wants its own, so the gateway path is CPU-starved by",
+        "All processes (wrk, nginx, the gateway, the roles service, the floors) share these cores: with 2 cores the",
+        "gateway and the roles service each want one while wrk wants its own, so the gateway path is CPU-starved by",
         "construction, as a single small host would be.",
         "",
         "## Results",
@@ -383,8 +392,10 @@ def markdown(
         "Errors are non-2xx responses plus socket errors (connect, read, write, timeout) as wrk counts them;",
         "a run with errors is shown in bold and fails any target it feeds. CPU/req is the user + system CPU time",
         "the process (nginx: master and worker) used during the measured run, from /proc, divided by the requests",
-        "wrk completed: what one request costs that server, whatever the scheduling. Other load is the share of",
-        "the machine's CPU (all cores, /proc/stat, hypervisor steal included) that something other than the",
+        "wrk completed: what one request costs that server, whatever the scheduling. Service CPU/req is that of",
+        "the process that answers (the roles service, a floor app on a floor row, the gateway itself on",
+        "/healthz); proxy CPU/req that of the gateway or nginx in front of the roles service. Other load is the",
+        "share of the machine's CPU (all cores, /proc/stat, hypervisor steal included) that something other than the",
         "benchmark used during the run: above a few percent, that run is disturbed. With several rounds, the",
         "row is the round with the median requests/s.",
         "",
@@ -421,6 +432,7 @@ def markdown(
         "",
     ]
     out += _auth_section(cmp, concurrencies)
+    out += floors.section(cmp, results, concurrencies)
     if edge is not None:
         out += edge_section(edge, results, concurrencies)
     out += [
@@ -488,11 +500,11 @@ def _presigned_lines(presigned: dict[str, Any] | None) -> list[str]:
         for c, run in sorted(by_c.items())
     )
     return [
-        "- Signed headers (direct, nginx): a service accepts a signed principal once (its nonce is remembered"
-        " for the signature's 60 s either side), so each request carries a set of its own. Just before each wrk"
-        " run (warm-up included) `bench/presigned.py` signs more sets than the run can send and writes each wrk"
-        " thread a disjoint slice; `bench/presigned.lua` (`wrk -s`) sends each set once and fails the run (exit"
-        " 3) if a thread runs out: no set is reused and no run is cut short. Sized from an upper bound on the"
+        "- Signed headers (direct, nginx, the floors): a service accepts a signed principal once (its nonce is"
+        " remembered for the signature's 60 s either side), so each request carries a set of its own. Just before"
+        " each wrk run (warm-up included) `bench/presigned.py` signs more sets than the run can send and writes"
+        " each wrk thread a disjoint slice; `bench/presigned.lua` (`wrk -s`) sends each set once and fails the"
+        " run (exit 3) if a thread runs out: no set is reused and no run is cut short. Sized from an upper bound on the"
         f" rate: {presigned['ceiling_rps']:,.0f} requests/s for a warm-up, then {presigned['warmup_factor']:g}×"
         f" the warm-up's rate (at least {presigned['floor_rps']:,.0f}/s), times the run's duration plus 2 s,"
         " and every set is issued so that the whole run falls within its freshness window. Signing happens"
@@ -682,6 +694,7 @@ def write_json(
         "added_p50_ms_vs_admin_key": {
             p: {str(c): v for c, v in by_c.items()} for p, by_c in cmp["auth_added_p50_ms"].items()
         },
+        "floor_cpu_ratios": {k: {str(c): v for c, v in by_c.items()} for k, by_c in cmp["floors"].items()},
         "targets": cmp["targets"],
         "edge": None if edge is None else {**edge, "compared_with": _edge_references(results, concurrencies)},
         "rounds": {p: {str(c): runs for c, runs in by_c.items()} for p, by_c in rounds.items()},

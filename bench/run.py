@@ -10,7 +10,10 @@ its own, as the gateway sends them: a service accepts a signature once, so :mod:
 the sets just before each run and a wrk script sends each once); through the gateway with the bootstrap
 admin key (a constant-time compare, no lookup: the baseline "unauthenticated" gateway), with an API
 client's key and with a bearer token for that client; and through nginx as the reference reverse proxy
-(forwarding pre-signed sets, as direct). The gateway is served as ``make run`` serves it
+(forwarding pre-signed sets, as direct). Beside them, in the same run, the floors (:mod:`bench.floors`):
+the same answer from a bare FastAPI handler as bytes and as the route's response models, and from a
+service app of the kit (its middleware, the signed principal, a read session); and wrk to the gateway's
+own ``GET /healthz``, the proxy's floor. The gateway is served as ``make run`` serves it
 (:func:`bench.servers.uvicorn_command`). The client is created through the running gateway first (its
 own fresh SQLite database, rate limits off). Then the edge part (:mod:`bench.edge`): header floods
 against the same gateway, and the per-request cost of the edge checks, signing and verifying, in µs.
@@ -43,7 +46,7 @@ from typing import Any
 from arrs_kit import principal as principal_module
 from arrs_kit.principal import Principal, principal_headers
 from arrs_kit.settings import DEV_ADMIN_API_KEY, DEV_GATEWAY_SECRET
-from bench import analyses, claims, edge, ingest, presigned, reads, report, wrk
+from bench import analyses, claims, edge, floors, ingest, presigned, reads, report, wrk
 from bench.auth import ApiClient, TokenSource, create_client, http
 from bench.results import write_section
 from bench.servers import (
@@ -66,10 +69,11 @@ REQUEST_PATH = "/v1/rates"
 REQUEST_QUERY = "on=2024-11-01&geography=national"
 REQUEST = REQUEST_PATH + "?" + REQUEST_QUERY
 BENCH_PRINCIPAL = Principal(kind="admin", client_id="bench")
-PATHS = ("direct", "gateway", "gateway_key", "gateway_token", "nginx")
+PATHS = ("direct", "gateway", "gateway_key", "gateway_token", floors.HEALTHZ_PATH, "nginx", *floors.FLOOR_PATHS)
 GATEWAY_PATHS = ("gateway", "gateway_key", "gateway_token")
-# What wrk sends straight to the service (or through nginx): a signed principal set of its own per request.
-SIGNED_PATHS = ("direct", "nginx")
+# What wrk sends straight to the service (or through nginx), and to every floor (the very same requests):
+# a signed principal set of its own per request.
+SIGNED_PATHS = ("direct", "nginx", *floors.FLOOR_PATHS)
 # The client the key and token paths use: a national dashboard (no org codes) may read the catalogue.
 BENCH_CLIENT_NAME = "bench national dashboard"
 BENCH_CLIENT_KIND = "dashboard"
@@ -205,23 +209,23 @@ def _gateway_settings(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _check_same_answer(urls: dict[str, str], headers: dict[str, Headers]) -> int:
-    """Every path answers 200 with the same JSON before anything is measured; returns the body size."""
+def _check_same_answer(urls: dict[str, str], headers: dict[str, Headers]) -> dict[str, bytes]:
+    """Every path answers 200 with the same JSON before anything is measured; returns each one's bytes."""
     bodies: dict[str, Any] = {}
+    raw: dict[str, bytes] = {}
     # Each path's very first request: an API key or token not yet seen by the gateway must be good too.
-    size = 0
     for path, url in urls.items():
         status, body = http(url, headers=headers[path](0))
         if status != 200:
             raise RuntimeError(f"{path}: GET {url} answered {status}: {body[:500]!r}")
         bodies[path] = json.loads(body)
-        size = len(body)
+        raw[path] = body
     if not bodies["direct"].get("data"):
         raise RuntimeError(f"the seeded catalogue has no rates for {REQUEST}: {bodies['direct']}")
     for path, body in bodies.items():
         if body != bodies["direct"]:
             raise RuntimeError(f"{path} answers differently from the service direct")
-    return size
+    return raw
 
 
 def _check_revocation(gateway: str, client: ApiClient, tokens: TokenSource) -> dict[str, Any]:
@@ -374,7 +378,7 @@ def _service_notes(results: dict[str, dict[int, report.Measurement]], concurrenc
         f"{at_low:.2f} ms at concurrency {low}: it gets costlier with many requests in flight, so its direct "
         f"throughput at {high} is held down, and a proxy that keeps fewer requests in flight at the service (the "
         "gateway, when it is itself the bottleneck) can come out ahead of direct. Those ratios say more about "
-        "the service than about the proxy; the roles and proxy CPU/req columns separate the two. Figures at "
+        "the service than about the proxy; the service and proxy CPU/req columns separate the two. Figures at "
         f"concurrency {high} vary from run to run: `--rounds 3` reports medians."
     ]
 
@@ -419,7 +423,7 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
     edge_results: dict[str, Any] | None = None
     tokens_issued = 0
     try:
-        roles_port, gateway_port, nginx_port = free_ports(3)
+        roles_port, gateway_port, nginx_port, *floor_ports = free_ports(3 + len(floors.FLOOR_PATHS))
         env = {
             **os.environ,
             "ARRS_ENV": "development",
@@ -446,7 +450,7 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
         client: ApiClient | None = None
         tokens: TokenSource | None = None
         gateway_url = f"http://{HOST}:{gateway_port}"
-        if set(GATEWAY_PATHS) & set(args.paths):
+        if {*GATEWAY_PATHS, floors.HEALTHZ_PATH} & set(args.paths):
             log(f"migrating a fresh gateway database in {temp / 'gateway.db'}")
             subprocess.run(
                 [sys.executable, "-m", "gateway", "migrate"], env=env, cwd=REPO, check=True, timeout=SEED_TIMEOUT_S,
@@ -463,7 +467,8 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
             api_key = client.api_key
             headers["gateway_key"] = lambda _run_s: {"X-API-Key": api_key}
             headers["gateway_token"] = tokens.headers
-            base.update(dict.fromkeys(GATEWAY_PATHS, gateway_url))
+            base.update(dict.fromkeys((*GATEWAY_PATHS, floors.HEALTHZ_PATH), gateway_url))
+            headers[floors.HEALTHZ_PATH] = lambda _run_s: {}
         if "nginx" in args.paths:
             base["nginx"] = f"http://{HOST}:{nginx_port}"
             prefix = temp / "nginx"
@@ -477,14 +482,34 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
             processes.start("nginx", [*nginx_cmd, "-g", "daemon off;"], env)
             processes.wait_healthy("nginx", f"{base['nginx']}/healthz", HEALTH_TIMEOUT_S)
 
-        urls = {p: base[p] + REQUEST for p in args.paths}
+        answer = floors.fetch_answer(base["direct"] + REQUEST, _signed_headers(0))
+        base |= floors.start(
+            processes, args.paths, dict(zip(floors.FLOOR_PATHS, floor_ports, strict=True)), env, temp, answer
+        )
+        headers |= dict.fromkeys(floors.FLOOR_PATHS, _signed_headers)
+        urls = {p: base[p] + REQUEST for p in args.paths if p != floors.HEALTHZ_PATH}
         involved = {
             "direct": ["roles"],
             "nginx": ["roles", "nginx"],
             **{p: ["roles", "gateway"] for p in GATEWAY_PATHS},
+            floors.HEALTHZ_PATH: ["gateway"],
+            **{p: [p] for p in floors.FLOOR_PATHS},
         }
-        body_size = _check_same_answer(urls, headers)
+        bodies = _check_same_answer(urls, headers)
+        body_size = len(bodies["direct"])
         log(f"every path answers 200 with the same {body_size}-byte body")
+        floor_settings: dict[str, Any] = {
+            "answer_bytes": len(answer.body),
+            "media_type": answer.media_type,
+            "sameness": floors.sameness(bodies),
+            "kit_floor_statements_per_request": 0,
+        }
+        for path, verdict in floor_settings["sameness"].items():
+            log(f"{path}: {verdict} to direct")
+        if floors.HEALTHZ_PATH in args.paths:
+            urls[floors.HEALTHZ_PATH] = base[floors.HEALTHZ_PATH] + "/healthz"
+            floors.check_healthz(*http(urls[floors.HEALTHZ_PATH]))
+            log("the gateway's /healthz answers 200")
 
         for round_no in range(1, args.rounds + 1):
             # Each round starts the paths one further along, so no path always follows the same one.
@@ -527,7 +552,7 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
                 )
                 if median["presigned"]:
                     signed_runs.setdefault(path, {})[c] = median["presigned"]
-        for name in ("roles", "gateway", "nginx"):
+        for name in ("roles", "gateway", "nginx", *floors.FLOOR_PATHS):
             process_log = temp / f"{name}.log"
             if process_log.exists():
                 text = process_log.read_text(errors="replace")
@@ -573,6 +598,7 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
         },
         "gateway_http": " ".join(http_options("gateway.main:app")),
         "service_http": " ".join(http_options("roles.main:app")),
+        "floors": floor_settings,
     }
     rows = report.table(results, args.concurrency)
     print()
@@ -592,6 +618,8 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
         print(
             f"{path} gateway CPU/req vs admin key: " + ", ".join(f"c={c}: {v * 1000:+.0f} µs" for c, v in added.items())
         )
+    for line in floors.console(cmp):
+        print(line)
     for target in cmp["targets"]:
         if target["value"] == "not measured":
             print(f"target: {target['target']}: not measured")
