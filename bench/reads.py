@@ -32,8 +32,8 @@ from bench.report import machine_info
 from bench.results import write_section
 from bench.servers import Processes, ensure_tool, free_ports, log
 from gateway.identity.signer import Signer
-from gateway.proxy import make_client
 from gateway.reads import Getter, HttpxGetter, PooledGetter
+from gateway.relay import make_client
 
 ROUNDS = 3
 CONCURRENCY = (1, 8)
@@ -175,7 +175,7 @@ def _markdown(
             "| --- | --: | --: | --: | --: |",
             *rows,
             "",
-            "httpx is the proxy's client (`gateway/proxy.py`, `make_client`, through `HttpxGetter`); aiohttp is "
+            "httpx is the proxy's client (`gateway/relay.py`, `make_client`, through `HttpxGetter`); aiohttp is "
             "the pooled session the scorecards read with (`gateway/reads.py`, `PooledGetter`). The difference is "
             "mostly HTTP/1.1 parsing (h11, pure Python, against aiohttp's C parser) and httpcore's pool "
             "bookkeeping; see `bench/reads.py`.",

@@ -40,9 +40,10 @@ from gateway.identity.signer import Signer
 from gateway.identity.throttle import FailureThrottle
 from gateway.identity.tokens import TokenIssuer
 from gateway.openapi_merge import MergeConflict, merge_documents
-from gateway.proxy import forward, make_client, send_problem
+from gateway.proxy import Upstream, forward, send_problem
 from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, ratelimit_headers, retry_after_header, with_headers
 from gateway.reads import Getter, HttpxGetter, PooledGetter
+from gateway.relay import PooledUpstream, make_client, upstreams
 from gateway.routers import router as own_router
 from gateway.routing import BULK_PATHS, PUBLIC_PATHS, owner_of
 from gateway.schemas import Health, Readiness
@@ -112,11 +113,8 @@ class Gateway:
         self._openapi_at = 0.0
         self.api = self._build_api()
         self.proxies = TrustedProxies(settings.trusted_proxies)
-        # A bulk upload is merged after its last byte: its answer may take minutes, not seconds.
-        self.bulk_timeout = httpx.Timeout(
-            settings.bulk_upstream_timeout_s,
-            connect=settings.upstream_connect_timeout_s,
-            pool=settings.upstream_connect_timeout_s,
+        self.upstreams: dict[str, Upstream] = upstreams(
+            settings, self.clients, injected=set(transports), tracing=self.tracing
         )
         inner = TracingMiddleware(self._dispatch, tracing=self.tracing) if self.tracing is not None else self._dispatch
         self._app = RequestContextMiddleware(inner, service="gateway", trust_request_id=False)
@@ -235,16 +233,18 @@ class Gateway:
             own.append((b"x-correlation-id", state["correlation_id"].encode()))
         if state["source"]:
             own.append((b"x-forwarded-for", state["source"].encode()))
+        request_id = state["request_id"]
         await forward(
             scope,
             receive,
             send,
-            client=self.clients[owner],
-            upstream=owner,
-            sign=lambda request, digest: self.signer.headers(principal, request, digest),
+            upstream=self.upstreams[owner],
+            sign=lambda method, p, query, digest: self.signer.for_request(
+                principal, p, query, request_id, method=method, body_digest=digest
+            ),
             extra_headers=own,
             max_buffered_body_bytes=self.settings.max_buffered_body_bytes,
-            upstream_timeout=self.bulk_timeout if path in BULK_PATHS else None,
+            bulk=path in BULK_PATHS,
         )
 
     async def _refuse(self, send: Send, failure: AuthFailure, path: str) -> None:
@@ -285,6 +285,9 @@ class Gateway:
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
+        for upstream in self.upstreams.values():
+            if isinstance(upstream, PooledUpstream):
+                await upstream.aclose()
         await self.pooled.aclose()
         await self.buckets.aclose()
         self.db.dispose()

@@ -26,7 +26,7 @@ import yarl
 from opentelemetry.trace import SpanKind
 
 from arrs_kit.tracing import Tracing, trace_headers
-from gateway.proxy import KEEPALIVE_EXPIRY_S
+from gateway.upstream import KEEPALIVE_EXPIRY_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class HttpxGetter:
 class PooledGetter:
     """One aiohttp session for every service, opened on first use (it belongs to the running loop).
 
-    Idle connections are dropped after :data:`gateway.proxy.KEEPALIVE_EXPIRY_S`, well inside the
+    Idle connections are dropped after :data:`gateway.upstream.KEEPALIVE_EXPIRY_S`, well inside the
     services' own keep-alive, as the proxy's are; no cookies are kept; redirects are not followed."""
 
     def __init__(

@@ -4,13 +4,17 @@ tests/contract."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from arrs_kit import migrate
@@ -76,15 +80,44 @@ def gateway_settings(gateway_db_url: str) -> Callable[..., GatewaySettings]:
     return make
 
 
-@pytest.fixture
-async def echo_gateway_app(gateway_settings: Callable[..., GatewaySettings]) -> AsyncIterator[Gateway]:
-    """The gateway with the echo app standing in for every service."""
-    echo = httpx.ASGITransport(app=echo_app)
-    app = create_app(
-        gateway_settings(), transports={"roles": echo, "budget": echo, "evaluation": echo}, configure_logs=False
-    )
-    yield app
-    await app.aclose()
+@asynccontextmanager
+async def served(app: ASGIApp, **config: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a free loopback port in this event loop; yields its base URL.
+
+    The socket listens before the server starts, so a connection made at once waits in its backlog.
+    ``X-Forwarded-For`` is not believed: ``scope["client"]`` is the gateway's end of the connection."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", proxy_headers=False, **config))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture(params=["in-process", "network"])
+async def echo_gateway_app(
+    request: pytest.FixtureRequest, gateway_settings: Callable[..., GatewaySettings]
+) -> AsyncIterator[Gateway]:
+    """The gateway with the echo app standing in for every service: in-process (an httpx transport)
+    and over the network (uvicorn, reached by the gateway's own pool, as in production)."""
+    if request.param == "in-process":
+        echo = httpx.ASGITransport(app=echo_app)
+        app = create_app(
+            gateway_settings(), transports={"roles": echo, "budget": echo, "evaluation": echo}, configure_logs=False
+        )
+        yield app
+        await app.aclose()
+        return
+    async with served(echo_app) as url:
+        app = create_app(gateway_settings(roles_url=url, budget_url=url, evaluation_url=url), configure_logs=False)
+        yield app
+        await app.aclose()
 
 
 @pytest.fixture

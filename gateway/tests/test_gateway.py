@@ -17,6 +17,8 @@ from arrs_kit.principal import PRINCIPAL_HEADER, Principal, principal_headers, v
 from arrs_kit.settings import DEV_GATEWAY_SECRET
 from gateway.config import GatewaySettings
 from gateway.main import create_app
+from gateway.relay import PooledUpstream
+from gateway.upstream import UpstreamFailure
 
 ADMIN_KEY = {"X-API-Key": "dev-admin-key"}
 PROBLEM = "application/problem+json"
@@ -204,12 +206,13 @@ async def test_an_upstream_that_breaks_mid_body_cuts_the_response(
     gateway_settings: Callable[..., GatewaySettings],
 ) -> None:
     # Headers are already out: the only honest answer is to abort, never to end the body as if complete.
+    # The app raises after the head and the first bytes; an ASGI server then cuts the connection.
     server = await broken_upstream(b'{"partial":')
     port = server.sockets[0].getsockname()[1]
     app = create_app(gateway_settings(roles_url=f"http://127.0.0.1:{port}"), configure_logs=False)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-            with pytest.raises(httpx.RemoteProtocolError):
+            with pytest.raises(UpstreamFailure, match="broken"):
                 await client.get("/v1/roles", headers=ADMIN_KEY)
     finally:
         await app.aclose()
@@ -250,7 +253,10 @@ async def test_idle_upstream_connections_are_dropped_before_a_service_would_clos
     service_keep_alive_s = uvicorn.Config(app="budget.main:app", factory=True).timeout_keep_alive
     app = create_app(gateway_settings(), configure_logs=False)
     try:
-        for client in app.clients.values():
+        for upstream in app.upstreams.values():
+            assert isinstance(upstream, PooledUpstream)
+            assert upstream.pool.keepalive_s < service_keep_alive_s
+        for client in app.clients.values():  # readiness and the OpenAPI documents
             pool = client._transport._pool  # type: ignore[attr-defined]  # httpx keeps it there
             assert pool._keepalive_expiry is not None and pool._keepalive_expiry < service_keep_alive_s
     finally:

@@ -7,25 +7,12 @@ only accepted by the services, so the secret rotates in three steps without a re
 
 from __future__ import annotations
 
-import httpx
-
 from arrs_kit.principal import EMPTY_BODY_DIGEST, Principal, principal_headers
 
 
 class Signer:
     def __init__(self, gateway_secret: str) -> None:
         self._secret = gateway_secret
-
-    def headers(self, principal: Principal, request: httpx.Request, body_digest: bytes) -> list[tuple[str, str]]:
-        """The signed principal headers for ``request`` exactly as it will be sent upstream."""
-        return self.for_request(
-            principal,
-            request.url.path,
-            request.url.query.decode("latin-1"),
-            request.headers.get("x-request-id", ""),
-            method=request.method,
-            body_digest=body_digest,
-        )
 
     def for_request(
         self,
