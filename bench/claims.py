@@ -60,6 +60,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -133,6 +134,9 @@ SUBPROCESS_TIMEOUT_S = 300.0
 FOREIGN_LOAD_WARNING = 0.05
 CONNECT_TIMEOUT_S = 10
 ADMIN_OPTIONS = "-c statement_timeout=300000"  # the benchmark's own statements (DDL, VACUUM, checks): 5 min
+
+ERROR_LINE = re.compile(r'"level":\s*"error"')
+"""A JSON log line at level error, however the JSON is spaced."""
 
 
 def default_postgres_url() -> str:
@@ -737,7 +741,7 @@ def _server_log_notes(temp: Path) -> list[str]:
         path = temp / f"{name}.log"
         if path.exists():
             lines = path.read_text(errors="replace").splitlines()
-            problems = [line for line in lines if '"level": "error"' in line or "Traceback" in line]
+            problems = [line for line in lines if ERROR_LINE.search(line) or "Traceback" in line]
             if problems:
                 notes.append(f"{name} logged {len(problems)} error line(s); first: `{problems[0][:200]}`")
     return notes

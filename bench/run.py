@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -82,6 +83,9 @@ GATEWAY_RATE_LIMITS = "{}"
 HEALTH_TIMEOUT_S = 60.0
 SEED_TIMEOUT_S = 300.0
 FOREIGN_LOAD_WARNING = 0.05
+
+ERROR_LINE = re.compile(r'"level":\s*"error"')
+"""A JSON log line at level error, however the JSON is spaced."""
 
 
 def _now() -> str:
@@ -556,7 +560,7 @@ def _gateway(args: argparse.Namespace, command: str) -> None:
             process_log = temp / f"{name}.log"
             if process_log.exists():
                 text = process_log.read_text(errors="replace")
-                problems = [line for line in text.splitlines() if '"level": "error"' in line or "Traceback" in line]
+                problems = [line for line in text.splitlines() if ERROR_LINE.search(line) or "Traceback" in line]
                 if problems:
                     notes.append(f"{name} logged {len(problems)} error line(s); first: `{problems[0][:200]}`")
         busiest = max(run["foreign_cpu_share"] for by_c in rounds.values() for runs in by_c.values() for run in runs)

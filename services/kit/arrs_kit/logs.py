@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from typing import Any
+
+import orjson
 
 from arrs_kit.context import current_request_id
 
@@ -14,9 +15,22 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record (orjson: a line costs about half of what ``json.dumps`` took; the
+    access log writes one per request). The timestamp's seconds are formatted once per second."""
+
+    _second = -1
+    _second_text = ""
+
+    def _timestamp(self, created: float, msecs: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{int(msecs):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record.created, record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -29,11 +43,16 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+        return orjson.dumps(payload, default=str).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Send every log line to stderr as JSON; uvicorn's own access log is replaced by ours."""
+    """Send every log line to stderr as JSON; uvicorn's own access log is replaced by ours.
+
+    No record looks up the file and line it came from (``logging._srcfile = None``, the logging
+    HOWTO's own advice where speed matters): the JSON line never carried them, and the lookup walked
+    the stack on every request's access log line."""
+    logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
