@@ -3,15 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from budget.domain.claim_states import AWAITING_DECISION, COUNTED, ENDED, LIVE, ClaimKind, ClaimStatus
 from budget.domain.scope import ListScope
-from budget.models import Claim, ClaimEvent
+from budget.domain.terms import Terms
+from budget.models import Claim, ClaimEvent, Pcn, Post, PostTerms, YearClose
 from budget.repository.listing import monthly_list
+
+# The statements of a claim's every write are built once: each execution then skips building the
+# statement and computing its cache key.
+
+_LOCKED_WITH_ICB = (
+    select(Claim, col(Pcn.icb_code))
+    .join(Pcn, col(Pcn.code) == col(Claim.pcn_code))
+    .where(col(Claim.id) == bindparam("claim_id"))
+    .with_for_update(of=Claim)  # the claim's row only: its PCN's stays free for every other claim
+    .execution_options(populate_existing=True)
+)
+_EVENT = ClaimEvent.__table__  # type: ignore[attr-defined]
+_HISTORY = select(_EVENT).where(_EVENT.c.claim_id == bindparam("claim_id")).order_by(_EVENT.c.id)
+_BASIS = (
+    select(
+        Post,
+        col(PostTerms.effective_from),
+        col(PostTerms.hours_per_week_centi),
+        col(PostTerms.afc_band),
+        col(PostTerms.geography),
+        col(YearClose.closed_at),
+    )
+    .outerjoin(PostTerms, col(PostTerms.post_id) == col(Post.id))
+    .outerjoin(YearClose, and_(col(YearClose.pcn_code) == col(Post.pcn_code), col(YearClose.fy) == bindparam("fy")))
+    .where(col(Post.id) == bindparam("post_id"))
+    .order_by(col(PostTerms.effective_from))
+)
 
 
 def get_claim(session: Session, claim_id: int, *, for_update: bool = False) -> Claim | None:
@@ -20,6 +51,36 @@ def get_claim(session: Session, claim_id: int, *, for_update: bool = False) -> C
     if for_update:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.scalars(stmt).one_or_none()
+
+
+def lock_with_icb(session: Session, claim_id: int) -> tuple[Claim, str] | None:
+    """The claim, its row locked for this transaction and read afresh, and its PCN's ICB (one query)."""
+    row = session.execute(_LOCKED_WITH_ICB, {"claim_id": claim_id}).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def history_of(session: Session, claim_id: int) -> Sequence[Row[Any]]:
+    """The claim's history, oldest first, as rows (read only: no ORM object per event)."""
+    return session.execute(_HISTORY, {"claim_id": claim_id}).all()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimBasis:
+    """What a claim's checks read besides the catalogue: the post, its dated terms (oldest first; none
+    for a post without any) and when its PCN closed the claim's financial year (None while open)."""
+
+    post: Post
+    terms: list[Terms]
+    closed_at: datetime | None
+
+
+def basis_of(session: Session, post_id: int, fy: str) -> ClaimBasis | None:
+    """The post, its terms and the close of ``fy`` for its PCN, in one query."""
+    rows = session.execute(_BASIS, {"post_id": post_id, "fy": fy}).all()
+    if not rows:
+        return None
+    terms = [Terms(row[1], row[2], row[3], row[4]) for row in rows if row[1] is not None]
+    return ClaimBasis(post=rows[0][0], terms=terms, closed_at=rows[0][5])
 
 
 def live_claim(session: Session, *, post_id: int | None, month: str, exclude: int | None) -> Claim | None:

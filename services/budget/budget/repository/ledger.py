@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import Row, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -26,21 +26,25 @@ def get_balance(session: Session, pcn_code: str, fy: str, pot: str) -> BudgetBal
     return session.get(BudgetBalance, (pcn_code, fy, pot))
 
 
+# Built once (every writer to a pot runs it): an execution skips building it and its cache key.
+_LOCKED_BALANCE = (
+    select(BudgetBalance)
+    .where(
+        col(BudgetBalance.pcn_code) == bindparam("pcn_code"),
+        col(BudgetBalance.fy) == bindparam("fy"),
+        col(BudgetBalance.pot) == bindparam("pot"),
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_balance(session: Session, pcn_code: str, fy: str, pot: str, *, now: datetime) -> BudgetBalance:
     """The pot's balance row, created at zero if absent, locked for this transaction: every writer
     to a pot goes through here first (``FOR UPDATE`` on PostgreSQL; on SQLite the writer session
     already holds the database's write lock). Callers lock several pots in ``POTS`` order."""
-    stmt = (
-        select(BudgetBalance)
-        .where(
-            col(BudgetBalance.pcn_code) == pcn_code,
-            col(BudgetBalance.fy) == fy,
-            col(BudgetBalance.pot) == pot,
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    row = session.scalars(stmt).one_or_none()
+    key = {"pcn_code": pcn_code, "fy": fy, "pot": pot}
+    row = session.scalars(_LOCKED_BALANCE, key).one_or_none()
     if row is not None:
         return row
     values = {"pcn_code": pcn_code, "fy": fy, "pot": pot, "updated_at": now}
@@ -49,7 +53,7 @@ def lock_balance(session: Session, pcn_code: str, fy: str, pot: str, *, now: dat
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # A racing creator makes this wait for its commit, then do nothing: one row, whoever races.
     session.execute(insert(BudgetBalance).values(**values).on_conflict_do_nothing())
-    return session.scalars(stmt).one()
+    return session.scalars(_LOCKED_BALANCE, key).one()
 
 
 def balances_of(session: Session, pcn_code: str, fy: str) -> Sequence[BudgetBalance]:

@@ -145,13 +145,13 @@ def readable_claim(session: Session, principal: Principal, claim_id: int) -> Cla
 
 def _claim_for_write(session: Session, principal: Principal, claim_id: int) -> tuple[Claim, str]:
     """The claim, locked, if the principal may read it (404 otherwise), and its PCN's ICB."""
-    claim = claims_repo.get_claim(session, claim_id, for_update=True)
-    if claim is None:
+    found = claims_repo.lock_with_icb(session, claim_id)
+    if found is None:
         raise ClaimNotFound(NO_CLAIM)
-    visible, icb_code = _readable_by(session, principal, claim.pcn_code)
-    if not visible:
+    claim, icb_code = found
+    if not scope.may_read_pcn(principal, pcn_code=claim.pcn_code, icb_code=icb_code):
         raise ClaimNotFound(NO_CLAIM)
-    return claim, icb_code
+    return found
 
 
 def pcn_claim(session: Session, principal: Principal, claim_id: int) -> Claim:

@@ -96,8 +96,11 @@ def post(
     now: datetime,
     reference: str | None = None,
     idempotency_key: str | None = None,
+    flush: bool = True,
 ) -> Posting:
-    """Post one movement to a pot whose balance row the caller holds locked (:func:`ledger_repo.lock_balance`)."""
+    """Post one movement to a pot whose balance row the caller holds locked (:func:`ledger_repo.lock_balance`).
+    ``flush=False`` leaves the posting and the balance to the caller's next flush (one for all its
+    writes); the posting then has no id yet."""
     before = ledger.Balances(**{f: getattr(balance, f) for f in ledger.BALANCE_FIELDS})
     after = ledger.apply(before, debit_account=debit_account, credit_account=credit_account, amount_pence=amount_pence)
     if not after.is_valid():
@@ -125,7 +128,8 @@ def post(
         created_by=common.actor(principal),
     )
     session.add(posting)
-    session.flush()
+    if flush:
+        session.flush()
     count_on_commit(session, LEDGER_POSTINGS, kind=kind)
     count_on_commit(session, LEDGER_PENCE, abs(amount_pence), kind=kind)
     return posting

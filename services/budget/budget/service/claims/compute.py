@@ -38,6 +38,7 @@ from budget.repository import funding_rates as funding_rates_repo
 from budget.repository import ledger as ledger_repo
 from budget.repository import posts as posts_repo
 from budget.repository import register as register_repo
+from budget.repository.claims import ClaimBasis
 from budget.schemas.claims import ClaimInput
 from budget.service.claims.segments import PaidTerms, SegmentUsed, band_of, own_terms, segment_json
 
@@ -145,9 +146,12 @@ def compute(
     exclude_claim_id: int | None = None,
     check_duplicate: bool = True,
     paid_on: PaidTerms | None = None,
+    basis: ClaimBasis | None = None,
 ) -> Computed:
     """Compute the claim and run every check of domain §6 but ``budget-exceeded``: read what the
-    checks need (the pot, a live claim of the same month, the role's cap in use), then :func:`assess`."""
+    checks need (the pot, a live claim of the same month, the role's cap in use), then :func:`assess`.
+    ``basis``: the post's terms and the year's close, when the caller read them with the post
+    (:func:`claims_repo.basis_of`); otherwise they are read here."""
     fy = fy_of_month(month)
     pot = pot_for(session, post.role_code, fy)
     role = catalogue.role(post.role_code)
@@ -177,7 +181,12 @@ def compute(
             list_size=list_size,
             other_posts_centi=[centi for _, centi in others],
         )
-    closed = ledger_repo.get_year_close(session, post.pcn_code, fy)
+    if basis is None:
+        closed = ledger_repo.get_year_close(session, post.pcn_code, fy)
+        closed_at = closed.closed_at if closed is not None else None
+        terms: Sequence[TermsLike] = posts_repo.terms_of(session, post.id) if paid_on is None else ()
+    else:
+        closed_at, terms = basis.closed_at, basis.terms
     first_mhp = post.role_code in MHP_ROLES and posts_repo.first_post_of_roles(
         session, post.pcn_code, sorted(MHP_ROLES)
     ) in (
@@ -194,8 +203,8 @@ def compute(
         duplicate=duplicate,
         cap=in_use,
         first_mhp=first_mhp,
-        closed_on=closed.closed_at.date() if closed is not None else None,
-        terms=paid_on.terms if paid_on is not None else posts_repo.terms_of(session, post.id),
+        closed_on=closed_at.date() if closed_at is not None else None,
+        terms=paid_on.terms if paid_on is not None else terms,
         paid_rates=paid_on.rates if paid_on is not None else None,
     )
 

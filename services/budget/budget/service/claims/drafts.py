@@ -70,9 +70,9 @@ def create_draft(
     except IntegrityError as exc:  # a concurrent draft for the same post and month won the race
         session.rollback()
         raise DuplicateClaim(f"A claim for post {data.post_id} and {data.month} was just made.") from exc
-    record_event(session, claim, action=ClaimAction.CREATE, principal=principal, now=now, reason=None)
+    event = record_event(session, claim, action=ClaimAction.CREATE, principal=principal, now=now, reason=None)
     session.commit()
-    return claim_public(session, claim), claim_etag(claim)
+    return claim_public(session, claim, [event]), claim_etag(claim)  # a new claim's history: its creation
 
 
 def update_draft(
@@ -104,8 +104,10 @@ def update_draft(
     claim.version += 1
     claim.updated_at, claim.updated_by = now, common.actor(principal)
     record_event(session, claim, action=ClaimAction.EDIT, principal=principal, now=now, reason=None)
+    session.flush()
+    public = claim_public(session, claim)  # its history read in the edit's transaction, not after it
     session.commit()
-    return claim_public(session, claim), claim_etag(claim)
+    return public, claim_etag(claim)
 
 
 def _pick(changes: dict[str, object], name: str, current: int) -> int:

@@ -19,8 +19,8 @@ from budget.domain.claim_states import ClaimAction, ClaimKind, ClaimStatus, Tran
 from budget.errors import InvalidClaimTransition
 from budget.metrics import CLAIM_TRANSITIONS
 from budget.models import BudgetBalance, Claim, ClaimEvent
+from budget.repository import claims as claims_repo
 from budget.repository import ledger as ledger_repo
-from budget.repository import posts as posts_repo
 from budget.schemas.claims import ClaimInput, ClaimPublic
 from budget.service import budgets, common
 from budget.service.claims.compute import apply, compute
@@ -41,20 +41,20 @@ def require_status(claim: Claim, transition: Transition) -> None:
 
 def record_event(
     session: Session, claim: Claim, *, action: ClaimAction, principal: Principal, now: datetime, reason: str | None
-) -> None:
-    """Add the claim's new status to its history."""
+) -> ClaimEvent:
+    """Add the claim's new status to its history (the event is written with the next flush)."""
     assert claim.id is not None
-    session.add(
-        ClaimEvent(
-            claim_id=claim.id,
-            status=claim.status,
-            action=action,
-            at=now,
-            by=common.actor(principal),
-            reason=reason,
-            request_id=current_request_id(),
-        )
+    event = ClaimEvent(
+        claim_id=claim.id,
+        status=claim.status,
+        action=action,
+        at=now,
+        by=common.actor(principal),
+        reason=reason,
+        request_id=current_request_id(),
     )
+    session.add(event)
+    return event
 
 
 def move_money(
@@ -70,7 +70,8 @@ def move_money(
     balance: BudgetBalance | None = None,
 ) -> None:
     """Post one movement of the claim's money on its pot: on ``balance`` when the caller already
-    holds the pot's row locked, otherwise locked here (always after the claim's row)."""
+    holds the pot's row locked, otherwise locked here (always after the claim's row). Written with
+    the caller's next flush, with the claim's own changes."""
     if amount <= 0:
         return
     if balance is None:
@@ -87,6 +88,7 @@ def move_money(
         now=now,
         reference=f"claim:{claim.id}",
         idempotency_key=idempotency_key,
+        flush=False,
     )
 
 
@@ -142,8 +144,8 @@ def hold(
     from ``available`` to ``held`` on the pot's balance (locked by the caller, in ``balances``; one
     more is locked here if the year's pots changed since the draft). Raises the failed checks, or 409
     ``budget-exceeded`` with nothing moved."""
-    post = posts_repo.get_post(session, claim.post_id)
-    assert post is not None
+    basis = claims_repo.basis_of(session, claim.post_id, claim.fy)
+    assert basis is not None  # a claim's post is a foreign key
     inputs = ClaimInput(
         salary_pence=claim.salary_pence,
         employer_ni_pence=claim.employer_ni_pence,
@@ -155,11 +157,12 @@ def hold(
     c = compute(
         session,
         catalogue,
-        post=post,
+        post=basis.post,
         month=claim.month,
         inputs=inputs,
         exclude_claim_id=claim.id,
         check_duplicate=False,
+        basis=basis,
     )
     c.raise_failures()
     apply(claim, c)

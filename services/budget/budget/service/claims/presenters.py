@@ -6,15 +6,31 @@ from them, which :class:`_Shown` adds."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from arrs_kit.etag import make_etag
 from budget.domain import claims_math, hours
-from budget.models import Claim, ClaimEvent
+from budget.models import Claim
 from budget.repository import claims as claims_repo
 from budget.schemas.claims import ClaimPreview, ClaimPublic
+
+
+class EventLike(Protocol):
+    """A claim's event as its history shows it: a :class:`budget.models.ClaimEvent` or a row of one."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def by(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
 
 
 class _Shown:
@@ -22,7 +38,7 @@ class _Shown:
     hundredths), ``rate_period`` (from the ``rate_*`` columns), ``estimated_rate``, ``history`` (the
     rows of ``claim_event``) and, for a preview, what the pot has available."""
 
-    def __init__(self, row: Claim, *, history: Sequence[ClaimEvent] = (), available_pence: int | None = None) -> None:
+    def __init__(self, row: Claim, *, history: Sequence[EventLike] = (), available_pence: int | None = None) -> None:
         self._row = row
         self.history = history
         self.available_pence = available_pence
@@ -79,11 +95,11 @@ def claim_etag(claim: Claim) -> str:
     return make_etag("claim", str(claim.id), claim.version)
 
 
-def claim_public(session: Session, claim: Claim, events: Sequence[ClaimEvent] | None = None) -> ClaimPublic:
+def claim_public(session: Session, claim: Claim, events: Sequence[EventLike] | None = None) -> ClaimPublic:
     """A stored claim with its history (read here unless ``events`` are given)."""
     assert claim.id is not None
     if events is None:
-        events = claims_repo.events_of(session, [claim.id]).get(claim.id, [])
+        events = claims_repo.history_of(session, claim.id)
     return ClaimPublic.model_validate(_Shown(claim, history=events), from_attributes=True)
 
 
