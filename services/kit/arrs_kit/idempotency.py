@@ -1,12 +1,24 @@
 """Idempotency keys: a retried POST never does its work twice.
 
-The first request with a key takes a lease on it (a row committed on its own, state ``in_progress``),
-does its work, and records its response **in the same transaction as the work**, so either both
-happen or neither. A retry with the same key and the same body replays the recorded response
-(``Idempotent-Replayed: true``); the same key with another body is 422
-``/problems/idempotency-key-reused``; the same key while the first is still running is 409
-``/problems/idempotency-key-in-progress``. A request that fails (any error) releases its claim, so
-the client may retry it. A claim left by a crashed process expires after ``lease``.
+The first request with a key takes it, does its work, and records its response **in the same
+transaction as the work**, so either both happen or neither. A retry with the same key and the same
+body replays the recorded response (``Idempotent-Replayed: true``); the same key with another body
+is 422 ``/problems/idempotency-key-reused``; the same key while the first is still running is 409
+``/problems/idempotency-key-in-progress``. A request that fails (any error) releases the key, so the
+client may retry it.
+
+How a key is taken depends on the database (:func:`request_lease` chooses):
+
+- PostgreSQL (:meth:`IdempotencyStore.take`): in the request's own transaction, before its work. A
+  transaction-scoped advisory lock on the key (``pg_try_advisory_xact_lock``) is tried: held by a
+  running request, 409. Then the key's row is read; with none, the response is inserted as the key's
+  row with the work, at its commit. One transaction and one commit per request; a failure or a crash
+  rolls the lock back with the work, so nothing is left to release or to expire.
+- SQLite (:meth:`IdempotencyStore.claim`): a row in state ``in_progress``, committed on its own
+  before the work. Its writers take the database's one write lock at ``BEGIN``, so a duplicate could
+  not see a running request in the same transaction (it would wait for the first's commit and replay
+  it, instead of the 409); the committed row is what it sees. A row left by a crashed process expires
+  after ``lease``, and is then taken over.
 
 Keys are scoped to the client and the operation, so two clients cannot collide. Each service adds
 the table to its own metadata with :func:`idempotency_table`; the kit itself owns no tables.
@@ -24,7 +36,22 @@ from typing import Annotated, Any
 
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -94,23 +121,77 @@ class KeyLease:
     store: IdempotencyStore
     scope: str
     key: str
+    stored: bool = True
+    """Whether the key's row exists (committed before the work, or taken over from a dead request):
+    the response updates it. Otherwise the response is inserted as the key's row, with the work."""
+    request_hash: str = ""
 
     def record(self, session: Session, *, status: int, body: Any, location: str | None = None) -> None:
         """Record the response inside the transaction that does the work (before its commit)."""
         self.store.record(session, self, status=status, body=body, location=location)
 
 
+def lock_id(table: str, scope: str, key: str) -> int:
+    """The advisory lock of a key: 64 bits of a hash of its table, scope and key, as PostgreSQL's
+    ``bigint`` (two keys sharing one would only make one wait for the other: 409, then retried)."""
+    digest = hashlib.sha256(f"{table}\x00{scope}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 class IdempotencyStore:
     def __init__(self, table: Table, *, lease: timedelta = timedelta(seconds=60)) -> None:
         self.table = table
         self.lease = lease
+        t = table
+        # Built once: a request with a key runs them, and each execution skips building them.
+        self._try_lock = select(func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)))
+        self._read = select(t).where(t.c.scope == bindparam("scope"), t.c.key == bindparam("key"))
+        self._insert_done = (
+            postgresql.insert(t)
+            .values(
+                scope=bindparam("scope"),
+                key=bindparam("key"),
+                request_hash=bindparam("request_hash"),
+                state="done",
+                response_status=bindparam("response_status"),
+                response_body=bindparam("response_body"),
+                location=bindparam("location"),
+                created_at=bindparam("created_at"),
+                lease_until=bindparam("lease_until"),
+            )
+            .on_conflict_do_nothing()
+            .returning(t.c.key)  # no row: the key was there (a rowcount is not reported for this insert)
+        )
 
     def _row(self, session: Session, scope: str, key: str) -> Any:
-        t = self.table
-        return session.execute(select(t).where(t.c.scope == scope, t.c.key == key)).one_or_none()
+        return session.execute(self._read, {"scope": scope, "key": key}).one_or_none()
+
+    def take(self, session: Session, *, scope: str, key: str, request_hash: str) -> KeyLease | Replay:
+        """Take ``key`` in ``session``'s transaction, the one that then does the work (PostgreSQL, at
+        READ COMMITTED), or answer the recorded response of an earlier request. Call it before the
+        work's first statement, so a duplicate is told 409 at once instead of queueing on the work's
+        locks. A replay or a refusal ends the transaction (rolled back) before it is answered."""
+        try:
+            if not session.execute(self._try_lock, {"lock_id": lock_id(self.table.name, scope, key)}).scalar_one():
+                raise IdempotencyKeyInProgress(
+                    "The first request with this key has not finished; retry shortly.", headers={"Retry-After": "1"}
+                )
+            # A statement of its own, after the lock: its snapshot sees the commit of whoever held the
+            # lock before (read in the lock's statement, the snapshot could predate that commit).
+            row = self._row(session, scope, key)
+            if row is None:
+                return KeyLease(self, scope, key, stored=False, request_hash=request_hash)
+            outcome = self._existing(session, row, scope=scope, key=key, request_hash=request_hash, commit=False)
+        except ProblemError:
+            session.rollback()
+            raise
+        if isinstance(outcome, Replay):
+            session.rollback()  # the lock, given back now rather than when the session is closed
+        return outcome
 
     def claim(self, db: Database, *, scope: str, key: str, request_hash: str) -> KeyLease | Replay:
-        """Claim ``key`` for this request, or answer the recorded response of an earlier one."""
+        """Claim ``key`` for this request in a transaction of its own (committed before the work), or
+        answer the recorded response of an earlier one."""
         t = self.table
         now = datetime.now(UTC)
         with db.writer() as session:
@@ -126,44 +207,69 @@ class IdempotencyStore:
                     )
                 )
                 session.commit()
-                return KeyLease(self, scope, key)
+                return KeyLease(self, scope, key, request_hash=request_hash)
             except IntegrityError:
                 session.rollback()
             row = self._row(session, scope, key)
             if row is None:  # released between our insert and our read: try once more
                 return self.claim(db, scope=scope, key=key, request_hash=request_hash)
-            if row.request_hash != request_hash:
-                raise IdempotencyKeyReused("Use a new Idempotency-Key for a different request.")
-            if row.state == "done":
-                return Replay(row.response_status, json.loads(row.response_body), row.location)
-            if row.lease_until > now:
-                raise IdempotencyKeyInProgress(
-                    "The first request with this key has not finished; retry shortly.", headers={"Retry-After": "1"}
-                )
-            # The first request's process died mid-flight (its work rolled back with it): take over.
-            taken = session.execute(
-                update(t)
-                .where(
-                    t.c.scope == scope, t.c.key == key, t.c.state == "in_progress", t.c.lease_until == row.lease_until
-                )
-                .values(lease_until=now + self.lease)
+            return self._existing(session, row, scope=scope, key=key, request_hash=request_hash, commit=True)
+
+    def _existing(
+        self, session: Session, row: Any, *, scope: str, key: str, request_hash: str, commit: bool
+    ) -> KeyLease | Replay:
+        """The key's row exists: replay it, refuse (another body: 422; still running: 409), or take over
+        the key of a request whose process died mid-flight (its work rolled back with it) once its
+        lease has expired. ``commit``: the take-over in a transaction of its own (else the caller's)."""
+        t = self.table
+        if row.request_hash != request_hash:
+            raise IdempotencyKeyReused("Use a new Idempotency-Key for a different request.")
+        if row.state == "done":
+            return Replay(row.response_status, json.loads(row.response_body), row.location)
+        now = datetime.now(UTC)
+        if row.lease_until > now:
+            raise IdempotencyKeyInProgress(
+                "The first request with this key has not finished; retry shortly.", headers={"Retry-After": "1"}
             )
+        taken = session.execute(
+            update(t)
+            .where(t.c.scope == scope, t.c.key == key, t.c.state == "in_progress", t.c.lease_until == row.lease_until)
+            .values(lease_until=now + self.lease)
+        )
+        if commit:
             session.commit()
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                raise IdempotencyKeyInProgress(
-                    "Another retry took this key over; retry shortly.", headers={"Retry-After": "1"}
-                )
-            return KeyLease(self, scope, key)
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise IdempotencyKeyInProgress(
+                "Another retry took this key over; retry shortly.", headers={"Retry-After": "1"}
+            )
+        return KeyLease(self, scope, key, request_hash=request_hash)
 
     def record(self, session: Session, claim: KeyLease, *, status: int, body: Any, location: str | None) -> None:
         t = self.table
-        session.execute(
-            update(t)
-            .where(t.c.scope == claim.scope, t.c.key == claim.key)
-            .values(
-                state="done", response_status=status, response_body=json.dumps(body, default=str), location=location
+        response_body = json.dumps(body, default=str)
+        if claim.stored:
+            session.execute(
+                update(t)
+                .where(t.c.scope == claim.scope, t.c.key == claim.key)
+                .values(state="done", response_status=status, response_body=response_body, location=location)
             )
-        )
+            return
+        values = {
+            "scope": claim.scope,
+            "key": claim.key,
+            "request_hash": claim.request_hash,
+            "response_status": status,
+            "response_body": response_body,
+            "location": location,
+        }
+        values["created_at"] = now = datetime.now(UTC)
+        values["lease_until"] = now + self.lease
+        if session.execute(self._insert_done, values).first() is None:
+            # Only a request that committed the key on its own first (a process of an earlier
+            # version, mid-deploy) can have written it meanwhile: this one's work is rolled back.
+            raise IdempotencyKeyInProgress(
+                "Another request took this key meanwhile; retry shortly.", headers={"Retry-After": "1"}
+            )
 
     def release(self, db: Database, claim: KeyLease) -> None:
         """Give the key back after a failure, so the client can retry the request."""
@@ -195,9 +301,12 @@ async def request_lease(
     ``app.state.db``), for a coroutine dependency (scope ``function``) that hands the route a lease:
     ``async with request_lease(...) as lease: yield …``. None without a key (and no worker thread);
     :class:`Replayed` for a retry of a finished request; otherwise a lease the service records its
-    response on. A failure of the request rolls ``session`` back and releases the lease before the
-    error is answered, so the client may retry. Taking and giving back a key are done in a worker
-    thread."""
+    response on. ``session`` is the request's write session, the one the work is done and committed
+    in, with nothing done in it yet: on PostgreSQL the key is taken in its transaction
+    (:meth:`IdempotencyStore.take`), so the service must commit once, after recording (an earlier
+    commit would end the key's lock). A failure of the request rolls ``session`` back and releases the
+    key before the error is answered, so the client may retry. Taking and giving back a key are done
+    in a worker thread."""
     if key is None:
         yield None
         return
@@ -205,7 +314,10 @@ async def request_lease(
     db: Database = request.app.state.db
     scope = f"{principal_id}:{operation}"
     request_hash = fingerprint(request.method, request.url.path, payload)
-    outcome = await run_in_threadpool(store.claim, db, scope=scope, key=key, request_hash=request_hash)
+    if db.is_sqlite:
+        outcome = await run_in_threadpool(store.claim, db, scope=scope, key=key, request_hash=request_hash)
+    else:
+        outcome = await run_in_threadpool(store.take, session, scope=scope, key=key, request_hash=request_hash)
     if isinstance(outcome, Replay):
         raise Replayed(outcome)
     try:
@@ -216,6 +328,8 @@ async def request_lease(
 
 
 def _give_back(store: IdempotencyStore, db: Database, session: Session, taken: KeyLease) -> None:
-    # End the failed transaction first: on SQLite it holds the write lock the release needs.
+    # End the failed transaction first: on SQLite it holds the write lock the release needs; on
+    # PostgreSQL it holds the key's lock, and with it the key's row if it was to be inserted.
     session.rollback()
-    store.release(db, taken)
+    if taken.stored:
+        store.release(db, taken)
