@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrs_kit.context import accept_or_make_request_id, request_id_var, safe_id
+from arrs_kit.db import SESSIONS, close_sessions
 from arrs_kit.metrics import observe_request, route_of
 
 access_log = logging.getLogger("arrs.access")
@@ -24,7 +25,8 @@ def header_value(scope: Scope, name: bytes) -> str | None:
 
 class RequestContextMiddleware:
     """Gives every request its id, keeps the caller's correlation id beside it, echoes both, logs it
-    and counts it (:mod:`arrs_kit.metrics`: by route template, method and status).
+    and counts it (:mod:`arrs_kit.metrics`: by route template, method and status). The database
+    sessions the request's dependencies opened (:mod:`arrs_kit.db`) are closed once it has answered.
 
     At the public edge (``trust_request_id=False``, the gateway) the platform always makes its own
     request id, so no two requests share one whatever clients send; a client's ``X-Correlation-ID``
@@ -69,6 +71,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if SESSIONS in state:
+                await close_sessions(state)
             elapsed = time.perf_counter() - started
             observe_request(self.service, route_of(scope), scope["method"], status_holder[0], elapsed)
             if self.log_requests:
