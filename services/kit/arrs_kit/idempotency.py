@@ -293,38 +293,72 @@ async def replayed_response(_request: Any, exc: Exception) -> JSONResponse:
     return exc.replay.response()
 
 
+@dataclass(slots=True)
+class KeyRequest:
+    """An ``Idempotency-Key`` a request came with, not taken yet: :meth:`take` takes it (or raises
+    :class:`Replayed`, 409, 422) in the worker thread that then does the request's work, before the
+    work's first statement, so taking it costs no thread hop of its own (:func:`key_request`)."""
+
+    store: IdempotencyStore
+    db: Database
+    session: Session
+    scope: str
+    key: str
+    request_hash: str
+    lease: KeyLease | None = None
+
+    def take(self) -> KeyLease:
+        """The lease (taken once): in ``session``'s transaction on PostgreSQL, in one of its own on SQLite."""
+        if self.lease is None:
+            if self.db.is_sqlite:
+                outcome = self.store.claim(self.db, scope=self.scope, key=self.key, request_hash=self.request_hash)
+            else:
+                outcome = self.store.take(self.session, scope=self.scope, key=self.key, request_hash=self.request_hash)
+            if isinstance(outcome, Replay):
+                raise Replayed(outcome)
+            self.lease = outcome
+        return self.lease
+
+
 @asynccontextmanager
-async def request_lease(
+async def key_request(
     request: Request, session: Session, *, principal_id: str, key: str | None, operation: str, payload: Any
-) -> AsyncIterator[KeyLease | None]:
+) -> AsyncIterator[KeyRequest | None]:
     """Idempotency for a request, with the app's store and database (``app.state.idempotency`` and
-    ``app.state.db``), for a coroutine dependency (scope ``function``) that hands the route a lease:
-    ``async with request_lease(...) as lease: yield …``. None without a key (and no worker thread);
-    :class:`Replayed` for a retry of a finished request; otherwise a lease the service records its
-    response on. ``session`` is the request's write session, the one the work is done and committed
-    in, with nothing done in it yet: on PostgreSQL the key is taken in its transaction
-    (:meth:`IdempotencyStore.take`), so the service must commit once, after recording (an earlier
-    commit would end the key's lock). A failure of the request rolls ``session`` back and releases the
-    key before the error is answered, so the client may retry. Taking and giving back a key are done
-    in a worker thread."""
+    ``app.state.db``), for a coroutine dependency (scope ``function``): ``async with key_request(...)
+    as asked: yield …``. None without a key; otherwise the key, which the route's worker thread takes
+    (:meth:`KeyRequest.take`) before anything else is done in ``session``, the request's write session,
+    the one its work is done and committed in. On PostgreSQL the key is taken in that transaction
+    (:meth:`IdempotencyStore.take`), so the service commits once, after recording its response (an
+    earlier commit would end the key's lock). A failure of the request once the key is taken rolls
+    ``session`` back and releases the key (in a worker thread) before the error is answered, so the
+    client may retry."""
     if key is None:
         yield None
         return
     store: IdempotencyStore = request.app.state.idempotency
     db: Database = request.app.state.db
-    scope = f"{principal_id}:{operation}"
     request_hash = fingerprint(request.method, request.url.path, payload)
-    if db.is_sqlite:
-        outcome = await run_in_threadpool(store.claim, db, scope=scope, key=key, request_hash=request_hash)
-    else:
-        outcome = await run_in_threadpool(store.take, session, scope=scope, key=key, request_hash=request_hash)
-    if isinstance(outcome, Replay):
-        raise Replayed(outcome)
+    asked = KeyRequest(store, db, session, f"{principal_id}:{operation}", key, request_hash)
     try:
-        yield outcome
+        yield asked
     except BaseException:
-        await run_in_threadpool(_give_back, store, db, session, outcome)
+        if asked.lease is not None:
+            await run_in_threadpool(_give_back, store, db, session, asked.lease)
         raise
+
+
+@asynccontextmanager
+async def request_lease(
+    request: Request, session: Session, *, principal_id: str, key: str | None, operation: str, payload: Any
+) -> AsyncIterator[KeyLease | None]:
+    """As :func:`key_request`, with the key taken at once, in a worker thread of its own: None without
+    a key; :class:`Replayed` for a retry of a finished request; otherwise a lease the service records
+    its response on."""
+    async with key_request(
+        request, session, principal_id=principal_id, key=key, operation=operation, payload=payload
+    ) as asked:
+        yield None if asked is None else await run_in_threadpool(asked.take)
 
 
 def _give_back(store: IdempotencyStore, db: Database, session: Session, taken: KeyLease) -> None:
