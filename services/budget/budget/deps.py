@@ -1,34 +1,31 @@
 """What the budget service's routes depend on, defined once: path and query types, ``If-Match``, the
-role catalogue client, the resources a route acts on, loaded and authorised (domain §8), and the
-``Idempotency-Key`` leases of the writes that take one. A route's signature says what it acts on and
-whether a retry of it is safe."""
+role catalogue client and the resources a route acts on, loaded and authorised (domain §8), with the
+route class that loads them (:class:`AuthorisedRoute`); the ``Idempotency-Key`` leases of the writes
+that take one are in :mod:`budget.leases`. A route's signature says what it acts on and whether a
+retry of it is safe."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Body, Depends, Header, Path, Query, Request
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from arrs_kit import idempotency
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
 from arrs_kit.etag import IfMatchHeader
-from arrs_kit.idempotency import IdempotencyKeyHeader, KeyLease
 from arrs_kit.principal import Principal, PrincipalDep
 from arrs_kit.problems import ProblemError
 from budget.clients.roles import RoleCatalogue
 from budget.domain import register
 from budget.domain.calendar import InvalidFinancialYear
 from budget.models import Claim, Pcn, Post
-from budget.schemas.budgets import AllocationCreate
-from budget.schemas.claims import AdjustmentCreate, ClaimPay, ClaimReject, ClaimWithdraw
+from budget.schemas.claims import ClaimWithdraw
 from budget.schemas.common import PCN_CODE_PATTERN, PRACTICE_CODE_PATTERN
 from budget.service import authz
 from budget.service.common import ID_MAX
@@ -77,35 +74,54 @@ CatalogueDep = Annotated[RoleCatalogue, Depends(_catalogue)]
 """The role catalogue's client, made once per app (:func:`budget.main.create_app`)."""
 
 
+M = TypeVar("M")
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 # The resources a route acts on, loaded once and authorised by the rules of :mod:`budget.service.authz`
 # (domain §8). A read route takes the read session's row; a write route the writer's (locked where
 # the rule says).
 #
-# Each answers as the request stood before: a malformed request is 422 whatever it names, so these
-# read their path parameters as sent (the route's own parameters validate them, once) and hand a
-# refusal (404, 403, 422 invalid-financial-year) to :class:`AuthorisedRoute` instead of raising it
-# while FastAPI still collects validation errors. They run after an ``Idempotency-Key`` lease: the
-# key is taken before the request's own transaction begins (on SQLite, the writer's first read
-# takes the database's lock).
+# Each answers as the request stood before: a malformed request is 422 whatever it names. So these
+# dependencies do no I/O: they read their path parameters as sent (the route's own parameters
+# validate them, once) and hand :class:`AuthorisedRoute` what to load (:class:`Deferred`), which it
+# loads in the route's worker thread once FastAPI found the request well formed: one thread hop per
+# request, not one more per resource. They are loaded in the order of the route's parameters, after
+# its ``Idempotency-Key`` (:mod:`budget.leases`): the key is taken before the resource is read and
+# locked, so a duplicate is told 409 at once, not queued on the resource's lock.
 
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """A resource the request may not act on, or cannot name: raised by :class:`AuthorisedRoute`
-    once the request is known to be well formed (``error`` None: it is not, and FastAPI says so)."""
+    """A path parameter the request cannot name, or a financial year that is none: raised by
+    :class:`AuthorisedRoute` once the request is known to be well formed (``error`` None: it is not,
+    and FastAPI says so)."""
 
     error: ProblemError | None = None
 
 
-def _refusals(load: Callable[[], R]) -> R | Refused:
-    try:
-        return load()
-    except ProblemError as error:
-        return Refused(error)
+class Deferred:
+    """A dependency's value that is read in the route's worker thread: :class:`AuthorisedRoute` calls
+    :meth:`resolve` and hands the route what it answers (or the error it raises)."""
+
+    __slots__ = ()
+
+    def resolve(self) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Load(Deferred, Generic[M]):
+    """A resource, loaded and authorised by ``load`` when the route runs."""
+
+    load: Callable[[], M]
+
+    def resolve(self) -> M:
+        return self.load()
+
+
+def _deferred(sent: T | None, load: Callable[[T], M]) -> Load[M] | Refused:
+    return Refused() if sent is None else Load(lambda: load(sent))
 
 
 # The path parameters as the routes validate them (the same constraints as PcnCodePath and the ids).
@@ -142,33 +158,28 @@ async def _reference_date(request: Request) -> date | Refused:
 ReferenceDate = Annotated[date, Depends(_reference_date)]
 
 
-def _readable_pcn(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Pcn | Refused:
-    code = _sent_pcn_code(request)
-    return Refused() if code is None else _refusals(lambda: authz.readable_pcn(session, principal, code))
+async def _readable_pcn(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Load[Pcn] | Refused:
+    return _deferred(_sent_pcn_code(request), lambda code: authz.readable_pcn(session, principal, code))
 
 
-def _managed_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
-    code = _sent_pcn_code(request)
-    if code is None:
-        return Refused()
-    return _refusals(lambda: authz.managed_pcn(session, principal, code, for_update=False))
+async def _managed_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Load[Pcn] | Refused:
+    return _deferred(
+        _sent_pcn_code(request), lambda code: authz.managed_pcn(session, principal, code, for_update=False)
+    )
 
 
-def _locked_managed_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
-    code = _sent_pcn_code(request)
-    if code is None:
-        return Refused()
-    return _refusals(lambda: authz.managed_pcn(session, principal, code, for_update=True))
+async def _locked_managed_pcn(
+    request: Request, session: WriteSessionDep, principal: PrincipalDep
+) -> Load[Pcn] | Refused:
+    return _deferred(_sent_pcn_code(request), lambda code: authz.managed_pcn(session, principal, code, for_update=True))
 
 
-def _own_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
-    code = _sent_pcn_code(request)
-    return Refused() if code is None else _refusals(lambda: authz.own_pcn(session, principal, code))
+async def _own_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Load[Pcn] | Refused:
+    return _deferred(_sent_pcn_code(request), lambda code: authz.own_pcn(session, principal, code))
 
 
-def _adjusting_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Pcn | Refused:
-    code = _sent_pcn_code(request)
-    return Refused() if code is None else _refusals(lambda: authz.adjusting_pcn(session, principal, code))
+async def _adjusting_pcn(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Load[Pcn] | Refused:
+    return _deferred(_sent_pcn_code(request), lambda code: authz.adjusting_pcn(session, principal, code))
 
 
 ReadablePcn = Annotated[Pcn, Depends(_readable_pcn)]
@@ -178,22 +189,22 @@ ManagedPcn = Annotated[Pcn, Depends(_managed_pcn)]
 LockedManagedPcn = Annotated[Pcn, Depends(_locked_managed_pcn)]
 """A PCN the principal manages, locked for the request's transaction: the PCN itself and its populations."""
 OwnPcn = Annotated[Pcn, Depends(_own_pcn)]
+"""The principal's own PCN (or any, for an admin): its workforce plans."""
 AdjustingPcn = Annotated[Pcn, Depends(_adjusting_pcn)]
 """A PCN whose paid claims its PCN, its ICB or an admin adjusts (an uplift)."""
-"""The principal's own PCN (or any, for an admin): its workforce plans."""
+
+_NOT_POST_OWNER = "Only an admin or the post's PCN may change a post."
 
 
-def _readable_post(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Post | Refused:
-    post_id = _sent_id(request, "post_id")
-    return Refused() if post_id is None else _refusals(lambda: authz.readable_post(session, principal, post_id))
+async def _readable_post(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Load[Post] | Refused:
+    return _deferred(_sent_id(request, "post_id"), lambda post_id: authz.readable_post(session, principal, post_id))
 
 
-def _owned_post(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Post | Refused:
-    post_id = _sent_id(request, "post_id")
-    if post_id is None:
-        return Refused()
-    forbidden = "Only an admin or the post's PCN may change a post."
-    return _refusals(lambda: authz.owned_post(session, principal, post_id, for_update=True, forbidden=forbidden))
+async def _owned_post(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Load[Post] | Refused:
+    return _deferred(
+        _sent_id(request, "post_id"),
+        lambda post_id: authz.owned_post(session, principal, post_id, for_update=True, forbidden=_NOT_POST_OWNER),
+    )
 
 
 ReadablePost = Annotated[Post, Depends(_readable_post)]
@@ -201,31 +212,26 @@ OwnedPost = Annotated[Post, Depends(_owned_post)]
 """A post its PCN (or an admin) changes, locked."""
 
 
-M = TypeVar("M")
-
-
-def written_by_id(name: str, rule: Callable[[Session, Principal, int], M]) -> Callable[..., M | Refused]:
+def written_by_id(name: str, rule: Callable[[Session, Principal, int], M]) -> Callable[..., Any]:
     """A dependency loading the resource whose id is the path's ``name`` for a write (the rule locks
-    it and checks the principal may act on it), its refusal raised by :class:`AuthorisedRoute`."""
+    it and checks the principal may act on it), in the route's worker thread (:class:`AuthorisedRoute`)."""
 
-    def load(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> M | Refused:
-        found = _sent_id(request, name)
-        return Refused() if found is None else _refusals(lambda: rule(session, principal, found))
+    async def load(request: Request, session: WriteSessionDep, principal: PrincipalDep) -> Load[M] | Refused:
+        return _deferred(_sent_id(request, name), lambda found: rule(session, principal, found))
 
     return load
 
 
-def read_by_id(name: str, rule: Callable[[Session, Principal, int], M]) -> Callable[..., M | Refused]:
+def read_by_id(name: str, rule: Callable[[Session, Principal, int], M]) -> Callable[..., Any]:
     """As :func:`written_by_id`, on the read session, for a resource the principal reads."""
 
-    def load(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> M | Refused:
-        found = _sent_id(request, name)
-        return Refused() if found is None else _refusals(lambda: rule(session, principal, found))
+    async def load(request: Request, session: ReadSessionDep, principal: PrincipalDep) -> Load[M] | Refused:
+        return _deferred(_sent_id(request, name), lambda found: rule(session, principal, found))
 
     return load
 
 
-def _claim_by(rule: Callable[[Session, Principal, int], Claim]) -> Callable[..., Claim | Refused]:
+def _claim_by(rule: Callable[[Session, Principal, int], Claim]) -> Callable[..., Any]:
     return written_by_id("claim_id", rule)
 
 
@@ -239,8 +245,9 @@ AdjustableClaim = Annotated[Claim, Depends(_claim_by(authz.adjustable_claim))]
 
 
 class AuthorisedRoute(APIRoute):
-    """A route that raises the refusal of a resource dependency (:class:`Refused`) only once FastAPI
-    found the request well formed, so a malformed request is 422 whatever it names, as it always was."""
+    """A route whose resource dependencies are loaded (:class:`Deferred`) in its own worker thread, in
+    the order of its parameters, and whose refusals (:class:`Refused`) are raised, only once FastAPI
+    found the request well formed: a malformed request is 422 whatever it names, as it always was."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         @functools.wraps(endpoint)
@@ -250,148 +257,7 @@ class AuthorisedRoute(APIRoute):
                     if value.error is None:  # the dependency and the route disagree on what is well formed
                         raise RuntimeError(f"{path}: a request the route validated was refused as malformed")
                     raise value.error
-            return endpoint(**values)
+            resolved = {name: v.resolve() if isinstance(v, Deferred) else v for name, v in values.items()}
+            return endpoint(**resolved)
 
         super().__init__(path, checked, **kwargs)
-
-
-# Idempotency-Key. The lease dependency of a retry-safe write declares the route's inputs (path,
-# header and body, validated once, here) and hands them on with the lease; the service records its
-# response on the lease in the transaction that does the work. A retry never reaches the route (its
-# first answer is replayed); a failed request releases the key before its error is answered
-# (scope="function"), so an immediate retry finds it free.
-
-
-@dataclass(frozen=True, slots=True)
-class Leased(Generic[T]):
-    """A retry-safe write's inputs and its lease (None without an ``Idempotency-Key``)."""
-
-    lease: KeyLease | None
-    data: T
-    fy: str = ""
-
-
-def _lease(
-    request: Request, session: Session, principal: Principal, key: str | None, *, operation: str, payload: object
-) -> AbstractAsyncContextManager[KeyLease | None]:
-    return idempotency.request_lease(
-        request, session, principal_id=principal.client_id, key=key, operation=operation, payload=payload
-    )
-
-
-async def _allocation_lease(
-    request: Request,
-    pcn_code: PcnCodePath,
-    fy: FyPath,
-    data: AllocationCreate,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[AllocationCreate]]:
-    operation = f"add_allocation:{pcn_code.upper()}:{fy}"
-    payload = data.model_dump(mode="json")
-    async with _lease(request, session, principal, idempotency_key, operation=operation, payload=payload) as lease:
-        yield Leased(lease, data, fy)
-
-
-async def _year_close_lease(
-    request: Request,
-    pcn_code: PcnCodePath,
-    fy: FyPath,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[None]]:
-    operation = f"close_budget_year:{pcn_code.upper()}:{fy}"
-    async with _lease(request, session, principal, idempotency_key, operation=operation, payload=None) as lease:
-        yield Leased(lease, None, fy)
-
-
-@asynccontextmanager
-async def _claim_step(
-    request: Request, session: Session, principal: Principal, key: str | None, step: str, claim_id: int, data: T
-) -> AsyncIterator[Leased[T]]:
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else None
-    operation = f"{step}_claim:{claim_id}"
-    async with _lease(request, session, principal, key, operation=operation, payload=payload) as lease:
-        yield Leased(lease, data)
-
-
-async def _submit_lease(
-    request: Request,
-    claim_id: ClaimIdPath,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[None]]:
-    async with _claim_step(request, session, principal, idempotency_key, "submit", claim_id, None) as leased:
-        yield leased
-
-
-async def _approve_lease(
-    request: Request,
-    claim_id: ClaimIdPath,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[None]]:
-    async with _claim_step(request, session, principal, idempotency_key, "approve", claim_id, None) as leased:
-        yield leased
-
-
-async def _reject_lease(
-    request: Request,
-    claim_id: ClaimIdPath,
-    data: ClaimReject,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ClaimReject]]:
-    async with _claim_step(request, session, principal, idempotency_key, "reject", claim_id, data) as leased:
-        yield leased
-
-
-async def _pay_lease(
-    request: Request,
-    claim_id: ClaimIdPath,
-    data: ClaimPay,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ClaimPay]]:
-    async with _claim_step(request, session, principal, idempotency_key, "pay", claim_id, data) as leased:
-        yield leased
-
-
-async def _withdraw_lease(
-    request: Request,
-    claim_id: ClaimIdPath,
-    data: WithdrawBody,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ClaimWithdraw]]:
-    async with _claim_step(request, session, principal, idempotency_key, "withdraw", claim_id, data) as leased:
-        yield leased
-
-
-async def _adjust_lease(
-    request: Request,
-    claim_id: ClaimIdPath,
-    data: AdjustmentCreate,
-    session: WriteSessionDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[AdjustmentCreate]]:
-    async with _claim_step(request, session, principal, idempotency_key, "adjust", claim_id, data) as leased:
-        yield leased
-
-
-AllocationLease = Annotated[Leased[AllocationCreate], Depends(_allocation_lease, scope="function")]
-YearCloseLease = Annotated[Leased[None], Depends(_year_close_lease, scope="function")]
-SubmitLease = Annotated[Leased[None], Depends(_submit_lease, scope="function")]
-ApproveLease = Annotated[Leased[None], Depends(_approve_lease, scope="function")]
-RejectLease = Annotated[Leased[ClaimReject], Depends(_reject_lease, scope="function")]
-PayLease = Annotated[Leased[ClaimPay], Depends(_pay_lease, scope="function")]
-WithdrawLease = Annotated[Leased[ClaimWithdraw], Depends(_withdraw_lease, scope="function")]
-AdjustLease = Annotated[Leased[AdjustmentCreate], Depends(_adjust_lease, scope="function")]

@@ -20,8 +20,9 @@ from arrs_kit.pagination import (
 )
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
-from budget.deps import AllocationLease, AuthorisedRoute, FyPath, ManagedPcn, PcnCodePath, ReadablePcn, YearCloseLease
+from budget.deps import AuthorisedRoute, FyPath, ManagedPcn, PcnCodePath, ReadablePcn
 from budget.kinds import ReaderDep
+from budget.leases import AllocationLease, YearCloseLease
 from budget.schemas.budgets import (
     AllocateResult,
     AllocationPublic,

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from arrs_kit import idempotency
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
 from arrs_kit.idempotency import IdempotencyKeyHeader
 from arrs_kit.pagination import CSV_RESPONSE_DOC, DEFAULT_LIMIT, CursorQuery, FormatQuery, LimitQuery, page_or_csv
@@ -19,10 +18,10 @@ from arrs_kit.problems import problem_responses
 from budget.deps import (
     AuthorisedRoute,
     CatalogueDep,
-    Leased,
     read_by_id,
     written_by_id,
 )
+from budget.leases import Leased, asked_key
 from budget.models import ClaimReturn
 from budget.schemas.claim_returns import (
     ClaimReturnCreate,
@@ -59,10 +58,8 @@ async def _step(
 ) -> AsyncIterator[Leased[T]]:
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else None
     operation = f"{step}_claim_return:{return_id}"
-    async with idempotency.request_lease(
-        request, session, principal_id=principal.client_id, key=key, operation=operation, payload=payload
-    ) as lease:
-        yield Leased(lease, data)
+    async with asked_key(request, session, principal, key, operation=operation, payload=payload) as asked:
+        yield Leased(asked, data)
 
 
 async def _submit_lease(

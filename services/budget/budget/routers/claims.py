@@ -14,20 +14,15 @@ from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from budget.deps import (
     AdjustableClaim,
-    AdjustLease,
-    ApproveLease,
     AuthorisedRoute,
     CatalogueDep,
     ClaimIdPath,
     IcbClaim,
     IfMatchRequired,
-    PayLease,
     PcnClaim,
     ReadableClaim,
-    RejectLease,
-    SubmitLease,
-    WithdrawLease,
 )
+from budget.leases import AdjustLease, ApproveLease, PayLease, RejectLease, SubmitLease, WithdrawLease
 from budget.schemas.claims import (
     CLAIM_MONTH_PATTERN,
     ClaimCreate,

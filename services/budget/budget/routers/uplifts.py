@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from arrs_kit import idempotency
 from arrs_kit.db import WriteSessionDep
 from arrs_kit.idempotency import IdempotencyKeyHeader
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
-from budget.deps import AdjustingPcn, AuthorisedRoute, CatalogueDep, FyPath, Leased, PcnCodePath
+from budget.deps import AdjustingPcn, AuthorisedRoute, CatalogueDep, FyPath, PcnCodePath
+from budget.leases import Leased, asked_key
 from budget.schemas.uplifts import UpliftCreate, UpliftPublic
 from budget.service.claims import uplifts
 
@@ -28,15 +28,15 @@ async def _uplift_lease(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> AsyncIterator[Leased[UpliftCreate]]:
-    async with idempotency.request_lease(
+    async with asked_key(
         request,
         session,
-        principal_id=principal.client_id,
-        key=idempotency_key if data.apply else None,  # a preview writes nothing: nothing to replay
+        principal,
+        idempotency_key if data.apply else None,  # a preview writes nothing: nothing to replay
         operation=f"apply_uplift:{pcn_code.upper()}:{fy}",
         payload=data.model_dump(mode="json"),
-    ) as lease:
-        yield Leased(lease, data, fy)
+    ) as asked:
+        yield Leased(asked, data, fy)
 
 
 UpliftLease = Annotated[Leased[UpliftCreate], Depends(_uplift_lease, scope="function")]
