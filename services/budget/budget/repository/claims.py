@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, select
+from sqlalchemy import Row, and_, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -28,6 +28,7 @@ _LOCKED_WITH_ICB = (
     .execution_options(populate_existing=True)
 )
 _EVENT = ClaimEvent.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = insert(_EVENT)
 _HISTORY = select(_EVENT).where(_EVENT.c.claim_id == bindparam("claim_id")).order_by(_EVENT.c.id)
 _BASIS = (
     select(
@@ -57,6 +58,12 @@ def lock_with_icb(session: Session, claim_id: int) -> tuple[Claim, str] | None:
     """The claim, its row locked for this transaction and read afresh, and its PCN's ICB (one query)."""
     row = session.execute(_LOCKED_WITH_ICB, {"claim_id": claim_id}).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+def insert_event(session: Session, values: dict[str, Any]) -> None:
+    """Write one event of a claim's history (its columns in ``values``) with a plain INSERT: no ORM
+    object, no id read back."""
+    session.execute(_INSERT_EVENT, values)
 
 
 def history_of(session: Session, claim_id: int) -> Sequence[Row[Any]]:

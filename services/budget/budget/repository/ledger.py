@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, select
+from sqlalchemy import Row, bindparam, case, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -50,10 +50,18 @@ def lock_balance(session: Session, pcn_code: str, fy: str, pot: str, *, now: dat
     values = {"pcn_code": pcn_code, "fy": fy, "pot": pot, "updated_at": now}
     values |= dict.fromkeys(ledger.BALANCE_FIELDS, 0)
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # A racing creator makes this wait for its commit, then do nothing: one row, whoever races.
-    session.execute(insert(BudgetBalance).values(**values).on_conflict_do_nothing())
+    session.execute(upsert(BudgetBalance).values(**values).on_conflict_do_nothing())
     return session.scalars(_LOCKED_BALANCE, key).one()
+
+
+_INSERT_POSTING = insert(Posting.__table__)  # type: ignore[attr-defined]
+
+
+def insert_posting(session: Session, values: dict[str, Any]) -> None:
+    """Write one posting (its columns in ``values``) with a plain INSERT: no ORM object, no id read back."""
+    session.execute(_INSERT_POSTING, values)
 
 
 def balances_of(session: Session, pcn_code: str, fy: str) -> Sequence[BudgetBalance]:

@@ -1,29 +1,23 @@
 """PCN budgets on the double-entry ledger (domain §5): the formula allocation, top-ups and
 reductions, balances and the ledger itself.
 
-Every movement goes through :func:`post`, which takes the pot's balance row locked, applies the
-posting to it by the rules in :mod:`budget.domain.ledger`, refuses anything that would leave a balance
-negative (409 ``budget-exceeded``) and adds the posting, all in the caller's transaction. The
-balance row's CHECKs refuse a negative balance even if a code path skipped that check.
+Every movement goes through :mod:`budget.service.postings`, on the pot's balance row locked first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from arrs_kit.context import current_request_id
 from arrs_kit.idempotency import KeyLease
-from arrs_kit.metrics import count_on_commit
 from arrs_kit.pagination import decode_cursor, next_cursor_for
 from arrs_kit.principal import Principal
 from budget.domain import ledger, money, register
 from budget.domain.calendar import claim_window_end, financial_year, today_in_england
 from budget.errors import (
-    BudgetExceeded,
     ClaimsOutstanding,
     ClaimWindowOpen,
     FinancialYearClosed,
@@ -31,7 +25,6 @@ from budget.errors import (
     PotNotAvailable,
     WeightedPopulationMissing,
 )
-from budget.metrics import LEDGER_PENCE, LEDGER_POSTINGS
 from budget.models import POTS, BudgetBalance, Pcn, Posting, YearClose
 from budget.repository import claims as claims_repo
 from budget.repository import funding_rates as funding_rates_repo
@@ -49,6 +42,7 @@ from budget.schemas.budgets import (
     YearClosePublic,
 )
 from budget.service import authz, common
+from budget.service.postings import post
 
 ALLOCATION = "allocation"  # the formula sum, rate × weighted population (and its recalculations)
 TOP_UP = "top_up"
@@ -81,58 +75,6 @@ def posting_public(row: Posting) -> PostingPublic:
         created_at=row.created_at,
         created_by=row.created_by,
     )
-
-
-def post(
-    session: Session,
-    balance: BudgetBalance,
-    *,
-    debit_account: str,
-    credit_account: str,
-    amount_pence: int,
-    kind: str,
-    reason: str,
-    principal: Principal,
-    now: datetime,
-    reference: str | None = None,
-    idempotency_key: str | None = None,
-    flush: bool = True,
-) -> Posting:
-    """Post one movement to a pot whose balance row the caller holds locked (:func:`ledger_repo.lock_balance`).
-    ``flush=False`` leaves the posting and the balance to the caller's next flush (one for all its
-    writes); the posting then has no id yet."""
-    before = ledger.Balances(**{f: getattr(balance, f) for f in ledger.BALANCE_FIELDS})
-    after = ledger.apply(before, debit_account=debit_account, credit_account=credit_account, amount_pence=amount_pence)
-    if not after.is_valid():
-        raise BudgetExceeded(
-            f"{amount_pence} pence cannot leave {debit_account} of pot {balance.pot} "
-            f"({balance.pcn_code}, {balance.fy}): {before.available_pence} pence is available.",
-            extra={"pot": balance.pot, "available_pence": before.available_pence},
-        )
-    for field in ledger.BALANCE_FIELDS:
-        setattr(balance, field, getattr(after, field))
-    balance.updated_at = now
-    posting = Posting(
-        pcn_code=balance.pcn_code,
-        fy=balance.fy,
-        pot=balance.pot,
-        debit_account=debit_account,
-        credit_account=credit_account,
-        amount_pence=amount_pence,
-        kind=kind,
-        reason=reason,
-        reference=reference,
-        request_id=current_request_id(),
-        idempotency_key=idempotency_key,
-        created_at=now,
-        created_by=common.actor(principal),
-    )
-    session.add(posting)
-    if flush:
-        session.flush()
-    count_on_commit(session, LEDGER_POSTINGS, kind=kind)
-    count_on_commit(session, LEDGER_PENCE, abs(amount_pence), kind=kind)
-    return posting
 
 
 def allocate(*, session: Session, principal: Principal, pcn: Pcn, fy: str) -> tuple[AllocateResult, bool]:

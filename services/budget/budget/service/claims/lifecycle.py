@@ -1,11 +1,12 @@
 """A claim's lifecycle after the draft (domain §6): submit, approve, reject, pay, withdraw, each a
 transition of :mod:`budget.domain.claim_states` that moves the claim's money on its pot through
-:func:`budget.service.budgets.post`, on the pot's balance row locked first, so the ``available``
+:func:`budget.service.postings.add_posting`, on the pot's balance row locked first, so the ``available``
 check and the hold are one atomic step."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from budget.models import BudgetBalance, Claim, ClaimEvent
 from budget.repository import claims as claims_repo
 from budget.repository import ledger as ledger_repo
 from budget.schemas.claims import ClaimInput, ClaimPublic
-from budget.service import budgets, common
+from budget.service import common, postings
 from budget.service.claims.compute import apply, compute
 from budget.service.claims.presenters import claim_public
 
@@ -42,19 +43,20 @@ def require_status(claim: Claim, transition: Transition) -> None:
 def record_event(
     session: Session, claim: Claim, *, action: ClaimAction, principal: Principal, now: datetime, reason: str | None
 ) -> ClaimEvent:
-    """Add the claim's new status to its history (the event is written with the next flush)."""
+    """Add the claim's new status to its history, written at once (a plain INSERT: no ORM object in
+    the session); answers the event as written, not bound to the session."""
     assert claim.id is not None
-    event = ClaimEvent(
-        claim_id=claim.id,
-        status=claim.status,
-        action=action,
-        at=now,
-        by=common.actor(principal),
-        reason=reason,
-        request_id=current_request_id(),
-    )
-    session.add(event)
-    return event
+    values: dict[str, Any] = {
+        "claim_id": claim.id,
+        "status": claim.status,
+        "action": action,
+        "at": now,
+        "by": common.actor(principal),
+        "reason": reason,
+        "request_id": current_request_id(),
+    }
+    claims_repo.insert_event(session, values)
+    return ClaimEvent(**values)
 
 
 def move_money(
@@ -70,13 +72,13 @@ def move_money(
     balance: BudgetBalance | None = None,
 ) -> None:
     """Post one movement of the claim's money on its pot: on ``balance`` when the caller already
-    holds the pot's row locked, otherwise locked here (always after the claim's row). Written with
-    the caller's next flush, with the claim's own changes."""
+    holds the pot's row locked, otherwise locked here (always after the claim's row). The posting is
+    written at once, the balance with the caller's next flush."""
     if amount <= 0:
         return
     if balance is None:
         balance = ledger_repo.lock_balance(session, claim.pcn_code, claim.fy, claim.pot, now=now)
-    budgets.post(
+    postings.add_posting(
         session,
         balance,
         debit_account=move.debit,
@@ -88,7 +90,6 @@ def move_money(
         now=now,
         reference=f"claim:{claim.id}",
         idempotency_key=idempotency_key,
-        flush=False,
     )
 
 
