@@ -283,6 +283,7 @@ class Gateway:
         return await readiness(self.clients, self.db, self.settings.readiness_timeout_s)
 
     async def aclose(self) -> None:
+        await self.audit.aclose()
         for client in self.clients.values():
             await client.aclose()
         for upstream in self.upstreams.values():

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -34,8 +35,16 @@ def clients_after(session: Session, *, after_id: str | None, limit: int) -> Sequ
     return session.scalars(stmt).all()
 
 
-def add(session: Session, row: ApiClient | AuditEvent) -> None:
+def add(session: Session, row: ApiClient) -> None:
     session.add(row)
+
+
+_AUDIT = cast(Table, AuditEvent.__table__)  # type: ignore[attr-defined]
+
+
+def add_audit_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert audit events (one statement; SQLAlchemy batches the rows into multi-row VALUES)."""
+    session.execute(insert(_AUDIT), list(rows))
 
 
 def audit_events_before(

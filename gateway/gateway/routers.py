@@ -7,7 +7,7 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from arrs_kit.db import ReadSessionDep, WriteSessionDep
@@ -166,6 +166,11 @@ async def issue_token(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
+async def _audit_written(request: Request) -> None:
+    """The events this replica has recorded are written before the log is read."""
+    await request.app.state.gateway.audit.flush()
+
+
 @router.get(
     "/audit-events",
     tags=["audit"],
@@ -173,6 +178,7 @@ async def issue_token(request: Request) -> JSONResponse:
     summary="List audit events",
     response_model=AuditEventPage,
     responses=problem_responses(403, 422),
+    dependencies=[Depends(_audit_written)],
 )
 def list_audit_events(
     session: ReadSessionDep,

@@ -318,6 +318,8 @@ async def test_audit_events_cannot_be_edited_or_deleted(gw: httpx.AsyncClient, d
     from sqlalchemy.exc import DBAPIError
 
     await new_client(gw, "dashboard", [])
+    # Reading the log waits for the events recorded so far to be written.
+    assert (await gw.get("/v1/audit-events", headers=ADMIN_KEY)).json()["data"]
     engine = create_engine(db_url)
     try:
         for statement in ("UPDATE audit_event SET status = 200", "DELETE FROM audit_event"):
