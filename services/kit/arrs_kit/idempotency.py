@@ -295,9 +295,10 @@ async def replayed_response(_request: Any, exc: Exception) -> JSONResponse:
 
 @dataclass(slots=True)
 class KeyRequest:
-    """An ``Idempotency-Key`` a request came with, not taken yet: :meth:`take` takes it (or raises
-    :class:`Replayed`, 409, 422) in the worker thread that then does the request's work, before the
-    work's first statement, so taking it costs no thread hop of its own (:func:`key_request`)."""
+    """An ``Idempotency-Key`` a request came with, not taken yet (:func:`asked_key`): :meth:`take`
+    takes it (or raises :class:`Replayed`, 409, 422) in the worker thread that then does the request's
+    work, before the work's first statement, so taking it costs no thread hop of its own; after a
+    failure, :meth:`give_back` releases it in that thread too."""
 
     store: IdempotencyStore
     db: Database
@@ -319,46 +320,51 @@ class KeyRequest:
             self.lease = outcome
         return self.lease
 
+    def give_back(self) -> None:
+        """After the request failed: if its key was taken, roll ``session`` back and release the key,
+        so the client may retry at once (blocking: in a worker thread)."""
+        if self.lease is not None:
+            _give_back(self.store, self.db, self.session, self.lease)
 
-@asynccontextmanager
-async def key_request(
+
+def asked_key(
     request: Request, session: Session, *, principal_id: str, key: str | None, operation: str, payload: Any
-) -> AsyncIterator[KeyRequest | None]:
-    """Idempotency for a request, with the app's store and database (``app.state.idempotency`` and
-    ``app.state.db``), for a coroutine dependency (scope ``function``): ``async with key_request(...)
-    as asked: yield …``. None without a key; otherwise the key, which the route's worker thread takes
-    (:meth:`KeyRequest.take`) before anything else is done in ``session``, the request's write session,
-    the one its work is done and committed in. On PostgreSQL the key is taken in that transaction
+) -> KeyRequest | None:
+    """The key a request came with (None without one), with the app's store and database
+    (``app.state.idempotency`` and ``app.state.db``), not taken yet: no I/O. ``session`` is the
+    request's write session, the one its work is done and committed in, with nothing done in it before
+    :meth:`KeyRequest.take`. On PostgreSQL the key is taken in that transaction
     (:meth:`IdempotencyStore.take`), so the service commits once, after recording its response (an
-    earlier commit would end the key's lock). A failure of the request once the key is taken rolls
-    ``session`` back and releases the key (in a worker thread) before the error is answered, so the
-    client may retry."""
+    earlier commit would end the key's lock). A failure of the request once the key is taken must
+    :meth:`KeyRequest.give_back` it before the error is answered."""
     if key is None:
-        yield None
-        return
+        return None
     store: IdempotencyStore = request.app.state.idempotency
     db: Database = request.app.state.db
     request_hash = fingerprint(request.method, request.url.path, payload)
-    asked = KeyRequest(store, db, session, f"{principal_id}:{operation}", key, request_hash)
-    try:
-        yield asked
-    except BaseException:
-        if asked.lease is not None:
-            await run_in_threadpool(_give_back, store, db, session, asked.lease)
-        raise
+    return KeyRequest(store, db, session, f"{principal_id}:{operation}", key, request_hash)
 
 
 @asynccontextmanager
 async def request_lease(
     request: Request, session: Session, *, principal_id: str, key: str | None, operation: str, payload: Any
 ) -> AsyncIterator[KeyLease | None]:
-    """As :func:`key_request`, with the key taken at once, in a worker thread of its own: None without
-    a key; :class:`Replayed` for a retry of a finished request; otherwise a lease the service records
-    its response on."""
-    async with key_request(
-        request, session, principal_id=principal_id, key=key, operation=operation, payload=payload
-    ) as asked:
-        yield None if asked is None else await run_in_threadpool(asked.take)
+    """Idempotency for a request, for a coroutine dependency (scope ``function``) that hands the route
+    a lease: ``async with request_lease(...) as lease: yield …``. None without a key (and no worker
+    thread); :class:`Replayed` for a retry of a finished request; otherwise a lease the service
+    records its response on (:func:`asked_key` says how it is taken, in a worker thread of its own
+    here). A failure of the request releases the key (in a worker thread) before the error is
+    answered, so the client may retry."""
+    asked = asked_key(request, session, principal_id=principal_id, key=key, operation=operation, payload=payload)
+    if asked is None:
+        yield None
+        return
+    lease = await run_in_threadpool(asked.take)
+    try:
+        yield lease
+    except BaseException:
+        await run_in_threadpool(asked.give_back)
+        raise
 
 
 def _give_back(store: IdempotencyStore, db: Database, session: Session, taken: KeyLease) -> None:
