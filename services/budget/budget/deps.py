@@ -102,12 +102,16 @@ class Refused:
 
 class Deferred:
     """A dependency's value that is read in the route's worker thread: :class:`AuthorisedRoute` calls
-    :meth:`resolve` and hands the route what it answers (or the error it raises)."""
+    :meth:`resolve` and hands the route what it answers (or the error it raises), and calls
+    :meth:`abandon` if the request then fails."""
 
     __slots__ = ()
 
     def resolve(self) -> Any:
         raise NotImplementedError
+
+    def abandon(self) -> None:
+        """Undo what :meth:`resolve` took that the failed request's rollback does not (nothing, here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,9 +249,11 @@ AdjustableClaim = Annotated[Claim, Depends(_claim_by(authz.adjustable_claim))]
 
 
 class AuthorisedRoute(APIRoute):
-    """A route whose resource dependencies are loaded (:class:`Deferred`) in its own worker thread, in
-    the order of its parameters, and whose refusals (:class:`Refused`) are raised, only once FastAPI
-    found the request well formed: a malformed request is 422 whatever it names, as it always was."""
+    """A route whose resource dependencies and ``Idempotency-Key`` are loaded and taken
+    (:class:`Deferred`) in its own worker thread, in the order of its parameters, and whose refusals
+    (:class:`Refused`) are raised, only once FastAPI found the request well formed: a malformed request
+    is 422 whatever it names, as it always was. If the request then fails, what was taken is given
+    back (:meth:`Deferred.abandon`: a key released) in that thread, before the error is answered."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         @functools.wraps(endpoint)
@@ -257,7 +263,13 @@ class AuthorisedRoute(APIRoute):
                     if value.error is None:  # the dependency and the route disagree on what is well formed
                         raise RuntimeError(f"{path}: a request the route validated was refused as malformed")
                     raise value.error
-            resolved = {name: v.resolve() if isinstance(v, Deferred) else v for name, v in values.items()}
-            return endpoint(**resolved)
+            try:
+                resolved = {name: v.resolve() if isinstance(v, Deferred) else v for name, v in values.items()}
+                return endpoint(**resolved)
+            except BaseException:
+                for value in values.values():
+                    if isinstance(value, Deferred):
+                        value.abandon()
+                raise
 
         super().__init__(path, checked, **kwargs)

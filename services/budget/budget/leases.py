@@ -1,18 +1,16 @@
 """The ``Idempotency-Key`` leases of the budget service's retry-safe writes, defined once.
 
 The lease dependency of a retry-safe write declares the route's inputs (path, header and body,
-validated once, here) and hands them on with the key the request came with (:class:`Leased`). The
-key is taken in the route's worker thread, before any resource of the route is loaded
-(:class:`budget.deps.AuthorisedRoute` resolves it first): a retry of a finished request never reaches
-the route (its first answer is replayed), a duplicate of a running one is 409 at once. The service
-records its response on the lease in the transaction that does the work; a failed request releases
-the key before its error is answered (scope="function"), so an immediate retry finds it free.
+validated once, here) and hands them on with the key the request came with (:class:`Leased`): a
+coroutine that does no I/O. :class:`budget.deps.AuthorisedRoute` takes the key in the route's worker
+thread before any resource of the route is loaded: a retry of a finished request never reaches the
+route (its first answer is replayed), a duplicate of a running one is 409 at once. The service
+records its response on the lease in the transaction that does the work; a failed request gives the
+key back in that thread before its error is answered, so an immediate retry finds it free.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
@@ -45,6 +43,10 @@ class Leased(Deferred, Generic[T]):
             self.asked.take()  # a replay, 409 or 422 is raised here, before the route's resources are read
         return self
 
+    def abandon(self) -> None:
+        if self.asked is not None:
+            self.asked.give_back()
+
     @property
     def lease(self) -> KeyLease | None:
         """The lease the service records its response on (None without a key)."""
@@ -54,14 +56,22 @@ class Leased(Deferred, Generic[T]):
         return self.asked.lease
 
 
-def asked_key(
-    request: Request, session: Session, principal: Principal, key: str | None, *, operation: str, payload: object
-) -> AbstractAsyncContextManager[KeyRequest | None]:
-    """The key of ``operation`` (scoped to the principal), for a lease dependency: ``async with
-    asked_key(...) as asked: yield Leased(asked, ...)``."""
-    return idempotency.key_request(
+def with_key(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    key: str | None,
+    data: T,
+    *,
+    operation: str,
+    payload: object,
+    fy: str = "",
+) -> Leased[T]:
+    """``data`` with the key of ``operation`` (scoped to the principal), not taken yet."""
+    asked = idempotency.asked_key(
         request, session, principal_id=principal.client_id, key=key, operation=operation, payload=payload
     )
+    return Leased(asked, data, fy)
 
 
 async def _allocation_lease(
@@ -72,11 +82,10 @@ async def _allocation_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[AllocationCreate]]:
+) -> Leased[AllocationCreate]:
     operation = f"add_allocation:{pcn_code.upper()}:{fy}"
     payload = data.model_dump(mode="json")
-    async with asked_key(request, session, principal, idempotency_key, operation=operation, payload=payload) as asked:
-        yield Leased(asked, data, fy)
+    return with_key(request, session, principal, idempotency_key, data, operation=operation, payload=payload, fy=fy)
 
 
 async def _year_close_lease(
@@ -86,20 +95,16 @@ async def _year_close_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[None]]:
+) -> Leased[None]:
     operation = f"close_budget_year:{pcn_code.upper()}:{fy}"
-    async with asked_key(request, session, principal, idempotency_key, operation=operation, payload=None) as asked:
-        yield Leased(asked, None, fy)
+    return with_key(request, session, principal, idempotency_key, None, operation=operation, payload=None, fy=fy)
 
 
-@asynccontextmanager
-async def _claim_step(
+def _claim_step(
     request: Request, session: Session, principal: Principal, key: str | None, step: str, claim_id: int, data: T
-) -> AsyncIterator[Leased[T]]:
+) -> Leased[T]:
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else None
-    operation = f"{step}_claim:{claim_id}"
-    async with asked_key(request, session, principal, key, operation=operation, payload=payload) as asked:
-        yield Leased(asked, data)
+    return with_key(request, session, principal, key, data, operation=f"{step}_claim:{claim_id}", payload=payload)
 
 
 async def _submit_lease(
@@ -108,9 +113,8 @@ async def _submit_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[None]]:
-    async with _claim_step(request, session, principal, idempotency_key, "submit", claim_id, None) as leased:
-        yield leased
+) -> Leased[None]:
+    return _claim_step(request, session, principal, idempotency_key, "submit", claim_id, None)
 
 
 async def _approve_lease(
@@ -119,9 +123,8 @@ async def _approve_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[None]]:
-    async with _claim_step(request, session, principal, idempotency_key, "approve", claim_id, None) as leased:
-        yield leased
+) -> Leased[None]:
+    return _claim_step(request, session, principal, idempotency_key, "approve", claim_id, None)
 
 
 async def _reject_lease(
@@ -131,9 +134,8 @@ async def _reject_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ClaimReject]]:
-    async with _claim_step(request, session, principal, idempotency_key, "reject", claim_id, data) as leased:
-        yield leased
+) -> Leased[ClaimReject]:
+    return _claim_step(request, session, principal, idempotency_key, "reject", claim_id, data)
 
 
 async def _pay_lease(
@@ -143,9 +145,8 @@ async def _pay_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ClaimPay]]:
-    async with _claim_step(request, session, principal, idempotency_key, "pay", claim_id, data) as leased:
-        yield leased
+) -> Leased[ClaimPay]:
+    return _claim_step(request, session, principal, idempotency_key, "pay", claim_id, data)
 
 
 async def _withdraw_lease(
@@ -155,9 +156,8 @@ async def _withdraw_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ClaimWithdraw]]:
-    async with _claim_step(request, session, principal, idempotency_key, "withdraw", claim_id, data) as leased:
-        yield leased
+) -> Leased[ClaimWithdraw]:
+    return _claim_step(request, session, principal, idempotency_key, "withdraw", claim_id, data)
 
 
 async def _adjust_lease(
@@ -167,16 +167,15 @@ async def _adjust_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[AdjustmentCreate]]:
-    async with _claim_step(request, session, principal, idempotency_key, "adjust", claim_id, data) as leased:
-        yield leased
+) -> Leased[AdjustmentCreate]:
+    return _claim_step(request, session, principal, idempotency_key, "adjust", claim_id, data)
 
 
-AllocationLease = Annotated[Leased[AllocationCreate], Depends(_allocation_lease, scope="function")]
-YearCloseLease = Annotated[Leased[None], Depends(_year_close_lease, scope="function")]
-SubmitLease = Annotated[Leased[None], Depends(_submit_lease, scope="function")]
-ApproveLease = Annotated[Leased[None], Depends(_approve_lease, scope="function")]
-RejectLease = Annotated[Leased[ClaimReject], Depends(_reject_lease, scope="function")]
-PayLease = Annotated[Leased[ClaimPay], Depends(_pay_lease, scope="function")]
-WithdrawLease = Annotated[Leased[ClaimWithdraw], Depends(_withdraw_lease, scope="function")]
-AdjustLease = Annotated[Leased[AdjustmentCreate], Depends(_adjust_lease, scope="function")]
+AllocationLease = Annotated[Leased[AllocationCreate], Depends(_allocation_lease)]
+YearCloseLease = Annotated[Leased[None], Depends(_year_close_lease)]
+SubmitLease = Annotated[Leased[None], Depends(_submit_lease)]
+ApproveLease = Annotated[Leased[None], Depends(_approve_lease)]
+RejectLease = Annotated[Leased[ClaimReject], Depends(_reject_lease)]
+PayLease = Annotated[Leased[ClaimPay], Depends(_pay_lease)]
+WithdrawLease = Annotated[Leased[ClaimWithdraw], Depends(_withdraw_lease)]
+AdjustLease = Annotated[Leased[AdjustmentCreate], Depends(_adjust_lease)]

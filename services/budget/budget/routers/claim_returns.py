@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -21,7 +19,7 @@ from budget.deps import (
     read_by_id,
     written_by_id,
 )
-from budget.leases import Leased, asked_key
+from budget.leases import Leased, with_key
 from budget.models import ClaimReturn
 from budget.schemas.claim_returns import (
     ClaimReturnCreate,
@@ -52,14 +50,12 @@ IcbReturn = Annotated[ClaimReturn, Depends(written_by_id("return_id", authz.icb_
 """A return its PCN's ICB (or an admin) decides and pays, locked."""
 
 
-@asynccontextmanager
-async def _step(
+def _step(
     request: Request, session: Session, principal: Principal, key: str | None, step: str, return_id: int, data: T
-) -> AsyncIterator[Leased[T]]:
+) -> Leased[T]:
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else None
     operation = f"{step}_claim_return:{return_id}"
-    async with asked_key(request, session, principal, key, operation=operation, payload=payload) as asked:
-        yield Leased(asked, data)
+    return with_key(request, session, principal, key, data, operation=operation, payload=payload)
 
 
 async def _submit_lease(
@@ -68,9 +64,8 @@ async def _submit_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[None]]:
-    async with _step(request, session, principal, idempotency_key, "submit", return_id, None) as leased:
-        yield leased
+) -> Leased[None]:
+    return _step(request, session, principal, idempotency_key, "submit", return_id, None)
 
 
 async def _approve_lease(
@@ -80,9 +75,8 @@ async def _approve_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ReturnLinesApprove]]:
-    async with _step(request, session, principal, idempotency_key, "approve", return_id, data) as leased:
-        yield leased
+) -> Leased[ReturnLinesApprove]:
+    return _step(request, session, principal, idempotency_key, "approve", return_id, data)
 
 
 async def _reject_lease(
@@ -92,9 +86,8 @@ async def _reject_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ReturnLinesReject]]:
-    async with _step(request, session, principal, idempotency_key, "reject", return_id, data) as leased:
-        yield leased
+) -> Leased[ReturnLinesReject]:
+    return _step(request, session, principal, idempotency_key, "reject", return_id, data)
 
 
 async def _pay_lease(
@@ -104,17 +97,16 @@ async def _pay_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[ReturnPay]]:
-    async with _step(request, session, principal, idempotency_key, "pay", return_id, data) as leased:
-        yield leased
+) -> Leased[ReturnPay]:
+    return _step(request, session, principal, idempotency_key, "pay", return_id, data)
 
 
 # Optional, yet a named schema for client generators: no body is `{}` (every submitted line).
 ApproveBody = Annotated[ReturnLinesApprove, Body(default_factory=ReturnLinesApprove)]
-SubmitReturnLease = Annotated[Leased[None], Depends(_submit_lease, scope="function")]
-ApproveReturnLease = Annotated[Leased[ReturnLinesApprove], Depends(_approve_lease, scope="function")]
-RejectReturnLease = Annotated[Leased[ReturnLinesReject], Depends(_reject_lease, scope="function")]
-PayReturnLease = Annotated[Leased[ReturnPay], Depends(_pay_lease, scope="function")]
+SubmitReturnLease = Annotated[Leased[None], Depends(_submit_lease)]
+ApproveReturnLease = Annotated[Leased[ReturnLinesApprove], Depends(_approve_lease)]
+RejectReturnLease = Annotated[Leased[ReturnLinesReject], Depends(_reject_lease)]
+PayReturnLease = Annotated[Leased[ReturnPay], Depends(_pay_lease)]
 
 STEPS = problem_responses(403, 404, 409, 422)
 

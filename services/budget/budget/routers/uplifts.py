@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,7 +11,7 @@ from arrs_kit.idempotency import IdempotencyKeyHeader
 from arrs_kit.principal import PrincipalDep
 from arrs_kit.problems import problem_responses
 from budget.deps import AdjustingPcn, AuthorisedRoute, CatalogueDep, FyPath, PcnCodePath
-from budget.leases import Leased, asked_key
+from budget.leases import Leased, with_key
 from budget.schemas.uplifts import UpliftCreate, UpliftPublic
 from budget.service.claims import uplifts
 
@@ -27,19 +26,20 @@ async def _uplift_lease(
     session: WriteSessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AsyncIterator[Leased[UpliftCreate]]:
-    async with asked_key(
+) -> Leased[UpliftCreate]:
+    return with_key(
         request,
         session,
         principal,
         idempotency_key if data.apply else None,  # a preview writes nothing: nothing to replay
+        data,
         operation=f"apply_uplift:{pcn_code.upper()}:{fy}",
         payload=data.model_dump(mode="json"),
-    ) as asked:
-        yield Leased(asked, data, fy)
+        fy=fy,
+    )
 
 
-UpliftLease = Annotated[Leased[UpliftCreate], Depends(_uplift_lease, scope="function")]
+UpliftLease = Annotated[Leased[UpliftCreate], Depends(_uplift_lease)]
 
 
 @router.post(
