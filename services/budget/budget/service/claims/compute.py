@@ -150,8 +150,7 @@ def compute(
 ) -> Computed:
     """Compute the claim and run every check of domain §6 but ``budget-exceeded``: read what the
     checks need (the pot, a live claim of the same month, the role's cap in use), then :func:`assess`.
-    ``basis``: the post's terms and the year's close, when the caller read them with the post
-    (:func:`claims_repo.basis_of`); otherwise they are read here."""
+    ``basis``: the post's terms and the year's close if read with the post (:func:`claims_repo.basis_of`)."""
     fy = fy_of_month(month)
     pot = pot_for(session, post.role_code, fy)
     role = catalogue.role(post.role_code)
@@ -187,12 +186,8 @@ def compute(
         terms: Sequence[TermsLike] = posts_repo.terms_of(session, post.id) if paid_on is None else ()
     else:
         closed_at, terms = basis.closed_at, basis.terms
-    first_mhp = post.role_code in MHP_ROLES and posts_repo.first_post_of_roles(
-        session, post.pcn_code, sorted(MHP_ROLES)
-    ) in (
-        None,
-        post.id,
-    )
+    mhp = post.role_code in MHP_ROLES
+    first_mhp = mhp and posts_repo.first_post_of_roles(session, post.pcn_code, sorted(MHP_ROLES)) in (None, post.id)
     return assess(
         post=post,
         role=role,
@@ -388,13 +383,16 @@ def row_of(c: Computed, **columns: Any) -> Claim:
 
 
 def apply(claim: Claim, c: Computed) -> None:
-    """Put a computation (and its inputs) on the claim row."""
-    for name, value in computation_fields(c).items():
-        setattr(claim, name, value)
-    claim.salary_pence = c.inputs.salary_pence
-    claim.employer_ni_pence = c.inputs.employer_ni_pence
-    claim.employer_pension_pence = c.inputs.employer_pension_pence
-    claim.supplier_fee_pence = c.inputs.supplier_fee_pence
-    claim.pot = c.pot
+    """Put a computation (and its inputs) on the claim row, setting only what differs (cheaper to read)."""
+    values = computation_fields(c) | {
+        "salary_pence": c.inputs.salary_pence,
+        "employer_ni_pence": c.inputs.employer_ni_pence,
+        "employer_pension_pence": c.inputs.employer_pension_pence,
+        "supplier_fee_pence": c.inputs.supplier_fee_pence,
+        "pot": c.pot,
+    }
     if claim.kind == ClaimKind.CLAIM:
-        claim.amount_pence = claim.reimbursable_pence
+        values["amount_pence"] = values["reimbursable_pence"]
+    for name, value in values.items():
+        if getattr(claim, name) != value:
+            setattr(claim, name, value)
