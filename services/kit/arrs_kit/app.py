@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Table
+from starlette.types import ASGIApp
 
 from arrs_kit.db import Database
 from arrs_kit.idempotency import IdempotencyStore, Replayed, replayed_response
@@ -37,13 +38,16 @@ def create_service_app(
     principal_kinds: Collection[str] | None = None,
     idempotency: Table | None = None,
     tracing: Tracing | None = None,
+    innermost: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
 ) -> FastAPI:
     """Build a service: its database is opened lazily and disposed when the app stops.
 
     ``principal_kinds``: the kinds of client the service knows; a signed principal of any other kind
     is refused with 401 before any route runs. ``idempotency``: the service's idempotency-key table,
     for the writes that take an ``Idempotency-Key`` (:func:`arrs_kit.idempotency.request_lease`).
-    ``tracing``: the app's tracing (by default that of ``settings.otlp_endpoint``; none without one)."""
+    ``tracing``: the app's tracing (by default that of ``settings.otlp_endpoint``; none without one).
+    ``innermost``: pure ASGI middleware run inside the kit's (after the request id, the access log and
+    the signature check), just before FastAPI routes the request; the first given is the outermost."""
     if configure_logs:
         configure_logging(settings.log_level)
     db = Database(
@@ -84,6 +88,8 @@ def create_service_app(
     if idempotency is not None:
         app.state.idempotency = IdempotencyStore(idempotency, lease=timedelta(seconds=settings.idempotency_lease_s))
         app.add_exception_handler(Replayed, replayed_response)  # a retry: the first answer, replayed
+    for middleware in reversed(innermost):
+        app.add_middleware(middleware)
     # The request context is outermost, so even a refused signature answers with a request id.
     app.add_middleware(
         SignedPrincipalMiddleware,

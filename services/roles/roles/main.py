@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from arrs_kit.app import create_service_app
 from roles.access import KINDS
 from roles.config import RolesSettings
+from roles.fastpath import KeptReads
 from roles.models import idempotency_keys
 from roles.routers import router
 from roles.snapshot import Catalogue
@@ -34,6 +35,7 @@ def create_app(settings: RolesSettings | None = None, *, configure_logs: bool = 
         configure_logs=configure_logs,
         principal_kinds=KINDS,
         idempotency=idempotency_keys,
+        innermost=[KeptReads],
     )
     app.state.catalogue = Catalogue(app.state.db.engine, check_s=settings.catalogue_check_s)
     return app

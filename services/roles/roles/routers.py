@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from arrs_kit.db import WriteSessionDep
-from arrs_kit.etag import IfMatchHeader, conditional, conditional_responses
+from arrs_kit.etag import IfMatchHeader, conditional_responses
 from arrs_kit.openapi import merge_responses, response_headers
 from arrs_kit.pagination import (
     CSV_RESPONSE_DOC,
@@ -44,7 +44,7 @@ from roles.schemas import (
     SupervisionPublic,
     SupervisionUpsert,
 )
-from roles.snapshot import Answer, answer_of, current_snapshot, kept_read
+from roles.snapshot import Answer, answer_of, current_snapshot, kept_read, served
 
 router = APIRouter(prefix="/v1")
 
@@ -89,8 +89,8 @@ async def list_roles(
         return page_or_csv(request, format, RolePage(data=items, next_cursor=next_cursor), filename="roles")
 
     key = ("roles", claimable_on, cursor, limit, wants_csv(request, format))
-    kept = await kept_read(request, key, build)
-    return conditional(request, kept.response(), etag=kept.etag, vary=["Accept"])
+    snapshot, kept = await kept_read(request, key, build)
+    return served(request, snapshot, kept, vary=["Accept"])
 
 
 @router.post(
@@ -125,8 +125,8 @@ async def get_role(role_code: RoleCodePath, request: Request, _principal: Reader
         content, _etag = service.get_role(session=session, code=role_code)
         return Response(content, media_type=JSON)
 
-    kept = await kept_read(request, ("role", role_code), build)
-    return conditional(request, kept.response(), etag=kept.etag)
+    snapshot, kept = await kept_read(request, ("role", role_code), build)
+    return served(request, snapshot, kept)
 
 
 @router.patch(
@@ -238,8 +238,8 @@ async def get_job_plan_template(role_code: RoleCodePath, request: Request, _prin
         template = service.get_template(session=session, code=role_code)
         return Response(template.model_dump_json(by_alias=True), media_type=JSON)
 
-    kept = await kept_read(request, ("template", role_code), build)
-    return conditional(request, kept.response(), etag=kept.etag)
+    snapshot, kept = await kept_read(request, ("template", role_code), build)
+    return served(request, snapshot, kept)
 
 
 @router.put(
@@ -292,8 +292,8 @@ async def list_rate_gaps(
         return page_or_csv(request, format, page, filename=f"rate-gaps-{fy}")
 
     key = ("gaps", fy, geography, role_code, cursor, limit, wants_csv(request, format))
-    kept = await kept_read(request, key, build)
-    return conditional(request, kept.response(), etag=kept.etag, vary=["Accept"])
+    snapshot, kept = await kept_read(request, key, build)
+    return served(request, snapshot, kept, vary=["Accept"])
 
 
 RATE_TABLE_EXAMPLE = (
@@ -394,4 +394,4 @@ async def list_rates(
         return answer_of(page_or_csv(request, format, page, filename=f"rates-{day.isoformat()}"))
 
     kept = snapshot.answer(("rates", day, geography, cursor, limit, wants_csv(request, format)), build)
-    return conditional(request, kept.response(), etag=kept.etag, vary=["Accept"])
+    return served(request, snapshot, kept, vary=["Accept"])

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from arrs_kit.etag import response_etag
+from arrs_kit.etag import conditional, response_etag
 from roles import repository as repo
 
 ANSWERS_KEPT = 512
@@ -76,16 +76,41 @@ def answer_of(response: Response) -> Answer:
     return Answer(bytes(response.body), headers, response_etag(response))
 
 
+Remembered = tuple[Answer, tuple[str, ...], str]
+"""A request's kept answer, the request headers it varies on, and its route's template."""
+
+KEPT_STATE = "roles.kept"
+"""The key, in the request's ASGI ``state``, of the kept answer a read served (:func:`served`)."""
+
+
+def served(request: Request, snapshot: Snapshot, kept: Answer, *, vary: Sequence[str] = ()) -> Response:
+    """A kept answer as this request gets it (304 when its tag matches), noted for :mod:`roles.fastpath`."""
+    request.scope["state"][KEPT_STATE] = (snapshot, kept, tuple(vary))
+    return conditional(request, kept.response(), etag=kept.etag, vary=vary)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     version: int
     names: Mapping[str, str]
     periods: Mapping[str, tuple[Period, ...]]
     _answers: dict[tuple[Any, ...], Answer] = field(default_factory=dict, compare=False, repr=False)
+    _requests: dict[tuple[Any, ...], Remembered] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def kept(self, key: tuple[Any, ...]) -> Answer | None:
         return self._answers.get(key)
+
+    def remembered(self, request_key: tuple[Any, ...]) -> Remembered | None:
+        """The answer FastAPI gave this very request in this version (:mod:`roles.fastpath`)."""
+        return self._requests.get(request_key)
+
+    def remember(self, request_key: tuple[Any, ...], remembered: Remembered) -> None:
+        with self._lock:
+            if len(self._requests) >= ANSWERS_KEPT:
+                for old in list(self._requests)[: ANSWERS_KEPT // 2]:
+                    del self._requests[old]
+            self._requests[request_key] = remembered
 
     def answer(self, key: tuple[Any, ...], build: Callable[[], Answer]) -> Answer:
         """The answer for ``key`` in this version: built once, then the same bytes."""
@@ -168,7 +193,9 @@ async def current_snapshot(request: Request) -> Snapshot:
     return snapshot
 
 
-async def kept_read(request: Request, key: tuple[Any, ...], build: Callable[[Session], Response]) -> Answer:
+async def kept_read(
+    request: Request, key: tuple[Any, ...], build: Callable[[Session], Response]
+) -> tuple[Snapshot, Answer]:
     """A catalogue read's answer for ``key``, serialised once per catalogue version: ``build`` makes it
     from a read session on the first request of a version (in a worker thread); every later request
     of that version is answered from memory, with no thread hop and no query. ``key`` names everything
@@ -176,10 +203,10 @@ async def kept_read(request: Request, key: tuple[Any, ...], build: Callable[[Ses
     snapshot = await current_snapshot(request)
     kept = snapshot.kept(key)
     if kept is not None:
-        return kept
+        return snapshot, kept
 
     def make() -> Answer:
         with request.app.state.db.reader() as session:
             return answer_of(build(session))
 
-    return await run_in_threadpool(snapshot.answer, key, make)
+    return snapshot, await run_in_threadpool(snapshot.answer, key, make)
