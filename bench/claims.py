@@ -20,8 +20,9 @@ transaction without HTTP. Each at every ``--claims-concurrency``:
     cached typed client, posts the hold, records the claim event, updates claim and balance, answers the
     claim with its history), each of many distinct drafts submitted once.
 ``submit_idem``
-    The same with an ``Idempotency-Key`` on every request: the key row is inserted and committed first,
-    then the response is recorded with the work, so the key's extra transaction is part of the price.
+    The same with an ``Idempotency-Key`` on every request: on PostgreSQL the key is taken in the work's
+    own transaction (a transaction-scoped advisory lock, a read of the key's row) and its row written
+    with the work's commit, so the key's statements are part of the price.
 
 Both gateways are real ones (``python -m gateway migrate``, then uvicorn ``gateway.main:app``, as the
 gateway benchmark starts it), each with its own fresh SQLite database, ``GATEWAY_RATE_LIMITS={}`` so no

@@ -329,8 +329,8 @@ class Report:
             out.append(
                 f"The Idempotency-Key (at {many} pots, concurrency {high}) keeps {idem.stats.rps / plain.stats.rps:.0%}"
                 f" of the plain submission's throughput and adds {idem.stats.p50_ms - plain.stats.p50_ms:+.2f} ms at"
-                f" p50{cpu}: the key row is inserted and committed in a transaction of its own (a second commit,"
-                " a second WAL flush) before the work, and its response recorded in the work's transaction."
+                f" p50{cpu}: the key is taken in the work's own transaction (a transaction-scoped advisory lock"
+                " and a read of its row) and its row, with the response, written at the work's commit."
             )
         return out
 
