@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ORDER = ("gateway", "claims", "ingest", "reads", "analyses")
+ORDER = ("where", "gateway", "claims", "ingest", "reads", "analyses")
+"""``where`` is written by hand (where a request's CPU goes, what each change bought); the rest by the benchmarks."""
 _SECTION = re.compile(r"<!-- bench:([a-z0-9_-]+):begin -->\n(.*?)\n<!-- bench:\1:end -->", re.DOTALL)
 
 
