@@ -175,9 +175,10 @@ def _markdown(
             "| --- | --: | --: | --: | --: |",
             *rows,
             "",
-            "httpx is the proxy's client (`gateway/relay.py`, `make_client`, through `HttpxGetter`); aiohttp is "
-            "the pooled session the scorecards read with (`gateway/reads.py`, `PooledGetter`). The difference is "
-            "mostly HTTP/1.1 parsing (h11, pure Python, against aiohttp's C parser) and httpcore's pool "
-            "bookkeeping; see `bench/reads.py`.",
+            "httpx is the gateway's client for readiness and the OpenAPI documents (`gateway/relay.py`, "
+            "`make_client`, through `HttpxGetter`; the proxy forwards over its own pool, `gateway/upstream.py`); "
+            "aiohttp is the pooled session the scorecards read with (`gateway/reads.py`, `PooledGetter`). "
+            "The difference is mostly HTTP/1.1 parsing (h11, pure Python, against aiohttp's C parser) and "
+            "httpcore's pool bookkeeping; see `bench/reads.py`.",
         ]
     )
