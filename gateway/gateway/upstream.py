@@ -5,9 +5,9 @@ One :class:`UpstreamPool` per service keeps its keep-alive connections. A reques
 ``httptools`` (llhttp, C) in the protocol's own ``data_received`` as it arrives. Nothing else runs per
 request: no request or response objects, no URL parsing, no header classes, no task per read.
 
-It replaced ``httpx.AsyncClient`` on the forwarding path, where httpx and httpcore spent about
-0.55 ms of the gateway's 1.03 ms of CPU per proxied read (a profile: pool bookkeeping, h11 in Python,
-anyio streams). ``bench/RESULTS.md`` has the measurement. httpx stays for everything off the hot path
+It replaced ``httpx.AsyncClient`` on the forwarding path, where httpx and httpcore (pool bookkeeping,
+h11 in Python, anyio's socket streams) were about 44% of the gateway's CPU on a proxied read (a py-spy
+profile). ``bench/RESULTS.md`` has the measurement. httpx stays for everything off the hot path
 (readiness, the merged OpenAPI document) and for the tests' in-process services.
 
 Kept from the httpx client it replaced:
