@@ -43,7 +43,7 @@ from gateway.openapi_merge import MergeConflict, merge_documents
 from gateway.proxy import Upstream, forward, send_problem
 from gateway.ratelimit import Buckets, MemoryBuckets, RedisBuckets, ratelimit_headers, retry_after_header, with_headers
 from gateway.reads import Getter, HttpxGetter, PooledGetter
-from gateway.relay import PooledUpstream, make_client, upstreams
+from gateway.relay import make_client, upstreams
 from gateway.routers import router as own_router
 from gateway.routing import BULK_PATHS, PUBLIC_PATHS, owner_of
 from gateway.schemas import Health, Readiness
@@ -287,8 +287,7 @@ class Gateway:
         for client in self.clients.values():
             await client.aclose()
         for upstream in self.upstreams.values():
-            if isinstance(upstream, PooledUpstream):
-                await upstream.aclose()
+            await upstream.aclose()
         await self.pooled.aclose()
         await self.buckets.aclose()
         self.db.dispose()

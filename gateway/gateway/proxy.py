@@ -142,6 +142,8 @@ class Upstream(Protocol):
 
     async def relay(self, scope: Scope, send: Send, outgoing: Outgoing, *, bulk: bool) -> None: ...
 
+    async def aclose(self) -> None: ...
+
 
 class Outgoing:
     """A request as it goes to a service: method, raw path and query, headers, body, how to sign it."""

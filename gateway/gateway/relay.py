@@ -272,7 +272,7 @@ class HttpxUpstream:
         await _ANSWERS[kind](scope, send, self.name)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        """Nothing of its own: the client is the gateway's, closed with the others."""
 
 
 def upstreams(

@@ -189,5 +189,6 @@ def list_audit_events(
     cursor: CursorQuery = None,
 ) -> AuditEventPage:
     """Admin: state-changing requests through the gateway, newest first: who, what, when, the
-    request id and the outcome (`success`, `refused`, `error`)."""
+    request id and the outcome (`success`, `refused`, `error`). An event is written a moment after
+    its answer; this read first waits for the events the answering gateway replica has recorded."""
     return service.list_audit_events(session=session, client_id=client_id, since=since, limit=limit, cursor=cursor)
